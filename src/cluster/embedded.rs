@@ -1,0 +1,276 @@
+//! A throwaway PostgreSQL cluster: copied from the template cache, listening
+//! only on a unix socket in a private directory, with fsync off, and stopped
+//! and removed when dropped.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::binaries::PgBin;
+use super::dirs;
+use super::template::{self, last_lines, SUPERUSER};
+use super::user::ServerUser;
+use super::watchdog;
+use crate::error::{Error, Result};
+
+/// The port number; with a private socket directory it only names the socket file.
+pub const PORT: u16 = 5432;
+
+/// Server settings for a disposable benchmarking cluster. Durability is off;
+/// the report says so next to every number measured here.
+const SETTINGS: &[(&str, &str)] = &[
+    ("listen_addresses", ""),
+    ("fsync", "off"),
+    ("synchronous_commit", "off"),
+    ("full_page_writes", "off"),
+    ("wal_level", "minimal"),
+    ("max_wal_senders", "0"),
+    ("max_wal_size", "4GB"),
+    ("checkpoint_timeout", "30min"),
+    ("logging_collector", "off"),
+];
+
+/// How long to wait for readiness before giving up.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where a cluster's data comes from.
+#[derive(Debug, Clone, Default)]
+pub struct StartOptions {
+    /// Copy this data directory instead of the initdb template (a seeded cache).
+    pub data_from: Option<PathBuf>,
+    /// Leave the server running when this handle is dropped (`seed --keep`).
+    pub detach: bool,
+}
+
+/// A running embedded cluster.
+#[derive(Debug)]
+pub struct Cluster {
+    bin: PgBin,
+    run_dir: PathBuf,
+    user: ServerUser,
+    postmaster: Mutex<Option<Child>>,
+    watchdog: Mutex<Option<Child>>,
+    detach: bool,
+}
+
+impl Cluster {
+    /// Starts a cluster from the initdb template.
+    pub fn start() -> Result<Cluster> {
+        Cluster::start_with(StartOptions::default())
+    }
+
+    /// Starts a cluster with the given options.
+    pub fn start_with(opts: StartOptions) -> Result<Cluster> {
+        let bin = PgBin::discover()?;
+        let user = ServerUser::pick()?;
+        watchdog::sweep_orphans();
+        let source = match &opts.data_from {
+            Some(dir) => dir.clone(),
+            None => template::ensure(&bin, &user)?,
+        };
+        let run_dir = new_run_dir()?;
+        let cluster = Cluster {
+            bin,
+            run_dir,
+            user,
+            postmaster: Mutex::new(None),
+            watchdog: Mutex::new(None),
+            detach: opts.detach,
+        };
+        cluster.launch(&source)?;
+        Ok(cluster)
+    }
+
+    fn launch(&self, source: &Path) -> Result<()> {
+        let sock = self.socket_dir();
+        let sock_file = sock.join(format!(".s.PGSQL.{PORT}"));
+        if sock_file.as_os_str().len() > dirs::MAX_SOCKET_PATH {
+            return Err(Error::BadInput(format!(
+                "socket path {} is longer than {} bytes; set {} to a shorter directory",
+                sock_file.display(),
+                dirs::MAX_SOCKET_PATH,
+                dirs::TMPDIR_ENV
+            )));
+        }
+        std::fs::create_dir(&sock).map_err(|e| Error::io(&sock, e))?;
+        dirs::set_owner(&sock, self.user.owner())?;
+        dirs::copy_tree(source, &self.data_dir(), self.user.owner())?;
+        // A copied postmaster.pid (from a seeded cache) would confuse readiness.
+        let _ = std::fs::remove_file(self.data_dir().join("postmaster.pid"));
+        if self.detach {
+            std::fs::write(self.run_dir.join(watchdog::DETACHED_MARK), b"")
+                .map_err(|e| Error::io(&self.run_dir, e))?;
+        } else {
+            *lock(&self.watchdog) = Some(watchdog::spawn(&self.run_dir)?);
+        }
+        let log = self.log_path();
+        let log_file = std::fs::File::create(&log).map_err(|e| Error::io(&log, e))?;
+        let mut cmd = Command::new(self.bin.tool("postgres"));
+        cmd.arg("-D").arg(self.data_dir()).arg("-k").arg(&sock);
+        cmd.arg("-p").arg(PORT.to_string());
+        for (k, v) in SETTINGS {
+            cmd.arg("-c").arg(format!("{k}={v}"));
+        }
+        cmd.current_dir(&self.run_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            // Own process group: a terminal's Ctrl-C reaches the tool, which
+            // then stops the server in order.
+            .process_group(0);
+        self.user.apply(&mut cmd);
+        let child = cmd
+            .spawn()
+            .map_err(|e| Error::io(self.bin.tool("postgres"), e))?;
+        *lock(&self.postmaster) = Some(child);
+        self.wait_ready()
+    }
+
+    fn wait_ready(&self) -> Result<()> {
+        let pid_file = self.data_dir().join("postmaster.pid");
+        let started = Instant::now();
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&pid_file) {
+                if text.lines().nth(7).map(str::trim) == Some("ready") {
+                    return Ok(());
+                }
+            }
+            let exited = lock(&self.postmaster)
+                .as_mut()
+                .map(|c| matches!(c.try_wait(), Ok(Some(_))))
+                .unwrap_or(true);
+            if exited || started.elapsed() > START_TIMEOUT {
+                let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+                return Err(Error::ClusterStart {
+                    what: "starting the embedded PostgreSQL server",
+                    log: self.log_path(),
+                    detail: if exited {
+                        last_lines(&log, 3)
+                    } else {
+                        format!("not ready after {}s", START_TIMEOUT.as_secs())
+                    },
+                });
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// The cluster's private directory (data, socket, log).
+    pub fn run_dir(&self) -> &Path {
+        &self.run_dir
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.run_dir.join("data")
+    }
+
+    /// The directory holding the unix socket.
+    pub fn socket_dir(&self) -> PathBuf {
+        self.run_dir.join("sock")
+    }
+
+    /// The server log.
+    pub fn log_path(&self) -> PathBuf {
+        self.run_dir.join("postgres.log")
+    }
+
+    /// The binaries this cluster runs.
+    pub fn bin(&self) -> &PgBin {
+        &self.bin
+    }
+
+    /// Connection settings for one database of this cluster.
+    pub fn config(&self, dbname: &str) -> tokio_postgres::Config {
+        let mut c = tokio_postgres::Config::new();
+        c.host_path(self.socket_dir())
+            .port(PORT)
+            .user(SUPERUSER)
+            .dbname(dbname)
+            .application_name("helpdesk-bench");
+        c
+    }
+
+    /// A libpq connection string for psql and friends.
+    pub fn url(&self, dbname: &str) -> String {
+        format!(
+            "postgresql:///{dbname}?host={}&port={PORT}&user={SUPERUSER}",
+            self.socket_dir().display()
+        )
+    }
+
+    /// Stops the server and removes its directory, unless detached. Safe to
+    /// call more than once.
+    pub fn shutdown(&self) {
+        if self.detach {
+            return;
+        }
+        if let Some(mut child) = lock(&self.postmaster).take() {
+            stop_postmaster(&mut child);
+        }
+        let _ = std::fs::remove_dir_all(&self.run_dir);
+        // Closing the watchdog's stdin tells it the directory is already gone.
+        if let Some(mut wd) = lock(&self.watchdog).take() {
+            drop(wd.stdin.take());
+            let _ = wd.wait();
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Fast shutdown (SIGINT), then immediate (SIGQUIT), then SIGKILL.
+fn stop_postmaster(child: &mut Child) {
+    let pid = Pid::from_raw(child.id() as i32);
+    for (signal, wait) in [
+        (Signal::SIGINT, Duration::from_secs(10)),
+        (Signal::SIGQUIT, Duration::from_secs(3)),
+        (Signal::SIGKILL, Duration::from_secs(5)),
+    ] {
+        if kill(pid, signal).is_err() {
+            break;
+        }
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let _ = child.wait();
+}
+
+fn new_run_dir() -> Result<PathBuf> {
+    let base = dirs::runtime_base()?;
+    let pid = std::process::id();
+    for n in 0..1000 {
+        let dir = base.join(format!("run-{pid}-{n}"));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {
+                std::fs::write(dir.join(watchdog::OWNER_FILE), pid.to_string())
+                    .map_err(|e| Error::io(&dir, e))?;
+                return Ok(dir);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io(&dir, e)),
+        }
+    }
+    Err(Error::BadInput(format!(
+        "too many cluster directories in {}; remove stale run-* directories",
+        base.display()
+    )))
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

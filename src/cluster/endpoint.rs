@@ -1,0 +1,293 @@
+//! A database to talk to: parsed from a libpq URL or key=value string, or
+//! pointing into the embedded cluster. Connects with TLS when the string asks
+//! for it, builds deadpool pools, and turns connection failures into errors
+//! that say what to do. Passwords never appear in anything it prints.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use postgres_native_tls::MakeTlsConnector;
+use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::Client;
+
+use crate::error::{Error, Result};
+
+/// Used when a connection string sets no `connect_timeout`.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where to connect, and how to describe it without secrets.
+#[derive(Clone)]
+pub struct Endpoint {
+    config: tokio_postgres::Config,
+    tls: MakeTlsConnector,
+    /// Whether the database lives in a cluster this process started.
+    embedded: bool,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl Endpoint {
+    /// Parses a `postgres://` URL or a key=value connection string.
+    pub fn from_url(url: &str) -> Result<Endpoint> {
+        let mut config = tokio_postgres::Config::from_str(url.trim()).map_err(|e| {
+            Error::BadUrl {
+                reason: redact_reason(&e.to_string()),
+            }
+        })?;
+        if config.get_hosts().is_empty() {
+            return Err(Error::BadUrl {
+                reason: "no host given".into(),
+            });
+        }
+        if config.get_user().is_none() {
+            let user = std::env::var("PGUSER")
+                .or_else(|_| std::env::var("USER"))
+                .unwrap_or_else(|_| "postgres".into());
+            config.user(&user);
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+        }
+        config.application_name("helpdesk-bench");
+        Ok(Endpoint {
+            config,
+            tls: tls_connector()?,
+            embedded: false,
+        })
+    }
+
+    /// An endpoint for a database of the embedded cluster.
+    pub fn embedded(config: tokio_postgres::Config) -> Result<Endpoint> {
+        Ok(Endpoint {
+            config,
+            tls: tls_connector()?,
+            embedded: true,
+        })
+    }
+
+    /// The same server, another database.
+    pub fn with_dbname(&self, dbname: &str) -> Endpoint {
+        let mut e = self.clone();
+        e.config.dbname(dbname);
+        e
+    }
+
+    /// True when this database is in a cluster the tool started itself.
+    pub fn is_embedded(&self) -> bool {
+        self.embedded
+    }
+
+    /// The database name (defaulting to the user name, as libpq does).
+    pub fn dbname(&self) -> String {
+        self.config
+            .get_dbname()
+            .or(self.config.get_user())
+            .unwrap_or("postgres")
+            .to_string()
+    }
+
+    /// The user name.
+    pub fn user(&self) -> String {
+        self.config.get_user().unwrap_or("postgres").to_string()
+    }
+
+    /// Whether the connection string asked for TLS.
+    pub fn wants_tls(&self) -> bool {
+        matches!(self.config.get_ssl_mode(), SslMode::Require)
+    }
+
+    /// `user@host:port/db`, never with a password.
+    pub fn describe(&self) -> String {
+        let host = match self.config.get_hosts().first() {
+            Some(Host::Tcp(h)) => h.clone(),
+            Some(Host::Unix(p)) => p.display().to_string(),
+            None => "localhost".into(),
+        };
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        format!("{}@{host}:{port}/{}", self.user(), self.dbname())
+    }
+
+    /// The underlying settings, for tools that need them.
+    pub fn config(&self) -> &tokio_postgres::Config {
+        &self.config
+    }
+
+    /// Opens one connection; its driver runs on the current tokio runtime.
+    pub async fn connect(&self) -> Result<Client> {
+        let (client, conn) = self
+            .config
+            .connect(self.tls.clone())
+            .await
+            .map_err(|e| self.connect_error(e))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(client)
+    }
+
+    /// A pool of up to `size` connections. Checks one connection out first,
+    /// so a bad URL fails here with a clear error rather than later.
+    pub async fn pool(&self, size: usize) -> Result<Pool> {
+        let mgr = Manager::from_config(
+            self.config.clone(),
+            self.tls.clone(),
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(mgr)
+            .max_size(size.max(1))
+            .build()
+            .map_err(|e| Error::BadInput(format!("building connection pool: {e}")))?;
+        drop(self.checkout(&pool).await?);
+        Ok(pool)
+    }
+
+    /// Takes a connection from a pool, classifying failures like `connect`.
+    pub async fn checkout(&self, pool: &Pool) -> Result<deadpool_postgres::Object> {
+        pool.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(e) => self.connect_error(e),
+            other => Error::Unreachable {
+                target: self.describe(),
+                reason: other.to_string(),
+            },
+        })
+    }
+
+    /// Turns a failed connection attempt into the error a user can act on.
+    pub fn connect_error(&self, e: tokio_postgres::Error) -> Error {
+        let target = self.describe();
+        if let Some(code) = e.code() {
+            if *code == SqlState::INVALID_PASSWORD
+                || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+            {
+                return Error::Auth {
+                    user: self.user(),
+                    target,
+                };
+            }
+            if *code == SqlState::INVALID_CATALOG_NAME {
+                return Error::NoDatabase {
+                    db: self.dbname(),
+                    target,
+                };
+            }
+        }
+        let text = e.to_string();
+        if text.contains("password missing") {
+            return Error::Auth {
+                user: self.user(),
+                target,
+            };
+        }
+        Error::Unreachable {
+            target,
+            reason: redact_reason(&chain(&e)),
+        }
+    }
+
+    /// Wraps a query failure: a dropped connection becomes `ConnectionLost`.
+    pub fn query_error(&self, doing: impl Into<String>, e: tokio_postgres::Error) -> Error {
+        let doing = doing.into();
+        if e.is_closed() || (e.as_db_error().is_none() && e.code().is_none()) {
+            return Error::ConnectionLost {
+                target: self.describe(),
+                doing,
+                reason: chain(&e),
+            };
+        }
+        sql_error(doing, e)
+    }
+}
+
+/// Wraps a server-side error, putting the server's message in the text.
+pub fn sql_error(doing: impl Into<String>, e: tokio_postgres::Error) -> Error {
+    match e.as_db_error() {
+        Some(db) => Error::Server {
+            doing: doing.into(),
+            detail: db.message().to_string(),
+        },
+        None => Error::Sql {
+            doing: doing.into(),
+            source: e,
+        },
+    }
+}
+
+/// An error and its causes on one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
+/// Removes anything that looks like a password from a parser message.
+fn redact_reason(reason: &str) -> String {
+    reason
+        .split_whitespace()
+        .map(|w| {
+            if w.to_ascii_lowercase().starts_with("password=") {
+                "password=***"
+            } else {
+                w
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A TLS connector with libpq's `sslmode=require` meaning: encrypt, but do not
+/// verify the certificate. tokio-postgres only uses it when the connection
+/// string asks for TLS (`require`) or allows it (`prefer`, the default).
+fn tls_connector() -> Result<MakeTlsConnector> {
+    let connector = native_tls::TlsConnector::builder()
+        .danger_accept_invalid_certs(true)
+        .danger_accept_invalid_hostnames(true)
+        .build()
+        .map_err(|e| Error::BadInput(format!("setting up TLS: {e}")))?;
+    Ok(MakeTlsConnector::new(connector))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describes_without_password() {
+        let e = Endpoint::from_url("postgres://alice:s3cret@db.example:6543/app").unwrap();
+        assert_eq!(e.describe(), "alice@db.example:6543/app");
+        let kv = Endpoint::from_url("host=/run/postgresql user=bob password=hunter2 dbname=x")
+            .unwrap();
+        assert_eq!(kv.describe(), "bob@/run/postgresql:5432/x");
+        assert!(!format!("{kv:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn tls_follows_sslmode() {
+        assert!(Endpoint::from_url("postgres://a@h/db?sslmode=require")
+            .unwrap()
+            .wants_tls());
+        assert!(!Endpoint::from_url("host=h sslmode=disable").unwrap().wants_tls());
+    }
+
+    #[test]
+    fn malformed_url_is_a_bad_url() {
+        let err = Endpoint::from_url("postgres://a@h:notaport/db").unwrap_err();
+        assert!(matches!(err, Error::BadUrl { .. }), "{err}");
+        let err = Endpoint::from_url("host=h password=pw bogus").unwrap_err();
+        assert!(!err.to_string().contains("pw "), "{err}");
+    }
+}

@@ -1,0 +1,67 @@
+//! Where the data lives: the user's server (`--url` / `DATABASE_URL`) or a
+//! throwaway embedded cluster started from the server binaries on this
+//! machine. One embedded cluster serves a whole process; tests and benches
+//! each clone their own database from a template database inside it.
+
+mod binaries;
+mod dirs;
+mod embedded;
+mod endpoint;
+mod template;
+mod user;
+mod watchdog;
+
+use std::sync::{Mutex, OnceLock};
+
+pub use binaries::{PgBin, PG_BIN_ENV};
+pub use dirs::{cache_dir, tree_size, CACHE_ENV, TMPDIR_ENV};
+pub use embedded::{Cluster, StartOptions, PORT};
+pub use endpoint::{sql_error, Endpoint};
+pub use watchdog::{postmaster_pid, stop_pid};
+
+use crate::error::Result;
+
+/// The environment variable naming the user's database.
+pub const URL_ENV: &str = "DATABASE_URL";
+
+static SHARED: OnceLock<Cluster> = OnceLock::new();
+static STARTING: Mutex<()> = Mutex::new(());
+
+/// The process's embedded cluster, started on first use and stopped when the
+/// process exits normally (the watchdog covers abnormal exits).
+pub fn shared() -> Result<&'static Cluster> {
+    if let Some(c) = SHARED.get() {
+        return Ok(c);
+    }
+    let _guard = STARTING.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(c) = SHARED.get() {
+        return Ok(c);
+    }
+    let cluster = Cluster::start()?;
+    let cluster = SHARED.get_or_init(move || cluster);
+    // SAFETY: registering a plain `extern "C" fn` with no captured state.
+    unsafe {
+        nix::libc::atexit(stop_shared);
+    }
+    Ok(cluster)
+}
+
+/// Stops the shared cluster now, if one was started. Idempotent.
+pub fn stop_shared_cluster() {
+    if let Some(c) = SHARED.get() {
+        c.shutdown();
+    }
+}
+
+extern "C" fn stop_shared() {
+    stop_shared_cluster();
+}
+
+/// The user's database when a URL is given, else the embedded cluster's
+/// `postgres` database.
+pub fn resolve(url: Option<&str>) -> Result<Endpoint> {
+    match url {
+        Some(u) => Endpoint::from_url(u),
+        None => Endpoint::embedded(shared()?.config("postgres")),
+    }
+}

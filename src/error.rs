@@ -1,0 +1,102 @@
+//! The library's error type: every failure a user can cause or meet, each
+//! worded so the message alone says what to do next.
+
+use std::path::PathBuf;
+
+/// Shorthand for results in this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong, from finding PostgreSQL to writing a report.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("no PostgreSQL server binaries found (looked in {searched}); install the `postgresql` package or set DATABASE_URL")]
+    NoPostgres { searched: String },
+
+    #[error("running as root, but neither a `postgres` nor a `nobody` user exists to run the embedded server; create one or set DATABASE_URL")]
+    NoUnprivilegedUser,
+
+    #[error("{what} failed (log: {log}): {detail}")]
+    ClusterStart {
+        what: &'static str,
+        log: PathBuf,
+        detail: String,
+    },
+
+    #[error("invalid connection string: {reason}; use postgres://user@host:5432/db or key=value form such as `host=/run/postgresql dbname=db`")]
+    BadUrl { reason: String },
+
+    #[error("could not connect to {target}: {reason}; check that PostgreSQL is running and the host and port are right")]
+    Unreachable { target: String, reason: String },
+
+    #[error("authentication failed for user \"{user}\" at {target}; check the user name and password in the URL")]
+    Auth { user: String, target: String },
+
+    #[error("database \"{db}\" does not exist at {target}; create it with `createdb {db}` or point --url at an existing database")]
+    NoDatabase { db: String, target: String },
+
+    #[error("lost the connection to {target} while {doing}: {reason}; check that the server is still running")]
+    ConnectionLost {
+        target: String,
+        doing: String,
+        reason: String,
+    },
+
+    #[error("{doing}: {source}")]
+    Sql {
+        doing: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    #[error("{doing}: {detail}")]
+    Server { doing: String, detail: String },
+
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("the base schema is missing ({missing}); load it with `psql -d DB -f fixtures/schema/base.sql` or run `helpdesk-bench migrate base`")]
+    NoBaseSchema { missing: String },
+
+    #[error("migration {name} is already applied; run `helpdesk-bench migrate down` to roll it back first")]
+    AlreadyApplied { name: String },
+
+    #[error("migration {name} is not applied; run `helpdesk-bench migrate up` first")]
+    NotApplied { name: String },
+
+    #[error("migration {name} is partly applied ({detail}); inspect with `helpdesk-bench migrate status` and repair by hand")]
+    PartlyApplied { name: String, detail: String },
+
+    #[error("the database already holds a schema ({found}); use an empty database, or drop those objects yourself")]
+    NotEmpty { found: String },
+
+    #[error("migration {name} failed at statement {index} ({statement}): {detail}; nothing was changed")]
+    MigrationFailed {
+        name: String,
+        index: usize,
+        statement: String,
+        detail: String,
+    },
+
+    #[error("{file}: {reason}")]
+    BadFixture { file: String, reason: String },
+
+    #[error("{0}")]
+    BadInput(String),
+
+    #[error("interrupted; open transactions were rolled back")]
+    Interrupted,
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
