@@ -41,7 +41,7 @@ pub enum Error {
         reason: String,
     },
 
-    #[error("{doing}: {source}")]
+    #[error("{doing}")]
     Sql {
         doing: String,
         #[source]
@@ -51,7 +51,7 @@ pub enum Error {
     #[error("{doing}: {detail}")]
     Server { doing: String, detail: String },
 
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -73,7 +73,9 @@ pub enum Error {
     #[error("the database already holds a schema ({found}); use an empty database, or drop those objects yourself")]
     NotEmpty { found: String },
 
-    #[error("migration {name} failed at statement {index} ({statement}): {detail}; nothing was changed")]
+    #[error(
+        "migration {name} failed at statement {index} ({statement}): {detail}; nothing was changed"
+    )]
     MigrationFailed {
         name: String,
         index: usize,
@@ -89,6 +91,9 @@ pub enum Error {
 
     #[error("interrupted; open transactions were rolled back")]
     Interrupted,
+
+    #[error("{command} needs a database to work on: pass --url or set DATABASE_URL (an embedded cluster is thrown away when the command ends)")]
+    NeedsUrl { command: &'static str },
 }
 
 impl Error {

@@ -2,18 +2,25 @@
 //! PostgreSQL database before the migration reaches production.
 //!
 //! The modules follow the data: [`cluster`] finds or starts a server,
-//! [`schema`] applies and checks the migration fixtures.
+//! [`schema`] applies and checks the migration fixtures, and [`explain`]
+//! reads query plans.
 //!
 //! ```no_run
 //! # async fn demo() -> helpdesk_bench::Result<()> {
-//! let db = helpdesk_bench::cluster::resolve(None)?; // embedded cluster
+//! use helpdesk_bench::{cluster, schema};
+//! let db = cluster::resolve(None)?; // the embedded cluster
 //! let client = db.connect().await?;
-
+//! let status = schema::status(&client, &schema::Migration::builtin()?).await?;
 //! println!("{status}");
 //! # Ok(()) }
 //! ```
 
+pub mod cli;
 pub mod cluster;
+pub mod commands;
+pub mod duration;
 pub mod error;
+pub mod explain;
+pub mod schema;
 
 pub use error::{Error, Result};

@@ -56,7 +56,7 @@ impl PgBin {
         }
         let mut candidates = package_dirs();
         searched.push("/usr/lib/postgresql/*/bin, /usr/pgsql-*/bin, Homebrew".to_string());
-        candidates.sort_by(|a, b| version_key(a).cmp(&version_key(b)));
+        candidates.sort_by_key(|d| version_key(d));
         match candidates.pop() {
             Some(dir) => PgBin::at(dir),
             None => Err(Error::NoPostgres {
@@ -119,7 +119,8 @@ fn package_dirs() -> Vec<PathBuf> {
 /// or `/opt/homebrew/opt/postgresql@16/bin`, for ordering.
 fn version_key(dir: &Path) -> Vec<u32> {
     dir.components()
-        .filter_map(|c| {
+        .rev()
+        .find_map(|c| {
             let s = c.as_os_str().to_string_lossy();
             let digits: String = s
                 .chars()
@@ -128,7 +129,6 @@ fn version_key(dir: &Path) -> Vec<u32> {
                 .collect();
             (!digits.is_empty()).then_some(digits)
         })
-        .last()
         .map(|v| v.split('.').filter_map(|p| p.parse().ok()).collect())
         .unwrap_or_default()
 }
@@ -146,7 +146,10 @@ mod tests {
         ];
         dirs.sort_by_key(|d| version_key(d));
         assert_eq!(dirs[2], PathBuf::from("/usr/lib/postgresql/16/bin"));
-        assert_eq!(version_key(Path::new("/opt/homebrew/opt/postgresql@14/bin")), vec![14]);
+        assert_eq!(
+            version_key(Path::new("/opt/homebrew/opt/postgresql@14/bin")),
+            vec![14]
+        );
         assert_eq!(version_key(Path::new("/usr/pgsql-13/bin")), vec![13]);
     }
 }

@@ -35,11 +35,10 @@ impl std::fmt::Debug for Endpoint {
 impl Endpoint {
     /// Parses a `postgres://` URL or a key=value connection string.
     pub fn from_url(url: &str) -> Result<Endpoint> {
-        let mut config = tokio_postgres::Config::from_str(url.trim()).map_err(|e| {
-            Error::BadUrl {
+        let mut config =
+            tokio_postgres::Config::from_str(url.trim()).map_err(|e| Error::BadUrl {
                 reason: redact_reason(&e.to_string()),
-            }
-        })?;
+            })?;
         if config.get_hosts().is_empty() {
             return Err(Error::BadUrl {
                 reason: "no host given".into(),
@@ -269,8 +268,8 @@ mod tests {
     fn describes_without_password() {
         let e = Endpoint::from_url("postgres://alice:s3cret@db.example:6543/app").unwrap();
         assert_eq!(e.describe(), "alice@db.example:6543/app");
-        let kv = Endpoint::from_url("host=/run/postgresql user=bob password=hunter2 dbname=x")
-            .unwrap();
+        let kv =
+            Endpoint::from_url("host=/run/postgresql user=bob password=hunter2 dbname=x").unwrap();
         assert_eq!(kv.describe(), "bob@/run/postgresql:5432/x");
         assert!(!format!("{kv:?}").contains("hunter2"));
     }
@@ -280,7 +279,9 @@ mod tests {
         assert!(Endpoint::from_url("postgres://a@h/db?sslmode=require")
             .unwrap()
             .wants_tls());
-        assert!(!Endpoint::from_url("host=h sslmode=disable").unwrap().wants_tls());
+        assert!(!Endpoint::from_url("host=h sslmode=disable")
+            .unwrap()
+            .wants_tls());
     }
 
     #[test]

@@ -65,3 +65,31 @@ pub fn resolve(url: Option<&str>) -> Result<Endpoint> {
         None => Endpoint::embedded(shared()?.config("postgres")),
     }
 }
+
+/// Creates a new, uniquely named database in the embedded cluster, optionally
+/// cloned from a template database, and returns an endpoint for it.
+pub async fn scratch_database(prefix: &str) -> Result<Endpoint> {
+    scratch_from(prefix, None).await
+}
+
+/// Like [`scratch_database`], cloning `template`.
+pub async fn scratch_from(prefix: &str, template: Option<&str>) -> Result<Endpoint> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let admin = resolve(None)?;
+    let name = format!(
+        "{prefix}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let client = admin.connect().await?;
+    let sql = match template {
+        Some(t) => format!("CREATE DATABASE \"{name}\" TEMPLATE \"{t}\""),
+        None => format!("CREATE DATABASE \"{name}\""),
+    };
+    client
+        .batch_execute(&sql)
+        .await
+        .map_err(|e| sql_error(format!("creating database {name}"), e))?;
+    Ok(admin.with_dbname(&name))
+}

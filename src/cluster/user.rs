@@ -29,9 +29,7 @@ impl ServerUser {
     /// Picks the server identity for this process (probed once).
     pub fn pick() -> Result<ServerUser> {
         static PICKED: OnceLock<Option<ServerUser>> = OnceLock::new();
-        PICKED
-            .get_or_init(probe)
-            .ok_or(Error::NoUnprivilegedUser)
+        PICKED.get_or_init(probe).ok_or(Error::NoUnprivilegedUser)
     }
 
     /// The owner to give files the server must write, if it differs from ours.

@@ -1,0 +1,101 @@
+//! Running a parsed command line: one file per subcommand, each printing its
+//! results. This is the only place that writes to stdout.
+
+/// `println!` that ignores a closed stdout (`helpdesk-bench ... | head`),
+/// instead of panicking on EPIPE.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+mod migrate;
+mod server;
+mod verify;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+use crate::cluster;
+use crate::error::{Error, Result};
+
+/// Exit status for a run stopped by Ctrl-C, as shells report SIGINT.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Runs the command on a fresh tokio runtime, stopping at Ctrl-C, and
+/// returns the process exit code. Errors print as one `error:` line.
+pub fn main(cli: Cli) -> ExitCode {
+    init_logging();
+    let outcome = match tokio::runtime::Runtime::new() {
+        Ok(rt) => {
+            let out = rt.block_on(async {
+                // Registered before any work starts, so no SIGINT is missed.
+                let mut sigint = interrupts()?;
+                tokio::select! {
+                    // A command that waits for Ctrl-C itself (`server`) wins the tie.
+                    biased;
+                    r = run(cli) => r,
+                    _ = sigint.recv() => Err(Error::Interrupted),
+                }
+            });
+            // Dropping the runtime closes every connection, so the server
+            // aborts whatever transaction was open.
+            drop(rt);
+            out
+        }
+        Err(e) => Err(Error::io("tokio runtime", e)),
+    };
+    cluster::stop_shared_cluster();
+    match outcome {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            match e {
+                Error::Interrupted => ExitCode::from(EXIT_INTERRUPTED),
+                _ => ExitCode::FAILURE,
+            }
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Migrate {
+            action,
+            conn,
+            migration,
+        } => migrate::run(action, conn, migration).await,
+        Command::Verify { conn } => verify::run(conn).await,
+        Command::Server => server::run().await,
+    }
+}
+
+/// A stream of SIGINTs, listening from the moment it is created.
+pub(crate) fn interrupts() -> Result<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| Error::io("SIGINT handler", e))
+}
+
+/// An error and its causes on one line: `what: because: because`.
+pub fn one_line(e: &Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = std::error::Error::source(e);
+    while let Some(s) = cur {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        cur = s.source();
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HELPDESK_BENCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

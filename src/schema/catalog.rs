@@ -1,0 +1,138 @@
+//! Reading the catalog: a sorted, diffable snapshot of everything in the
+//! `public` schema (tables, columns, defaults, constraints, indexes, enums,
+//! comments, functions, triggers), and content checksums of table rows.
+
+use std::collections::BTreeSet;
+
+use tokio_postgres::GenericClient;
+
+use super::migration::quote_ident;
+use crate::cluster::sql_error;
+use crate::error::Result;
+
+/// One line per catalog object, so two snapshots can be compared and their
+/// differences printed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Catalog {
+    pub lines: BTreeSet<String>,
+}
+
+/// Each query returns one text column describing one object per row.
+const QUERIES: &[&str] = &[
+    // Relations, with kind.
+    "SELECT format('relation %s %I', c.relkind, c.relname)
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'public'",
+    // Columns in order, with type, nullability, default and comment.
+    "SELECT format('column %I.%I #%s %s%s%s%s', c.relname, a.attname,
+                   row_number() OVER (PARTITION BY c.oid ORDER BY a.attnum),
+                   format_type(a.atttypid, a.atttypmod),
+                   CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END,
+                   coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), ''),
+                   coalesce(' COMMENT ' || quote_literal(col_description(c.oid, a.attnum)), ''))
+       FROM pg_attribute a
+       JOIN pg_class c ON c.oid = a.attrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+      WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm')
+        AND a.attnum > 0 AND NOT a.attisdropped",
+    // Constraints.
+    "SELECT format('constraint %I.%I %s', c.relname, k.conname, pg_get_constraintdef(k.oid))
+       FROM pg_constraint k
+       JOIN pg_class c ON c.oid = k.conrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'public'",
+    // Indexes.
+    "SELECT format('index %s', pg_get_indexdef(i.indexrelid))
+       FROM pg_index i
+       JOIN pg_class c ON c.oid = i.indexrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'public'",
+    // Types other than the row types of relations, with enum labels in order.
+    "SELECT format('type %I %s %s', t.typname, t.typtype,
+                   coalesce((SELECT string_agg(quote_literal(e.enumlabel), ',' ORDER BY e.enumsortorder)
+                               FROM pg_enum e WHERE e.enumtypid = t.oid), ''))
+       FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+      WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd', 'c', 'r')
+        AND (t.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')",
+    // Table comments.
+    "SELECT format('comment %I %s', c.relname, quote_literal(d.description))
+       FROM pg_description d
+       JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'public'",
+    // Functions and triggers.
+    "SELECT format('function %s', p.oid::regprocedure)
+       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE n.nspname = 'public'",
+    "SELECT format('trigger %s', pg_get_triggerdef(t.oid))
+       FROM pg_trigger t
+       JOIN pg_class c ON c.oid = t.tgrelid
+       JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'public' AND NOT t.tgisinternal",
+];
+
+impl Catalog {
+    /// Reads the current catalog of the `public` schema.
+    pub async fn snapshot(client: &impl GenericClient) -> Result<Catalog> {
+        let mut lines = BTreeSet::new();
+        for q in QUERIES {
+            let rows = client
+                .query(*q, &[])
+                .await
+                .map_err(|e| sql_error("reading the catalog", e))?;
+            lines.extend(rows.iter().map(|r| r.get::<_, String>(0)));
+        }
+        Ok(Catalog { lines })
+    }
+
+    /// Lines only in `self` (prefixed `-`) and only in `other` (prefixed `+`).
+    pub fn diff(&self, other: &Catalog) -> Vec<String> {
+        let gone = self
+            .lines
+            .difference(&other.lines)
+            .map(|l| format!("- {l}"));
+        let new = other
+            .lines
+            .difference(&self.lines)
+            .map(|l| format!("+ {l}"));
+        gone.chain(new).collect()
+    }
+}
+
+/// The row count and an order-independent content checksum of the given
+/// columns of a table (rows ordered by `key`).
+pub async fn table_checksum(
+    client: &impl GenericClient,
+    table: &str,
+    columns: &[String],
+    key: &str,
+) -> Result<(i64, String)> {
+    let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+    let sql = format!(
+        "SELECT count(*), coalesce(md5(string_agg(md5(ROW({cols})::text), '' ORDER BY {key})), '')
+           FROM {table}",
+        cols = cols.join(", "),
+        key = quote_ident(key),
+        table = quote_ident(table),
+    );
+    let row = client
+        .query_one(&sql, &[])
+        .await
+        .map_err(|e| sql_error(format!("checksumming table {table}"), e))?;
+    Ok((row.get(0), row.get(1)))
+}
+
+/// The columns of a table in order, as the catalog has them now.
+pub async fn table_columns(client: &impl GenericClient, table: &str) -> Result<Vec<String>> {
+    let rows = client
+        .query(
+            "SELECT a.attname::text FROM pg_attribute a
+              WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+              ORDER BY a.attnum",
+            &[&quote_ident(table)],
+        )
+        .await
+        .map_err(|e| sql_error(format!("listing the columns of {table}"), e))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}

@@ -1,0 +1,424 @@
+//! A migration read from its SQL files: the statements, and the objects they
+//! create (types, columns, indexes, constraints, comments). This is the one
+//! place the list of indexes under test comes from.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use regex::Regex;
+
+use super::fixtures;
+use super::sql::{split, Statement};
+use crate::error::{Error, Result};
+
+/// One SQL file and its statements.
+#[derive(Debug, Clone)]
+pub struct SqlFile {
+    /// Where the text came from, for messages.
+    pub label: String,
+    pub text: String,
+    pub statements: Vec<Statement>,
+}
+
+impl SqlFile {
+    /// Wraps SQL text under a label.
+    pub fn new(label: impl Into<String>, text: impl Into<String>) -> SqlFile {
+        let text = text.into();
+        SqlFile {
+            label: label.into(),
+            statements: split(&text),
+            text,
+        }
+    }
+
+    /// Reads a SQL file from disk.
+    pub fn read(path: &Path) -> Result<SqlFile> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        Ok(SqlFile::new(path.display().to_string(), text))
+    }
+}
+
+/// An index a migration creates.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IndexDef {
+    pub name: String,
+    pub table: String,
+    /// Key columns or expressions, unquoted when they are plain names.
+    pub columns: Vec<String>,
+    pub unique: bool,
+    /// The `CREATE INDEX` statement as written in the file.
+    pub sql: String,
+}
+
+impl IndexDef {
+    /// The statement that builds this index, optionally `CONCURRENTLY`.
+    pub fn create_sql(&self, concurrently: bool) -> String {
+        if !concurrently {
+            return self.sql.clone();
+        }
+        let re = Regex::new(r"(?i)^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+").expect("static regex");
+        re.replace(&self.sql, |c: &regex::Captures| {
+            format!(
+                "CREATE {}INDEX CONCURRENTLY ",
+                c.get(1).map_or("", |m| m.as_str())
+            )
+        })
+        .into_owned()
+    }
+
+    /// The statement that drops this index.
+    pub fn drop_sql(&self) -> String {
+        format!("DROP INDEX IF EXISTS {}", quote_ident(&self.name))
+    }
+}
+
+/// A column a migration adds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnDef {
+    pub table: String,
+    pub column: String,
+    /// The column definition after its name, e.g. `"UserRole" NOT NULL DEFAULT 'user'`.
+    pub definition: String,
+}
+
+/// A column comment a migration sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentDef {
+    pub table: String,
+    pub column: String,
+    pub text: String,
+}
+
+/// An enum type a migration creates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeDef {
+    pub name: String,
+    pub labels: Vec<String>,
+}
+
+/// A constraint added with `ALTER TABLE ... ADD CONSTRAINT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConstraintDef {
+    pub table: String,
+    pub name: String,
+    pub sql: String,
+}
+
+/// Everything a SQL file creates, as parsed from its statements.
+#[derive(Debug, Clone, Default)]
+pub struct Objects {
+    pub tables: Vec<String>,
+    pub types: Vec<TypeDef>,
+    pub columns: Vec<ColumnDef>,
+    pub indexes: Vec<IndexDef>,
+    pub constraints: Vec<ConstraintDef>,
+    pub comments: Vec<CommentDef>,
+}
+
+impl Objects {
+    /// Parses the objects created by these statements.
+    pub fn parse(statements: &[Statement]) -> Objects {
+        let mut o = Objects::default();
+        for st in statements {
+            let sql = st.sql.as_str();
+            if let Some(c) = re(
+                &RE_TABLE,
+                r#"(?is)^CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?("[^"]+"|\w+)"#,
+            )
+            .captures(sql)
+            {
+                o.tables.push(unquote(&c[1]));
+            }
+            if let Some(c) = re(
+                &RE_TYPE,
+                r#"(?is)^CREATE\s+TYPE\s+("[^"]+"|\w+)\s+AS\s+ENUM\s*\((.*)\)"#,
+            )
+            .captures(sql)
+            {
+                let labels = c[2]
+                    .split(',')
+                    .map(|l| l.trim().trim_matches('\'').replace("''", "'"))
+                    .collect();
+                o.types.push(TypeDef {
+                    name: unquote(&c[1]),
+                    labels,
+                });
+            }
+            if let Some(c) = re(&RE_INDEX, r#"(?is)^CREATE\s+(UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?("[^"]+"|\w+)\s+ON\s+(?:ONLY\s+)?("[^"]+"|\w+)\s*(?:USING\s+\w+\s*)?\((.*)\)"#).captures(sql) {
+                o.indexes.push(IndexDef {
+                    unique: c.get(1).is_some(),
+                    name: unquote(&c[2]),
+                    table: unquote(&c[3]),
+                    columns: split_columns(&c[4]),
+                    sql: sql.to_string(),
+                });
+            }
+            if let Some(c) = re(
+                &RE_ALTER,
+                r#"(?is)^ALTER\s+TABLE\s+(?:ONLY\s+)?("[^"]+"|\w+)\s+(.*)$"#,
+            )
+            .captures(sql)
+            {
+                let table = unquote(&c[1]);
+                for part in split_top_level(&c[2]) {
+                    if let Some(a) = re(
+                        &RE_ADD_COL,
+                        r#"(?is)^ADD\s+COLUMN\s+(?:IF\s+NOT\s+EXISTS\s+)?("[^"]+"|\w+)\s+(.*)$"#,
+                    )
+                    .captures(part.trim())
+                    {
+                        o.columns.push(ColumnDef {
+                            table: table.clone(),
+                            column: unquote(&a[1]),
+                            definition: a[2].trim().to_string(),
+                        });
+                    }
+                    if let Some(a) = re(&RE_ADD_CON, r#"(?is)^ADD\s+CONSTRAINT\s+("[^"]+"|\w+)"#)
+                        .captures(part.trim())
+                    {
+                        o.constraints.push(ConstraintDef {
+                            table: table.clone(),
+                            name: unquote(&a[1]),
+                            sql: format!("ALTER TABLE {} {}", quote_ident(&table), part.trim()),
+                        });
+                    }
+                }
+            }
+            if let Some(c) = re(
+                &RE_COMMENT,
+                r#"(?is)^COMMENT\s+ON\s+COLUMN\s+("[^"]+"|\w+)\.("[^"]+"|\w+)\s+IS\s+'(.*)'$"#,
+            )
+            .captures(sql)
+            {
+                o.comments.push(CommentDef {
+                    table: unquote(&c[1]),
+                    column: unquote(&c[2]),
+                    text: c[3].replace("''", "'"),
+                });
+            }
+        }
+        o
+    }
+
+    /// How many objects there are in all.
+    pub fn len(&self) -> usize {
+        self.tables.len()
+            + self.types.len()
+            + self.columns.len()
+            + self.indexes.len()
+            + self.constraints.len()
+            + self.comments.len()
+    }
+
+    /// True when the file creates nothing this tool recognises.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+static RE_TABLE: OnceLock<Regex> = OnceLock::new();
+static RE_TYPE: OnceLock<Regex> = OnceLock::new();
+static RE_INDEX: OnceLock<Regex> = OnceLock::new();
+static RE_ALTER: OnceLock<Regex> = OnceLock::new();
+static RE_ADD_COL: OnceLock<Regex> = OnceLock::new();
+static RE_ADD_CON: OnceLock<Regex> = OnceLock::new();
+static RE_COMMENT: OnceLock<Regex> = OnceLock::new();
+
+fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
+    cell.get_or_init(|| Regex::new(pattern).expect("static regex"))
+}
+
+/// A migration: forward file, rollback file, and what the forward file creates.
+#[derive(Debug, Clone)]
+pub struct Migration {
+    /// The file stem, e.g. `012_help_desk_schema_updates`.
+    pub name: String,
+    pub forward: SqlFile,
+    pub rollback: Option<SqlFile>,
+    pub objects: Objects,
+}
+
+impl Migration {
+    /// Migration 012 as compiled into the binary.
+    pub fn builtin() -> Result<Migration> {
+        Migration::from_sql(
+            fixtures::MIGRATION_012_NAME,
+            SqlFile::new(fixtures::MIGRATION_012_PATH, fixtures::MIGRATION_012),
+            Some(SqlFile::new(
+                fixtures::ROLLBACK_012_PATH,
+                fixtures::ROLLBACK_012,
+            )),
+        )
+    }
+
+    /// A migration from a forward file on disk; its rollback is the file of
+    /// the same name with `_rollback` before the extension, when it exists.
+    pub fn from_file(path: &Path) -> Result<Migration> {
+        let forward = SqlFile::read(path)?;
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let rollback_path: PathBuf = path.with_file_name(format!("{stem}_rollback.sql"));
+        let rollback = rollback_path
+            .is_file()
+            .then(|| SqlFile::read(&rollback_path))
+            .transpose()?;
+        Migration::from_sql(&stem, forward, rollback)
+    }
+
+    /// The builtin migration, or the one in `path` when given.
+    pub fn load(path: Option<&Path>) -> Result<Migration> {
+        match path {
+            Some(p) => Migration::from_file(p),
+            None => Migration::builtin(),
+        }
+    }
+
+    fn from_sql(name: &str, forward: SqlFile, rollback: Option<SqlFile>) -> Result<Migration> {
+        let objects = Objects::parse(&forward.statements);
+        if objects.indexes.is_empty() {
+            return Err(Error::BadFixture {
+                file: forward.label.clone(),
+                reason: "no CREATE INDEX statement found; a migration under test must create at least one index".into(),
+            });
+        }
+        Ok(Migration {
+            name: name.to_string(),
+            forward,
+            rollback,
+            objects,
+        })
+    }
+
+    /// The indexes under test, in file order.
+    pub fn indexes(&self) -> &[IndexDef] {
+        &self.objects.indexes
+    }
+
+    /// Looks an index up by name.
+    pub fn index(&self, name: &str) -> Option<&IndexDef> {
+        self.objects.indexes.iter().find(|i| i.name == name)
+    }
+}
+
+/// Removes the double quotes around an identifier.
+pub fn unquote(s: &str) -> String {
+    let s = s.trim();
+    if s.len() >= 2 && s.starts_with('"') && s.ends_with('"') {
+        s[1..s.len() - 1].replace("\"\"", "\"")
+    } else {
+        s.to_string()
+    }
+}
+
+/// Quotes an identifier for SQL.
+pub fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// Splits an index's column list at top-level commas.
+fn split_columns(list: &str) -> Vec<String> {
+    split_top_level(list)
+        .into_iter()
+        .map(|c| unquote(c.trim()))
+        .collect()
+}
+
+/// Splits at commas outside parentheses and quotes.
+fn split_top_level(s: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut depth, mut start, mut quote) = (0i32, 0, None);
+    for (i, ch) in s.char_indices() {
+        match (quote, ch) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(ch),
+            (None, '(') => depth += 1,
+            (None, ')') => depth -= 1,
+            (None, ',') if depth == 0 => {
+                parts.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&s[start..]);
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_012_lists_the_spec_indexes() {
+        let m = Migration::builtin().unwrap();
+        let names: Vec<&str> = m.indexes().iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "Conversation_status_idx",
+                "Conversation_assignedTo_idx",
+                "Conversation_status_assignedTo_idx",
+                "Conversation_customerEmail_idx",
+                "Message_conversationId_idx",
+                "Message_role_idx",
+                "Message_createdAt_idx",
+            ]
+        );
+        let composite = m.index("Conversation_status_assignedTo_idx").unwrap();
+        assert_eq!(composite.columns, ["status", "assignedTo"]);
+        assert_eq!(composite.table, "Conversation");
+        assert!(composite
+            .create_sql(true)
+            .starts_with("CREATE INDEX CONCURRENTLY \"Conversation_status_assignedTo_idx\""));
+    }
+
+    #[test]
+    fn builtin_012_objects() {
+        let o = Migration::builtin().unwrap().objects;
+        let cols: Vec<String> = o
+            .columns
+            .iter()
+            .map(|c| format!("{}.{}", c.table, c.column))
+            .collect();
+        assert_eq!(
+            cols,
+            [
+                "User.role",
+                "Conversation.status",
+                "Conversation.customerEmail",
+                "Conversation.source",
+                "Conversation.assignedTo"
+            ]
+        );
+        assert_eq!(o.types[0].labels, ["user", "staff", "admin"]);
+        assert_eq!(
+            o.types[1].labels,
+            ["AI_HANDLING", "AWAITING_HUMAN_RESPONSE", "RESOLVED"]
+        );
+        assert_eq!(o.constraints[0].name, "Conversation_assignedTo_fkey");
+        assert_eq!(o.comments[0].text, "user | assistant | agent");
+    }
+
+    #[test]
+    fn a_migration_without_indexes_is_refused() {
+        let err = Migration::from_sql(
+            "x",
+            SqlFile::new("x.sql", "ALTER TABLE \"User\" ADD COLUMN a int;"),
+            None,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("no CREATE INDEX"), "{err}");
+    }
+
+    #[test]
+    fn base_schema_objects() {
+        let o = Objects::parse(&split(fixtures::BASE));
+        assert_eq!(o.tables, ["User", "Conversation", "Message"]);
+        assert_eq!(o.constraints.len(), 5);
+        assert_eq!(o.indexes.len(), 2);
+        assert_eq!(o.comments[0].text, "user | assistant");
+    }
+}

@@ -1,0 +1,21 @@
+//! The schema under test: the SQL fixtures compiled in, the migration model
+//! parsed from them, `migrate up|down|status`, catalog snapshots, and the
+//! `verify` proof.
+
+mod catalog;
+pub mod fixtures;
+mod migrate;
+mod migration;
+mod sql;
+pub mod verify;
+
+pub use catalog::{table_checksum, table_columns, Catalog};
+pub use migrate::{
+    apply, base_objects, column_comment, create_base, down, status, up, Applied, State,
+    StatementTiming, Status,
+};
+pub use migration::{
+    quote_ident, unquote, ColumnDef, CommentDef, ConstraintDef, IndexDef, Migration, Objects,
+    SqlFile, TypeDef,
+};
+pub use sql::{split, Statement};

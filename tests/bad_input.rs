@@ -1,0 +1,147 @@
+//! Every user mistake gets one `error:` line naming the next step and a
+//! non-zero exit, never a panic, and never a password.
+
+mod common;
+
+use common::{run, stderr, TestDb};
+use helpdesk_bench::cluster;
+
+/// Asserts a failed run printed exactly one `error:` line containing `want`.
+fn assert_one_line_error(out: &std::process::Output, want: &str) {
+    let err = stderr(out);
+    assert!(!out.status.success(), "succeeded: {err}");
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "not one line: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains(want), "expected {want:?} in {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn malformed_url() {
+    let out = run(&["migrate", "status", "--url", "postgres://me@db:notaport/x"]);
+    assert_one_line_error(&out, "invalid connection string");
+    assert!(stderr(&out).contains("postgres://user@host:5432/db"));
+}
+
+#[test]
+fn unreachable_host() {
+    let out = run(&[
+        "migrate",
+        "status",
+        "--url",
+        "postgres://me:hunter2@127.0.0.1:1/x",
+    ]);
+    assert_one_line_error(&out, "could not connect to me@127.0.0.1:1/x");
+    assert!(stderr(&out).contains("check that PostgreSQL is running"));
+    assert!(!stderr(&out).contains("hunter2"));
+}
+
+#[tokio::test]
+async fn wrong_credentials() {
+    // The embedded cluster trusts local users; require a password for one role.
+    let c = cluster::shared().unwrap();
+    let hba = c.data_dir().join("pg_hba.conf");
+    let text = std::fs::read_to_string(&hba).unwrap();
+    if !text.starts_with("local all pw_user") {
+        std::fs::write(&hba, format!("local all pw_user scram-sha-256\n{text}")).unwrap();
+    }
+    let admin = cluster::resolve(None).unwrap().connect().await.unwrap();
+    admin
+        .batch_execute(
+            "DO $$ BEGIN CREATE ROLE pw_user LOGIN PASSWORD 'right-one';
+             EXCEPTION WHEN duplicate_object THEN NULL; END $$; SELECT pg_reload_conf()",
+        )
+        .await
+        .unwrap();
+    let url = format!(
+        "host={} port={} user=pw_user password=wrong-one dbname=postgres",
+        c.socket_dir().display(),
+        cluster::PORT
+    );
+    let out = run(&["migrate", "status", "--url", &url]);
+    assert_one_line_error(&out, "authentication failed for user \"pw_user\"");
+    assert!(!stderr(&out).contains("wrong-one"));
+}
+
+#[test]
+fn missing_database() {
+    let c = cluster::shared().unwrap();
+    let out = run(&["migrate", "status", "--url", &c.url("no_such_db")]);
+    assert_one_line_error(&out, "database \"no_such_db\" does not exist");
+    assert!(stderr(&out).contains("createdb no_such_db"));
+}
+
+#[tokio::test]
+async fn up_when_applied_and_down_when_not() {
+    let db = TestDb::new("twice").await;
+    let url = db.url();
+    let base = run(&["migrate", "base", "--url", &url]);
+    assert!(base.status.success(), "{}", stderr(&base));
+
+    let down = run(&["migrate", "down", "--url", &url]);
+    assert_one_line_error(
+        &down,
+        "is not applied; run `helpdesk-bench migrate up` first",
+    );
+
+    let up = run(&["migrate", "up", "--url", &url]);
+    assert!(up.status.success(), "{}", stderr(&up));
+    assert!(common::stdout(&up).contains("CREATE INDEX \"Message_createdAt_idx\""));
+
+    let again = run(&["migrate", "up", "--url", &url]);
+    assert_one_line_error(
+        &again,
+        "is already applied; run `helpdesk-bench migrate down`",
+    );
+
+    let status = run(&["migrate", "status", "--url", &url]);
+    let text = common::stdout(&status);
+    // 2 enums, 5 columns, 7 indexes, 1 foreign key, 1 column comment.
+    assert!(text.starts_with("012 (all 16 objects present)"), "{text}");
+}
+
+#[tokio::test]
+async fn base_schema_missing() {
+    let db = TestDb::new("nobase").await;
+    let out = run(&["migrate", "up", "--url", &db.url()]);
+    assert_one_line_error(&out, "the base schema is missing");
+    assert!(stderr(&out).contains("helpdesk-bench migrate base"));
+}
+
+#[test]
+fn migrate_without_a_url() {
+    let out = run(&["migrate", "status"]);
+    assert_one_line_error(&out, "pass --url or set DATABASE_URL");
+}
+
+#[test]
+fn no_server_binaries() {
+    let out = std::process::Command::new(common::bin())
+        .arg("verify")
+        .env_remove(cluster::URL_ENV)
+        .env(cluster::PG_BIN_ENV, "/nonexistent/pg/bin")
+        .output()
+        .unwrap();
+    assert_one_line_error(&out, "no PostgreSQL server binaries found");
+    assert!(stderr(&out).contains("install the `postgresql` package or set DATABASE_URL"));
+}
+
+#[test]
+fn migration_file_without_indexes() {
+    let dir = std::env::temp_dir().join(format!("hb-noidx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("013_nothing.sql");
+    std::fs::write(&file, "ALTER TABLE \"User\" ADD COLUMN x int;").unwrap();
+    let c = cluster::shared().unwrap();
+    let out = run(&[
+        "migrate",
+        "status",
+        "--url",
+        &c.url("postgres"),
+        "--migration",
+        file.to_str().unwrap(),
+    ]);
+    assert_one_line_error(&out, "no CREATE INDEX statement found");
+    let _ = std::fs::remove_dir_all(dir);
+}
