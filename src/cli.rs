@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::seed::{Scale, Shape};
+
 /// Measures what a schema migration's indexes do for a PostgreSQL database.
 #[derive(Debug, Parser)]
 #[command(name = "helpdesk-bench", version, about, max_term_width = 100)]
@@ -60,9 +62,74 @@ pub enum Command {
         #[command(flatten)]
         conn: ConnArgs,
     },
+    /// Fill the help-desk schema with synthetic users, conversations and
+    /// messages. In an empty database it creates the schema first.
+    Seed(SeedArgs),
     /// Start a throwaway embedded PostgreSQL, print how to connect, and keep
     /// it running until Ctrl-C; then stop it and remove its files.
-    Server,
+    Server {
+        #[command(subcommand)]
+        action: Option<ServerAction>,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ServerAction {
+    /// Stop an embedded cluster left running by `seed --keep`, and remove it.
+    Stop {
+        /// The cluster directory `seed --keep` printed.
+        dir: PathBuf,
+    },
+}
+
+/// Flags of `seed`.
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// Preset row counts: tiny (20k messages), small (1M), medium (10M), large (100M).
+    #[arg(long, value_enum, default_value = "small")]
+    pub scale: Scale,
+    /// Users, overriding the preset.
+    #[arg(long, value_name = "N", value_parser = positive, allow_hyphen_values = true)]
+    pub users: Option<u64>,
+    /// Staff and admin users among them (default: the preset's share).
+    #[arg(long, value_name = "N", value_parser = positive, allow_hyphen_values = true)]
+    pub staff: Option<u64>,
+    /// Conversations, overriding the preset.
+    #[arg(long, value_name = "N", value_parser = positive, allow_hyphen_values = true)]
+    pub conversations: Option<u64>,
+    /// Messages, overriding the preset; at least one per conversation.
+    #[arg(long, value_name = "N", value_parser = positive, allow_hyphen_values = true)]
+    pub messages: Option<u64>,
+    /// Random seed: the same seed and counts give the same rows.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Generator threads (default: one per core). Does not change the rows.
+    #[arg(long, value_name = "N", value_parser = positive, allow_hyphen_values = true)]
+    pub jobs: Option<u64>,
+    /// Schema to create in an empty database: base (before 012) or 012.
+    #[arg(long, value_enum, value_name = "SHAPE")]
+    pub schema: Option<Shape>,
+    /// Replace rows already in the tables (they are kept otherwise, and the seed refuses).
+    #[arg(long)]
+    pub truncate: bool,
+    /// Embedded only: leave the cluster running afterwards and print how to reach and stop it.
+    #[arg(long)]
+    pub keep: bool,
+    /// Embedded only: also time the server's own COPY FROM a file of the same
+    /// rows (the ceiling) and print the ratio.
+    #[arg(long)]
+    pub measure_ceiling: bool,
+}
+
+/// A whole number of at least 1.
+fn positive(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<i64>() {
+        Ok(n) if n >= 1 => Ok(n as u64),
+        Ok(n) => Err(format!("must be at least 1 (got {n})")),
+        Err(_) => Err(format!("{s:?} is not a whole number")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]

@@ -2,8 +2,8 @@
 //! PostgreSQL database before the migration reaches production.
 //!
 //! The modules follow the data: [`cluster`] finds or starts a server,
-//! [`schema`] applies and checks the migration fixtures, and [`explain`]
-//! reads query plans.
+//! [`schema`] applies and checks the migration fixtures, [`seed`] fills the
+//! tables, and [`explain`] reads query plans.
 //!
 //! ```no_run
 //! # async fn demo() -> helpdesk_bench::Result<()> {
@@ -22,5 +22,6 @@ pub mod duration;
 pub mod error;
 pub mod explain;
 pub mod schema;
+pub mod seed;
 
 pub use error::{Error, Result};

@@ -1,7 +1,11 @@
 //! The `helpdesk-bench` command: parse the command line and hand over.
 
 use clap::Parser;
+use helpdesk_bench::{cli::Cli, commands};
 
 fn main() -> std::process::ExitCode {
-    helpdesk_bench::commands::main(helpdesk_bench::cli::Cli::parse())
+    match Cli::try_parse() {
+        Ok(cli) => commands::main(cli),
+        Err(e) => commands::usage_error(e),
+    }
 }

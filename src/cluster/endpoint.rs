@@ -194,7 +194,12 @@ impl Endpoint {
     /// Wraps a query failure: a dropped connection becomes `ConnectionLost`.
     pub fn query_error(&self, doing: impl Into<String>, e: tokio_postgres::Error) -> Error {
         let doing = doing.into();
-        if e.is_closed() || (e.as_db_error().is_none() && e.code().is_none()) {
+        let shutdown = e.code().is_some_and(|c| {
+            *c == SqlState::ADMIN_SHUTDOWN
+                || *c == SqlState::CRASH_SHUTDOWN
+                || *c == SqlState::CANNOT_CONNECT_NOW
+        });
+        if shutdown || e.is_closed() || (e.as_db_error().is_none() && e.code().is_none()) {
             return Error::ConnectionLost {
                 target: self.describe(),
                 doing,

@@ -93,3 +93,25 @@ pub async fn scratch_from(prefix: &str, template: Option<&str>) -> Result<Endpoi
         .map_err(|e| sql_error(format!("creating database {name}"), e))?;
     Ok(admin.with_dbname(&name))
 }
+
+/// Stops a cluster left running by `seed --keep` and removes its directory.
+/// Refuses any directory this tool did not create that way.
+pub fn stop_detached(dir: &std::path::Path) -> Result<()> {
+    let base = dirs::runtime_base()?;
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| crate::error::Error::io(dir, e))?;
+    let ours = dir.parent() == Some(base.canonicalize().unwrap_or(base.clone()).as_path())
+        && dir.join(watchdog::DETACHED_MARK).is_file();
+    if !ours {
+        return Err(crate::error::Error::BadInput(format!(
+            "{} is not a cluster left running by `seed --keep` (expected a run-* directory under {})",
+            dir.display(),
+            base.display()
+        )));
+    }
+    if let Some(pid) = postmaster_pid(&dir) {
+        stop_pid(pid);
+    }
+    std::fs::remove_dir_all(&dir).map_err(|e| crate::error::Error::io(&dir, e))
+}

@@ -11,6 +11,7 @@ macro_rules! out {
 }
 
 mod migrate;
+mod seed;
 mod server;
 mod verify;
 
@@ -67,8 +68,27 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             migration,
         } => migrate::run(action, conn, migration).await,
         Command::Verify { conn } => verify::run(conn).await,
-        Command::Server => server::run().await,
+        Command::Seed(args) => seed::run(args, cli.quiet).await,
+        Command::Server { action } => server::run(action).await,
     }
+}
+
+/// Prints a command-line mistake as one line (help and version as usual).
+pub fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    let text = e.render().to_string();
+    let first = text.lines().next().unwrap_or("error: bad arguments");
+    eprintln!("{first}; see `helpdesk-bench --help`");
+    ExitCode::from(2)
 }
 
 /// A stream of SIGINTs, listening from the moment it is created.

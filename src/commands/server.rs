@@ -1,12 +1,18 @@
 //! `helpdesk-bench server`: a throwaway embedded PostgreSQL kept running
-//! until Ctrl-C, for poking at with psql.
+//! until Ctrl-C, and `server stop DIR` for one left running by `seed --keep`.
 
 use std::process::ExitCode;
 
+use crate::cli::ServerAction;
 use crate::cluster;
 use crate::error::Result;
 
-pub async fn run() -> Result<ExitCode> {
+pub async fn run(action: Option<ServerAction>) -> Result<ExitCode> {
+    if let Some(ServerAction::Stop { dir }) = action {
+        cluster::stop_detached(&dir)?;
+        out!("stopped and removed {}", dir.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut stop = super::interrupts()?;
     let c = cluster::shared()?;
     out!("{} running in {}", c.bin().version, c.run_dir().display());

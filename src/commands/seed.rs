@@ -1,0 +1,150 @@
+//! `helpdesk-bench seed`: fill a database (or an embedded one) with
+//! synthetic help-desk data and print pgbench-style figures.
+
+use std::process::ExitCode;
+
+use crate::cli::SeedArgs;
+use crate::cluster::{self, Cluster, Endpoint, StartOptions};
+use crate::error::{Error, Result};
+use crate::seed::{self, Counts, Reporter, SeedConfig, SeedReport};
+
+/// The database the embedded seed fills.
+const EMBEDDED_DB: &str = "helpdesk";
+
+pub async fn run(args: SeedArgs, quiet: bool) -> Result<ExitCode> {
+    let cfg = config(&args)?;
+    cfg.validate()?;
+    let progress = Reporter::auto(quiet);
+    match &args.conn.url {
+        Some(url) => {
+            if args.keep || args.measure_ceiling {
+                return Err(Error::BadInput(
+                    "--keep and --measure-ceiling work on the embedded cluster only; drop --url"
+                        .into(),
+                ));
+            }
+            let db = Endpoint::from_url(url)?;
+            let report = seed::run(&db, &cfg, &progress).await?;
+            print_report(&report, &db);
+        }
+        None => {
+            let kept = if args.keep {
+                Some(Cluster::start_with(StartOptions {
+                    detach: true,
+                    ..Default::default()
+                })?)
+            } else {
+                None
+            };
+            let admin = match &kept {
+                Some(c) => Endpoint::embedded(c.config("postgres"))?,
+                None => cluster::resolve(None)?,
+            };
+            let client = admin.connect().await?;
+            client
+                .batch_execute(&format!("CREATE DATABASE {EMBEDDED_DB}"))
+                .await
+                .map_err(|e| cluster::sql_error("creating the seed database", e))?;
+            let db = admin.with_dbname(EMBEDDED_DB);
+            let report = seed::run(&db, &cfg, &progress).await?;
+            print_report(&report, &db);
+            if args.measure_ceiling {
+                let dir = match &kept {
+                    Some(c) => c.run_dir().to_path_buf(),
+                    None => cluster::shared()?.run_dir().to_path_buf(),
+                };
+                let rows = seed::measure_ceiling(&db, &report, &dir, cfg.jobs).await?;
+                print_ceiling(&rows);
+            }
+            if let Some(c) = kept {
+                out!("cluster kept running in {}", c.run_dir().display());
+                out!("connect: psql '{}'", c.url(EMBEDDED_DB));
+                out!(
+                    "stop:    helpdesk-bench server stop {}",
+                    c.run_dir().display()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The counts and options the flags ask for.
+fn config(args: &SeedArgs) -> Result<SeedConfig> {
+    let preset = args.scale.counts();
+    let users = args.users.unwrap_or(preset.users);
+    let staff = args.staff.unwrap_or_else(|| {
+        if args.users.is_some() {
+            (users * preset.staff / preset.users).max(1)
+        } else {
+            preset.staff
+        }
+    });
+    let counts = Counts {
+        users,
+        staff,
+        conversations: args.conversations.unwrap_or(preset.conversations),
+        messages: args.messages.unwrap_or(preset.messages),
+    };
+    let mut cfg = SeedConfig::new(counts);
+    cfg.seed = args.seed;
+    if let Some(j) = args.jobs {
+        cfg.jobs = j as usize;
+    }
+    cfg.shape = args.schema;
+    cfg.truncate = args.truncate;
+    Ok(cfg)
+}
+
+fn print_ceiling(rows: &[seed::CeilingRow]) {
+    out!("ceiling: the server's own COPY FROM a file of the same rows (FORMAT binary, FREEZE)");
+    out!(
+        "  {:<13} {:>12} {:>12} {:>12} {:>8}",
+        "table",
+        "seed rows/s",
+        "ceiling",
+        "heap MB/s",
+        "ratio"
+    );
+    for r in rows {
+        let (seed, ceiling) = r.rates();
+        out!(
+            "  {:<13} {:>12.0} {:>12.0} {:>12.1} {:>7.0}%",
+            r.table,
+            seed,
+            ceiling,
+            r.heap_bytes as f64 / r.ceiling.as_secs_f64().max(1e-9) / 1e6,
+            r.ratio() * 100.0
+        );
+    }
+}
+
+fn print_report(r: &SeedReport, db: &Endpoint) {
+    out!(
+        "seeded {} ({} schema, seed {}): {} users ({} staff), {} conversations, {} messages",
+        db.describe(),
+        r.shape,
+        r.seed,
+        r.counts.users,
+        r.counts.staff,
+        r.counts.conversations,
+        r.counts.messages
+    );
+    for p in &r.phases {
+        match (p.rows, p.bytes) {
+            (Some(rows), Some(bytes)) => {
+                let s = p.duration.as_secs_f64().max(1e-9);
+                out!(
+                    "  {:<13} {:>11} rows in {:>7.2} s  {:>10.0} rows/s  {:>7.1} MB/s",
+                    p.name,
+                    rows,
+                    s,
+                    rows as f64 / s,
+                    bytes as f64 / s / 1e6
+                );
+            }
+            _ => out!("  {:<13} {:>24.2} s", p.name, p.duration.as_secs_f64()),
+        }
+    }
+    out!("{r}");
+}

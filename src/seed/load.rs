@@ -1,0 +1,359 @@
+//! One seed, start to finish: inspect the target, then in a single
+//! transaction create (or truncate) the tables, COPY every table with
+//! FREEZE, build keys, indexes and foreign keys, and commit; then ANALYZE
+//! the tables in parallel over the pool. Any failure or interruption rolls
+//! the whole transaction back, so no half-filled table is ever left.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::try_join_all;
+use tokio_postgres::Client;
+
+use super::copy::{self, copy_in, ChunkSource, CopyStats};
+use super::progress::Reporter;
+use super::{conversations, messages, users, Context, Counts, SeedConfig, Shape};
+use crate::cluster::{sql_error, Endpoint};
+use crate::error::{Error, Result};
+use crate::schema::{self, fixtures, Migration, State, Statement};
+
+/// The tables, in load order (each references only earlier ones).
+pub const TABLES: [&str; 3] = ["User", "Conversation", "Message"];
+
+/// How long one phase took, and what it moved.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PhaseTime {
+    pub name: String,
+    #[serde(with = "crate::duration::millis")]
+    pub duration: Duration,
+    pub rows: Option<u64>,
+    pub bytes: Option<u64>,
+}
+
+/// What a seed did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SeedReport {
+    pub shape: Shape,
+    pub counts: Counts,
+    pub seed: u64,
+    /// True when the tool created the schema (and so built keys after loading).
+    pub created_schema: bool,
+    /// True when COPY could use FREEZE.
+    pub froze: bool,
+    pub phases: Vec<PhaseTime>,
+    #[serde(with = "crate::duration::millis")]
+    pub total: Duration,
+}
+
+impl SeedReport {
+    /// The COPY phase of one table.
+    pub fn copy_phase(&self, table: &str) -> Option<&PhaseTime> {
+        self.phases.iter().find(|p| p.name == table)
+    }
+}
+
+impl fmt::Display for SeedReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self
+            .phases
+            .iter()
+            .map(|p| format!("{} {:.2} s", p.name, p.duration.as_secs_f64()))
+            .collect();
+        write!(
+            f,
+            "done in {:.2} s ({})",
+            self.total.as_secs_f64(),
+            parts.join(", ")
+        )
+    }
+}
+
+/// One table's generator, columns and row count.
+pub struct TableSpec {
+    pub table: &'static str,
+    pub columns: &'static str,
+    pub source: Arc<dyn ChunkSource>,
+    pub rows: u64,
+}
+
+/// The three tables in load order, for a prepared context.
+pub fn tables(ctx: &Arc<Context>) -> [TableSpec; 3] {
+    [
+        TableSpec {
+            table: TABLES[0],
+            columns: users::columns(ctx.shape),
+            source: Arc::new(users::Users(ctx.clone())),
+            rows: ctx.counts.users,
+        },
+        TableSpec {
+            table: TABLES[1],
+            columns: conversations::columns(ctx.shape),
+            source: Arc::new(conversations::Conversations(ctx.clone())),
+            rows: ctx.counts.conversations,
+        },
+        TableSpec {
+            table: TABLES[2],
+            columns: messages::COLUMNS,
+            source: Arc::new(messages::Messages(ctx.clone())),
+            rows: ctx.counts.messages,
+        },
+    ]
+}
+
+/// Where a statement of the schema files belongs in a pgbench-style load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Structure,
+    PrimaryKeys,
+    Indexes,
+    ForeignKeys,
+    Skip,
+}
+
+fn step_of(st: &Statement) -> Step {
+    let upper = st.sql.to_ascii_uppercase();
+    if st.is_transaction_control() {
+        Step::Skip
+    } else if st.starts_with("CREATE UNIQUE INDEX") || upper.contains("PRIMARY KEY") {
+        Step::PrimaryKeys
+    } else if st.starts_with("CREATE INDEX") {
+        Step::Indexes
+    } else if upper.contains("FOREIGN KEY") {
+        Step::ForeignKeys
+    } else {
+        Step::Structure
+    }
+}
+
+/// Seeds `db` as `cfg` says, reporting progress to `progress`.
+pub async fn run(db: &Endpoint, cfg: &SeedConfig, progress: &Reporter) -> Result<SeedReport> {
+    cfg.validate()?;
+    let started = Instant::now();
+    let pool = db.pool(TABLES.len()).await?;
+    let client = db.checkout(&pool).await?;
+    let migration = Migration::builtin()?;
+    let target = inspect(&client, &migration, cfg).await?;
+    let shape = target.shape;
+    let ctx = Arc::new(Context::new(cfg.seed, cfg.counts, shape));
+    let mut phases = Vec::new();
+
+    client
+        .batch_execute("BEGIN")
+        .await
+        .map_err(|e| db.query_error("starting the seed transaction", e))?;
+    let loaded = load(
+        db,
+        &client,
+        &migration,
+        &target,
+        &ctx,
+        cfg,
+        progress,
+        &mut phases,
+    )
+    .await;
+    match loaded {
+        Ok(()) => client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(|e| db.query_error("committing the seed", e))?,
+        Err(e) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(e);
+        }
+    }
+    drop(client);
+
+    let t = Instant::now();
+    try_join_all(TABLES.iter().map(|table| {
+        let pool = pool.clone();
+        async move {
+            let c = db.checkout(&pool).await?;
+            c.batch_execute(&format!("ANALYZE {}", schema::quote_ident(table)))
+                .await
+                .map_err(|e| db.query_error(format!("analyzing {table}"), e))
+        }
+    }))
+    .await?;
+    push_phase(progress, &mut phases, "analyze", t.elapsed(), None);
+
+    Ok(SeedReport {
+        shape,
+        counts: cfg.counts,
+        seed: cfg.seed,
+        created_schema: target.create,
+        froze: target.create || target.truncate,
+        phases,
+        total: started.elapsed(),
+    })
+}
+
+/// What the target database holds and what the seed will do to it.
+struct Target {
+    shape: Shape,
+    /// The database is empty: create the schema.
+    create: bool,
+    /// The tables hold rows and `--truncate` was given.
+    truncate: bool,
+}
+
+async fn inspect(client: &Client, m: &Migration, cfg: &SeedConfig) -> Result<Target> {
+    let status = schema::status(client, m).await?;
+    let empty = status.base_missing.len() == TABLES.len() && status.present.is_empty();
+    if empty {
+        return Ok(Target {
+            shape: cfg.shape.unwrap_or(Shape::Migrated),
+            create: true,
+            truncate: false,
+        });
+    }
+    let shape = match status.state {
+        State::Base => Shape::Base,
+        State::Applied => Shape::Migrated,
+        State::Partial => {
+            return Err(Error::BadInput(format!(
+                "the database holds neither the base nor the 012 schema ({}); seed an empty database, or repair it with `helpdesk-bench migrate status`",
+                status.to_string().replace('\n', ";")
+            )))
+        }
+    };
+    if let Some(asked) = cfg.shape.filter(|s| *s != shape) {
+        return Err(Error::BadInput(format!(
+            "the database holds the {shape} schema but --schema {asked} was given; {}",
+            if asked == Shape::Migrated {
+                "run `helpdesk-bench migrate up` first, or drop --schema"
+            } else {
+                "use an empty database, or drop --schema"
+            }
+        )));
+    }
+    let mut filled = Vec::new();
+    for t in TABLES {
+        let sql = format!("SELECT EXISTS (SELECT 1 FROM {})", schema::quote_ident(t));
+        let row = client
+            .query_one(&sql, &[])
+            .await
+            .map_err(|e| sql_error(format!("checking whether {t} holds rows"), e))?;
+        if row.get::<_, bool>(0) {
+            filled.push(format!("\"{t}\""));
+        }
+    }
+    if !filled.is_empty() && !cfg.truncate {
+        return Err(Error::BadInput(format!(
+            "tables {} already hold rows; pass --truncate to replace them, or seed another database",
+            filled.join(", ")
+        )));
+    }
+    Ok(Target {
+        shape,
+        create: false,
+        truncate: !filled.is_empty(),
+    })
+}
+
+/// Everything inside the seed transaction.
+#[allow(clippy::too_many_arguments)]
+async fn load(
+    db: &Endpoint,
+    client: &Client,
+    m: &Migration,
+    target: &Target,
+    ctx: &Arc<Context>,
+    cfg: &SeedConfig,
+    progress: &Reporter,
+    phases: &mut Vec<PhaseTime>,
+) -> Result<()> {
+    let base = schema::split(fixtures::BASE);
+    let mut files: Vec<&[Statement]> = vec![&base];
+    if target.shape == Shape::Migrated {
+        files.push(&m.forward.statements);
+    }
+    let run_step = |step: Step| {
+        let stmts: Vec<&Statement> = files
+            .iter()
+            .flat_map(|f| f.iter())
+            .filter(|s| step_of(s) == step)
+            .collect();
+        async move {
+            for s in stmts {
+                client
+                    .batch_execute(&s.sql)
+                    .await
+                    .map_err(|e| db.query_error(format!("seed: {}", s.summary()), e))?;
+            }
+            Ok::<_, Error>(())
+        }
+    };
+
+    let t = Instant::now();
+    if target.create {
+        run_step(Step::Structure).await?;
+        push_phase(progress, phases, "create tables", t.elapsed(), None);
+    } else if target.truncate {
+        let list: Vec<String> = TABLES.iter().map(|t| schema::quote_ident(t)).collect();
+        client
+            .batch_execute(&format!("TRUNCATE {}", list.join(", ")))
+            .await
+            .map_err(|e| db.query_error("truncating the tables", e))?;
+        push_phase(progress, phases, "truncate", t.elapsed(), None);
+    }
+
+    let freeze = target.create || target.truncate;
+    for spec in tables(ctx) {
+        let sql = copy::statement(
+            &schema::quote_ident(spec.table),
+            spec.columns,
+            "STDIN",
+            freeze,
+        );
+        let bar = progress.table(spec.table, spec.rows);
+        let stats = copy_in(client, db, &sql, spec.table, spec.source, cfg.jobs, |n| {
+            bar.inc(n)
+        })
+        .await?;
+        bar.finish();
+        push_phase(progress, phases, spec.table, stats.duration, Some(stats));
+    }
+
+    if target.create {
+        for (step, name) in [
+            (Step::PrimaryKeys, "primary keys"),
+            (Step::Indexes, "indexes"),
+            (Step::ForeignKeys, "foreign keys"),
+        ] {
+            let t = Instant::now();
+            run_step(step).await?;
+            push_phase(progress, phases, name, t.elapsed(), None);
+        }
+    }
+    Ok(())
+}
+
+fn push_phase(
+    progress: &Reporter,
+    phases: &mut Vec<PhaseTime>,
+    name: &str,
+    took: Duration,
+    stats: Option<CopyStats>,
+) {
+    let detail = match stats {
+        Some(s) => {
+            let secs = took.as_secs_f64().max(1e-9);
+            format!(
+                "{} rows, {:.0} rows/s, {:.1} MB/s",
+                s.rows,
+                s.rows as f64 / secs,
+                s.bytes as f64 / secs / 1e6
+            )
+        }
+        None => String::new(),
+    };
+    progress.phase(name, took, &detail);
+    phases.push(PhaseTime {
+        name: name.to_string(),
+        duration: took,
+        rows: stats.map(|s| s.rows),
+        bytes: stats.map(|s| s.bytes),
+    });
+}

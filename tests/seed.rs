@@ -1,0 +1,428 @@
+//! The seeder against a real PostgreSQL at tiny scale: determinism, shape,
+//! integrity, safety and interruption.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use common::{run, stderr, TestDb};
+use helpdesk_bench::cluster::{self, Cluster, Endpoint};
+use helpdesk_bench::schema::{self, table_checksum, table_columns, Migration};
+use helpdesk_bench::seed::{self, Reporter, Scale, SeedConfig, Shape, TABLES};
+use helpdesk_bench::Error;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+fn tiny(jobs: usize) -> SeedConfig {
+    let mut cfg = SeedConfig::new(Scale::Tiny.counts());
+    cfg.jobs = jobs;
+    cfg.seed = 42;
+    cfg
+}
+
+async fn seeded(prefix: &str, cfg: &SeedConfig) -> TestDb {
+    let db = TestDb::new(prefix).await;
+    seed::run(&db.endpoint, cfg, &Reporter::quiet())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    db
+}
+
+async fn checksums(db: &Endpoint) -> Vec<(i64, String)> {
+    let c = db.connect().await.unwrap();
+    let mut out = Vec::new();
+    for t in TABLES {
+        let cols = table_columns(&c, t).await.unwrap();
+        out.push(table_checksum(&c, t, &cols, "id").await.unwrap());
+    }
+    out
+}
+
+async fn scalar(c: &tokio_postgres::Client, sql: &str) -> i64 {
+    c.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+#[tokio::test]
+async fn same_seed_same_rows_whatever_the_jobs() {
+    let one = seeded("jobs1", &tiny(1)).await;
+    let four = seeded("jobs4", &tiny(4)).await;
+    let a = checksums(&one.endpoint).await;
+    assert_eq!(a, checksums(&four.endpoint).await);
+    assert_eq!(
+        a.iter().map(|r| r.0).collect::<Vec<_>>(),
+        [200, 2_000, 20_000]
+    );
+    let mut other = tiny(2);
+    other.seed = 43;
+    let different = seeded("seed43", &other).await;
+    assert_ne!(a, checksums(&different.endpoint).await);
+}
+
+#[tokio::test]
+async fn rows_follow_the_model() {
+    let db = seeded("shape", &tiny(2)).await;
+    let c = db.endpoint.connect().await.unwrap();
+
+    // Keys exist and hold: no orphan references.
+    for fk in [
+        "Message_conversationId_fkey",
+        "Conversation_userId_fkey",
+        "Conversation_assignedTo_fkey",
+    ] {
+        let n = scalar(
+            &c,
+            &format!("SELECT count(*) FROM pg_constraint WHERE conname = '{fk}' AND convalidated"),
+        )
+        .await;
+        assert_eq!(n, 1, "{fk}");
+    }
+    let orphans = scalar(&c, r#"
+        SELECT (SELECT count(*) FROM "Message" m LEFT JOIN "Conversation" c ON c.id = m."conversationId" WHERE c.id IS NULL)
+             + (SELECT count(*) FROM "Conversation" c LEFT JOIN "User" u ON u.id = c."userId" WHERE c."userId" IS NOT NULL AND u.id IS NULL)
+             + (SELECT count(*) FROM "Conversation" c LEFT JOIN "User" u ON u.id = c."assignedTo" WHERE c."assignedTo" IS NOT NULL AND u.id IS NULL)"#).await;
+    assert_eq!(orphans, 0);
+
+    // Status shares near 70/25/5 (2,000 conversations: about ±3 points).
+    let rows = c
+        .query(
+            r#"SELECT status::text, count(*) FROM "Conversation" GROUP BY 1"#,
+            &[],
+        )
+        .await
+        .unwrap();
+    let share = |s: &str| {
+        rows.iter()
+            .find(|r| r.get::<_, String>(0) == s)
+            .map(|r| r.get::<_, i64>(1) as f64 / 2_000.0)
+            .unwrap_or(0.0)
+    };
+    assert!(
+        (share("RESOLVED") - 0.70).abs() < 0.035,
+        "{}",
+        share("RESOLVED")
+    );
+    assert!(
+        (share("AI_HANDLING") - 0.25).abs() < 0.035,
+        "{}",
+        share("AI_HANDLING")
+    );
+    assert!((share("AWAITING_HUMAN_RESPONSE") - 0.05).abs() < 0.02);
+
+    // Messages per conversation: mean 10, long-tailed, median below the mean.
+    let row = c
+        .query_one(
+            r#"SELECT avg(n)::float8, max(n), percentile_cont(0.5) WITHIN GROUP (ORDER BY n)
+                        FROM (SELECT count(*) AS n FROM "Message" GROUP BY "conversationId") s"#,
+            &[],
+        )
+        .await
+        .unwrap();
+    let (mean, max, median): (f64, i64, f64) = (row.get(0), row.get(1), row.get(2));
+    assert!((mean - 10.0).abs() < 1e-9, "mean {mean}");
+    assert!(max >= 60, "no long tail: max {max}");
+    assert!(median < mean, "median {median}");
+
+    // createdAt strictly increases inside each conversation, and updatedAt is the last message.
+    let not_increasing = scalar(&c, r#"
+        SELECT count(*) FROM (
+          SELECT "createdAt" <= lag("createdAt") OVER (PARTITION BY "conversationId" ORDER BY "createdAt", id) AS bad
+            FROM "Message") s WHERE bad"#).await;
+    assert_eq!(not_increasing, 0);
+    let stale = scalar(
+        &c,
+        r#"
+        SELECT count(*) FROM "Conversation" c
+          JOIN (SELECT "conversationId", max("createdAt") AS last FROM "Message" GROUP BY 1) m
+            ON m."conversationId" = c.id
+         WHERE c."updatedAt" <> m.last"#,
+    )
+    .await;
+    assert_eq!(stale, 0);
+
+    // Agent turns only in conversations a human took, and only after a customer turn.
+    let stray_agents = scalar(
+        &c,
+        r#"
+        SELECT count(*) FROM "Message" m JOIN "Conversation" c ON c.id = m."conversationId"
+         WHERE m.role = 'agent' AND c."assignedTo" IS NULL"#,
+    )
+    .await;
+    assert_eq!(stray_agents, 0);
+    let agents = scalar(&c, r#"SELECT count(*) FROM "Message" WHERE role = 'agent'"#).await;
+    assert!(agents > 0);
+    let first_not_user = scalar(
+        &c,
+        r#"
+        SELECT count(*) FROM (SELECT DISTINCT ON ("conversationId") role FROM "Message"
+                              ORDER BY "conversationId", "createdAt") f WHERE role <> 'user'"#,
+    )
+    .await;
+    assert_eq!(first_not_user, 0);
+
+    // Only staff and admins are assigned; AI_HANDLING is never assigned.
+    let bad_assignees = scalar(
+        &c,
+        r#"
+        SELECT count(*) FROM "Conversation" c JOIN "User" u ON u.id = c."assignedTo"
+         WHERE u.role NOT IN ('staff', 'admin')"#,
+    )
+    .await;
+    assert_eq!(bad_assignees, 0);
+    let ai_assigned = scalar(&c, r#"
+        SELECT count(*) FROM "Conversation" WHERE status = 'AI_HANDLING' AND "assignedTo" IS NOT NULL"#).await;
+    assert_eq!(ai_assigned, 0);
+    let staff = scalar(
+        &c,
+        r#"SELECT count(*) FROM "User" WHERE role IN ('staff', 'admin')"#,
+    )
+    .await;
+    assert_eq!(staff, 20);
+
+    // Skew: the busiest agent carries far more than an even share.
+    let top = scalar(
+        &c,
+        r#"SELECT max(n) FROM (SELECT count(*) AS n FROM "Conversation"
+                             WHERE "assignedTo" IS NOT NULL GROUP BY "assignedTo") s"#,
+    )
+    .await;
+    let assigned = scalar(
+        &c,
+        r#"SELECT count(*) FROM "Conversation" WHERE "assignedTo" IS NOT NULL"#,
+    )
+    .await;
+    assert!(
+        top as f64 > 3.0 * assigned as f64 / 20.0,
+        "top {top} of {assigned}"
+    );
+
+    // Repeat customers and a few dozen sources.
+    let repeat = scalar(
+        &c,
+        r#"SELECT max(n) FROM (SELECT count(*) AS n FROM "Conversation"
+                                WHERE "customerEmail" IS NOT NULL GROUP BY "customerEmail") s"#,
+    )
+    .await;
+    assert!(repeat >= 10, "top customer has {repeat}");
+    let sources = scalar(&c, r#"SELECT count(DISTINCT source) FROM "Conversation""#).await;
+    assert!((20..=36).contains(&sources), "{sources} sources");
+    let distinct_content = scalar(&c, r#"SELECT count(DISTINCT content) FROM "Message""#).await;
+    // Short customer turns may repeat a single pool sentence, as real ones do.
+    assert!(
+        distinct_content > 18_000,
+        "{distinct_content} distinct bodies"
+    );
+}
+
+#[tokio::test]
+async fn refuses_tables_with_rows_unless_truncate() {
+    let cfg = tiny(2);
+    let db = seeded("refuse", &cfg).await;
+    let before = checksums(&db.endpoint).await;
+
+    let err = seed::run(&db.endpoint, &cfg, &Reporter::quiet())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("already hold rows; pass --truncate"),
+        "{err}"
+    );
+    assert_eq!(checksums(&db.endpoint).await, before);
+
+    let out = run(&[
+        "seed",
+        "--scale",
+        "tiny",
+        "--seed",
+        "42",
+        "--url",
+        &db.url(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+
+    let mut again = cfg.clone();
+    again.truncate = true;
+    let report = seed::run(&db.endpoint, &again, &Reporter::quiet())
+        .await
+        .unwrap();
+    assert!(report.froze && !report.created_schema);
+    assert_eq!(checksums(&db.endpoint).await, before);
+}
+
+#[tokio::test]
+async fn base_shape_then_migrate_up_gives_the_spec_defaults() {
+    let mut cfg = tiny(2);
+    cfg.shape = Some(Shape::Base);
+    let db = seeded("base", &cfg).await;
+    let mut c = db.endpoint.connect().await.unwrap();
+    let m = Migration::builtin().unwrap();
+    assert_eq!(
+        schema::status(&c, &m).await.unwrap().state,
+        schema::State::Base
+    );
+    assert_eq!(
+        scalar(&c, r#"SELECT count(*) FROM "Message" WHERE role = 'agent'"#).await,
+        0
+    );
+
+    schema::up(&mut c, &m).await.unwrap();
+    assert_eq!(
+        scalar(&c, r#"SELECT count(*) FROM "User" WHERE role = 'user'"#).await,
+        200
+    );
+    assert_eq!(
+        scalar(
+            &c,
+            r#"SELECT count(*) FROM "Conversation" WHERE status = 'AI_HANDLING'"#
+        )
+        .await,
+        2_000
+    );
+
+    // Asking for 012 rows in a base database is refused.
+    let mut wrong = tiny(1);
+    wrong.shape = Some(Shape::Migrated);
+    wrong.truncate = true;
+    let fresh = seeded("base2", &cfg).await;
+    let err = seed::run(&fresh.endpoint, &wrong, &Reporter::quiet())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("run `helpdesk-bench migrate up` first"),
+        "{err}"
+    );
+}
+
+#[test]
+fn nonsense_arguments_get_one_line() {
+    for (args, want) in [
+        (vec!["--users", "0"], "must be at least 1"),
+        (vec!["--messages", "-5"], "must be at least 1 (got -5)"),
+        (
+            vec!["--conversations", "100", "--messages", "10"],
+            "is smaller than --conversations",
+        ),
+        (vec!["--scale", "huge"], "invalid value 'huge'"),
+        (vec!["--jobs", "0"], "must be at least 1"),
+    ] {
+        let mut full = vec!["seed"];
+        full.extend(args.iter().copied());
+        let out = run(&full);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(want),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn losing_the_server_mid_seed_is_a_clear_error() {
+    let private = Cluster::start().unwrap();
+    let admin = Endpoint::embedded(private.config("postgres")).unwrap();
+    admin
+        .connect()
+        .await
+        .unwrap()
+        .batch_execute("CREATE DATABASE lose")
+        .await
+        .unwrap();
+    let db = admin.with_dbname("lose");
+    let cfg = SeedConfig::new(Scale::Small.counts());
+    let run_dir = private.run_dir().to_path_buf();
+    let seeding = tokio::spawn(async move { seed::run(&db, &cfg, &Reporter::quiet()).await });
+    // Wait until the seed is copying, then take the server away (immediate shutdown).
+    let watch = admin.connect().await.unwrap();
+    loop {
+        let copying: i64 = watch
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY %'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if copying > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    cluster::stop_pid(cluster::postmaster_pid(&run_dir).unwrap());
+    let err = seeding.await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::ConnectionLost { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("check that the server is still running"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn ctrl_c_mid_seed_rolls_back_and_exits_130() {
+    let db = TestDb::new("sigint").await;
+    let mut child = Command::new(common::bin())
+        .args(["seed", "--scale", "small", "--url", &db.url()])
+        .env_remove(cluster::URL_ENV)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Progress lines come one per phase when stderr is not a terminal.
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().starts_with("seed: Conversation done") {
+            break;
+        }
+    }
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    assert!(rest.iter().any(|l| l.contains("interrupted")), "{rest:?}");
+
+    // The whole seed was one transaction: not even the tables remain.
+    let c = db.endpoint.connect().await.unwrap();
+    for t in TABLES {
+        let exists: bool = c
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&format!("\"{t}\"")])
+            .await
+            .unwrap()
+            .get(0);
+        assert!(!exists, "table {t} left behind");
+    }
+}
+
+#[test]
+fn ctrl_c_mid_embedded_seed_removes_the_cluster() {
+    let tmp = std::env::temp_dir().join(format!("hb-seed-sigint-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut child = Command::new(common::bin())
+        .args(["seed", "--scale", "small"])
+        .env(cluster::TMPDIR_ENV, &tmp)
+        .env_remove(cluster::URL_ENV)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().starts_with("seed: User done") {
+            break;
+        }
+    }
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    for _ in lines {}
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let base = tmp.join(format!("helpdesk-bench-{}", nix::unistd::geteuid()));
+    let left: Vec<_> = std::fs::read_dir(&base)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let _ = std::fs::remove_dir_all(tmp);
+}
