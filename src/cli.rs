@@ -65,6 +65,13 @@ pub enum Command {
     /// Fill the help-desk schema with synthetic users, conversations and
     /// messages. In an empty database it creates the schema first.
     Seed(SeedArgs),
+    /// Capture EXPLAIN (ANALYZE, BUFFERS, SETTINGS, FORMAT JSON) of every
+    /// catalogue query with and without the migration's indexes, summarise
+    /// the plans, and check the catalogue's plan assertions.
+    Explain(ExplainArgs),
+    /// Latency against row count: every read query with and without the
+    /// migration's indexes at several embedded scales.
+    Sweep(SweepArgs),
     /// Start a throwaway embedded PostgreSQL, print how to connect, and keep
     /// it running until Ctrl-C; then stop it and remove its files.
     Server {
@@ -121,6 +128,58 @@ pub struct SeedArgs {
     /// rows (the ceiling) and print the ratio.
     #[arg(long)]
     pub measure_ceiling: bool,
+}
+
+/// Flags of `explain`.
+#[derive(Debug, Clone, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub migration: MigrationArgs,
+    /// Embedded only: the seeded scale to explain (seeded once, then cached).
+    #[arg(long, value_enum, default_value = "small")]
+    pub scale: Scale,
+    /// Embedded only: the seed of the data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Directory for the plans (`<query>.<state>.json`) and `plans.json`.
+    #[arg(long, value_name = "DIR", default_value = "reports/explain")]
+    pub out: PathBuf,
+    /// Also explain with each index dropped alone (leave-one-out).
+    #[arg(long)]
+    pub ablation: bool,
+    /// Exit with status 1 when a plan breaks a catalogue assertion.
+    #[arg(long)]
+    pub strict: bool,
+    /// Explain only this query (repeatable).
+    #[arg(long = "query", value_name = "NAME")]
+    pub queries: Vec<String>,
+    /// Query catalogue to use (default: fixtures/queries.toml).
+    #[arg(long, value_name = "FILE")]
+    pub catalogue: Option<PathBuf>,
+    /// With --url: allow dropping and building the migration's indexes to
+    /// compare states; they are put back as found afterwards. Same as
+    /// HELPDESK_BENCH_ALLOW_INDEX_CHANGES=1.
+    #[arg(long)]
+    pub allow_index_changes: bool,
+}
+
+/// Flags of `sweep`.
+#[derive(Debug, Clone, Args)]
+pub struct SweepArgs {
+    /// Scales to measure, smallest first (each is seeded once, then cached).
+    #[arg(long, value_delimiter = ',', default_value = "tiny,small,medium")]
+    pub scales: Vec<Scale>,
+    /// Directory to write sweep.json to.
+    #[arg(long, value_name = "DIR", default_value = "reports/sweep")]
+    pub out: PathBuf,
+    /// Also add the sweep to this run folder's results.json (e.g. reports/latest).
+    #[arg(long, value_name = "RUN")]
+    pub into: Option<PathBuf>,
+    /// Query catalogue to use (default: fixtures/queries.toml).
+    #[arg(long, value_name = "FILE")]
+    pub catalogue: Option<PathBuf>,
 }
 
 /// A whole number of at least 1.

@@ -21,7 +21,11 @@ pub mod commands;
 pub mod duration;
 pub mod error;
 pub mod explain;
+pub mod measure;
+pub mod queries;
+pub mod report;
 pub mod schema;
 pub mod seed;
+pub mod workspace;
 
 pub use error::{Error, Result};

@@ -204,6 +204,21 @@ impl Cluster {
         )
     }
 
+    /// Stops the server cleanly, copies its data directory to `dest` (via a
+    /// temporary name, so a half-written copy is never used), and removes
+    /// the cluster.
+    pub fn save_data_to(self, dest: &Path) -> Result<()> {
+        if let Some(mut child) = lock(&self.postmaster).take() {
+            stop_postmaster(&mut child);
+        }
+        let staging = dest.with_extension(format!("tmp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&staging);
+        dirs::copy_tree(&self.data_dir(), &staging, None)?;
+        let _ = std::fs::remove_dir_all(dest);
+        std::fs::rename(&staging, dest).map_err(|e| Error::io(dest, e))?;
+        Ok(())
+    }
+
     /// Stops the server and removes its directory, unless detached. Safe to
     /// call more than once.
     pub fn shutdown(&self) {

@@ -10,9 +10,11 @@ macro_rules! out {
     }};
 }
 
+mod explain;
 mod migrate;
 mod seed;
 mod server;
+mod sweep;
 mod verify;
 
 use std::process::ExitCode;
@@ -69,6 +71,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         } => migrate::run(action, conn, migration).await,
         Command::Verify { conn } => verify::run(conn).await,
         Command::Seed(args) => seed::run(args, cli.quiet).await,
+        Command::Explain(args) => explain::run(args, cli.quiet).await,
+        Command::Sweep(args) => sweep::run(args, cli.quiet).await,
         Command::Server { action } => server::run(action).await,
     }
 }

@@ -73,7 +73,7 @@ impl fmt::Display for Status {
 }
 
 /// How long one statement of an apply took.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct StatementTiming {
     pub line: usize,
     pub statement: String,

@@ -66,6 +66,15 @@ impl IndexDef {
         .into_owned()
     }
 
+    /// True when this index's key columns lead `other`'s, on the same table,
+    /// so `other` can answer every lookup this one can.
+    pub fn is_prefix_of(&self, other: &IndexDef) -> bool {
+        self.name != other.name
+            && self.table == other.table
+            && self.columns.len() < other.columns.len()
+            && other.columns.starts_with(&self.columns)
+    }
+
     /// The statement that drops this index.
     pub fn drop_sql(&self) -> String {
         format!("DROP INDEX IF EXISTS {}", quote_ident(&self.name))

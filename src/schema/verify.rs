@@ -294,7 +294,7 @@ async fn index_checks(client: &mut Client, m: &Migration) -> Result<Vec<Check>> 
         // prefix redundancy, which the benchmarks report, not a broken index.
         match used
             .iter()
-            .find_map(|u| m.index(u).filter(|w| is_prefix(ix, w)))
+            .find_map(|u| m.index(u).filter(|w| ix.is_prefix_of(w)))
         {
             Some(wider) => notes.push(format!(
                 "{} lost to {} (prefix-redundant)",
@@ -317,14 +317,6 @@ async fn index_checks(client: &mut Client, m: &Migration) -> Result<Vec<Check>> 
         },
     ));
     Ok(checks)
-}
-
-/// True when `a`'s key columns lead `b`'s, on the same table.
-pub fn is_prefix(a: &IndexDef, b: &IndexDef) -> bool {
-    a.name != b.name
-        && a.table == b.table
-        && a.columns.len() < b.columns.len()
-        && b.columns.starts_with(&a.columns)
 }
 
 /// The indexes the planner picks for `ORDER BY` the index's columns, with

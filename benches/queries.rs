@@ -1,0 +1,122 @@
+//! The help-desk queries of `fixtures/queries.toml`, timed with and without
+//! the migration's indexes: one criterion group per query, with ids
+//! `without_012_indexes` and `with_012_indexes`, parameters rotating on every
+//! iteration. After criterion, a full run (plans, index costs, ablation,
+//! findings) is written to `reports/<run-id>/results.json`.
+//!
+//! Embedded by default, at `HELPDESK_BENCH_SCALE` (default small; tiny in
+//! `cargo test`'s test mode), with the
+//! seeded database cached between runs. With `DATABASE_URL`, the database is
+//! benched as it is (id `current_schema`) unless
+//! `HELPDESK_BENCH_ALLOW_INDEX_CHANGES=1`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use criterion::Criterion;
+use helpdesk_bench::cluster::URL_ENV;
+use helpdesk_bench::measure::{write_run, RunInput};
+use helpdesk_bench::queries::{Catalogue, ParamPool, Prepared};
+use helpdesk_bench::schema::{set_state, IndexState, Migration};
+use helpdesk_bench::seed::Reporter;
+use helpdesk_bench::workspace::Workspace;
+
+/// The id used when the database is benched as it is, stable across a
+/// migration so criterion baselines compare before and after.
+const AS_IS: &str = "current_schema";
+
+fn main() -> anyhow::Result<()> {
+    let bench_mode = std::env::args().any(|a| a == "--bench");
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(30)
+        .configure_from_args();
+    let rt = tokio::runtime::Runtime::new()?;
+    let url = std::env::var(URL_ENV).ok();
+    // Test mode (`cargo test`) checks the pipeline, so it defaults to tiny.
+    let scale = match (
+        bench_mode,
+        std::env::var_os(helpdesk_bench::workspace::SCALE_ENV),
+    ) {
+        (false, None) => helpdesk_bench::seed::Scale::Tiny,
+        _ => Workspace::scale_from_env()?,
+    };
+    let ws = rt.block_on(Workspace::open(
+        url.as_deref(),
+        scale,
+        1,
+        &Reporter::auto(false),
+    ))?;
+    if ws.cluster.is_some() {
+        eprintln!(
+            "queries: scale {} ({})",
+            scale.name(),
+            if ws.reused {
+                "cached seeded database reused, seeding skipped"
+            } else {
+                "seeded and cached"
+            }
+        );
+    }
+    let catalogue = Catalogue::repository()?;
+    let migration = Migration::builtin()?;
+    let states = if ws.may_change_indexes {
+        vec![IndexState::Without, IndexState::With]
+    } else {
+        vec![]
+    };
+    let ids: Vec<String> = if states.is_empty() {
+        vec![AS_IS.to_string()]
+    } else {
+        states.iter().map(|s| s.id(&migration)).collect()
+    };
+    {
+        let client = rt.block_on(ws.db.connect())?;
+        let pools = rt.block_on(async {
+            let mut v = Vec::new();
+            for q in catalogue.reads() {
+                v.push(ParamPool::sample(&client, q).await?);
+            }
+            Ok::<_, helpdesk_bench::Error>(v)
+        })?;
+        for (i, (q, pool)) in catalogue.reads().zip(pools).enumerate() {
+            let mut g = c.benchmark_group(&q.name);
+            // Alternate the order so each group switches index state once.
+            let mut order: Vec<usize> = (0..ids.len()).collect();
+            if i % 2 == 1 {
+                order.reverse();
+            }
+            for k in order {
+                if let Some(state) = states.get(k) {
+                    rt.block_on(set_state(&client, &migration, state))?;
+                }
+                let prepared = rt.block_on(Prepared::new(&client, q, pool.clone()))?;
+                g.bench_function(ids[k].as_str(), |b| {
+                    b.to_async(&rt)
+                        .iter(|| async { prepared.run_next(&client).await.expect("query failed") })
+                });
+            }
+            g.finish();
+        }
+        if ws.may_change_indexes {
+            rt.block_on(set_state(&client, &migration, &IndexState::With))?;
+        }
+    }
+    c.final_summary();
+    if bench_mode {
+        let dir = rt.block_on(write_run(&RunInput {
+            ws: &ws,
+            catalogue: &catalogue,
+            migration: &migration,
+            states: ids,
+            reports_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reports"),
+            costs: ws.cluster.is_some(),
+        }))?;
+        eprintln!(
+            "queries: results written to {}",
+            dir.join("results.json").display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! The write workloads of `fixtures/queries.toml` (a new conversation with
+//! its first messages; handover, assignment and resolution), timed with and
+//! without the migration's indexes, in groups `write_<name>`. Their timings
+//! are added to the newest run's `results.json` (`reports/latest`).
+//!
+//! Embedded by default. Against `DATABASE_URL` they insert and update rows,
+//! so they run only with `HELPDESK_BENCH_ALLOW_WRITES=1`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use criterion::Criterion;
+use helpdesk_bench::cluster::URL_ENV;
+use helpdesk_bench::queries::{Catalogue, ParamPool, Prepared};
+use helpdesk_bench::report::{criterion as crit, Results};
+use helpdesk_bench::schema::{set_state, IndexState, Migration};
+use helpdesk_bench::seed::{Reporter, Scale};
+use helpdesk_bench::workspace::{Workspace, SCALE_ENV};
+
+/// Lets the write workloads run against `DATABASE_URL`.
+const ALLOW_WRITES_ENV: &str = "HELPDESK_BENCH_ALLOW_WRITES";
+
+fn main() -> anyhow::Result<()> {
+    let bench_mode = std::env::args().any(|a| a == "--bench");
+    let url = std::env::var(URL_ENV).ok();
+    if url.is_some() && std::env::var(ALLOW_WRITES_ENV).map_or(true, |v| v != "1") {
+        eprintln!("writes: not run: the write workloads insert and update rows in DATABASE_URL; set {ALLOW_WRITES_ENV}=1 to run them there");
+        return Ok(());
+    }
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(30)
+        .configure_from_args();
+    let rt = tokio::runtime::Runtime::new()?;
+    let scale = match (bench_mode, std::env::var_os(SCALE_ENV)) {
+        (false, None) => Scale::Tiny,
+        _ => Workspace::scale_from_env()?,
+    };
+    let ws = rt.block_on(Workspace::open(
+        url.as_deref(),
+        scale,
+        1,
+        &Reporter::auto(false),
+    ))?;
+    let catalogue = Catalogue::repository()?;
+    let migration = Migration::builtin()?;
+    let states = if ws.may_change_indexes {
+        vec![IndexState::Without, IndexState::With]
+    } else {
+        vec![]
+    };
+    let ids: Vec<String> = if states.is_empty() {
+        vec!["current_schema".to_string()]
+    } else {
+        states.iter().map(|s| s.id(&migration)).collect()
+    };
+    let client = rt.block_on(ws.db.connect())?;
+    for q in catalogue.writes() {
+        let pool = rt.block_on(ParamPool::sample(&client, q))?;
+        let mut g = c.benchmark_group(format!("write_{}", q.name));
+        for (k, id) in ids.iter().enumerate() {
+            if let Some(state) = states.get(k) {
+                rt.block_on(set_state(&client, &migration, state))?;
+            }
+            let prepared = rt.block_on(Prepared::new(&client, q, pool.clone()))?;
+            g.bench_function(id.as_str(), |b| {
+                b.to_async(&rt)
+                    .iter(|| async { prepared.run_next(&client).await.expect("write failed") })
+            });
+        }
+        g.finish();
+    }
+    c.final_summary();
+    if bench_mode {
+        merge_into_latest(&catalogue, &ids)?;
+    }
+    Ok(())
+}
+
+/// Adds the write timings to the newest run's results.json, if there is one.
+fn merge_into_latest(catalogue: &Catalogue, ids: &[String]) -> anyhow::Result<()> {
+    let latest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reports/latest");
+    let path = latest.join("results.json");
+    if !path.is_file() {
+        return Ok(());
+    }
+    let mut r = Results::read(&path)?;
+    let root = crit::criterion_dir();
+    for q in catalogue.writes() {
+        let group = format!("write_{}", q.name);
+        let timings: Vec<_> = ids
+            .iter()
+            .filter_map(|id| crit::timing(&root, &group, id))
+            .collect();
+        crit::copy_pages(&root, &group, &latest)?;
+        if let Some(w) = r.writes.iter_mut().find(|w| w.name == q.name) {
+            let find = |p: &str| {
+                timings
+                    .iter()
+                    .find(|t| t.state.starts_with(p))
+                    .map(|t| t.median_ms)
+            };
+            w.speedup = match (find("without_"), find("with_")) {
+                (Some(a), Some(b)) => Some(a / b.max(1e-9)),
+                _ => None,
+            };
+            w.timings = timings;
+        }
+    }
+    r.write(&path)?;
+    eprintln!("writes: timings added to {}", path.display());
+    Ok(())
+}

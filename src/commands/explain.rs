@@ -1,0 +1,95 @@
+//! `helpdesk-bench explain`: plans of every catalogue query per index state.
+
+use std::process::ExitCode;
+
+use crate::cli::ExplainArgs;
+use crate::error::Result;
+use crate::explain::{explain_all, ExplainOptions};
+use crate::queries::Catalogue;
+use crate::schema::Migration;
+use crate::seed::Reporter;
+use crate::workspace::Workspace;
+
+pub async fn run(args: ExplainArgs, quiet: bool) -> Result<ExitCode> {
+    let catalogue = Catalogue::load(args.catalogue.as_deref())?;
+    let migration = Migration::load(args.migration.migration.as_deref())?;
+    for q in &args.queries {
+        catalogue.get(q)?;
+    }
+    let ws = Workspace::open(
+        args.conn.url.as_deref(),
+        args.scale,
+        args.seed,
+        &Reporter::auto(quiet),
+    )
+    .await?;
+    if ws.cluster.is_some() && !quiet {
+        eprintln!(
+            "explain: {} data at scale {} (seed {}){}",
+            if ws.reused {
+                "cached"
+            } else {
+                "freshly seeded"
+            },
+            args.scale.name(),
+            args.seed,
+            if ws.reused { ", seeding skipped" } else { "" }
+        );
+    }
+    let may_change = ws.may_change_indexes || args.allow_index_changes;
+    if !may_change && !quiet {
+        eprintln!("explain: indexes left as they are (set HELPDESK_BENCH_ALLOW_INDEX_CHANGES=1 or --allow-index-changes to compare states)");
+    }
+    let run = explain_all(
+        &ws.db,
+        &ExplainOptions {
+            catalogue: &catalogue,
+            migration: &migration,
+            only: args.queries.clone(),
+            ablation: args.ablation,
+            may_change_indexes: may_change,
+            out: args.out.clone(),
+        },
+    )
+    .await?;
+    out!(
+        "{:<24} {:<40} {:<22} {:>10} {:>8} {:>8}  indexes",
+        "query",
+        "state",
+        "top node",
+        "exec ms",
+        "hit",
+        "read"
+    );
+    for p in &run.plans {
+        let s = &p.summary;
+        out!(
+            "{:<24} {:<40} {:<22} {:>10.3} {:>8} {:>8}  {}",
+            p.query,
+            p.state,
+            s.top_node,
+            s.execution_ms,
+            s.shared_hit,
+            s.shared_read,
+            if s.indexes_used.is_empty() {
+                "-".to_string()
+            } else {
+                s.indexes_used.join(", ")
+            }
+        );
+    }
+    for v in &run.violations {
+        out!("VIOLATION  {} in {}: {}", v.query, v.state, v.message);
+    }
+    out!(
+        "explain: {} plans in {}, {} assertion violation(s)",
+        run.plans.len(),
+        args.out.display(),
+        run.violations.len()
+    );
+    Ok(if args.strict && !run.violations.is_empty() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

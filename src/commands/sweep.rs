@@ -1,0 +1,50 @@
+//! `helpdesk-bench sweep`: latency against row count across scales.
+
+use std::process::ExitCode;
+
+use crate::cli::SweepArgs;
+use crate::error::{Error, Result};
+use crate::measure::sweep;
+use crate::queries::Catalogue;
+use crate::report::Results;
+use crate::schema::Migration;
+use crate::seed::Reporter;
+
+pub async fn run(args: SweepArgs, quiet: bool) -> Result<ExitCode> {
+    let catalogue = Catalogue::load(args.catalogue.as_deref())?;
+    let migration = Migration::builtin()?;
+    let points = sweep(&args.scales, &catalogue, &migration, &Reporter::auto(quiet)).await?;
+    out!(
+        "{:<24} {:<22} {:<8} {:>11} {:>11}  scan",
+        "query",
+        "state",
+        "scale",
+        "rows",
+        "median ms"
+    );
+    for p in &points {
+        out!(
+            "{:<24} {:<22} {:<8} {:>11} {:>11.3}  {}",
+            p.query,
+            p.state,
+            p.scale,
+            p.rows,
+            p.median_ms,
+            p.top_node
+        );
+    }
+    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
+    let file = args.out.join("sweep.json");
+    let text = serde_json::to_string_pretty(&points)
+        .map_err(|e| Error::BadInput(format!("serialising the sweep: {e}")))?;
+    std::fs::write(&file, text).map_err(|e| Error::io(&file, e))?;
+    out!("sweep: {} points in {}", points.len(), file.display());
+    if let Some(run) = &args.into {
+        let path = run.join("results.json");
+        let mut r = Results::read(&path)?;
+        r.sweep = points;
+        r.write(&path)?;
+        out!("sweep: added to {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,136 @@
+//! Explaining the whole catalogue: every read query in every index state,
+//! each plan written as `<query>.<state>.json` (the server's JSON, unchanged)
+//! with a summary and the plan assertions in `plans.json`.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::capture::capture;
+use super::plan::Plan;
+use super::summary::{check, PlanSummary, Violation};
+use crate::cluster::Endpoint;
+use crate::error::{Error, Result};
+use crate::queries::{Catalogue, ParamPool};
+use crate::schema::{current_state, present_indexes, set_state, IndexState, Migration};
+
+/// What to explain.
+pub struct ExplainOptions<'a> {
+    pub catalogue: &'a Catalogue,
+    pub migration: &'a Migration,
+    /// Queries to explain; empty means every read query.
+    pub only: Vec<String>,
+    /// Also explain with each index left out in turn.
+    pub ablation: bool,
+    /// Whether indexes may be dropped and built; if not, the database is
+    /// explained in the state it is in.
+    pub may_change_indexes: bool,
+    pub out: PathBuf,
+}
+
+/// One captured plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Captured {
+    pub query: String,
+    pub state: String,
+    /// The plan file, relative to the output directory.
+    pub file: String,
+    pub params: Vec<Option<String>>,
+    pub summary: PlanSummary,
+}
+
+/// Everything one explain run produced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExplainRun {
+    pub options: String,
+    pub states: Vec<String>,
+    pub plans: Vec<Captured>,
+    pub violations: Vec<Violation>,
+}
+
+impl ExplainRun {
+    /// The plan of one query in one state.
+    pub fn plan(&self, query: &str, state: &str) -> Option<&Captured> {
+        self.plans
+            .iter()
+            .find(|p| p.query == query && p.state == state)
+    }
+}
+
+/// Runs the catalogue's read queries under EXPLAIN ANALYZE in each state.
+pub async fn explain_all(db: &Endpoint, o: &ExplainOptions<'_>) -> Result<ExplainRun> {
+    let client = db.connect().await?;
+    std::fs::create_dir_all(&o.out).map_err(|e| Error::io(&o.out, e))?;
+    let queries: Vec<_> = if o.only.is_empty() {
+        o.catalogue.reads().collect()
+    } else {
+        o.only
+            .iter()
+            .map(|n| o.catalogue.get(n))
+            .collect::<Result<_>>()?
+    };
+    let mut pools = Vec::new();
+    for q in &queries {
+        pools.push(ParamPool::sample(&client, q).await?);
+    }
+    let found = present_indexes(&client, o.migration).await?;
+    let states: Vec<IndexState> = if o.may_change_indexes {
+        let mut s = vec![IndexState::Without, IndexState::With];
+        if o.ablation {
+            s.extend(IndexState::ablation(o.migration));
+        }
+        s
+    } else {
+        vec![current_state(&client, o.migration)
+            .await?
+            .unwrap_or(IndexState::Exactly(found.clone()))]
+    };
+    let all: Vec<String> = o
+        .migration
+        .indexes()
+        .iter()
+        .map(|i| i.name.clone())
+        .collect();
+    let mut run = ExplainRun {
+        options: super::OPTIONS.to_string(),
+        states: states.iter().map(|s| s.id(o.migration)).collect(),
+        plans: Vec::new(),
+        violations: Vec::new(),
+    };
+    for state in &states {
+        if o.may_change_indexes {
+            set_state(&client, o.migration, state).await?;
+        }
+        let id = state.id(o.migration);
+        for (q, pool) in queries.iter().zip(&pools) {
+            let json = capture(&client, q, pool.first()).await?;
+            let file = format!("{}.{id}.json", q.name);
+            write(&o.out.join(&file), &json)?;
+            let summary = PlanSummary::of(&Plan::from_json(&json)?);
+            let with = matches!(state, IndexState::With);
+            let without = matches!(state, IndexState::Without);
+            if with || without {
+                run.violations
+                    .extend(check(&q.name, &id, with, &q.expect_index, &all, &summary));
+            }
+            run.plans.push(Captured {
+                query: q.name.clone(),
+                state: id.clone(),
+                file,
+                params: pool.first().to_vec(),
+                summary,
+            });
+        }
+    }
+    if o.may_change_indexes {
+        set_state(&client, o.migration, &IndexState::Exactly(found)).await?;
+    }
+    let text = serde_json::to_string_pretty(&run)
+        .map_err(|e| Error::BadInput(format!("writing plans.json: {e}")))?;
+    write(&o.out.join("plans.json"), &text)?;
+    Ok(run)
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+}

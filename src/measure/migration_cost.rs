@@ -1,0 +1,36 @@
+//! What applying the migration costs on a seeded database: roll it back in
+//! a scratch copy, then time `migrate up` statement by statement. Every lock
+//! a statement takes is held until COMMIT, so the time from the first
+//! `ALTER TABLE` to the end is how long writers (and, for `ALTER TABLE`,
+//! readers) of those tables wait.
+
+use crate::cluster::Endpoint;
+use crate::error::Result;
+use crate::report::MigrationCost;
+use crate::schema::{self, Migration};
+
+/// Times the migration on `db`, which must be a copy the tool may change and
+/// must hold the migration applied (it is rolled back first).
+pub async fn migration_cost(db: &Endpoint, m: &Migration) -> Result<MigrationCost> {
+    let mut client = db.connect().await?;
+    schema::down(&mut client, m).await?;
+    client
+        .batch_execute("VACUUM ANALYZE")
+        .await
+        .map_err(|e| crate::cluster::sql_error("vacuuming before the migration", e))?;
+    let applied = schema::up(&mut client, m).await?;
+    let first_lock = applied
+        .statements
+        .iter()
+        .position(|s| s.statement.to_ascii_uppercase().starts_with("ALTER TABLE"))
+        .unwrap_or(0);
+    let lock_held_ms = applied.statements[first_lock..]
+        .iter()
+        .map(|s| s.duration.as_secs_f64() * 1e3)
+        .sum();
+    Ok(MigrationCost {
+        wall_ms: applied.total.as_secs_f64() * 1e3,
+        statements: applied.statements,
+        lock_held_ms,
+    })
+}

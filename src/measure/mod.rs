@@ -1,0 +1,21 @@
+//! Measurements beyond criterion's timings: in-process latency samples,
+//! index costs, leave-one-out ablation, the migration's own cost, the
+//! environment, findings, and collecting a whole run into `results.json`.
+
+mod ablation;
+mod costs;
+mod environment;
+mod findings;
+mod migration_cost;
+mod run;
+mod sweep;
+mod timing;
+
+pub use ablation::ablation;
+pub use costs::{index_costs, relation_size, CostOptions, INSERT_WORKLOAD, UPDATE_WORKLOAD};
+pub use environment::environment;
+pub use findings::{findings, NOISE};
+pub use migration_cost::migration_cost;
+pub use run::{clone_db, drop_db, write_run, RunInput};
+pub use sweep::sweep;
+pub use timing::Samples;

@@ -1,0 +1,72 @@
+//! Latency against row count: each read query, in each index state, at
+//! several scales. Shows where the planner switches from a sequential scan
+//! to an index, and how cost grows (linear without an index, roughly
+//! logarithmic with one).
+
+use crate::error::Result;
+use crate::explain::{capture, Plan, PlanSummary};
+use crate::queries::{Catalogue, ParamPool, Prepared};
+use crate::report::SweepPoint;
+use crate::schema::{set_state, IndexState, Migration};
+use crate::seed::{Reporter, Scale};
+use crate::workspace::Workspace;
+
+use super::timing::Samples;
+
+/// Runs per point, after warm-up.
+const RUNS: usize = 30;
+const WARMUP: usize = 5;
+
+/// Measures every read query in both states at each scale (seeding and
+/// caching each scale on first use).
+pub async fn sweep(
+    scales: &[Scale],
+    catalogue: &Catalogue,
+    m: &Migration,
+    progress: &Reporter,
+) -> Result<Vec<SweepPoint>> {
+    let mut points = Vec::new();
+    for &scale in scales {
+        let ws = Workspace::open(None, scale, 1, progress).await?;
+        let client = ws.db.connect().await?;
+        let mut pools = Vec::new();
+        for q in catalogue.reads() {
+            pools.push(ParamPool::sample(&client, q).await?);
+        }
+        for state in [IndexState::Without, IndexState::With] {
+            set_state(&client, m, &state).await?;
+            for (q, pool) in catalogue.reads().zip(&pools) {
+                let plan =
+                    PlanSummary::of(&Plan::from_json(&capture(&client, q, pool.first()).await?)?);
+                let rows = match plan.relations.first() {
+                    Some(rel) => client
+                        .query_one(
+                            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass($1)",
+                            &[&crate::schema::quote_ident(rel)],
+                        )
+                        .await
+                        .map_err(|e| crate::cluster::sql_error("counting rows", e))?
+                        .get::<_, i64>(0)
+                        .max(0) as u64,
+                    None => 0,
+                };
+                let p = Prepared::new(&client, q, pool.clone()).await?;
+                let s = Samples::take(&client, &p, WARMUP, RUNS).await?;
+                points.push(SweepPoint {
+                    scale: scale.name().to_string(),
+                    rows,
+                    query: q.name.clone(),
+                    state: state.id(m),
+                    median_ms: s.median(),
+                    top_node: plan
+                        .nodes
+                        .iter()
+                        .find(|n| n.relation.is_some())
+                        .map(|n| n.node_type.clone())
+                        .unwrap_or(plan.top_node),
+                });
+            }
+        }
+    }
+    Ok(points)
+}

@@ -1,0 +1,81 @@
+//! Running catalogue queries: statements prepared once per connection with
+//! text parameters, then executed with rotating parameters, fetching every
+//! row as the application would.
+
+use tokio_postgres::types::Type;
+use tokio_postgres::{Client, Statement};
+
+use super::catalogue::{Kind, Query};
+use super::params::{as_sql, ParamPool};
+use crate::cluster::sql_error;
+use crate::error::Result;
+
+/// A query prepared on one connection, with its parameter pool.
+pub struct Prepared {
+    pub query: Query,
+    pub pool: ParamPool,
+    statements: Vec<Statement>,
+}
+
+impl Prepared {
+    /// Prepares `q` on `client` with parameters from `pool`.
+    pub async fn new(client: &Client, q: &Query, pool: ParamPool) -> Result<Prepared> {
+        let types = vec![Type::TEXT; q.params];
+        let mut statements = Vec::new();
+        for sql in &q.statements {
+            statements.push(
+                client
+                    .prepare_typed(sql, &types)
+                    .await
+                    .map_err(|e| sql_error(format!("preparing query {}", q.name), e))?,
+            );
+        }
+        Ok(Prepared {
+            query: q.clone(),
+            pool,
+            statements,
+        })
+    }
+
+    /// Runs once with the next parameters; returns rows fetched or changed.
+    pub async fn run_next(&self, client: &Client) -> Result<u64> {
+        let row = self.pool.next().to_vec();
+        self.run_with(client, &row).await
+    }
+
+    /// Runs once with the given parameters. Writes run in one transaction.
+    pub async fn run_with(&self, client: &Client, row: &[Option<String>]) -> Result<u64> {
+        let params = as_sql(row, self.query.params);
+        let doing = || format!("running query {}", self.query.name);
+        match self.query.kind {
+            Kind::Read => {
+                let rows = client
+                    .query(&self.statements[0], &params)
+                    .await
+                    .map_err(|e| sql_error(doing(), e))?;
+                Ok(rows.len() as u64)
+            }
+            Kind::Write => {
+                client
+                    .batch_execute("BEGIN")
+                    .await
+                    .map_err(|e| sql_error(doing(), e))?;
+                let mut n = 0;
+                for st in &self.statements {
+                    match client.execute(st, &params).await {
+                        Ok(k) => n += k,
+                        Err(e) => {
+                            let _ = client.batch_execute("ROLLBACK").await;
+                            return Err(sql_error(doing(), e));
+                        }
+                    }
+                }
+                client
+                    .batch_execute("COMMIT")
+                    .await
+                    .map_err(|e| sql_error(doing(), e))?;
+                Ok(n)
+            }
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! Reading criterion's own output (`target/criterion/<group>/<id>/`): the
+//! median with its confidence interval, the change against the previous run
+//! or baseline, and the HTML pages, copied into the run folder so it stays
+//! whole when shared.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::results::{Change, Timing};
+use crate::error::Result;
+
+/// Criterion's default noise threshold: changes within ±1% are noise.
+pub const NOISE_THRESHOLD: f64 = 0.01;
+
+/// Where criterion writes: `$CARGO_TARGET_DIR/criterion` or `target/criterion`.
+pub fn criterion_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join("criterion")
+}
+
+/// Criterion's directory name for a group or id (it replaces characters
+/// that are unsafe in paths).
+fn dir_name(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '?' | '"' | '/' | '\\' | '*' | '<' | '>' | ':' | '|' | '^' => '_',
+            c => c,
+        })
+        .collect()
+}
+
+/// The timing criterion recorded for `group/id`, if it ran.
+pub fn timing(root: &Path, group: &str, id: &str) -> Option<Timing> {
+    let dir = root.join(dir_name(group)).join(dir_name(id));
+    let est: Value = read_json(&dir.join("new").join("estimates.json"))?;
+    let ms = |v: &Value, k: &str| v.pointer(k).and_then(Value::as_f64).map(|ns| ns / 1e6);
+    let change = read_json(&dir.join("change").join("estimates.json")).and_then(|c: Value| {
+        let pct = |k: &str| c.pointer(k).and_then(Value::as_f64).map(|f| f * 100.0);
+        let (mean, lo, hi) = (
+            pct("/mean/point_estimate")?,
+            pct("/mean/confidence_interval/lower_bound")?,
+            pct("/mean/confidence_interval/upper_bound")?,
+        );
+        let noise = NOISE_THRESHOLD * 100.0;
+        let verdict = if lo > noise {
+            "regressed"
+        } else if hi < -noise {
+            "improved"
+        } else {
+            "no change"
+        };
+        Some(Change {
+            mean_pct: mean,
+            ci_low_pct: lo,
+            ci_high_pct: hi,
+            verdict: verdict.into(),
+        })
+    });
+    Some(Timing {
+        state: id.to_string(),
+        median_ms: ms(&est, "/median/point_estimate")?,
+        ci_low_ms: ms(&est, "/median/confidence_interval/lower_bound")?,
+        ci_high_ms: ms(&est, "/median/confidence_interval/upper_bound")?,
+        mean_ms: ms(&est, "/mean/point_estimate")?,
+        change,
+        criterion_page: dir.join("report").join("index.html").is_file().then(|| {
+            format!(
+                "criterion/{}/{}/report/index.html",
+                dir_name(group),
+                dir_name(id)
+            )
+        }),
+    })
+}
+
+/// Copies criterion's pages for `group` into `run_dir/criterion/`.
+pub fn copy_pages(root: &Path, group: &str, run_dir: &Path) -> Result<()> {
+    let from = root.join(dir_name(group));
+    if !from.is_dir() {
+        return Ok(());
+    }
+    let to = run_dir.join("criterion").join(dir_name(group));
+    let _ = std::fs::remove_dir_all(&to);
+    std::fs::create_dir_all(to.parent().unwrap_or(run_dir))
+        .map_err(|e| crate::error::Error::io(&to, e))?;
+    copy_dir(&from, &to)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).map_err(|e| crate::error::Error::io(to, e))?;
+    for e in std::fs::read_dir(from).map_err(|e| crate::error::Error::io(from, e))? {
+        let e = e.map_err(|err| crate::error::Error::io(from, err))?;
+        let dest = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &dest)?;
+        } else {
+            std::fs::copy(e.path(), &dest).map_err(|err| crate::error::Error::io(&dest, err))?;
+        }
+    }
+    Ok(())
+}
+
+fn read_json(path: &Path) -> Option<Value> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}

@@ -1,0 +1,38 @@
+//! Run folders: `reports/<run-id>/`, with `reports/latest` pointing at the
+//! newest one.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// A sortable id for a run started now, e.g. `2026-11-25T02-30-00Z`.
+pub fn run_id() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H-%M-%SZ").to_string()
+}
+
+/// Creates `reports_dir/<run-id>/` and returns it.
+pub fn new_run_dir(reports_dir: &Path, id: &str) -> Result<PathBuf> {
+    let dir = reports_dir.join(id);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    Ok(dir)
+}
+
+/// Points `reports_dir/latest` at `run_dir` (a relative symlink).
+pub fn point_latest(reports_dir: &Path, run_dir: &Path) -> Result<()> {
+    let link = reports_dir.join("latest");
+    let _ = std::fs::remove_file(&link);
+    let target = run_dir.file_name().map(PathBuf::from).unwrap_or_default();
+    std::os::unix::fs::symlink(&target, &link).map_err(|e| Error::io(&link, e))
+}
+
+/// The repository's current commit, if git can tell.
+pub fn git_commit() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}

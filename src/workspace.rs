@@ -1,0 +1,107 @@
+//! A seeded database ready to measure. Embedded: a cluster started from a
+//! cached, seeded data directory, keyed by scale, seed and a hash of the
+//! fixtures and the data model, so only the first run seeds. With a URL:
+//! the user's database, as it is.
+
+use sha2::{Digest, Sha256};
+
+use crate::cluster::{self, Cluster, Endpoint, StartOptions};
+use crate::error::Result;
+use crate::schema::fixtures;
+use crate::seed::{self, Reporter, Scale, SeedConfig};
+
+/// Environment variable that lets benches change indexes on `DATABASE_URL`.
+pub const ALLOW_INDEX_CHANGES_ENV: &str = "HELPDESK_BENCH_ALLOW_INDEX_CHANGES";
+/// Environment variable choosing the bench scale.
+pub const SCALE_ENV: &str = "HELPDESK_BENCH_SCALE";
+
+/// Bumped whenever generated rows change, so stale caches are not reused.
+const DATA_VERSION: &str = "seed-v1";
+
+/// The database inside the embedded cluster.
+const DB: &str = "helpdesk";
+
+/// Where measurements run.
+pub struct Workspace {
+    /// The embedded cluster, when there is no URL.
+    pub cluster: Option<Cluster>,
+    pub db: Endpoint,
+    pub scale: Scale,
+    pub seed: u64,
+    /// True when the seeded data came from the cache.
+    pub reused: bool,
+    /// True when the tool may drop and build the migration's indexes.
+    pub may_change_indexes: bool,
+}
+
+impl Workspace {
+    /// The user's database when `url` is given, else a seeded embedded one.
+    pub async fn open(
+        url: Option<&str>,
+        scale: Scale,
+        seed: u64,
+        progress: &Reporter,
+    ) -> Result<Workspace> {
+        if let Some(url) = url {
+            return Ok(Workspace {
+                cluster: None,
+                db: Endpoint::from_url(url)?,
+                scale,
+                seed,
+                reused: true,
+                may_change_indexes: std::env::var(ALLOW_INDEX_CHANGES_ENV).is_ok_and(|v| v == "1"),
+            });
+        }
+        let dir =
+            cluster::cache_dir()?.join(format!("seeded-{}-{seed}-{}", scale.name(), cache_key()));
+        let reused = dir.join("PG_VERSION").is_file();
+        if !reused {
+            let fresh = Cluster::start()?;
+            let admin = Endpoint::embedded(fresh.config("postgres"))?;
+            admin
+                .connect()
+                .await?
+                .batch_execute(&format!("CREATE DATABASE {DB}"))
+                .await
+                .map_err(|e| cluster::sql_error("creating the bench database", e))?;
+            let mut cfg = SeedConfig::new(scale.counts());
+            cfg.seed = seed;
+            seed::run(&admin.with_dbname(DB), &cfg, progress).await?;
+            fresh.save_data_to(&dir)?;
+        }
+        let c = Cluster::start_with(StartOptions {
+            data_from: Some(dir),
+            detach: false,
+        })?;
+        let db = Endpoint::embedded(c.config(DB))?;
+        Ok(Workspace {
+            cluster: Some(c),
+            db,
+            scale,
+            seed,
+            reused,
+            may_change_indexes: true,
+        })
+    }
+
+    /// The scale from `HELPDESK_BENCH_SCALE`, default small.
+    pub fn scale_from_env() -> Result<Scale> {
+        match std::env::var(SCALE_ENV) {
+            Ok(s) => s.parse(),
+            Err(_) => Ok(Scale::Small),
+        }
+    }
+}
+
+/// A hash of everything that shapes the seeded data.
+pub fn cache_key() -> String {
+    let mut h = Sha256::new();
+    for f in fixtures::all() {
+        h.update(f.as_bytes());
+    }
+    h.update(DATA_VERSION.as_bytes());
+    h.finalize()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

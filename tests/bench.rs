@@ -1,0 +1,264 @@
+//! The benchmark pipeline's parts against a real PostgreSQL: index states,
+//! plan assertions, index costs, and leaving a user's database alone.
+
+mod common;
+
+use common::{run, stderr, stdout, TestDb};
+use helpdesk_bench::explain::{explain_all, ExplainOptions};
+use helpdesk_bench::measure::{index_costs, CostOptions};
+use helpdesk_bench::queries::Catalogue;
+use helpdesk_bench::schema::{present_indexes, set_state, Catalog, IndexState, Migration};
+use helpdesk_bench::seed::{self, Counts, Reporter, Scale, SeedConfig};
+
+async fn seeded(prefix: &str, counts: Counts) -> TestDb {
+    let db = TestDb::new(prefix).await;
+    let mut cfg = SeedConfig::new(counts);
+    cfg.jobs = 2;
+    seed::run(&db.endpoint, &cfg, &Reporter::quiet())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    db
+}
+
+fn out_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("hb-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[tokio::test]
+async fn index_states_really_change_the_catalog() {
+    let db = seeded("states", Scale::Tiny.counts()).await;
+    let c = db.endpoint.connect().await.unwrap();
+    let m = Migration::builtin().unwrap();
+    let index_lines = |cat: &Catalog| {
+        cat.lines
+            .iter()
+            .filter(|l| {
+                m.indexes()
+                    .iter()
+                    .any(|i| l.contains(&format!("\"{}\"", i.name)))
+            })
+            .count()
+    };
+
+    set_state(&c, &m, &IndexState::Without).await.unwrap();
+    assert!(present_indexes(&c, &m).await.unwrap().is_empty());
+    let without = Catalog::snapshot(&c).await.unwrap();
+    assert_eq!(index_lines(&without), 0);
+
+    let builds = set_state(&c, &m, &IndexState::With).await.unwrap();
+    assert_eq!(builds.len(), 7);
+    let with = Catalog::snapshot(&c).await.unwrap();
+    assert_eq!(
+        index_lines(&with),
+        14,
+        "relation and definition line per index"
+    );
+
+    set_state(&c, &m, &IndexState::LeaveOut("Message_role_idx".into()))
+        .await
+        .unwrap();
+    let present = present_indexes(&c, &m).await.unwrap();
+    assert_eq!(present.len(), 6);
+    assert!(!present.contains("Message_role_idx"));
+    assert_eq!(
+        IndexState::LeaveOut("Message_role_idx".into()).id(&m),
+        "without_Message_role_idx"
+    );
+    assert_eq!(IndexState::With.id(&m), "with_012_indexes");
+}
+
+/// At 50,000 conversations and 500,000 messages every catalogue query is
+/// selective enough that PostgreSQL's default costs prefer the indexes;
+/// at `tiny` a sequential scan of a few pages is honestly cheaper.
+#[tokio::test]
+async fn plans_use_the_expected_indexes_and_none_without_them() {
+    let counts = Counts {
+        users: 2_000,
+        staff: 40,
+        conversations: 50_000,
+        messages: 500_000,
+    };
+    let db = seeded("plans", counts).await;
+    let m = Migration::builtin().unwrap();
+    let catalogue = Catalogue::parse("queries.toml", helpdesk_bench::queries::BUILTIN).unwrap();
+    let out = out_dir("plans");
+    let run = explain_all(
+        &db.endpoint,
+        &ExplainOptions {
+            catalogue: &catalogue,
+            migration: &m,
+            only: vec![],
+            ablation: false,
+            may_change_indexes: true,
+            out: out.clone(),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(run.violations.is_empty(), "{:#?}", run.violations);
+    let names: Vec<String> = m.indexes().iter().map(|i| i.name.clone()).collect();
+    for p in run
+        .plans
+        .iter()
+        .filter(|p| p.state == "without_012_indexes")
+    {
+        assert!(
+            !p.summary.indexes_used.iter().any(|u| names.contains(u)),
+            "{} uses a 012 index while they are dropped",
+            p.query
+        );
+    }
+    let transcript = run.plan("transcript", "with_012_indexes").unwrap();
+    assert_eq!(
+        transcript.summary.indexes_used,
+        ["Message_conversationId_idx"]
+    );
+    // The server's JSON is written unchanged, one file per query and state.
+    let raw = std::fs::read_to_string(out.join("transcript.with_012_indexes.json")).unwrap();
+    assert!(raw.trim_start().starts_with('['));
+    assert!(raw.contains("\"Index Name\": \"Message_conversationId_idx\""));
+    assert_eq!(run.plans.len(), 2 * catalogue.reads().count());
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[tokio::test]
+async fn a_users_database_keeps_its_indexes_without_the_allow_flag() {
+    let db = seeded("userdb", Scale::Tiny.counts()).await;
+    let c = db.endpoint.connect().await.unwrap();
+    let m = Migration::builtin().unwrap();
+    // Half-migrated on purpose: the tool must not "fix" it.
+    c.batch_execute(r#"DROP INDEX "Message_role_idx"; DROP INDEX "Conversation_status_idx""#)
+        .await
+        .unwrap();
+    let before = Catalog::snapshot(&c).await.unwrap();
+    let out = out_dir("userdb");
+    let explained = std::process::Command::new(common::bin())
+        .args([
+            "explain",
+            "--url",
+            &db.url(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .env_remove(helpdesk_bench::cluster::URL_ENV)
+        .env_remove(helpdesk_bench::workspace::ALLOW_INDEX_CHANGES_ENV)
+        .output()
+        .unwrap();
+    assert!(explained.status.success(), "{}", stderr(&explained));
+    assert!(stderr(&explained).contains("indexes left as they are"));
+    assert!(
+        stdout(&explained).contains("as_found"),
+        "{}",
+        stdout(&explained)
+    );
+    assert_eq!(
+        Catalog::snapshot(&c).await.unwrap().diff(&before),
+        Vec::<String>::new()
+    );
+    assert_eq!(present_indexes(&c, &m).await.unwrap().len(), 5);
+
+    // With the flag it compares states, and puts the database back as found.
+    let allowed = std::process::Command::new(common::bin())
+        .args([
+            "explain",
+            "--url",
+            &db.url(),
+            "--out",
+            out.to_str().unwrap(),
+            "--allow-index-changes",
+        ])
+        .env_remove(helpdesk_bench::cluster::URL_ENV)
+        .output()
+        .unwrap();
+    assert!(allowed.status.success(), "{}", stderr(&allowed));
+    assert!(stdout(&allowed).contains("with_012_indexes"));
+    assert_eq!(
+        Catalog::snapshot(&c).await.unwrap().diff(&before),
+        Vec::<String>::new()
+    );
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[tokio::test]
+async fn index_costs_are_measured_for_every_index() {
+    let db = seeded("costs", Scale::Tiny.counts()).await;
+    let c = db.endpoint.connect().await.unwrap();
+    let m = Migration::builtin().unwrap();
+    let catalogue = Catalogue::parse("queries.toml", helpdesk_bench::queries::BUILTIN).unwrap();
+    let (costs, hot) = index_costs(
+        &c,
+        &m,
+        &catalogue,
+        CostOptions {
+            inserts: 30,
+            updates: 20,
+        },
+    )
+    .await
+    .unwrap();
+    // With none of 012's indexes, the second and third update of a row find
+    // room on its new page and are HOT; with them, status and assignee are
+    // indexed and none is.
+    assert_eq!(hot.with_all, 0.0);
+    assert!(hot.without_all > 0.3, "{hot:?}");
+    assert_eq!(costs.len(), 7);
+    for cost in &costs {
+        assert!(
+            cost.size_bytes >= 8192,
+            "{}: {} bytes",
+            cost.name,
+            cost.size_bytes
+        );
+        assert!(
+            cost.build_ms > 0.0 && cost.build_concurrently_ms > 0.0,
+            "{cost:?}"
+        );
+        assert!(cost.inserts_per_s_with > 0.0 && cost.inserts_per_s_without > 0.0);
+        assert!(cost.wal_bytes_per_insert_with > 0.0, "{cost:?}");
+        assert_eq!(cost.hot_ratio_with.is_some(), cost.table == "Conversation");
+    }
+    // With every index, status and assignee are indexed: no update can be HOT.
+    let status = costs
+        .iter()
+        .find(|c| c.name == "Conversation_status_idx")
+        .unwrap();
+    assert_eq!(status.hot_ratio_with, Some(0.0));
+    assert_eq!(
+        present_indexes(&c, &m).await.unwrap().len(),
+        7,
+        "all indexes back"
+    );
+}
+
+#[test]
+fn unknown_query_bad_catalogue_and_index_free_migration_are_clear_errors() {
+    let dir = out_dir("badcat");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[[query]]\nname = 'x'\nsql = 'SELECT 1'\n").unwrap();
+    let empty = dir.join("013_empty.sql");
+    std::fs::write(&empty, "ALTER TABLE \"User\" ADD COLUMN nickname text;").unwrap();
+    for (args, want) in [
+        (
+            vec!["explain", "--query", "no_such_query"],
+            "unknown query \"no_such_query\"",
+        ),
+        (
+            vec!["explain", "--catalogue", bad.to_str().unwrap()],
+            "not a valid query catalogue",
+        ),
+        (
+            vec!["explain", "--migration", empty.to_str().unwrap()],
+            "no CREATE INDEX statement found",
+        ),
+    ] {
+        let out = run(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
