@@ -109,6 +109,7 @@ fn merge_into_latest(catalogue: &Catalogue, ids: &[String]) -> anyhow::Result<()
         }
     }
     r.write(&path)?;
+    helpdesk_bench::report::render(&r, &latest)?;
     eprintln!("writes: timings added to {}", path.display());
     Ok(())
 }

@@ -69,6 +69,9 @@ pub enum Command {
     /// catalogue query with and without the migration's indexes, summarise
     /// the plans, and check the catalogue's plan assertions.
     Explain(ExplainArgs),
+    /// Render a run's report (index.html and summary.md) from its
+    /// results.json, or two runs side by side with --compare.
+    Report(ReportArgs),
     /// Latency against row count: every read query with and without the
     /// migration's indexes at several embedded scales.
     Sweep(SweepArgs),
@@ -163,6 +166,26 @@ pub struct ExplainArgs {
     /// HELPDESK_BENCH_ALLOW_INDEX_CHANGES=1.
     #[arg(long)]
     pub allow_index_changes: bool,
+}
+
+/// Flags of `report`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// The run folder to render (holding results.json).
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "reports/latest",
+        conflicts_with = "compare"
+    )]
+    pub run: PathBuf,
+    /// Where to write the pages (default: the run folder; for --compare,
+    /// reports/compare).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Render two run folders side by side: a baseline (before) and a run after.
+    #[arg(long, num_args = 2, value_names = ["RUN_A", "RUN_B"])]
+    pub compare: Option<Vec<PathBuf>>,
 }
 
 /// Flags of `sweep`.

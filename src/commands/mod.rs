@@ -12,6 +12,7 @@ macro_rules! out {
 
 mod explain;
 mod migrate;
+mod report;
 mod seed;
 mod server;
 mod sweep;
@@ -73,6 +74,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Seed(args) => seed::run(args, cli.quiet).await,
         Command::Explain(args) => explain::run(args, cli.quiet).await,
         Command::Sweep(args) => sweep::run(args, cli.quiet).await,
+        Command::Report(args) => report::run(args),
         Command::Server { action } => server::run(action).await,
     }
 }

@@ -44,6 +44,7 @@ pub async fn run(args: SweepArgs, quiet: bool) -> Result<ExitCode> {
         let mut r = Results::read(&path)?;
         r.sweep = points;
         r.write(&path)?;
+        crate::report::render(&r, run)?;
         out!("sweep: added to {}", path.display());
     }
     Ok(ExitCode::SUCCESS)

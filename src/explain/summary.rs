@@ -22,7 +22,8 @@ pub struct NodeSummary {
     /// Actual rows over all loops.
     pub actual_rows: f64,
     pub loops: f64,
-    /// Actual total time of the node over all loops, in ms (includes children).
+    /// Actual total time of the node over all loops, in ms (includes
+    /// children); under a Gather, the per-worker time, since workers run at once.
     pub actual_ms: f64,
     pub shared_hit: u64,
     pub shared_read: u64,
@@ -49,11 +50,22 @@ impl PlanSummary {
         let f = |v: &Value, k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(0.0);
         let u = |v: &Value, k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
         let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        // Under a Gather, "Actual Loops" counts parallel workers running at the
+        // same time, so a node's wall time is its per-loop time, not the sum.
+        let mut gather: Option<usize> = None;
         let nodes: Vec<NodeSummary> = plan
             .nodes()
             .into_iter()
             .map(|(depth, n)| {
+                if gather.is_some_and(|g| depth <= g) {
+                    gather = None;
+                }
+                let parallel = gather.is_some();
+                if s(n, "Node Type").is_some_and(|t| t.starts_with("Gather")) {
+                    gather = Some(depth);
+                }
                 let loops = f(n, "Actual Loops").max(1.0);
+                let time_loops = if parallel { 1.0 } else { loops };
                 let estimated = f(n, "Plan Rows") * loops;
                 let actual = f(n, "Actual Rows") * loops;
                 let ratio = (actual.max(1.0)) / (estimated.max(1.0));
@@ -65,7 +77,7 @@ impl PlanSummary {
                     estimated_rows: estimated,
                     actual_rows: actual,
                     loops,
-                    actual_ms: f(n, "Actual Total Time") * loops,
+                    actual_ms: f(n, "Actual Total Time") * time_loops,
                     shared_hit: u(n, "Shared Hit Blocks"),
                     shared_read: u(n, "Shared Read Blocks"),
                     misestimated: !(1.0 / MISESTIMATE_FACTOR..=MISESTIMATE_FACTOR).contains(&ratio),
@@ -166,6 +178,25 @@ mod tests {
         assert_eq!(s.execution_ms, 0.6);
         assert!(!s.nodes[0].misestimated);
         assert!(s.nodes[1].misestimated, "5000 estimated vs 50 actual");
+    }
+
+    #[test]
+    fn parallel_workers_do_not_add_up_time() {
+        let plan = Plan::from_json(
+            r#"[{"Plan": {"Node Type": "Gather Merge", "Actual Loops": 1, "Actual Total Time": 100.0,
+                "Plans": [{"Node Type": "Sort", "Actual Loops": 3, "Actual Total Time": 95.0,
+                  "Plans": [{"Node Type": "Seq Scan", "Actual Loops": 3, "Actual Total Time": 90.0}]}]}}]"#,
+        )
+        .unwrap();
+        let s = PlanSummary::of(&plan);
+        assert_eq!(s.nodes[1].actual_ms, 95.0);
+        assert_eq!(s.nodes[2].actual_ms, 90.0);
+        let nested = Plan::from_json(
+            r#"[{"Plan": {"Node Type": "Nested Loop", "Actual Loops": 1, "Actual Total Time": 5.0,
+                "Plans": [{"Node Type": "Index Scan", "Actual Loops": 10, "Actual Total Time": 0.4}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(PlanSummary::of(&nested).nodes[1].actual_ms, 4.0);
     }
 
     #[test]

@@ -118,6 +118,7 @@ pub async fn write_run(input: &RunInput<'_>) -> Result<PathBuf> {
     results.violations = plans.violations.clone();
     results.findings = findings::findings(&results, m, &with_id);
     results.write(&dir.join("results.json"))?;
+    report::render(&results, &dir)?;
     report::point_latest(&input.reports_dir, &dir)?;
     Ok(dir)
 }

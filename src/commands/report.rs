@@ -1,0 +1,30 @@
+//! `helpdesk-bench report`: re-render a run, or compare two.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::cli::ReportArgs;
+use crate::error::Result;
+use crate::report::{render_compare, render_run, Results};
+
+pub fn run(args: ReportArgs) -> Result<ExitCode> {
+    match args.compare.as_deref() {
+        Some([a, b]) => {
+            let out = args.out.unwrap_or_else(|| PathBuf::from("reports/compare"));
+            let (ra, rb) = (
+                Results::read(&a.join("results.json"))?,
+                Results::read(&b.join("results.json"))?,
+            );
+            render_compare(&ra, &rb, &out)?;
+            out!("report: {}", out.join("compare.html").display());
+            out!("report: {}", out.join("compare.md").display());
+        }
+        _ => {
+            render_run(&args.run, args.out.as_deref())?;
+            let out = args.out.unwrap_or(args.run);
+            out!("report: {}", out.join("index.html").display());
+            out!("report: {}", out.join("summary.md").display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,145 @@
+//! The scale chart: latency against row count on log–log axes, one line
+//! per query and state, drawn as inline SVG. Lines without the indexes are
+//! dashed and every line is labelled, so colour is never the only signal.
+
+use serde::Serialize;
+
+use super::format::{ms, thousands};
+use super::results::SweepPoint;
+
+const WIDTH: f64 = 720.0;
+const HEIGHT: f64 = 360.0;
+const LEFT: f64 = 70.0;
+const RIGHT: f64 = 20.0;
+const TOP: f64 = 20.0;
+const BOTTOM: f64 = 50.0;
+const PALETTE: [&str; 10] = [
+    "#1b6ca8", "#c0392b", "#2e8b57", "#8e44ad", "#d35400", "#16a085", "#7f8c8d", "#b8860b",
+    "#34495e", "#e84393",
+];
+
+#[derive(Debug, Serialize)]
+pub struct Chart {
+    pub width: f64,
+    pub height: f64,
+    pub lines: Vec<Line>,
+    pub x_ticks: Vec<Tick>,
+    pub y_ticks: Vec<Tick>,
+    pub plot: (f64, f64, f64, f64),
+}
+
+#[derive(Debug, Serialize)]
+pub struct Line {
+    pub label: String,
+    pub points: String,
+    pub color: String,
+    pub dash: String,
+    pub markers: Vec<(f64, f64, String)>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Tick {
+    pub pos: f64,
+    pub label: String,
+}
+
+/// The chart for a sweep, if one ran.
+pub fn chart(points: &[SweepPoint]) -> Option<Chart> {
+    let usable: Vec<&SweepPoint> = points
+        .iter()
+        .filter(|p| p.rows > 0 && p.median_ms > 0.0)
+        .collect();
+    if usable.is_empty() {
+        return None;
+    }
+    let (x0, x1) = decades(usable.iter().map(|p| p.rows as f64));
+    let (y0, y1) = decades(usable.iter().map(|p| p.median_ms));
+    let (w, h) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
+    let px = |x: f64| LEFT + (x.log10() - x0) / (x1 - x0) * w;
+    let py = |y: f64| TOP + h - (y.log10() - y0) / (y1 - y0) * h;
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for p in &usable {
+        let k = (p.query.clone(), p.state.clone());
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    let queries: Vec<&String> = {
+        let mut q: Vec<&String> = Vec::new();
+        for (name, _) in &keys {
+            if !q.contains(&name) {
+                q.push(name);
+            }
+        }
+        q
+    };
+    let lines = keys
+        .iter()
+        .map(|(q, s)| {
+            let mut pts: Vec<&&SweepPoint> = usable
+                .iter()
+                .filter(|p| &p.query == q && &p.state == s)
+                .collect();
+            pts.sort_by_key(|p| p.rows);
+            let color = PALETTE[queries.iter().position(|x| *x == q).unwrap_or(0) % PALETTE.len()];
+            Line {
+                label: format!("{q} ({s})"),
+                points: pts
+                    .iter()
+                    .map(|p| format!("{:.1},{:.1}", px(p.rows as f64), py(p.median_ms)))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                color: color.to_string(),
+                dash: if s.starts_with("without") {
+                    "6 4".into()
+                } else {
+                    String::new()
+                },
+                markers: pts
+                    .iter()
+                    .map(|p| {
+                        (
+                            px(p.rows as f64),
+                            py(p.median_ms),
+                            format!(
+                                "{q} {s} at {} rows: {} ({})",
+                                thousands(p.rows),
+                                ms(p.median_ms),
+                                p.top_node
+                            ),
+                        )
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    Some(Chart {
+        width: WIDTH,
+        height: HEIGHT,
+        lines,
+        x_ticks: (x0 as i32..=x1 as i32)
+            .map(|e| Tick {
+                pos: px(10f64.powi(e)),
+                label: thousands(10u64.pow(e.max(0) as u32)),
+            })
+            .collect(),
+        y_ticks: (y0 as i32..=y1 as i32)
+            .map(|e| Tick {
+                pos: py(10f64.powi(e)),
+                label: ms(10f64.powi(e)),
+            })
+            .collect(),
+        plot: (LEFT, TOP, w, h),
+    })
+}
+
+/// The whole decades (as exponents) that cover the values.
+fn decades(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::MAX, f64::MIN);
+    for v in values {
+        lo = lo.min(v.log10());
+        hi = hi.max(v.log10());
+    }
+    let (lo, hi) = (lo.floor(), hi.ceil());
+    (lo, if hi <= lo { lo + 1.0 } else { hi })
+}

@@ -1,0 +1,68 @@
+//! Rendering a run folder: `index.html` (one self-contained page: inline CSS
+//! and SVG, no script, no network) and `summary.md` (sized for a pull-request
+//! comment), both from `results.json` through templates kept next to this
+//! file. Every value is escaped by the template engine.
+
+use std::path::Path;
+
+use minijinja::{context, Environment};
+use serde::Serialize;
+
+use super::compare;
+use super::results::Results;
+use super::view;
+use crate::error::{Error, Result};
+
+const INDEX: &str = include_str!("templates/index.html");
+const SUMMARY: &str = include_str!("templates/summary.md");
+const COMPARE_HTML: &str = include_str!("templates/compare.html");
+const COMPARE_MD: &str = include_str!("templates/compare.md");
+
+fn engine() -> Result<Environment<'static>> {
+    let mut env = Environment::new();
+    // HTML-escape `.html` templates (the default), and keep Markdown table
+    // cells on one line with their pipes escaped.
+    env.add_filter("cell", |s: String| s.replace('|', "\\|").replace('\n', " "));
+    for (name, text) in [
+        ("index.html", INDEX),
+        ("summary.md", SUMMARY),
+        ("compare.html", COMPARE_HTML),
+        ("compare.md", COMPARE_MD),
+    ] {
+        env.add_template(name, text)
+            .map_err(|e| Error::BadInput(format!("report template {name}: {e}")))?;
+    }
+    Ok(env)
+}
+
+fn render_to(env: &Environment, name: &str, page: &impl Serialize, path: &Path) -> Result<()> {
+    let text = env
+        .get_template(name)
+        .and_then(|t| t.render(context! { page => page }))
+        .map_err(|e| Error::BadInput(format!("rendering {name}: {e}")))?;
+    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+}
+
+/// Renders `index.html` and `summary.md` for `r` into `out`.
+pub fn render(r: &Results, out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let env = engine()?;
+    let page = view::page(r);
+    render_to(&env, "index.html", &page, &out.join("index.html"))?;
+    render_to(&env, "summary.md", &page, &out.join("summary.md"))
+}
+
+/// Re-renders a run folder from its `results.json`, into `out` (default: the run folder).
+pub fn render_run(run: &Path, out: Option<&Path>) -> Result<()> {
+    let r = Results::read(&run.join("results.json"))?;
+    render(&r, out.unwrap_or(run))
+}
+
+/// Renders two runs side by side (`compare.html`, `compare.md`) into `out`.
+pub fn render_compare(a: &Results, b: &Results, out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let env = engine()?;
+    let page = compare::page(a, b);
+    render_to(&env, "compare.html", &page, &out.join("compare.html"))?;
+    render_to(&env, "compare.md", &page, &out.join("compare.md"))
+}

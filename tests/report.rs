@@ -1,0 +1,264 @@
+//! The report, rendered from a real `results.json` and real plans captured
+//! by the tool (`tests/data/run/`), checked for numbers, names, findings and
+//! escaping, then opened in headless Chromium.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{run, stderr, stdout};
+use helpdesk_bench::report::{render, Results};
+
+fn data_run() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/run")
+}
+
+fn results() -> Results {
+    Results::read(&data_run().join("results.json")).unwrap()
+}
+
+/// A scratch copy of the captured run folder.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hb-report-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("plans")).unwrap();
+    std::fs::copy(data_run().join("results.json"), dir.join("results.json")).unwrap();
+    for e in std::fs::read_dir(data_run().join("plans"))
+        .unwrap()
+        .flatten()
+    {
+        std::fs::copy(e.path(), dir.join("plans").join(e.file_name())).unwrap();
+    }
+    dir
+}
+
+/// The speed-up of a query as the report prints it.
+fn speedup_text(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}×")
+    } else if x >= 10.0 {
+        format!("{x:.1}×")
+    } else {
+        format!("{x:.2}×")
+    }
+}
+
+#[test]
+fn page_shows_the_runs_numbers_names_and_findings() {
+    let r = results();
+    let dir = scratch("page");
+    render(&r, &dir).unwrap();
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    for q in &r.queries {
+        assert!(
+            html.contains(&format!("id=\"plan-{}\"", q.name.replace('_', "-"))),
+            "{}",
+            q.name
+        );
+        let s = speedup_text(q.speedup.unwrap());
+        assert!(
+            html.contains(&format!("<strong>{s}</strong>")),
+            "{} speed-up {s}",
+            q.name
+        );
+    }
+    for f in &r.findings {
+        assert!(
+            html.contains(&format!("<span class=\"tag {}\">", f.kind)),
+            "{}",
+            f.kind
+        );
+    }
+    assert!(html.contains("Message_role_idx"));
+    assert!(html.contains("durability is off"));
+    assert!(
+        html.contains("plans&#x2f;transcript.with_012_indexes.json")
+            || html.contains("plans/transcript.with_012_indexes.json")
+    );
+    // Self-contained: nothing fetched from anywhere.
+    for banned in [
+        "<script src",
+        "<link",
+        "http://",
+        "https://fonts",
+        "@import",
+        "url(",
+    ] {
+        assert!(!html.contains(banned), "page references {banned}");
+    }
+    // The verdict counts the faster queries.
+    let faster = r
+        .queries
+        .iter()
+        .filter(|q| q.speedup.unwrap() > 1.1)
+        .count();
+    assert!(html.contains(&format!("<b>{faster} of {} queries</b>", r.queries.len())));
+}
+
+#[test]
+fn summary_md_renders_the_same_numbers_as_the_page() {
+    let r = results();
+    let dir = scratch("summary");
+    render(&r, &dir).unwrap();
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    for q in &r.queries {
+        let s = speedup_text(q.speedup.unwrap());
+        assert!(
+            md.contains(&format!("**{s}**")),
+            "summary lacks {} {s}",
+            q.name
+        );
+        for t in &q.timings {
+            let cell = helpdesk_bench_format(t.median_ms);
+            assert!(md.contains(&cell), "summary lacks {} {}", q.name, cell);
+            assert!(html.contains(&cell), "page lacks {} {}", q.name, cell);
+        }
+    }
+    let geomean_line = md.lines().find(|l| l.contains("geometric mean")).unwrap();
+    let geo = geomean_line.split("**").nth(3).unwrap();
+    assert!(html.contains(&format!("<b>{geo}</b>")), "{geo}");
+    assert!(md.len() < 65_536, "too long for a PR comment: {}", md.len());
+}
+
+/// The report's millisecond format (mirrors `report::format::ms`).
+fn helpdesk_bench_format(x: f64) -> String {
+    if x < 0.1 {
+        format!("{:.1} µs", x * 1e3)
+    } else if x < 10.0 {
+        format!("{x:.3} ms")
+    } else if x < 1000.0 {
+        format!("{x:.1} ms")
+    } else {
+        format!("{:.2} s", x / 1e3)
+    }
+}
+
+#[test]
+fn values_from_the_database_and_files_are_escaped() {
+    let mut r = results();
+    r.queries[0].name = "<script>alert('q')</script>".into();
+    r.queries[0].sql = "SELECT 1 WHERE a < b && \"c\" = '<img src=x onerror=alert(1)>'".into();
+    r.findings[0].message = "<b>bold</b> & more".into();
+    r.environment
+        .settings
+        .insert("work_mem".into(), "<i>4MB</i>".into());
+    let dir = scratch("escape");
+    render(&r, &dir).unwrap();
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(!html.contains("<script>alert"));
+    assert!(!html.contains("<img src=x"));
+    assert!(!html.contains("<b>bold</b>"));
+    assert!(!html.contains("<i>4MB</i>"));
+    assert!(html.contains("&lt;script&gt;alert("));
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+    assert!(html.contains("&amp;&amp;"));
+}
+
+#[test]
+fn report_command_rerenders_and_compares() {
+    let a = scratch("cli-a");
+    let out = run(&["report", "--run", a.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(a.join("index.html").is_file() && a.join("summary.md").is_file());
+
+    // A "before" run on a user database: one state, slower medians.
+    let mut before = results();
+    for q in &mut before.queries {
+        q.timings.retain(|t| t.state == "without_012_indexes");
+    }
+    let b = scratch("cli-b");
+    before.write(&b.join("results.json")).unwrap();
+    let cmp = std::env::temp_dir().join(format!("hb-report-cmp-{}", std::process::id()));
+    let out = run(&[
+        "report",
+        "--compare",
+        b.to_str().unwrap(),
+        a.to_str().unwrap(),
+        "--out",
+        cmp.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("compare.html"));
+    let html = std::fs::read_to_string(cmp.join("compare.html")).unwrap();
+    let md = std::fs::read_to_string(cmp.join("compare.md")).unwrap();
+    let r = results();
+    let q = r.query("transcript").unwrap();
+    let ratio = q.timing("without_012_indexes").unwrap().median_ms
+        / q.timing("with_012_indexes").unwrap().median_ms;
+    assert!(
+        html.contains(&speedup_text(ratio)),
+        "compare lacks {}",
+        speedup_text(ratio)
+    );
+    assert!(md.contains(&speedup_text(ratio)));
+
+    let missing = run(&["report", "--run", "/nonexistent/run"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(stderr(&missing).lines().count(), 1, "{}", stderr(&missing));
+}
+
+/// Headless Chromium (Debian's `chromium`, driven by playwright-core from
+/// `tests/browser`) opens the page from file://.
+#[test]
+fn page_opens_offline_in_a_real_browser() {
+    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).is_file(),
+        "no Chromium at {chromium}: install Debian's `chromium` package (or set CHROMIUM)"
+    );
+    assert!(
+        browser_dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core missing: run `npm ci --prefix tests/browser`"
+    );
+    let dir = scratch("browser");
+    render(&results(), &dir).unwrap();
+    let png = dir.join("page.png");
+    let out = Command::new("node")
+        .arg(browser_dir.join("check.mjs"))
+        .arg(dir.join("index.html"))
+        .arg(&png)
+        .env("CHROMIUM", &chromium)
+        .output()
+        .expect("node is needed for the browser test: install Debian's `nodejs`");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    assert_eq!(report["errors"], serde_json::json!([]), "console errors");
+    assert_eq!(
+        report["external"],
+        serde_json::json!([]),
+        "requests left file://"
+    );
+    for sel in ["#verdict", "#query-table", ".tree .node"] {
+        assert_eq!(report["visible"][sel], true, "{sel} not visible");
+    }
+    assert!(
+        report["narrowOverflow"].as_i64().unwrap() <= 0,
+        "page scrolls sideways in a narrow window"
+    );
+
+    // Not blank: a good share of the full-page screenshot is not background.
+    let decoder = png::Decoder::new(std::fs::File::open(&png).unwrap());
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let px = info.color_type.samples();
+    let pixels = &buf[..info.buffer_size()];
+    let inked = pixels
+        .chunks(px)
+        .filter(|p| p.iter().take(3).any(|&c| c < 200))
+        .count();
+    let share = inked as f64 / (pixels.len() / px) as f64;
+    assert!(
+        info.height > 2000,
+        "full page expected, got {} px tall",
+        info.height
+    );
+    assert!(
+        share > 0.02,
+        "screenshot looks blank: {:.2}% inked",
+        share * 100.0
+    );
+}
