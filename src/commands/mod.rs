@@ -33,12 +33,15 @@ pub fn main(cli: Cli) -> ExitCode {
     init_logging();
     let outcome = match tokio::runtime::Runtime::new() {
         Ok(rt) => {
+            // `server` waits for Ctrl-C itself: for it, Ctrl-C is the way to stop.
+            let own_interrupt = matches!(cli.command, Command::Server { action: None });
             let out = rt.block_on(async {
+                if own_interrupt {
+                    return run(cli).await;
+                }
                 // Registered before any work starts, so no SIGINT is missed.
                 let mut sigint = interrupts()?;
                 tokio::select! {
-                    // A command that waits for Ctrl-C itself (`server`) wins the tie.
-                    biased;
                     r = run(cli) => r,
                     _ = sigint.recv() => Err(Error::Interrupted),
                 }

@@ -193,7 +193,7 @@ mod tests {
         assert_eq!(s.nodes[2].actual_ms, 90.0);
         let nested = Plan::from_json(
             r#"[{"Plan": {"Node Type": "Nested Loop", "Actual Loops": 1, "Actual Total Time": 5.0,
-                "Plans": [{"Node Type": "Index Scan", "Actual Loops": 10, "Actual Total Time": 0.4}]}]}"#,
+                "Plans": [{"Node Type": "Index Scan", "Actual Loops": 10, "Actual Total Time": 0.4}]}}]"#,
         )
         .unwrap();
         assert_eq!(PlanSummary::of(&nested).nodes[1].actual_ms, 4.0);
