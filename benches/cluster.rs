@@ -26,5 +26,11 @@ fn start(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, start);
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    targets = start
+}
 criterion_main!(benches);

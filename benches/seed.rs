@@ -25,5 +25,12 @@ fn generate(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, generate);
+criterion_group! {
+    name = benches;
+    // Generation is steady and CPU-bound: short runs give tight intervals.
+    config = Criterion::default()
+        .warm_up_time(std::time::Duration::from_millis(500))
+        .measurement_time(std::time::Duration::from_secs(2));
+    targets = generate
+}
 criterion_main!(benches);

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use criterion::Criterion;
+use criterion::{Criterion, SamplingMode};
 use helpdesk_bench::cluster::URL_ENV;
 use helpdesk_bench::queries::{Catalogue, ParamPool, Prepared};
 use helpdesk_bench::report::{criterion as crit, Results};
@@ -28,11 +28,15 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let mut c = Criterion::default()
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20)
         .configure_from_args();
-    let rt = tokio::runtime::Runtime::new()?;
+    // One thread drives both the benchmark and the connection, as pgbench's
+    // single blocking loop does: no cross-thread wake-up inside the timing.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let scale = match (bench_mode, std::env::var_os(SCALE_ENV)) {
         (false, None) => Scale::Tiny,
         _ => Workspace::scale_from_env()?,
@@ -59,6 +63,7 @@ fn main() -> anyhow::Result<()> {
     for q in catalogue.writes() {
         let pool = rt.block_on(ParamPool::sample(&client, q))?;
         let mut g = c.benchmark_group(format!("write_{}", q.name));
+        g.sampling_mode(SamplingMode::Flat);
         for (k, id) in ids.iter().enumerate() {
             if let Some(state) = states.get(k) {
                 rt.block_on(set_state(&client, &migration, state))?;

@@ -43,6 +43,8 @@ pub async fn run(args: SweepArgs, quiet: bool) -> Result<ExitCode> {
         let path = run.join("results.json");
         let mut r = Results::read(&path)?;
         r.sweep = points;
+        let with = crate::schema::IndexState::With.id(&migration);
+        r.findings = crate::measure::findings(&r, &migration, &with);
         r.write(&path)?;
         crate::report::render(&r, run)?;
         out!("sweep: added to {}", path.display());

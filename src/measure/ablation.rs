@@ -13,8 +13,8 @@ use crate::report::AblationCell;
 use crate::schema::{set_state, IndexState, Migration};
 
 /// Runs per timing, after warm-up.
-const RUNS: usize = 40;
-const WARMUP: usize = 5;
+const RUNS: usize = 21;
+const WARMUP: usize = 3;
 
 /// The ablation grid, and the noise of the all-indexes timings (relative
 /// interquartile range) for each query.

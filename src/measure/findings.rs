@@ -141,6 +141,7 @@ pub fn findings(r: &Results, m: &Migration, with_state: &str) -> Vec<Finding> {
             ),
         });
     }
+    out.extend(scaling(r, with_state));
     for v in &r.violations {
         out.push(Finding {
             kind: "violation".into(),
@@ -152,6 +153,88 @@ pub fn findings(r: &Results, m: &Migration, with_state: &str) -> Vec<Finding> {
     out
 }
 
+/// Queries whose latency with the indexes still grows faster than the square
+/// root of the row count across the sweep: the indexes find the rows but do
+/// not serve the query's order or limit, so it degrades as the table grows.
+fn scaling(r: &Results, with_state: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut names: Vec<&str> = r.sweep.iter().map(|p| p.query.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    for q in names {
+        let mut pts: Vec<_> = r
+            .sweep
+            .iter()
+            .filter(|p| p.query == q && p.state == with_state && p.rows > 0)
+            .collect();
+        pts.sort_by_key(|p| p.rows);
+        let (Some(lo), Some(hi)) = (pts.first(), pts.last()) else {
+            continue;
+        };
+        if hi.rows <= lo.rows * 10 {
+            continue;
+        }
+        let rows = hi.rows as f64 / lo.rows as f64;
+        let time = hi.median_ms / lo.median_ms.max(1e-9);
+        if time > rows.sqrt() {
+            out.push(Finding {
+                kind: "scales-with-table".into(),
+                index: None,
+                message: format!(
+                    "{q} still grows with the table with the indexes: {:.0}x the rows cost {:.0}x the time",
+                    rows, time
+                ),
+                evidence: format!(
+                    "{} at {} rows ({}) against {} at {} rows ({}); unless it must read every row, an index matching both its filter and its ORDER BY would keep it flat",
+                    crate::report::format_ms(lo.median_ms),
+                    lo.rows,
+                    lo.scale,
+                    crate::report::format_ms(hi.median_ms),
+                    hi.rows,
+                    hi.scale
+                ),
+            });
+        }
+    }
+    out
+}
+
 fn cols(ix: &IndexDef) -> String {
     ix.columns.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::SweepPoint;
+
+    fn point(query: &str, scale: &str, rows: u64, ms: f64) -> SweepPoint {
+        SweepPoint {
+            scale: scale.into(),
+            rows,
+            query: query.into(),
+            state: "with_012_indexes".into(),
+            median_ms: ms,
+            top_node: "Index Scan".into(),
+        }
+    }
+
+    #[test]
+    fn flags_queries_that_grow_with_the_table_despite_the_indexes() {
+        let mut r: Results =
+            serde_json::from_str(include_str!("../../tests/data/run/results.json")).unwrap();
+        r.sweep = vec![
+            point("flat", "tiny", 2_000, 0.1),
+            point("flat", "medium", 1_000_000, 0.12),
+            point("linear", "tiny", 2_000, 0.2),
+            point("linear", "medium", 1_000_000, 120.0),
+        ];
+        let m = Migration::builtin().unwrap();
+        let f = scaling(&r, "with_012_indexes");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(f[0].message.starts_with("linear still grows"));
+        assert!(findings(&r, &m, "with_012_indexes")
+            .iter()
+            .any(|x| x.kind == "scales-with-table"));
+    }
 }

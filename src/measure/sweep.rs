@@ -13,9 +13,10 @@ use crate::workspace::Workspace;
 
 use super::timing::Samples;
 
-/// Runs per point, after warm-up.
+/// Runs per point, after warm-up, within a time budget per point.
 const RUNS: usize = 30;
-const WARMUP: usize = 5;
+const WARMUP: usize = 2;
+const BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Measures every read query in both states at each scale (seeding and
 /// caching each scale on first use).
@@ -51,7 +52,7 @@ pub async fn sweep(
                     None => 0,
                 };
                 let p = Prepared::new(&client, q, pool.clone()).await?;
-                let s = Samples::take(&client, &p, WARMUP, RUNS).await?;
+                let s = Samples::take_within(&client, &p, WARMUP, RUNS, BUDGET).await?;
                 points.push(SweepPoint {
                     scale: scale.name().to_string(),
                     rows,

@@ -34,6 +34,29 @@ impl Samples {
         Ok(Samples(v))
     }
 
+    /// Like [`Samples::take`], but stops once `budget` has passed (after at
+    /// least 3 runs), so slow points of a sweep don't take minutes each.
+    pub async fn take_within(
+        client: &Client,
+        q: &Prepared,
+        warmup: usize,
+        runs: usize,
+        budget: std::time::Duration,
+    ) -> Result<Samples> {
+        for _ in 0..warmup {
+            q.run_next(client).await?;
+        }
+        let started = Instant::now();
+        let mut v = Vec::with_capacity(runs);
+        while v.len() < runs && (v.len() < 3 || started.elapsed() < budget) {
+            let t = Instant::now();
+            q.run_next(client).await?;
+            v.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        v.sort_by(f64::total_cmp);
+        Ok(Samples(v))
+    }
+
     /// The p-th quantile (0.5 = median) by nearest rank.
     pub fn quantile(&self, p: f64) -> f64 {
         if self.0.is_empty() {
