@@ -21,10 +21,6 @@ use helpdesk_bench::schema::{set_state, IndexState, Migration};
 use helpdesk_bench::seed::Reporter;
 use helpdesk_bench::workspace::Workspace;
 
-/// The id used when the database is benched as it is, stable across a
-/// migration so criterion baselines compare before and after.
-const AS_IS: &str = "current_schema";
-
 fn main() -> anyhow::Result<()> {
     let bench_mode = std::env::args().any(|a| a == "--bench");
     let mut c = Criterion::default()
@@ -38,14 +34,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let url = std::env::var(URL_ENV).ok();
-    // Test mode (`cargo test`) checks the pipeline, so it defaults to tiny.
-    let scale = match (
-        bench_mode,
-        std::env::var_os(helpdesk_bench::workspace::SCALE_ENV),
-    ) {
-        (false, None) => helpdesk_bench::seed::Scale::Tiny,
-        _ => Workspace::scale_from_env()?,
-    };
+    let scale = Workspace::bench_scale(bench_mode)?;
     let ws = rt.block_on(Workspace::open(
         url.as_deref(),
         scale,
@@ -65,16 +54,7 @@ fn main() -> anyhow::Result<()> {
     }
     let catalogue = Catalogue::repository()?;
     let migration = Migration::builtin()?;
-    let states = if ws.may_change_indexes {
-        vec![IndexState::Without, IndexState::With]
-    } else {
-        vec![]
-    };
-    let ids: Vec<String> = if states.is_empty() {
-        vec![AS_IS.to_string()]
-    } else {
-        states.iter().map(|s| s.id(&migration)).collect()
-    };
+    let (states, ids): (Vec<_>, Vec<_>) = ws.bench_states(&migration).into_iter().unzip();
     {
         let client = rt.block_on(ws.db.connect())?;
         let pools = rt.block_on(async {
@@ -94,7 +74,7 @@ fn main() -> anyhow::Result<()> {
                 order.reverse();
             }
             for k in order {
-                if let Some(state) = states.get(k) {
+                if let Some(state) = &states[k] {
                     rt.block_on(set_state(&client, &migration, state))?;
                 }
                 let prepared = rt.block_on(Prepared::new(&client, q, pool.clone()))?;

@@ -13,9 +13,9 @@ use criterion::{Criterion, SamplingMode};
 use helpdesk_bench::cluster::URL_ENV;
 use helpdesk_bench::queries::{Catalogue, ParamPool, Prepared};
 use helpdesk_bench::report::{criterion as crit, Results};
-use helpdesk_bench::schema::{set_state, IndexState, Migration};
-use helpdesk_bench::seed::{Reporter, Scale};
-use helpdesk_bench::workspace::{Workspace, SCALE_ENV};
+use helpdesk_bench::schema::{set_state, Migration};
+use helpdesk_bench::seed::Reporter;
+use helpdesk_bench::workspace::Workspace;
 
 /// Lets the write workloads run against `DATABASE_URL`.
 const ALLOW_WRITES_ENV: &str = "HELPDESK_BENCH_ALLOW_WRITES";
@@ -37,10 +37,7 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let scale = match (bench_mode, std::env::var_os(SCALE_ENV)) {
-        (false, None) => Scale::Tiny,
-        _ => Workspace::scale_from_env()?,
-    };
+    let scale = Workspace::bench_scale(bench_mode)?;
     let ws = rt.block_on(Workspace::open(
         url.as_deref(),
         scale,
@@ -49,23 +46,14 @@ fn main() -> anyhow::Result<()> {
     ))?;
     let catalogue = Catalogue::repository()?;
     let migration = Migration::builtin()?;
-    let states = if ws.may_change_indexes {
-        vec![IndexState::Without, IndexState::With]
-    } else {
-        vec![]
-    };
-    let ids: Vec<String> = if states.is_empty() {
-        vec!["current_schema".to_string()]
-    } else {
-        states.iter().map(|s| s.id(&migration)).collect()
-    };
+    let (states, ids): (Vec<_>, Vec<_>) = ws.bench_states(&migration).into_iter().unzip();
     let client = rt.block_on(ws.db.connect())?;
     for q in catalogue.writes() {
         let pool = rt.block_on(ParamPool::sample(&client, q))?;
         let mut g = c.benchmark_group(format!("write_{}", q.name));
         g.sampling_mode(SamplingMode::Flat);
         for (k, id) in ids.iter().enumerate() {
-            if let Some(state) = states.get(k) {
+            if let Some(state) = &states[k] {
                 rt.block_on(set_state(&client, &migration, state))?;
             }
             let prepared = rt.block_on(Prepared::new(&client, q, pool.clone()))?;

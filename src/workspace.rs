@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cluster::{self, Cluster, Endpoint, StartOptions};
 use crate::error::Result;
-use crate::schema::fixtures;
+use crate::schema::{fixtures, IndexState, Migration};
 use crate::seed::{self, Reporter, Scale, SeedConfig};
 
 /// Environment variable that lets benches change indexes on `DATABASE_URL`.
@@ -89,6 +89,33 @@ impl Workspace {
         match std::env::var(SCALE_ENV) {
             Ok(s) => s.parse(),
             Err(_) => Ok(Scale::Small),
+        }
+    }
+
+    /// A bench file's scale: `HELPDESK_BENCH_SCALE`, else small, except in
+    /// criterion's test mode (`cargo test`), which checks the pipeline at tiny.
+    pub fn bench_scale(bench_mode: bool) -> Result<Scale> {
+        match (bench_mode, std::env::var_os(SCALE_ENV)) {
+            (false, None) => Ok(Scale::Tiny),
+            _ => Workspace::scale_from_env(),
+        }
+    }
+
+    /// The index states a benchmark compares, with their ids: without and
+    /// with the migration's indexes when the tool may change them; otherwise
+    /// the database as it is, under the id `current_schema`, which stays the
+    /// same across a migration so criterion baselines line up.
+    pub fn bench_states(&self, m: &Migration) -> Vec<(Option<IndexState>, String)> {
+        if self.may_change_indexes {
+            [IndexState::Without, IndexState::With]
+                .into_iter()
+                .map(|s| {
+                    let id = s.id(m);
+                    (Some(s), id)
+                })
+                .collect()
+        } else {
+            vec![(None, "current_schema".to_string())]
         }
     }
 }

@@ -35,13 +35,7 @@ fn scratch(name: &str) -> PathBuf {
 
 /// The speed-up of a query as the report prints it.
 fn speedup_text(x: f64) -> String {
-    if x >= 100.0 {
-        format!("{x:.0}×")
-    } else if x >= 10.0 {
-        format!("{x:.1}×")
-    } else {
-        format!("{x:.2}×")
-    }
+    helpdesk_bench::report::format_factor(x)
 }
 
 #[test]
@@ -111,7 +105,7 @@ fn summary_md_renders_the_same_numbers_as_the_page() {
             q.name
         );
         for t in &q.timings {
-            let cell = helpdesk_bench_format(t.median_ms);
+            let cell = helpdesk_bench::report::format_ms(t.median_ms);
             assert!(md.contains(&cell), "summary lacks {} {}", q.name, cell);
             assert!(html.contains(&cell), "page lacks {} {}", q.name, cell);
         }
@@ -120,19 +114,6 @@ fn summary_md_renders_the_same_numbers_as_the_page() {
     let geo = geomean_line.split("**").nth(3).unwrap();
     assert!(html.contains(&format!("<b>{geo}</b>")), "{geo}");
     assert!(md.len() < 65_536, "too long for a PR comment: {}", md.len());
-}
-
-/// The report's millisecond format (mirrors `report::format::ms`).
-fn helpdesk_bench_format(x: f64) -> String {
-    if x < 0.1 {
-        format!("{:.1} µs", x * 1e3)
-    } else if x < 10.0 {
-        format!("{x:.3} ms")
-    } else if x < 1000.0 {
-        format!("{x:.1} ms")
-    } else {
-        format!("{:.2} s", x / 1e3)
-    }
 }
 
 #[test]

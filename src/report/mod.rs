@@ -11,7 +11,7 @@ mod results;
 mod run_dir;
 mod view;
 
-pub use format::ms as format_ms;
+pub use format::{factor as format_factor, ms as format_ms};
 pub use render::{render, render_compare, render_run};
 pub use results::*;
 pub use run_dir::{git_commit, new_run_dir, point_latest, run_id};

@@ -212,26 +212,7 @@ fn quoted(name: &str) -> String {
 /// Applies the forward migration; refuses when it is applied or partial, or
 /// when the base schema is missing.
 pub async fn up(client: &mut Client, m: &Migration) -> Result<Applied> {
-    let s = status(client, m).await?;
-    match s.state {
-        State::Base => {}
-        State::Applied => {
-            return Err(Error::AlreadyApplied {
-                name: m.name.clone(),
-            })
-        }
-        State::Partial if !s.base_missing.is_empty() => {
-            return Err(Error::NoBaseSchema {
-                missing: s.base_missing.join(", "),
-            })
-        }
-        State::Partial => {
-            return Err(Error::PartlyApplied {
-                name: m.name.clone(),
-                detail: format!("present: {}", s.present.join(", ")),
-            })
-        }
-    }
+    require(&status(client, m).await?, State::Base, m)?;
     apply(client, &m.name, &m.forward).await
 }
 
@@ -241,27 +222,29 @@ pub async fn down(client: &mut Client, m: &Migration) -> Result<Applied> {
         file: m.forward.label.clone(),
         reason: "no rollback file beside it (expected NAME_rollback.sql)".into(),
     })?;
-    let s = status(client, m).await?;
-    match s.state {
-        State::Applied => {}
-        State::Base => {
-            return Err(Error::NotApplied {
-                name: m.name.clone(),
-            })
-        }
-        State::Partial if !s.base_missing.is_empty() => {
-            return Err(Error::NoBaseSchema {
-                missing: s.base_missing.join(", "),
-            })
-        }
-        State::Partial => {
-            return Err(Error::PartlyApplied {
-                name: m.name.clone(),
-                detail: format!("missing: {}", s.missing.join(", ")),
-            })
-        }
-    }
+    require(&status(client, m).await?, State::Applied, m)?;
     apply(client, &format!("{}_rollback", m.name), rollback).await
+}
+
+/// The error for a database that is not in the state an apply starts from.
+fn require(s: &Status, wanted: State, m: &Migration) -> Result<()> {
+    let name = m.name.clone();
+    match s.state {
+        state if state == wanted => Ok(()),
+        State::Applied => Err(Error::AlreadyApplied { name }),
+        State::Base => Err(Error::NotApplied { name }),
+        State::Partial if !s.base_missing.is_empty() => Err(Error::NoBaseSchema {
+            missing: s.base_missing.join(", "),
+        }),
+        State::Partial => Err(Error::PartlyApplied {
+            name,
+            detail: format!(
+                "present: {}; missing: {}",
+                s.present.join(", "),
+                s.missing.join(", ")
+            ),
+        }),
+    }
 }
 
 /// Creates the base schema; refuses if any of its tables already exists.

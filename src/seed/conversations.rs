@@ -145,6 +145,12 @@ impl Plan {
     }
 }
 
+/// The conversations of chunk `k`, as a half-open index range.
+pub fn chunk_range(k: usize, conversations: u64) -> (u64, u64) {
+    let start = k as u64 * CHUNK;
+    (start, (start + CHUNK).min(conversations))
+}
+
 /// Splits `total` messages over `conversations`: every conversation gets at
 /// least one, the rest follow the model's log-normal shares exactly.
 pub fn allocate_messages(seed: u64, conversations: u64, total: u64) -> Vec<u32> {
@@ -185,8 +191,7 @@ impl ChunkSource for Conversations {
 
     fn encode(&self, k: usize, enc: &mut Encoder) -> u64 {
         let ctx = &self.0;
-        let start = k as u64 * CHUNK;
-        let end = (start + CHUNK).min(ctx.counts.conversations);
+        let (start, end) = chunk_range(k, ctx.counts.conversations);
         let migrated = ctx.shape == Shape::Migrated;
         for i in start..end {
             let mut plan = Plan::new(ctx, i);

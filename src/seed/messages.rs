@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::conversations::{Plan, CHUNK};
+use super::conversations::{chunk_range, Plan, CHUNK};
 use super::copy::{ChunkSource, Encoder};
 use super::keys::{cuid, rng, Stream};
 use super::Context;
@@ -21,8 +21,7 @@ impl ChunkSource for Messages {
 
     fn encode(&self, k: usize, enc: &mut Encoder) -> u64 {
         let ctx = &self.0;
-        let start = k as u64 * CHUNK;
-        let end = (start + CHUNK).min(ctx.counts.conversations);
+        let (start, end) = chunk_range(k, ctx.counts.conversations);
         let mut index = ctx.chunk_offsets[k];
         let first = index;
         for i in start..end {
