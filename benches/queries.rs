@@ -11,9 +11,10 @@
 //! `HELPDESK_BENCH_ALLOW_INDEX_CHANGES=1`.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use criterion::{Criterion, SamplingMode};
+use criterion::SamplingMode;
+mod common;
+
 use helpdesk_bench::cluster::URL_ENV;
 use helpdesk_bench::measure::{write_run, RunInput};
 use helpdesk_bench::queries::{Catalogue, ParamPool, Prepared};
@@ -22,17 +23,9 @@ use helpdesk_bench::seed::Reporter;
 use helpdesk_bench::workspace::Workspace;
 
 fn main() -> anyhow::Result<()> {
-    let bench_mode = std::env::args().any(|a| a == "--bench");
-    let mut c = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(20)
-        .configure_from_args();
-    // One thread drives both the benchmark and the connection, as pgbench's
-    // single blocking loop does: no cross-thread wake-up inside the timing.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let bench_mode = common::bench_mode();
+    let mut c = common::criterion();
+    let rt = common::runtime()?;
     let url = std::env::var(URL_ENV).ok();
     let scale = Workspace::bench_scale(bench_mode)?;
     let ws = rt.block_on(Workspace::open(

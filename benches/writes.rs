@@ -7,9 +7,10 @@
 //! so they run only with `HELPDESK_BENCH_ALLOW_WRITES=1`.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use criterion::{Criterion, SamplingMode};
+use criterion::SamplingMode;
+mod common;
+
 use helpdesk_bench::cluster::URL_ENV;
 use helpdesk_bench::queries::{Catalogue, ParamPool, Prepared};
 use helpdesk_bench::report::{criterion as crit, Results};
@@ -21,22 +22,14 @@ use helpdesk_bench::workspace::Workspace;
 const ALLOW_WRITES_ENV: &str = "HELPDESK_BENCH_ALLOW_WRITES";
 
 fn main() -> anyhow::Result<()> {
-    let bench_mode = std::env::args().any(|a| a == "--bench");
+    let bench_mode = common::bench_mode();
     let url = std::env::var(URL_ENV).ok();
     if url.is_some() && std::env::var(ALLOW_WRITES_ENV).map_or(true, |v| v != "1") {
         eprintln!("writes: not run: the write workloads insert and update rows in DATABASE_URL; set {ALLOW_WRITES_ENV}=1 to run them there");
         return Ok(());
     }
-    let mut c = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(20)
-        .configure_from_args();
-    // One thread drives both the benchmark and the connection, as pgbench's
-    // single blocking loop does: no cross-thread wake-up inside the timing.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let mut c = common::criterion();
+    let rt = common::runtime()?;
     let scale = Workspace::bench_scale(bench_mode)?;
     let ws = rt.block_on(Workspace::open(
         url.as_deref(),

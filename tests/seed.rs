@@ -362,11 +362,10 @@ async fn losing_the_server_mid_seed_is_a_clear_error() {
     );
 }
 
-#[tokio::test]
-async fn ctrl_c_mid_seed_rolls_back_and_exits_130() {
-    let db = TestDb::new("sigint").await;
-    let mut child = Command::new(common::bin())
-        .args(["seed", "--scale", "small", "--url", &db.url()])
+/// Runs a seed command, sends SIGINT once stderr shows `phase`, checks the
+/// exit status is 130, and returns the rest of stderr.
+fn interrupt_seed(cmd: &mut Command, phase: &str) -> Vec<String> {
+    let mut child = cmd
         .env_remove(cluster::URL_ENV)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -375,14 +374,23 @@ async fn ctrl_c_mid_seed_rolls_back_and_exits_130() {
     // Progress lines come one per phase when stderr is not a terminal.
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     for line in lines.by_ref() {
-        if line.unwrap().starts_with("seed: Conversation done") {
+        if line.unwrap().starts_with(phase) {
             break;
         }
     }
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130), "{rest:?}");
+    assert_eq!(child.wait().unwrap().code(), Some(130), "{rest:?}");
+    rest
+}
+
+#[tokio::test]
+async fn ctrl_c_mid_seed_rolls_back_and_exits_130() {
+    let db = TestDb::new("sigint").await;
+    let rest = interrupt_seed(
+        Command::new(common::bin()).args(["seed", "--scale", "small", "--url", &db.url()]),
+        "seed: Conversation done",
+    );
     assert!(rest.iter().any(|l| l.contains("interrupted")), "{rest:?}");
 
     // The whole seed was one transaction: not even the tables remain.
@@ -402,23 +410,12 @@ fn ctrl_c_mid_embedded_seed_removes_the_cluster() {
     let tmp = std::env::temp_dir().join(format!("hb-seed-sigint-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).unwrap();
-    let mut child = Command::new(common::bin())
-        .args(["seed", "--scale", "small"])
-        .env(cluster::TMPDIR_ENV, &tmp)
-        .env_remove(cluster::URL_ENV)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        if line.unwrap().starts_with("seed: User done") {
-            break;
-        }
-    }
-    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
-    for _ in lines {}
-    assert_eq!(child.wait().unwrap().code(), Some(130));
+    interrupt_seed(
+        Command::new(common::bin())
+            .args(["seed", "--scale", "small"])
+            .env(cluster::TMPDIR_ENV, &tmp),
+        "seed: User done",
+    );
     let base = tmp.join(format!("helpdesk-bench-{}", nix::unistd::geteuid()));
     let left: Vec<_> = std::fs::read_dir(&base)
         .map(|d| d.flatten().map(|e| e.path()).collect())
