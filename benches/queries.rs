@@ -15,29 +15,19 @@ use std::path::PathBuf;
 use criterion::SamplingMode;
 mod common;
 
-use helpdesk_bench::cluster::URL_ENV;
 use helpdesk_bench::measure::{write_run, RunInput};
 use helpdesk_bench::queries::{Catalogue, ParamPool, Prepared};
 use helpdesk_bench::schema::{set_state, IndexState, Migration};
-use helpdesk_bench::seed::Reporter;
-use helpdesk_bench::workspace::Workspace;
 
 fn main() -> anyhow::Result<()> {
     let bench_mode = common::bench_mode();
     let mut c = common::criterion();
     let rt = common::runtime()?;
-    let url = std::env::var(URL_ENV).ok();
-    let scale = Workspace::bench_scale(bench_mode)?;
-    let ws = rt.block_on(Workspace::open(
-        url.as_deref(),
-        scale,
-        1,
-        &Reporter::auto(false),
-    ))?;
+    let ws = common::workspace(&rt, bench_mode)?;
     if ws.cluster.is_some() {
         eprintln!(
             "queries: scale {} ({})",
-            scale.name(),
+            ws.scale.name(),
             if ws.reused {
                 "cached seeded database reused, seeding skipped"
             } else {

@@ -15,8 +15,6 @@ use helpdesk_bench::cluster::URL_ENV;
 use helpdesk_bench::queries::{Catalogue, ParamPool, Prepared};
 use helpdesk_bench::report::{criterion as crit, Results};
 use helpdesk_bench::schema::{set_state, Migration};
-use helpdesk_bench::seed::Reporter;
-use helpdesk_bench::workspace::Workspace;
 
 /// Lets the write workloads run against `DATABASE_URL`.
 const ALLOW_WRITES_ENV: &str = "HELPDESK_BENCH_ALLOW_WRITES";
@@ -30,13 +28,7 @@ fn main() -> anyhow::Result<()> {
     }
     let mut c = common::criterion();
     let rt = common::runtime()?;
-    let scale = Workspace::bench_scale(bench_mode)?;
-    let ws = rt.block_on(Workspace::open(
-        url.as_deref(),
-        scale,
-        1,
-        &Reporter::auto(false),
-    ))?;
+    let ws = common::workspace(&rt, bench_mode)?;
     let catalogue = Catalogue::repository()?;
     let migration = Migration::builtin()?;
     let (states, ids): (Vec<_>, Vec<_>) = ws.bench_states(&migration).into_iter().unzip();

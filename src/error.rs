@@ -96,6 +96,21 @@ pub enum Error {
     NeedsUrl { command: &'static str },
 }
 
+/// An error and its causes on one line, `what: because: because`, skipping
+/// a cause whose text its parent already carries.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        cur = s.source();
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
 impl Error {
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {

@@ -58,15 +58,10 @@ impl Workspace {
         if !reused {
             let fresh = Cluster::start()?;
             let admin = Endpoint::embedded(fresh.config("postgres"))?;
-            admin
-                .connect()
-                .await?
-                .batch_execute(&format!("CREATE DATABASE {DB}"))
-                .await
-                .map_err(|e| cluster::sql_error("creating the bench database", e))?;
+            let db = cluster::create_database(&admin, DB, None).await?;
             let mut cfg = SeedConfig::new(scale.counts());
             cfg.seed = seed;
-            seed::run(&admin.with_dbname(DB), &cfg, progress).await?;
+            seed::run(&db, &cfg, progress).await?;
             fresh.save_data_to(&dir)?;
         }
         let c = Cluster::start_with(StartOptions {

@@ -76,22 +76,34 @@ pub async fn scratch_database(prefix: &str) -> Result<Endpoint> {
 pub async fn scratch_from(prefix: &str, template: Option<&str>) -> Result<Endpoint> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let admin = resolve(None)?;
     let name = format!(
         "{prefix}_{}_{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
-    let client = admin.connect().await?;
+    create_database(&resolve(None)?, &name, template).await
+}
+
+/// Creates database `name` on `admin`'s server, optionally cloned from
+/// `template` (which must have no open connections), and returns an
+/// endpoint for it.
+pub async fn create_database(
+    admin: &Endpoint,
+    name: &str,
+    template: Option<&str>,
+) -> Result<Endpoint> {
+    let quote = crate::schema::quote_ident;
     let sql = match template {
-        Some(t) => format!("CREATE DATABASE \"{name}\" TEMPLATE \"{t}\""),
-        None => format!("CREATE DATABASE \"{name}\""),
+        Some(t) => format!("CREATE DATABASE {} TEMPLATE {}", quote(name), quote(t)),
+        None => format!("CREATE DATABASE {}", quote(name)),
     };
-    client
+    admin
+        .connect()
+        .await?
         .batch_execute(&sql)
         .await
         .map_err(|e| sql_error(format!("creating database {name}"), e))?;
-    Ok(admin.with_dbname(&name))
+    Ok(admin.with_dbname(name))
 }
 
 /// Stops a cluster left running by `seed --keep` and removes its directory.

@@ -108,16 +108,7 @@ pub(crate) fn interrupts() -> Result<tokio::signal::unix::Signal> {
 
 /// An error and its causes on one line: `what: because: because`.
 pub fn one_line(e: &Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cur = std::error::Error::source(e);
-    while let Some(s) = cur {
-        let t = s.to_string();
-        if !parts.iter().any(|p| p.contains(&t)) {
-            parts.push(t);
-        }
-        cur = s.source();
-    }
-    parts.join(": ").replace('\n', " ")
+    crate::error::chain(e)
 }
 
 fn init_logging() {

@@ -40,12 +40,7 @@ pub async fn run(args: SeedArgs, quiet: bool) -> Result<ExitCode> {
                 Some(c) => Endpoint::embedded(c.config("postgres"))?,
                 None => cluster::resolve(None)?,
             };
-            let client = admin.connect().await?;
-            client
-                .batch_execute(&format!("CREATE DATABASE {EMBEDDED_DB}"))
-                .await
-                .map_err(|e| cluster::sql_error("creating the seed database", e))?;
-            let db = admin.with_dbname(EMBEDDED_DB);
+            let db = cluster::create_database(&admin, EMBEDDED_DB, None).await?;
             let report = seed::run(&db, &cfg, &progress).await?;
             print_report(&report, &db);
             if args.measure_ceiling {

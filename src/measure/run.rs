@@ -167,19 +167,11 @@ fn query_result(
     })
 }
 
-/// Clones the workspace database (which must have no open connections).
+/// Clones the workspace database (which must have no open connections),
+/// replacing an earlier clone of the same name.
 pub async fn clone_db(db: &Endpoint, name: &str) -> Result<Endpoint> {
-    let admin = db.with_dbname("postgres").connect().await?;
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        format!("CREATE DATABASE {name} TEMPLATE \"{}\"", db.dbname()),
-    ] {
-        admin
-            .batch_execute(&sql)
-            .await
-            .map_err(|e| sql_error(format!("copying the database into {name}"), e))?;
-    }
-    Ok(db.with_dbname(name))
+    drop_db(db, name).await?;
+    crate::cluster::create_database(&db.with_dbname("postgres"), name, Some(&db.dbname())).await
 }
 
 /// Drops a scratch database made by [`clone_db`].
