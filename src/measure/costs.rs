@@ -51,6 +51,16 @@ pub async fn index_costs(
     let inserts =
         Prepared::new(client, insert_q, ParamPool::sample(client, insert_q).await?).await?;
     let update_pool = ParamPool::sample(client, update_q).await?;
+    // Each HOT measurement needs conversations nobody updated yet: two per
+    // index on the updated table, plus every-index and no-index. Small data
+    // sets get an even share of what there is.
+    let measurements = 2 * m
+        .indexes()
+        .iter()
+        .filter(|i| i.table == UPDATED_TABLE)
+        .count()
+        + 2;
+    let per = o.updates.min(update_pool.rows.len() / measurements).max(1);
     let mut update_rows = update_pool.rows.into_iter();
 
     let mut out = Vec::new();
@@ -65,7 +75,7 @@ pub async fn index_costs(
         (cost.inserts_per_s_with, cost.wal_bytes_per_insert_with) =
             insert_rate(client, &inserts, o.inserts).await?;
         if ix.table == UPDATED_TABLE {
-            let rows: Vec<_> = update_rows.by_ref().take(o.updates).collect();
+            let rows: Vec<_> = update_rows.by_ref().take(per).collect();
             cost.hot_ratio_with = Some(hot_ratio(client, update_q, rows).await?);
         }
         drop_index(client, ix).await?;
@@ -74,7 +84,7 @@ pub async fn index_costs(
             cost.wal_bytes_per_insert_without,
         ) = insert_rate(client, &inserts, o.inserts).await?;
         if ix.table == UPDATED_TABLE {
-            let rows: Vec<_> = update_rows.by_ref().take(o.updates).collect();
+            let rows: Vec<_> = update_rows.by_ref().take(per).collect();
             cost.hot_ratio_without = Some(hot_ratio(client, update_q, rows).await?);
         }
         cost.build_ms = timed(client, &ix.create_sql(false)).await?;
@@ -84,10 +94,10 @@ pub async fn index_costs(
     }
     // Leave-one-out keeps `status` covered by another index, so also compare
     // every index against none.
-    let rows: Vec<_> = update_rows.by_ref().take(o.updates).collect();
+    let rows: Vec<_> = update_rows.by_ref().take(per).collect();
     let with_all = hot_ratio(client, update_q, rows).await?;
     set_state(client, m, &IndexState::Without).await?;
-    let rows: Vec<_> = update_rows.by_ref().take(o.updates).collect();
+    let rows: Vec<_> = update_rows.by_ref().take(per).collect();
     let without_all = hot_ratio(client, update_q, rows).await?;
     set_state(client, m, &IndexState::With).await?;
     Ok((
@@ -95,7 +105,7 @@ pub async fn index_costs(
         HotUpdates {
             with_all,
             without_all,
-            updates: o.updates as u64 * 3,
+            updates: per as u64 * 3,
         },
     ))
 }
