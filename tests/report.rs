@@ -2,6 +2,8 @@
 //! by the tool (`tests/data/run/`), checked for numbers, names, findings and
 //! escaping, then opened in headless Chromium.
 
+#[path = "browser/setup.rs"]
+mod browser_setup;
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -181,27 +183,18 @@ fn report_command_rerenders_and_compares() {
 }
 
 /// Headless Chromium (Debian's `chromium`, driven by playwright-core from
-/// `tests/browser`) opens the page from file://.
+/// `tests/browser`, both installed on first use) opens the page from file://.
 #[test]
 fn page_opens_offline_in_a_real_browser() {
-    let browser_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        Path::new(&chromium).is_file(),
-        "no Chromium at {chromium}: install Debian's `chromium` package (or set CHROMIUM)"
-    );
-    assert!(
-        browser_dir.join("node_modules/playwright-core").is_dir(),
-        "playwright-core missing: run `npm ci --prefix tests/browser`"
-    );
+    let browser = browser_setup::ensure();
     let dir = scratch("browser");
     render(&results(), &dir).unwrap();
     let png = dir.join("page.png");
     let out = Command::new("node")
-        .arg(browser_dir.join("check.mjs"))
+        .arg(browser.dir.join("check.mjs"))
         .arg(dir.join("index.html"))
         .arg(&png)
-        .env("CHROMIUM", &chromium)
+        .env("CHROMIUM", &browser.chromium)
         .output()
         .expect("node is needed for the browser test: install Debian's `nodejs`");
     assert!(out.status.success(), "{}", stderr(&out));
