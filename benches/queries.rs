@@ -37,7 +37,7 @@ fn main() -> anyhow::Result<()> {
     }
     let catalogue = Catalogue::repository()?;
     let migration = Migration::builtin()?;
-    let (states, ids): (Vec<_>, Vec<_>) = ws.bench_states(&migration).into_iter().unzip();
+    let states = ws.bench_states();
     {
         let client = rt.block_on(ws.db.connect())?;
         let pools = rt.block_on(async {
@@ -52,16 +52,14 @@ fn main() -> anyhow::Result<()> {
             // Flat sampling: a 200 ms sequential scan runs 20 times, not 210.
             g.sampling_mode(SamplingMode::Flat);
             // Alternate the order so each group switches index state once.
-            let mut order: Vec<usize> = (0..ids.len()).collect();
+            let mut order: Vec<&IndexState> = states.iter().collect();
             if i % 2 == 1 {
                 order.reverse();
             }
-            for k in order {
-                if let Some(state) = &states[k] {
-                    rt.block_on(set_state(&client, &migration, state))?;
-                }
+            for state in order {
+                rt.block_on(set_state(&client, &migration, state))?;
                 let prepared = rt.block_on(Prepared::new(&client, q, pool.clone()))?;
-                g.bench_function(ids[k].as_str(), |b| {
+                g.bench_function(state.id(&migration), |b| {
                     b.to_async(&rt)
                         .iter(|| async { prepared.run_next(&client).await.expect("query failed") })
                 });
@@ -78,7 +76,7 @@ fn main() -> anyhow::Result<()> {
             ws: &ws,
             catalogue: &catalogue,
             migration: &migration,
-            states: ids,
+            states,
             reports_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reports"),
             costs: ws.cluster.is_some(),
         }))?;

@@ -13,8 +13,8 @@ mod common;
 
 use helpdesk_bench::cluster::URL_ENV;
 use helpdesk_bench::queries::{Catalogue, ParamPool, Prepared};
-use helpdesk_bench::report::{criterion as crit, Results};
-use helpdesk_bench::schema::{set_state, Migration};
+use helpdesk_bench::report::{criterion as crit, QueryResult, Results};
+use helpdesk_bench::schema::{set_state, IndexState, Migration};
 
 /// Lets the write workloads run against `DATABASE_URL`.
 const ALLOW_WRITES_ENV: &str = "HELPDESK_BENCH_ALLOW_WRITES";
@@ -31,18 +31,16 @@ fn main() -> anyhow::Result<()> {
     let ws = common::workspace(&rt, bench_mode)?;
     let catalogue = Catalogue::repository()?;
     let migration = Migration::builtin()?;
-    let (states, ids): (Vec<_>, Vec<_>) = ws.bench_states(&migration).into_iter().unzip();
+    let states = ws.bench_states();
     let client = rt.block_on(ws.db.connect())?;
     for q in catalogue.writes() {
         let pool = rt.block_on(ParamPool::sample(&client, q))?;
         let mut g = c.benchmark_group(format!("write_{}", q.name));
         g.sampling_mode(SamplingMode::Flat);
-        for (k, id) in ids.iter().enumerate() {
-            if let Some(state) = &states[k] {
-                rt.block_on(set_state(&client, &migration, state))?;
-            }
+        for state in &states {
+            rt.block_on(set_state(&client, &migration, state))?;
             let prepared = rt.block_on(Prepared::new(&client, q, pool.clone()))?;
-            g.bench_function(id.as_str(), |b| {
+            g.bench_function(state.id(&migration), |b| {
                 b.to_async(&rt)
                     .iter(|| async { prepared.run_next(&client).await.expect("write failed") })
             });
@@ -51,13 +49,17 @@ fn main() -> anyhow::Result<()> {
     }
     c.final_summary();
     if bench_mode {
-        merge_into_latest(&catalogue, &ids)?;
+        merge_into_latest(&catalogue, &migration, &states)?;
     }
     Ok(())
 }
 
 /// Adds the write timings to the newest run's results.json, if there is one.
-fn merge_into_latest(catalogue: &Catalogue, ids: &[String]) -> anyhow::Result<()> {
+fn merge_into_latest(
+    catalogue: &Catalogue,
+    migration: &Migration,
+    states: &[IndexState],
+) -> anyhow::Result<()> {
     let latest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reports/latest");
     let path = latest.join("results.json");
     if !path.is_file() {
@@ -67,22 +69,10 @@ fn merge_into_latest(catalogue: &Catalogue, ids: &[String]) -> anyhow::Result<()
     let root = crit::criterion_dir();
     for q in catalogue.writes() {
         let group = format!("write_{}", q.name);
-        let timings: Vec<_> = ids
-            .iter()
-            .filter_map(|id| crit::timing(&root, &group, id))
-            .collect();
+        let timings = crit::timings(&root, &group, states, migration);
         crit::copy_pages(&root, &group, &latest)?;
         if let Some(w) = r.writes.iter_mut().find(|w| w.name == q.name) {
-            let find = |p: &str| {
-                timings
-                    .iter()
-                    .find(|t| t.state.starts_with(p))
-                    .map(|t| t.median_ms)
-            };
-            w.speedup = match (find("without_"), find("with_")) {
-                (Some(a), Some(b)) => Some(a / b.max(1e-9)),
-                _ => None,
-            };
+            w.speedup = QueryResult::speedup_of(&timings);
             w.timings = timings;
         }
     }

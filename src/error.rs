@@ -89,6 +89,13 @@ pub enum Error {
     #[error("{0}")]
     BadInput(String),
 
+    #[error("{file} is results format version {found}, newer than this helpdesk-bench reads (version {supported}); update helpdesk-bench to render it")]
+    NewerResults {
+        file: String,
+        found: u64,
+        supported: u32,
+    },
+
     #[error("interrupted; open transactions were rolled back")]
     Interrupted,
 

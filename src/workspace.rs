@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cluster::{self, Cluster, Endpoint, StartOptions};
 use crate::error::Result;
-use crate::schema::{fixtures, IndexState, Migration};
+use crate::schema::{fixtures, IndexState};
 use crate::seed::{self, Reporter, Scale, SeedConfig};
 
 /// Environment variable that lets benches change indexes on `DATABASE_URL`.
@@ -96,21 +96,15 @@ impl Workspace {
         }
     }
 
-    /// The index states a benchmark compares, with their ids: without and
-    /// with the migration's indexes when the tool may change them; otherwise
-    /// the database as it is, under the id `current_schema`, which stays the
+    /// The index states a benchmark compares: without and with the
+    /// migration's indexes when the tool may change them; otherwise the
+    /// database as found, whose criterion id (`current_schema`) stays the
     /// same across a migration so criterion baselines line up.
-    pub fn bench_states(&self, m: &Migration) -> Vec<(Option<IndexState>, String)> {
+    pub fn bench_states(&self) -> Vec<IndexState> {
         if self.may_change_indexes {
-            [IndexState::Without, IndexState::With]
-                .into_iter()
-                .map(|s| {
-                    let id = s.id(m);
-                    (Some(s), id)
-                })
-                .collect()
+            vec![IndexState::Without, IndexState::With]
         } else {
-            vec![(None, "current_schema".to_string())]
+            vec![IndexState::AsFound]
         }
     }
 }

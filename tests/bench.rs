@@ -102,7 +102,7 @@ async fn plans_use_the_expected_indexes_and_none_without_them() {
     for p in run
         .plans
         .iter()
-        .filter(|p| p.state == "without_012_indexes")
+        .filter(|p| p.state == IndexState::Without)
     {
         assert!(
             !p.summary.indexes_used.iter().any(|u| names.contains(u)),
@@ -110,7 +110,7 @@ async fn plans_use_the_expected_indexes_and_none_without_them() {
             p.query
         );
     }
-    let transcript = run.plan("transcript", "with_012_indexes").unwrap();
+    let transcript = run.plan("transcript", &IndexState::With).unwrap();
     assert_eq!(
         transcript.summary.indexes_used,
         ["Message_conversationId_idx"]
@@ -149,7 +149,7 @@ async fn a_users_database_keeps_its_indexes_without_the_allow_flag() {
     assert!(explained.status.success(), "{}", stderr(&explained));
     assert!(stderr(&explained).contains("indexes left as they are"));
     assert!(
-        stdout(&explained).contains("as_found"),
+        stdout(&explained).contains("current_schema"),
         "{}",
         stdout(&explained)
     );

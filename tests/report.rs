@@ -11,6 +11,7 @@ use std::process::Command;
 
 use common::{run, stderr, stdout};
 use helpdesk_bench::report::{render, Results};
+use helpdesk_bench::schema::IndexState;
 
 fn data_run() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/run")
@@ -61,9 +62,9 @@ fn page_shows_the_runs_numbers_names_and_findings() {
     }
     for f in &r.findings {
         assert!(
-            html.contains(&format!("<span class=\"tag {}\">", f.kind)),
+            html.contains(&format!("<span class=\"tag {}\">", f.kind.as_str())),
             "{}",
-            f.kind
+            f.kind.as_str()
         );
     }
     assert!(html.contains("Message_role_idx"));
@@ -149,7 +150,7 @@ fn report_command_rerenders_and_compares() {
     // A "before" run on a user database: one state, slower medians.
     let mut before = results();
     for q in &mut before.queries {
-        q.timings.retain(|t| t.state == "without_012_indexes");
+        q.timings.retain(|t| t.state == IndexState::Without);
     }
     let b = scratch("cli-b");
     before.write(&b.join("results.json")).unwrap();
@@ -168,8 +169,8 @@ fn report_command_rerenders_and_compares() {
     let md = std::fs::read_to_string(cmp.join("compare.md")).unwrap();
     let r = results();
     let q = r.query("transcript").unwrap();
-    let ratio = q.timing("without_012_indexes").unwrap().median_ms
-        / q.timing("with_012_indexes").unwrap().median_ms;
+    let ratio = q.timing(&IndexState::Without).unwrap().median_ms
+        / q.timing(&IndexState::With).unwrap().median_ms;
     assert!(
         html.contains(&speedup_text(ratio)),
         "compare lacks {}",
@@ -235,4 +236,54 @@ fn page_opens_offline_in_a_real_browser() {
         "screenshot looks blank: {:.2}% inked",
         share * 100.0
     );
+}
+
+/// `tests/data/run/results.json` is a version 1 file, kept as written: it is
+/// read by upgrading its state ids, and a newer version is refused in one
+/// line naming both versions, by `report --run` and `report --compare` alike.
+#[test]
+fn results_format_is_versioned() {
+    let text = std::fs::read_to_string(data_run().join("results.json")).unwrap();
+    let old: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(old["schema_version"], 1);
+    assert_eq!(old["states"][0], "without_012_indexes");
+    let r = results();
+    assert_eq!(r.schema_version, helpdesk_bench::report::SCHEMA_VERSION);
+    assert_eq!(r.states, [IndexState::Without, IndexState::With]);
+    let transcript = r.query("transcript").unwrap();
+    assert!(transcript.timing(&IndexState::With).is_some());
+    assert!(transcript.plan(&IndexState::Without).is_some());
+
+    // Written again, it reads back the same.
+    let dir = scratch("version");
+    r.write(&dir.join("results.json")).unwrap();
+    let again = Results::read(&dir.join("results.json")).unwrap();
+    assert_eq!(again.states, r.states);
+    assert_eq!(
+        serde_json::to_value(&again.queries).unwrap(),
+        serde_json::to_value(&r.queries).unwrap()
+    );
+
+    let mut newer = old.clone();
+    newer["schema_version"] = 99.into();
+    let future = scratch("future");
+    std::fs::write(future.join("results.json"), newer.to_string()).unwrap();
+    let want = format!(
+        "results format version 99, newer than this helpdesk-bench reads (version {})",
+        helpdesk_bench::report::SCHEMA_VERSION
+    );
+    for args in [
+        vec!["report", "--run", future.to_str().unwrap()],
+        vec![
+            "report",
+            "--compare",
+            dir.to_str().unwrap(),
+            future.to_str().unwrap(),
+        ],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+        assert!(stderr(&out).contains(&want), "{}", stderr(&out));
+    }
 }

@@ -66,7 +66,7 @@ pub async fn run(args: ExplainArgs, quiet: bool) -> Result<ExitCode> {
         out!(
             "{:<24} {:<40} {:<22} {:>10.3} {:>8} {:>8}  {}",
             p.query,
-            p.state,
+            p.state.id(&migration),
             s.top_node,
             s.execution_ms,
             s.shared_hit,
@@ -79,7 +79,12 @@ pub async fn run(args: ExplainArgs, quiet: bool) -> Result<ExitCode> {
         );
     }
     for v in &run.violations {
-        out!("VIOLATION  {} in {}: {}", v.query, v.state, v.message);
+        out!(
+            "VIOLATION  {} in {}: {}",
+            v.query,
+            v.state.id(&migration),
+            v.message
+        );
     }
     out!(
         "explain: {} plans in {}, {} assertion violation(s)",

@@ -26,7 +26,7 @@ pub async fn run(args: SweepArgs, quiet: bool) -> Result<ExitCode> {
         out!(
             "{:<24} {:<22} {:<8} {:>11} {:>11.3}  {}",
             p.query,
-            p.state,
+            p.state.id(&migration),
             p.scale,
             p.rows,
             p.median_ms,
@@ -43,8 +43,7 @@ pub async fn run(args: SweepArgs, quiet: bool) -> Result<ExitCode> {
         let path = run.join("results.json");
         let mut r = Results::read(&path)?;
         r.sweep = points;
-        let with = crate::schema::IndexState::With.id(&migration);
-        r.findings = crate::measure::findings(&r, &migration, &with);
+        r.findings = crate::measure::findings(&r, &migration);
         r.write(&path)?;
         crate::report::render(&r, run)?;
         out!("sweep: added to {}", path.display());

@@ -12,7 +12,7 @@ use super::summary::{check, PlanSummary, Violation};
 use crate::cluster::Endpoint;
 use crate::error::{Error, Result};
 use crate::queries::{Catalogue, ParamPool};
-use crate::schema::{current_state, present_indexes, set_state, IndexState, Migration};
+use crate::schema::{present_indexes, restore_present, set_state, IndexState, Migration};
 
 /// What to explain.
 pub struct ExplainOptions<'a> {
@@ -32,7 +32,7 @@ pub struct ExplainOptions<'a> {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Captured {
     pub query: String,
-    pub state: String,
+    pub state: IndexState,
     /// The plan file, relative to the output directory.
     pub file: String,
     pub params: Vec<Option<String>>,
@@ -43,17 +43,17 @@ pub struct Captured {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExplainRun {
     pub options: String,
-    pub states: Vec<String>,
+    pub states: Vec<IndexState>,
     pub plans: Vec<Captured>,
     pub violations: Vec<Violation>,
 }
 
 impl ExplainRun {
     /// The plan of one query in one state.
-    pub fn plan(&self, query: &str, state: &str) -> Option<&Captured> {
+    pub fn plan(&self, query: &str, state: &IndexState) -> Option<&Captured> {
         self.plans
             .iter()
-            .find(|p| p.query == query && p.state == state)
+            .find(|p| p.query == query && &p.state == state)
     }
 }
 
@@ -81,9 +81,7 @@ pub async fn explain_all(db: &Endpoint, o: &ExplainOptions<'_>) -> Result<Explai
         }
         s
     } else {
-        vec![current_state(&client, o.migration)
-            .await?
-            .unwrap_or(IndexState::Exactly(found.clone()))]
+        vec![IndexState::AsFound]
     };
     let all: Vec<String> = o
         .migration
@@ -93,29 +91,23 @@ pub async fn explain_all(db: &Endpoint, o: &ExplainOptions<'_>) -> Result<Explai
         .collect();
     let mut run = ExplainRun {
         options: super::OPTIONS.to_string(),
-        states: states.iter().map(|s| s.id(o.migration)).collect(),
+        states: states.clone(),
         plans: Vec::new(),
         violations: Vec::new(),
     };
     for state in &states {
-        if o.may_change_indexes {
-            set_state(&client, o.migration, state).await?;
-        }
+        set_state(&client, o.migration, state).await?;
         let id = state.id(o.migration);
         for (q, pool) in queries.iter().zip(&pools) {
             let json = capture(&client, q, pool.first()).await?;
             let file = format!("{}.{id}.json", q.name);
             write(&o.out.join(&file), &json)?;
             let summary = PlanSummary::of(&Plan::from_json(&json)?);
-            let with = matches!(state, IndexState::With);
-            let without = matches!(state, IndexState::Without);
-            if with || without {
-                run.violations
-                    .extend(check(&q.name, &id, with, &q.expect_index, &all, &summary));
-            }
+            run.violations
+                .extend(check(&q.name, state, &q.expect_index, &all, &summary));
             run.plans.push(Captured {
                 query: q.name.clone(),
-                state: id.clone(),
+                state: state.clone(),
                 file,
                 params: pool.first().to_vec(),
                 summary,
@@ -123,7 +115,7 @@ pub async fn explain_all(db: &Endpoint, o: &ExplainOptions<'_>) -> Result<Explai
         }
     }
     if o.may_change_indexes {
-        set_state(&client, o.migration, &IndexState::Exactly(found)).await?;
+        restore_present(&client, o.migration, &found).await?;
     }
     let text = serde_json::to_string_pretty(&run)
         .map_err(|e| Error::BadInput(format!("writing plans.json: {e}")))?;

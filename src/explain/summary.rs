@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::plan::Plan;
+use crate::schema::IndexState;
 
 /// An estimate off by more than this factor either way is flagged.
 pub const MISESTIMATE_FACTOR: f64 = 10.0;
@@ -112,21 +113,26 @@ impl PlanSummary {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Violation {
     pub query: String,
-    pub state: String,
+    pub state: IndexState,
     pub message: String,
 }
 
 /// Checks one plan: with the migration's indexes, the plan must use one of
 /// `expected` (when any is given); without them, it must use none of `all`.
+/// Other states (leave-one-out, as found) have no expectation.
 pub fn check(
     query: &str,
-    state: &str,
-    with_indexes: bool,
+    state: &IndexState,
     expected: &[String],
     all: &[String],
     summary: &PlanSummary,
 ) -> Option<Violation> {
     let used = &summary.indexes_used;
+    let with_indexes = match state {
+        IndexState::With => true,
+        IndexState::Without => false,
+        IndexState::LeaveOut(_) | IndexState::AsFound => return None,
+    };
     let message =
         if with_indexes && !expected.is_empty() && !used.iter().any(|u| expected.contains(u)) {
             format!(
@@ -152,7 +158,7 @@ pub fn check(
         };
     Some(Violation {
         query: query.to_string(),
-        state: state.to_string(),
+        state: state.clone(),
         message,
     })
 }
@@ -203,10 +209,10 @@ mod tests {
     fn assertions() {
         let s = PlanSummary::of(&Plan::from_json(PLAN).unwrap());
         let all = vec!["Conversation_status_idx".to_string()];
-        assert!(check("q", "with", true, &all, &all, &s).is_none());
+        assert!(check("q", &IndexState::With, &all, &all, &s).is_none());
         let other = vec!["Message_role_idx".to_string()];
-        let v = check("q", "with", true, &other, &all, &s).unwrap();
+        let v = check("q", &IndexState::With, &other, &all, &s).unwrap();
         assert!(v.message.contains("expected Message_role_idx"));
-        assert!(check("q", "without", false, &other, &all, &s).is_some());
+        assert!(check("q", &IndexState::Without, &other, &all, &s).is_some());
     }
 }

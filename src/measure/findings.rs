@@ -3,16 +3,12 @@
 //! whose removal slows nothing, the migration's lock time, and plan-assertion
 //! violations.
 
-use crate::report::{Finding, Results};
-use crate::schema::{IndexDef, Migration};
-
-/// A leave-one-out slowdown below this is noise. Criterion calls changes under
-/// 1% noise and also demands significance; 40 in-process samples are noisier,
-/// so the bar here is 5%.
-pub const NOISE: f64 = 0.05;
+use crate::report::{Finding, FindingKind, Results, NOISE};
+use crate::schema::{IndexDef, IndexState, Migration};
 
 /// Derives every finding from the measured results.
-pub fn findings(r: &Results, m: &Migration, with_state: &str) -> Vec<Finding> {
+pub fn findings(r: &Results, m: &Migration) -> Vec<Finding> {
+    let with_state = &IndexState::With;
     let mut out = Vec::new();
     let mb = |name: &str| {
         r.index_costs
@@ -43,7 +39,7 @@ pub fn findings(r: &Results, m: &Migration, with_state: &str) -> Vec<Finding> {
         for b in m.indexes().iter().filter(|b| a.is_prefix_of(b)) {
             let used = users_of(&a.name);
             out.push(Finding {
-                kind: "prefix-redundant".into(),
+                kind: FindingKind::PrefixRedundant,
                 index: Some(a.name.clone()),
                 message: format!(
                     "{} ({}) is a prefix of {} ({}): every lookup it serves, the wider index serves too",
@@ -70,7 +66,7 @@ pub fn findings(r: &Results, m: &Migration, with_state: &str) -> Vec<Finding> {
             if users_of(&ix.name).is_empty() {
                 let cost = r.index_costs.iter().find(|c| c.name == ix.name);
                 out.push(Finding {
-                    kind: "unused".into(),
+                    kind: FindingKind::Unused,
                     index: Some(ix.name.clone()),
                     message: format!("no catalogue plan uses {} at scale {}", ix.name, r.scale),
                     evidence: match cost {
@@ -90,7 +86,7 @@ pub fn findings(r: &Results, m: &Migration, with_state: &str) -> Vec<Finding> {
     for ix in m.indexes() {
         if ablated(&ix.name) && worst(&ix.name).is_none() {
             out.push(Finding {
-                kind: "no-slowdown-when-dropped".into(),
+                kind: FindingKind::NoSlowdownWhenDropped,
                 index: Some(ix.name.clone()),
                 message: format!(
                     "dropping {} alone (keeping the other indexes) slows no catalogue query",
@@ -102,7 +98,7 @@ pub fn findings(r: &Results, m: &Migration, with_state: &str) -> Vec<Finding> {
         if let Some(c) = worst(&ix.name) {
             if c.slowdown <= 1.0 + NOISE {
                 out.push(Finding {
-                    kind: "no-slowdown-when-dropped".into(),
+                    kind: FindingKind::NoSlowdownWhenDropped,
                     index: Some(ix.name.clone()),
                     message: format!(
                         "dropping {} alone (keeping the other indexes) slows no catalogue query beyond {:.0}%",
@@ -127,7 +123,7 @@ pub fn findings(r: &Results, m: &Migration, with_state: &str) -> Vec<Finding> {
             .iter()
             .max_by(|a, b| a.duration.cmp(&b.duration));
         out.push(Finding {
-            kind: "lock".into(),
+            kind: FindingKind::Lock,
             index: None,
             message: format!(
                 "applying {} holds its locks for {:.0} ms at scale {}: ALTER TABLE takes ACCESS EXCLUSIVE on the altered tables and every CREATE INDEX a SHARE lock, all kept until COMMIT",
@@ -141,12 +137,12 @@ pub fn findings(r: &Results, m: &Migration, with_state: &str) -> Vec<Finding> {
             ),
         });
     }
-    out.extend(scaling(r, with_state));
+    out.extend(scaling(r));
     for v in &r.violations {
         out.push(Finding {
-            kind: "violation".into(),
+            kind: FindingKind::Violation,
             index: None,
-            message: format!("plan assertion broken: {} in {}", v.query, v.state),
+            message: format!("plan assertion broken: {} {}", v.query, v.state.to_string()),
             evidence: v.message.clone(),
         });
     }
@@ -156,7 +152,7 @@ pub fn findings(r: &Results, m: &Migration, with_state: &str) -> Vec<Finding> {
 /// Queries whose latency with the indexes still grows faster than the square
 /// root of the row count across the sweep: the indexes find the rows but do
 /// not serve the query's order or limit, so it degrades as the table grows.
-fn scaling(r: &Results, with_state: &str) -> Vec<Finding> {
+fn scaling(r: &Results) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut names: Vec<&str> = r.sweep.iter().map(|p| p.query.as_str()).collect();
     names.sort_unstable();
@@ -165,7 +161,7 @@ fn scaling(r: &Results, with_state: &str) -> Vec<Finding> {
         let mut pts: Vec<_> = r
             .sweep
             .iter()
-            .filter(|p| p.query == q && p.state == with_state && p.rows > 0)
+            .filter(|p| p.query == q && p.state == IndexState::With && p.rows > 0)
             .collect();
         pts.sort_by_key(|p| p.rows);
         let (Some(lo), Some(hi)) = (pts.first(), pts.last()) else {
@@ -178,7 +174,7 @@ fn scaling(r: &Results, with_state: &str) -> Vec<Finding> {
         let time = hi.median_ms / lo.median_ms.max(1e-9);
         if time > rows.sqrt() {
             out.push(Finding {
-                kind: "scales-with-table".into(),
+                kind: FindingKind::ScalesWithTable,
                 index: None,
                 message: format!(
                     "{q} still grows with the table with the indexes: {:.0}x the rows cost {:.0}x the time",
@@ -213,7 +209,7 @@ mod tests {
             scale: scale.into(),
             rows,
             query: query.into(),
-            state: "with_012_indexes".into(),
+            state: IndexState::With,
             median_ms: ms,
             top_node: "Index Scan".into(),
         }
@@ -221,8 +217,8 @@ mod tests {
 
     #[test]
     fn flags_queries_that_grow_with_the_table_despite_the_indexes() {
-        let mut r: Results =
-            serde_json::from_str(include_str!("../../tests/data/run/results.json")).unwrap();
+        let mut r =
+            Results::parse(include_str!("../../tests/data/run/results.json"), "test").unwrap();
         r.sweep = vec![
             point("flat", "tiny", 2_000, 0.1),
             point("flat", "medium", 1_000_000, 0.12),
@@ -230,11 +226,11 @@ mod tests {
             point("linear", "medium", 1_000_000, 120.0),
         ];
         let m = Migration::builtin().unwrap();
-        let f = scaling(&r, "with_012_indexes");
+        let f = scaling(&r);
         assert_eq!(f.len(), 1, "{f:?}");
         assert!(f[0].message.starts_with("linear still grows"));
-        assert!(findings(&r, &m, "with_012_indexes")
+        assert!(findings(&r, &m)
             .iter()
-            .any(|x| x.kind == "scales-with-table"));
+            .any(|x| x.kind == FindingKind::ScalesWithTable));
     }
 }

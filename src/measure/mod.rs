@@ -14,7 +14,7 @@ mod timing;
 pub use ablation::ablation;
 pub use costs::{index_costs, relation_size, CostOptions, INSERT_WORKLOAD, UPDATE_WORKLOAD};
 pub use environment::environment;
-pub use findings::{findings, NOISE};
+pub use findings::findings;
 pub use migration_cost::migration_cost;
 pub use run::{clone_db, drop_db, write_run, RunInput};
 pub use sweep::sweep;

@@ -20,8 +20,8 @@ pub struct RunInput<'a> {
     pub ws: &'a Workspace,
     pub catalogue: &'a Catalogue,
     pub migration: &'a Migration,
-    /// The state ids criterion ran each query in.
-    pub states: Vec<String>,
+    /// The states criterion ran each query in.
+    pub states: Vec<IndexState>,
     pub reports_dir: PathBuf,
     /// Also measure index costs, ablation and the migration's cost (embedded only).
     pub costs: bool,
@@ -33,7 +33,6 @@ pub async fn write_run(input: &RunInput<'_>) -> Result<PathBuf> {
     let dir = report::new_run_dir(&input.reports_dir, &id)?;
     let m = input.migration;
     let db = &input.ws.db;
-    let with_id = IndexState::With.id(m);
 
     let mut results = Results {
         schema_version: report::SCHEMA_VERSION,
@@ -100,23 +99,18 @@ pub async fn write_run(input: &RunInput<'_>) -> Result<PathBuf> {
     .await?;
     let root = criterion::criterion_dir();
     for q in input.catalogue.reads() {
-        results.queries.push(query_result(
-            q,
-            &q.name,
-            &input.states,
-            &plans,
-            &root,
-            &dir,
-        )?);
+        results
+            .queries
+            .push(query_result(q, &q.name, input, &plans, &root, &dir)?);
     }
     for q in input.catalogue.writes() {
         let group = format!("write_{}", q.name);
         results
             .writes
-            .push(query_result(q, &group, &input.states, &plans, &root, &dir)?);
+            .push(query_result(q, &group, input, &plans, &root, &dir)?);
     }
     results.violations = plans.violations.clone();
-    results.findings = findings::findings(&results, m, &with_id);
+    results.findings = findings::findings(&results, m);
     results.write(&dir.join("results.json"))?;
     report::render(&results, &dir)?;
     report::point_latest(&input.reports_dir, &dir)?;
@@ -127,33 +121,20 @@ pub async fn write_run(input: &RunInput<'_>) -> Result<PathBuf> {
 fn query_result(
     q: &Query,
     group: &str,
-    states: &[String],
+    input: &RunInput<'_>,
     plans: &ExplainRun,
     root: &Path,
     dir: &Path,
 ) -> Result<QueryResult> {
-    let timings: Vec<_> = states
-        .iter()
-        .filter_map(|s| criterion::timing(root, group, s))
-        .collect();
+    let timings = criterion::timings(root, group, &input.states, input.migration);
     criterion::copy_pages(root, group, dir)?;
-    let median = |prefix: &str| {
-        timings
-            .iter()
-            .find(|t| t.state.starts_with(prefix))
-            .map(|t| t.median_ms)
-    };
-    let speedup = match (median("without_"), median("with_")) {
-        (Some(without), Some(with)) => Some(without / with.max(1e-9)),
-        _ => None,
-    };
     Ok(QueryResult {
         name: q.name.clone(),
         screen: q.screen.clone(),
         sql: q.sql.clone(),
         expect_index: q.expect_index.clone(),
+        speedup: QueryResult::speedup_of(&timings),
         timings,
-        speedup,
         plans: plans
             .plans
             .iter()

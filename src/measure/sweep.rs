@@ -57,7 +57,7 @@ pub async fn sweep(
                     scale: scale.name().to_string(),
                     rows,
                     query: q.name.clone(),
-                    state: state.id(m),
+                    state: state.clone(),
                     median_ms: s.median(),
                     top_node: plan
                         .nodes

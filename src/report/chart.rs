@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::format::{ms, thousands};
 use super::results::SweepPoint;
+use crate::schema::IndexState;
 
 const WIDTH: f64 = 720.0;
 const HEIGHT: f64 = 360.0;
@@ -57,7 +58,7 @@ pub fn chart(points: &[SweepPoint]) -> Option<Chart> {
     let (w, h) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
     let px = |x: f64| LEFT + (x.log10() - x0) / (x1 - x0) * w;
     let py = |y: f64| TOP + h - (y.log10() - y0) / (y1 - y0) * h;
-    let mut keys: Vec<(String, String)> = Vec::new();
+    let mut keys: Vec<(String, IndexState)> = Vec::new();
     for p in &usable {
         let k = (p.query.clone(), p.state.clone());
         if !keys.contains(&k) {
@@ -83,14 +84,14 @@ pub fn chart(points: &[SweepPoint]) -> Option<Chart> {
             pts.sort_by_key(|p| p.rows);
             let color = PALETTE[queries.iter().position(|x| *x == q).unwrap_or(0) % PALETTE.len()];
             Line {
-                label: format!("{q} ({s})"),
+                label: format!("{q} ({})", s.to_string()),
                 points: pts
                     .iter()
                     .map(|p| format!("{:.1},{:.1}", px(p.rows as f64), py(p.median_ms)))
                     .collect::<Vec<_>>()
                     .join(" "),
                 color: color.to_string(),
-                dash: if s.starts_with("without") {
+                dash: if *s == IndexState::Without {
                     "6 4".into()
                 } else {
                     String::new()
@@ -102,7 +103,8 @@ pub fn chart(points: &[SweepPoint]) -> Option<Chart> {
                             px(p.rows as f64),
                             py(p.median_ms),
                             format!(
-                                "{q} {s} at {} rows: {} ({})",
+                                "{q} {} at {} rows: {} ({})",
+                                s.to_string(),
                                 thousands(p.rows),
                                 ms(p.median_ms),
                                 p.top_node

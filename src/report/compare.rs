@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::format::{factor, ms};
 use super::results::{QueryResult, Results};
+use crate::schema::IndexState;
 
 #[derive(Debug, Serialize)]
 pub struct ComparePage {
@@ -42,9 +43,9 @@ pub fn page(a: &Results, b: &Results) -> ComparePage {
             Some(CompareRow {
                 query: qa.name.clone(),
                 a: ms(ta),
-                a_state: sa.clone(),
+                a_state: sa.to_string(),
                 b: ms(tb),
-                b_state: sb.clone(),
+                b_state: sb.to_string(),
                 ratio: factor(ratio),
                 faster: ratio > 1.0,
                 index_a: indexes(qa, &sa),
@@ -59,17 +60,17 @@ pub fn page(a: &Results, b: &Results) -> ComparePage {
         findings: b
             .findings
             .iter()
-            .map(|f| format!("{}: {}", f.kind, f.message))
+            .map(|f| format!("{}: {}", f.kind.as_str(), f.message))
             .collect(),
     }
 }
 
 /// A run's timing in its last state (its only one, on a user database).
-fn last_timing(q: &QueryResult) -> Option<(f64, String)> {
+fn last_timing(q: &QueryResult) -> Option<(f64, IndexState)> {
     q.timings.last().map(|t| (t.median_ms, t.state.clone()))
 }
 
-fn indexes(q: &QueryResult, state: &str) -> String {
+fn indexes(q: &QueryResult, state: &IndexState) -> String {
     q.plan(state)
         .map(|p| {
             if p.summary.indexes_used.is_empty() {

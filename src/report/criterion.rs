@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::results::{Change, Timing};
 use crate::error::Result;
+use crate::schema::{IndexState, Migration};
 
 /// Criterion's default noise threshold: changes within ±1% are noise.
 pub const NOISE_THRESHOLD: f64 = 0.01;
@@ -32,8 +33,16 @@ fn dir_name(s: &str) -> String {
         .collect()
 }
 
-/// The timing criterion recorded for `group/id`, if it ran.
-pub fn timing(root: &Path, group: &str, id: &str) -> Option<Timing> {
+/// The timings criterion recorded for `group` in each state that ran.
+pub fn timings(root: &Path, group: &str, states: &[IndexState], m: &Migration) -> Vec<Timing> {
+    states
+        .iter()
+        .filter_map(|s| timing(root, group, s, &s.id(m)))
+        .collect()
+}
+
+/// The timing criterion recorded for `group/id` (the id of `state`), if it ran.
+pub fn timing(root: &Path, group: &str, state: &IndexState, id: &str) -> Option<Timing> {
     let dir = root.join(dir_name(group)).join(dir_name(id));
     let est: Value = read_json(&dir.join("new").join("estimates.json"))?;
     let ms = |v: &Value, k: &str| v.pointer(k).and_then(Value::as_f64).map(|ns| ns / 1e6);
@@ -60,7 +69,7 @@ pub fn timing(root: &Path, group: &str, id: &str) -> Option<Timing> {
         })
     });
     Some(Timing {
-        state: id.to_string(),
+        state: state.clone(),
         median_ms: ms(&est, "/median/point_estimate")?,
         ci_low_ms: ms(&est, "/median/confidence_interval/lower_bound")?,
         ci_high_ms: ms(&est, "/median/confidence_interval/upper_bound")?,

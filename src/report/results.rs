@@ -4,19 +4,35 @@
 //!
 //! Times are milliseconds, sizes bytes, rates per second, ratios plain
 //! numbers (`speedup` 12.5 means 12.5 times faster with the indexes).
+//!
+//! The format is versioned: every change to it bumps [`SCHEMA_VERSION`].
+//! Files of an older version are upgraded when read (see [`upgrade`]), and
+//! every field added after version 1 has a serde default, so a run written
+//! by an older tool still renders; a newer version is refused.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::explain::{PlanSummary, Violation};
-use crate::schema::StatementTiming;
+use crate::schema::{IndexState, StatementTiming};
 use crate::seed::Counts;
 
-/// Version of this file's layout; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// A leave-one-out slowdown below this is noise. Criterion calls changes under
+/// 1% noise and also demands significance; 40 in-process samples are noisier,
+/// so the bar here is 5%.
+pub const NOISE: f64 = 0.05;
+
+/// Version of this file's layout; bumped on every change to it.
+///
+/// - 1: index states as criterion ids (`without_012_indexes`), finding kinds
+///   as free strings.
+/// - 2: index states as [`IndexState`] (`"with"`, `{"leave_out": "ix"}`),
+///   finding kinds as [`FindingKind`].
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The whole run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -29,25 +45,37 @@ pub struct Results {
     pub environment: Environment,
     pub scale: String,
     pub seed: u64,
+    #[serde(default)]
     pub counts: Option<Counts>,
     pub migration: MigrationInfo,
-    /// Index states the queries ran in, e.g. `without_012_indexes`.
-    pub states: Vec<String>,
+    /// Index states the queries ran in.
+    #[serde(default)]
+    pub states: Vec<IndexState>,
+    #[serde(default)]
     pub queries: Vec<QueryResult>,
+    #[serde(default)]
     pub writes: Vec<QueryResult>,
+    #[serde(default)]
     pub index_costs: Vec<IndexCost>,
     /// HOT share of the status/assignment updates with every index and with none.
+    #[serde(default)]
     pub hot_updates: Option<HotUpdates>,
+    #[serde(default)]
     pub ablation: Vec<AblationCell>,
+    #[serde(default)]
     pub sweep: Vec<SweepPoint>,
+    #[serde(default)]
     pub migration_cost: Option<MigrationCost>,
+    #[serde(default)]
     pub findings: Vec<Finding>,
+    #[serde(default)]
     pub violations: Vec<Violation>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Tool {
     pub version: String,
+    #[serde(default)]
     pub git_commit: Option<String>,
 }
 
@@ -71,6 +99,7 @@ pub struct MigrationInfo {
     pub file: String,
     /// The forward migration, in full.
     pub sql: String,
+    #[serde(default)]
     pub indexes: Vec<IndexInfo>,
 }
 
@@ -78,6 +107,7 @@ pub struct MigrationInfo {
 pub struct IndexInfo {
     pub name: String,
     pub table: String,
+    #[serde(default)]
     pub columns: Vec<String>,
 }
 
@@ -87,37 +117,50 @@ pub struct QueryResult {
     pub name: String,
     pub screen: String,
     pub sql: String,
+    #[serde(default)]
     pub expect_index: Vec<String>,
+    #[serde(default)]
     pub timings: Vec<Timing>,
     /// Median without the indexes over median with them.
+    #[serde(default)]
     pub speedup: Option<f64>,
+    #[serde(default)]
     pub plans: Vec<PlanRef>,
 }
 
 impl QueryResult {
+    /// Median without the indexes over median with them, when both states
+    /// were timed: the one place a speed-up is computed.
+    pub fn speedup_of(timings: &[Timing]) -> Option<f64> {
+        let median = |s: IndexState| timings.iter().find(|t| t.state == s).map(|t| t.median_ms);
+        Some(median(IndexState::Without)? / median(IndexState::With)?.max(1e-9))
+    }
+
     /// The timing in one state.
-    pub fn timing(&self, state: &str) -> Option<&Timing> {
-        self.timings.iter().find(|t| t.state == state)
+    pub fn timing(&self, state: &IndexState) -> Option<&Timing> {
+        self.timings.iter().find(|t| &t.state == state)
     }
 
     /// The plan in one state.
-    pub fn plan(&self, state: &str) -> Option<&PlanRef> {
-        self.plans.iter().find(|p| p.state == state)
+    pub fn plan(&self, state: &IndexState) -> Option<&PlanRef> {
+        self.plans.iter().find(|p| &p.state == state)
     }
 }
 
 /// Criterion's estimate for one benchmark.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Timing {
-    pub state: String,
+    pub state: IndexState,
     pub median_ms: f64,
     /// 95% confidence interval of the median.
     pub ci_low_ms: f64,
     pub ci_high_ms: f64,
     pub mean_ms: f64,
     /// Criterion's verdict against the previous run or a baseline, when there was one.
+    #[serde(default)]
     pub change: Option<Change>,
     /// Criterion's own page for this benchmark, relative to the run folder.
+    #[serde(default)]
     pub criterion_page: Option<String>,
 }
 
@@ -133,7 +176,7 @@ pub struct Change {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PlanRef {
-    pub state: String,
+    pub state: IndexState,
     /// The server's JSON plan, relative to the run folder.
     pub file: String,
     pub summary: PlanSummary,
@@ -154,7 +197,9 @@ pub struct IndexCost {
     pub wal_bytes_per_insert_with: f64,
     pub wal_bytes_per_insert_without: f64,
     /// n_tup_hot_upd / n_tup_upd of the status/assignment updates, with and without it.
+    #[serde(default)]
     pub hot_ratio_with: Option<f64>,
+    #[serde(default)]
     pub hot_ratio_without: Option<f64>,
 }
 
@@ -189,7 +234,7 @@ pub struct SweepPoint {
     /// Rows in the table the query reads most.
     pub rows: u64,
     pub query: String,
-    pub state: String,
+    pub state: IndexState,
     pub median_ms: f64,
     pub top_node: String,
 }
@@ -198,28 +243,87 @@ pub struct SweepPoint {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MigrationCost {
     pub wall_ms: f64,
+    #[serde(default)]
     pub statements: Vec<StatementTiming>,
     /// Each lock the migration takes is held until its COMMIT.
     pub lock_held_ms: f64,
 }
 
+/// What a finding is about. Serialised (and used as a CSS class) in
+/// kebab case, e.g. `prefix-redundant`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    /// An index whose columns lead a wider index of the migration.
+    PrefixRedundant,
+    /// No catalogue plan uses the index at the measured scale.
+    Unused,
+    /// Leaving the index out slows no catalogue query beyond noise.
+    NoSlowdownWhenDropped,
+    /// The locks the migration holds while it runs.
+    Lock,
+    /// A query whose latency with the indexes still grows with the table.
+    ScalesWithTable,
+    /// A plan that breaks the catalogue's `expect_index`.
+    Violation,
+}
+
+impl FindingKind {
+    /// The kebab-case name, as in `results.json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::PrefixRedundant => "prefix-redundant",
+            FindingKind::Unused => "unused",
+            FindingKind::NoSlowdownWhenDropped => "no-slowdown-when-dropped",
+            FindingKind::Lock => "lock",
+            FindingKind::ScalesWithTable => "scales-with-table",
+            FindingKind::Violation => "violation",
+        }
+    }
+}
+
 /// A conclusion, with the measurement behind it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
-    /// `prefix-redundant`, `unused`, `no-slowdown-when-dropped`, `lock`, `violation`.
-    pub kind: String,
+    pub kind: FindingKind,
+    #[serde(default)]
     pub index: Option<String>,
     pub message: String,
     pub evidence: String,
 }
 
 impl Results {
-    /// Reads a results file.
+    /// Reads a results file of this version or an older one.
     pub fn read(path: &Path) -> Result<Results> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        serde_json::from_str(&text).map_err(|e| Error::BadFixture {
-            file: path.display().to_string(),
-            reason: format!("not a results.json this version understands: {e}"),
+        Results::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses `results.json` text (`origin` names it in errors), upgrading
+    /// an older version and refusing a newer one.
+    pub fn parse(text: &str, origin: &str) -> Result<Results> {
+        let bad = |reason: String| Error::BadFixture {
+            file: origin.to_string(),
+            reason,
+        };
+        let mut v: Value = serde_json::from_str(text)
+            .map_err(|e| bad(format!("not JSON: {e}; point at a run folder's results.json")))?;
+        let version = v
+            .get("schema_version")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| bad("no schema_version; this is not a helpdesk-bench results.json".into()))?;
+        if version > u64::from(SCHEMA_VERSION) {
+            return Err(Error::NewerResults {
+                file: origin.to_string(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        upgrade(&mut v, version);
+        serde_json::from_value(v).map_err(|e| {
+            bad(format!(
+                "not a valid version {version} results.json: {e}; re-run the benchmark to write a new one"
+            ))
         })
     }
 
@@ -236,5 +340,45 @@ impl Results {
             .iter()
             .chain(&self.writes)
             .find(|q| q.name == name)
+    }
+}
+
+/// Brings an older file's JSON up to [`SCHEMA_VERSION`], one version at a
+/// time.
+pub fn upgrade(v: &mut Value, from: u64) {
+    if from < 2 {
+        upgrade_v1_states(v);
+    }
+    v["schema_version"] = Value::from(SCHEMA_VERSION);
+}
+
+/// Version 1 stored index states as criterion ids; version 2 as
+/// [`IndexState`]. Finding kinds kept their kebab-case names.
+fn upgrade_v1_states(v: &mut Value) {
+    fn convert(s: &mut Value) {
+        if let Some(id) = s.as_str() {
+            *s = serde_json::to_value(IndexState::from_v1_id(id)).unwrap_or(Value::Null);
+        }
+    }
+    fn convert_state(o: &mut Value) {
+        if let Some(s) = o.get_mut("state") {
+            convert(s);
+        }
+    }
+    fn each<'a>(v: &'a mut Value, key: &str) -> impl Iterator<Item = &'a mut Value> {
+        v.get_mut(key)
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+    }
+    each(v, "states").for_each(convert);
+    for list in ["queries", "writes"] {
+        for q in each(v, list) {
+            each(q, "timings").for_each(convert_state);
+            each(q, "plans").for_each(convert_state);
+        }
+    }
+    for key in ["sweep", "violations"] {
+        each(v, key).for_each(convert_state);
     }
 }

@@ -5,8 +5,9 @@
 use serde::Serialize;
 
 use super::format::{bytes, factor, ms, pct, rate};
-use super::results::{PlanRef, QueryResult, Results};
+use super::results::{PlanRef, QueryResult, Results, NOISE};
 use crate::explain::PlanSummary;
+use crate::schema::IndexState;
 
 /// A query counts as faster when its speed-up is above this.
 pub const FASTER: f64 = 1.1;
@@ -148,8 +149,8 @@ pub struct Link {
 
 /// Builds the page for one run.
 pub fn page(r: &Results) -> Page {
-    let with_state = state_like(r, "with_");
-    let without_state = state_like(r, "without_");
+    let with_state = measured(r, IndexState::With);
+    let without_state = measured(r, IndexState::Without);
     let mut rows: Vec<Row> = r
         .queries
         .iter()
@@ -197,7 +198,7 @@ pub fn page(r: &Results) -> Page {
                 .findings
                 .iter()
                 .map(|f| FindingView {
-                    kind: f.kind.clone(),
+                    kind: f.kind.as_str().to_string(),
                     message: f.message.clone(),
                     evidence: f.evidence.clone(),
                 })
@@ -277,25 +278,25 @@ pub fn page(r: &Results) -> Page {
             .flat_map(|q| {
                 q.timings.iter().filter_map(move |t| {
                     t.criterion_page.as_ref().map(|href| Link {
-                        label: format!("{} / {}", q.name, t.state),
+                        label: format!("{} / {}", q.name, t.state.to_string()),
                         href: href.clone(),
                     })
                 })
             })
             .collect(),
-        with_state,
-        without_state,
+        with_state: with_state.to_string(),
+        without_state: without_state.to_string(),
     }
 }
 
-/// The first state id with this prefix, or the only state.
-fn state_like(r: &Results, prefix: &str) -> String {
-    r.states
-        .iter()
-        .find(|s| s.starts_with(prefix))
-        .or(r.states.first())
-        .cloned()
-        .unwrap_or_default()
+/// `state` if the run measured it, else the run's first state (a user's
+/// database measured as found has only that one).
+fn measured(r: &Results, state: IndexState) -> IndexState {
+    if r.states.contains(&state) {
+        state
+    } else {
+        r.states.first().cloned().unwrap_or(state)
+    }
 }
 
 fn anchor(name: &str) -> String {
@@ -305,9 +306,9 @@ fn anchor(name: &str) -> String {
     )
 }
 
-fn row(q: &QueryResult, with: &str, without: &str) -> Row {
-    let t = |s: &str| q.timing(s);
-    let ci = |s: &str| {
+fn row(q: &QueryResult, with: &IndexState, without: &IndexState) -> Row {
+    let t = |s: &IndexState| q.timing(s);
+    let ci = |s: &IndexState| {
         t(s).map(|t| format!("{} – {}", ms(t.ci_low_ms), ms(t.ci_high_ms)))
             .unwrap_or_default()
     };
@@ -317,10 +318,10 @@ fn row(q: &QueryResult, with: &str, without: &str) -> Row {
         .filter_map(|t| {
             t.change
                 .as_ref()
-                .map(|c| format!("{}: {} ({:+.1}%)", t.state, c.verdict, c.mean_pct))
+                .map(|c| format!("{}: {} ({:+.1}%)", t.state.to_string(), c.verdict, c.mean_pct))
         })
         .collect();
-    let top = |s: &str| {
+    let top = |s: &IndexState| {
         q.plan(s)
             .map(|p| p.summary.top_node.clone())
             .unwrap_or_default()
@@ -375,7 +376,7 @@ fn tree(p: &PlanRef, other: Option<&PlanRef>) -> Tree {
         .map(|o| o.summary.nodes.iter().map(key).collect())
         .unwrap_or_default();
     Tree {
-        state: p.state.clone(),
+        state: p.state.to_string(),
         file: p.file.clone(),
         execution: format!(
             "planning {}, execution {}",
@@ -472,7 +473,7 @@ fn heatmap(r: &Results) -> Option<Heatmap> {
                     |i| match r.ablation.iter().find(|c| &c.query == q && &c.dropped == i) {
                         Some(c) if c.used => HeatCell {
                             text: factor(c.slowdown),
-                            level: if c.slowdown < 1.0 + crate::measure::NOISE {
+                            level: if c.slowdown < 1.0 + NOISE {
                                 "low"
                             } else if c.slowdown < 2.0 {
                                 "mid"

@@ -5,34 +5,62 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
 
 use super::migration::{quote_ident, Migration};
 use crate::cluster::sql_error;
 use crate::error::Result;
 
-/// Which of the migration's indexes exist.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A measured state of the migration's indexes. Results, plans and the
+/// report carry this type; only criterion's benchmark ids and plan file
+/// names need it as text ([`IndexState::id`]). A state says which indexes
+/// exist, nothing else: client counts and the like belong to whatever
+/// measurement carries the state.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum IndexState {
     /// None of them (the migration's columns stay).
     Without,
     /// All of them.
     With,
-    /// All but this one.
+    /// All but this one (leave-one-out).
     LeaveOut(String),
-    /// Exactly these (used to put a database back as it was found).
-    Exactly(BTreeSet<String>),
+    /// The database as it was found, not switched: a user's database without
+    /// the index-changes flag.
+    AsFound,
 }
 
 impl IndexState {
-    /// The id used in benchmark names and file names, e.g. `with_012_indexes`.
+    /// The id used in criterion's benchmark names and in file names, e.g.
+    /// `with_012_indexes`. On a user's database it is `current_schema`,
+    /// which stays the same across a migration so criterion baselines line up.
     pub fn id(&self, m: &Migration) -> String {
         let tag = m.name.split('_').next().unwrap_or(&m.name);
         match self {
             IndexState::Without => format!("without_{tag}_indexes"),
             IndexState::With => format!("with_{tag}_indexes"),
             IndexState::LeaveOut(name) => format!("without_{name}"),
-            IndexState::Exactly(_) => "as_found".to_string(),
+            IndexState::AsFound => "current_schema".to_string(),
+        }
+    }
+
+    /// The state a v1 `results.json` id stands for (ids were the only form
+    /// then): the inverse of [`IndexState::id`] without the migration.
+    pub fn from_v1_id(id: &str) -> IndexState {
+        let tagged = |prefix: &str| {
+            id.strip_prefix(prefix)
+                .and_then(|rest| rest.strip_suffix("_indexes"))
+                .is_some_and(|tag| !tag.is_empty() && tag.chars().all(|c| c.is_ascii_digit()))
+        };
+        if tagged("with_") {
+            IndexState::With
+        } else if tagged("without_") {
+            IndexState::Without
+        } else if let Some(name) = id.strip_prefix("without_") {
+            IndexState::LeaveOut(name.to_string())
+        } else {
+            IndexState::AsFound
         }
     }
 
@@ -44,13 +72,29 @@ impl IndexState {
             .collect()
     }
 
-    fn wants(&self, index: &str) -> bool {
+    /// The migration's indexes this state has, or `None` for
+    /// [`IndexState::AsFound`], which is whatever is there.
+    fn wanted(&self, m: &Migration) -> Option<BTreeSet<String>> {
+        let names = m.indexes().iter().map(|i| i.name.clone());
         match self {
-            IndexState::Without => false,
-            IndexState::With => true,
-            IndexState::LeaveOut(name) => name != index,
-            IndexState::Exactly(set) => set.contains(index),
+            IndexState::Without => Some(BTreeSet::new()),
+            IndexState::With => Some(names.collect()),
+            IndexState::LeaveOut(left) => Some(names.filter(|n| n != left).collect()),
+            IndexState::AsFound => None,
         }
+    }
+}
+
+/// A short label for pages and consoles.
+impl std::fmt::Display for IndexState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            IndexState::Without => "without the indexes".to_string(),
+            IndexState::With => "with the indexes".to_string(),
+            IndexState::LeaveOut(name) => format!("without {name}"),
+            IndexState::AsFound => "as found".to_string(),
+        };
+        f.pad(&text)
     }
 }
 
@@ -73,19 +117,37 @@ pub async fn present_indexes(client: &Client, m: &Migration) -> Result<BTreeSet<
 }
 
 /// Drops and builds indexes until the state holds, then ANALYZEs the tables
-/// that changed. Returns how long each build took.
+/// that changed. Returns how long each build took. [`IndexState::AsFound`]
+/// changes nothing.
 pub async fn set_state(
     client: &Client,
     m: &Migration,
     state: &IndexState,
 ) -> Result<Vec<(String, Duration)>> {
+    match state.wanted(m) {
+        Some(wanted) => set_present(client, m, &wanted, &state.id(m)).await,
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Puts back exactly the set of the migration's indexes found earlier with
+/// [`present_indexes`].
+pub async fn restore_present(client: &Client, m: &Migration, found: &BTreeSet<String>) -> Result<()> {
+    set_present(client, m, found, "the indexes as found").await.map(drop)
+}
+
+async fn set_present(
+    client: &Client,
+    m: &Migration,
+    wanted: &BTreeSet<String>,
+    what: &str,
+) -> Result<Vec<(String, Duration)>> {
     let present = present_indexes(client, m).await?;
     let mut touched = BTreeSet::new();
     let mut builds = Vec::new();
     for ix in m.indexes() {
-        let want = state.wants(&ix.name);
-        let have = present.contains(&ix.name);
-        if want == have {
+        let want = wanted.contains(&ix.name);
+        if want == present.contains(&ix.name) {
             continue;
         }
         let t = Instant::now();
@@ -97,7 +159,7 @@ pub async fn set_state(
         client
             .batch_execute(&sql)
             .await
-            .map_err(|e| sql_error(format!("switching to {}", state.id(m)), e))?;
+            .map_err(|e| sql_error(format!("switching to {what}"), e))?;
         if want {
             builds.push((ix.name.clone(), t.elapsed()));
         }
@@ -110,21 +172,4 @@ pub async fn set_state(
             .map_err(|e| sql_error(format!("analyzing {table}"), e))?;
     }
     Ok(builds)
-}
-
-/// The state the database is in, if it is one of the named ones.
-pub async fn current_state(client: &Client, m: &Migration) -> Result<Option<IndexState>> {
-    let present = present_indexes(client, m).await?;
-    Ok(if present.len() == m.indexes().len() {
-        Some(IndexState::With)
-    } else if present.is_empty() {
-        Some(IndexState::Without)
-    } else if present.len() + 1 == m.indexes().len() {
-        m.indexes()
-            .iter()
-            .find(|i| !present.contains(&i.name))
-            .map(|i| IndexState::LeaveOut(i.name.clone()))
-    } else {
-        None
-    })
 }

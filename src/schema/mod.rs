@@ -11,7 +11,7 @@ mod sql;
 pub mod verify;
 
 pub use catalog::{table_checksum, table_columns, Catalog};
-pub use indexes::{current_state, present_indexes, set_state, IndexState};
+pub use indexes::{present_indexes, restore_present, set_state, IndexState};
 pub use migrate::{
     apply, base_objects, column_comment, create_base, down, status, up, Applied, State,
     StatementTiming, Status,
