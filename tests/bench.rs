@@ -99,11 +99,7 @@ async fn plans_use_the_expected_indexes_and_none_without_them() {
     .unwrap();
     assert!(run.violations.is_empty(), "{:#?}", run.violations);
     let names: Vec<String> = m.indexes().iter().map(|i| i.name.clone()).collect();
-    for p in run
-        .plans
-        .iter()
-        .filter(|p| p.state == IndexState::Without)
-    {
+    for p in run.plans.iter().filter(|p| p.state == IndexState::Without) {
         assert!(
             !p.summary.indexes_used.iter().any(|u| names.contains(u)),
             "{} uses a 012 index while they are dropped",

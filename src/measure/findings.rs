@@ -142,7 +142,7 @@ pub fn findings(r: &Results, m: &Migration) -> Vec<Finding> {
         out.push(Finding {
             kind: FindingKind::Violation,
             index: None,
-            message: format!("plan assertion broken: {} {}", v.query, v.state.to_string()),
+            message: format!("plan assertion broken: {} {}", v.query, v.state),
             evidence: v.message.clone(),
         });
     }

@@ -84,7 +84,7 @@ pub fn chart(points: &[SweepPoint]) -> Option<Chart> {
             pts.sort_by_key(|p| p.rows);
             let color = PALETTE[queries.iter().position(|x| *x == q).unwrap_or(0) % PALETTE.len()];
             Line {
-                label: format!("{q} ({})", s.to_string()),
+                label: format!("{q} ({})", s),
                 points: pts
                     .iter()
                     .map(|p| format!("{:.1},{:.1}", px(p.rows as f64), py(p.median_ms)))
@@ -104,7 +104,7 @@ pub fn chart(points: &[SweepPoint]) -> Option<Chart> {
                             py(p.median_ms),
                             format!(
                                 "{q} {} at {} rows: {} ({})",
-                                s.to_string(),
+                                s,
                                 thousands(p.rows),
                                 ms(p.median_ms),
                                 p.top_node

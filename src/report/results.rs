@@ -306,12 +306,17 @@ impl Results {
             file: origin.to_string(),
             reason,
         };
-        let mut v: Value = serde_json::from_str(text)
-            .map_err(|e| bad(format!("not JSON: {e}; point at a run folder's results.json")))?;
+        let mut v: Value = serde_json::from_str(text).map_err(|e| {
+            bad(format!(
+                "not JSON: {e}; point at a run folder's results.json"
+            ))
+        })?;
         let version = v
             .get("schema_version")
             .and_then(Value::as_u64)
-            .ok_or_else(|| bad("no schema_version; this is not a helpdesk-bench results.json".into()))?;
+            .ok_or_else(|| {
+                bad("no schema_version; this is not a helpdesk-bench results.json".into())
+            })?;
         if version > u64::from(SCHEMA_VERSION) {
             return Err(Error::NewerResults {
                 file: origin.to_string(),

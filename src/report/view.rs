@@ -278,7 +278,7 @@ pub fn page(r: &Results) -> Page {
             .flat_map(|q| {
                 q.timings.iter().filter_map(move |t| {
                     t.criterion_page.as_ref().map(|href| Link {
-                        label: format!("{} / {}", q.name, t.state.to_string()),
+                        label: format!("{} / {}", q.name, t.state),
                         href: href.clone(),
                     })
                 })
@@ -318,7 +318,7 @@ fn row(q: &QueryResult, with: &IndexState, without: &IndexState) -> Row {
         .filter_map(|t| {
             t.change
                 .as_ref()
-                .map(|c| format!("{}: {} ({:+.1}%)", t.state.to_string(), c.verdict, c.mean_pct))
+                .map(|c| format!("{}: {} ({:+.1}%)", t.state, c.verdict, c.mean_pct))
         })
         .collect();
     let top = |s: &IndexState| {

@@ -132,8 +132,14 @@ pub async fn set_state(
 
 /// Puts back exactly the set of the migration's indexes found earlier with
 /// [`present_indexes`].
-pub async fn restore_present(client: &Client, m: &Migration, found: &BTreeSet<String>) -> Result<()> {
-    set_present(client, m, found, "the indexes as found").await.map(drop)
+pub async fn restore_present(
+    client: &Client,
+    m: &Migration,
+    found: &BTreeSet<String>,
+) -> Result<()> {
+    set_present(client, m, found, "the indexes as found")
+        .await
+        .map(drop)
 }
 
 async fn set_present(
