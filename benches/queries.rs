@@ -8,7 +8,8 @@
 //! `cargo test`'s test mode), with the
 //! seeded database cached between runs. With `DATABASE_URL`, the database is
 //! benched as it is (id `current_schema`) unless
-//! `HELPDESK_BENCH_ALLOW_INDEX_CHANGES=1`.
+//! `HELPDESK_BENCH_ALLOW_INDEX_CHANGES=1`, and then each state is a
+//! transaction that is rolled back, so the database ends as found.
 
 use std::path::PathBuf;
 
@@ -17,7 +18,7 @@ mod common;
 
 use helpdesk_bench::measure::{write_run, RunInput};
 use helpdesk_bench::queries::{Catalogue, ParamPool, Prepared};
-use helpdesk_bench::schema::{set_state, IndexState, Migration};
+use helpdesk_bench::schema::{set_state, Access, IndexState, Migration, Policy, Session};
 
 fn main() -> anyhow::Result<()> {
     let bench_mode = common::bench_mode();
@@ -39,11 +40,11 @@ fn main() -> anyhow::Result<()> {
     let migration = Migration::builtin()?;
     let states = ws.bench_states();
     {
-        let client = rt.block_on(ws.db.connect())?;
+        let mut session = rt.block_on(Session::open(&ws.db, &migration, ws.force))?;
         let pools = rt.block_on(async {
             let mut v = Vec::new();
             for q in catalogue.reads() {
-                v.push(ParamPool::sample(&client, q).await?);
+                v.push(ParamPool::sample(session.client(), q).await?);
             }
             Ok::<_, helpdesk_bench::Error>(v)
         })?;
@@ -57,17 +58,24 @@ fn main() -> anyhow::Result<()> {
                 order.reverse();
             }
             for state in order {
-                rt.block_on(set_state(&client, &migration, state))?;
-                let prepared = rt.block_on(Prepared::new(&client, q, pool.clone()))?;
+                // Each state is one read-only transaction; on a user's
+                // database it is rolled back, indexes and all.
+                rt.block_on(session.enter(state, Access::ReadOnly))?;
+                let client = session.client();
+                let prepared = rt.block_on(Prepared::new(client, q, pool.clone()))?;
+                // One run outside the timing, so a failing query stops here
+                // with its error rather than a panic inside criterion.
+                rt.block_on(prepared.run_with(client, prepared.pool.first()))?;
                 g.bench_function(state.id(&migration), |b| {
                     b.to_async(&rt)
-                        .iter(|| async { prepared.run_next(&client).await.expect("query failed") })
+                        .iter(|| async { prepared.run_next(client).await.expect("query failed") })
                 });
             }
             g.finish();
         }
-        if ws.may_change_indexes {
-            rt.block_on(set_state(&client, &migration, &IndexState::With))?;
+        rt.block_on(session.leave())?;
+        if session.policy() == Policy::Commit && ws.may_change_indexes {
+            rt.block_on(set_state(session.client(), &migration, &IndexState::With))?;
         }
     }
     c.final_summary();

@@ -14,7 +14,7 @@ mod common;
 use helpdesk_bench::cluster::URL_ENV;
 use helpdesk_bench::queries::{Catalogue, ParamPool, Prepared};
 use helpdesk_bench::report::{criterion as crit, QueryResult, Results};
-use helpdesk_bench::schema::{set_state, IndexState, Migration};
+use helpdesk_bench::schema::{Access, IndexState, Migration, Session};
 
 /// Lets the write workloads run against `DATABASE_URL`.
 const ALLOW_WRITES_ENV: &str = "HELPDESK_BENCH_ALLOW_WRITES";
@@ -32,21 +32,26 @@ fn main() -> anyhow::Result<()> {
     let catalogue = Catalogue::repository()?;
     let migration = Migration::builtin()?;
     let states = ws.bench_states();
-    let client = rt.block_on(ws.db.connect())?;
+    let mut session = rt.block_on(Session::open(&ws.db, &migration, ws.force))?;
     for q in catalogue.writes() {
-        let pool = rt.block_on(ParamPool::sample(&client, q))?;
+        let pool = rt.block_on(ParamPool::sample(session.client(), q))?;
         let mut g = c.benchmark_group(format!("write_{}", q.name));
         g.sampling_mode(SamplingMode::Flat);
         for state in &states {
-            rt.block_on(set_state(&client, &migration, state))?;
-            let prepared = rt.block_on(Prepared::new(&client, q, pool.clone()))?;
+            rt.block_on(session.enter(state, Access::ReadWrite))?;
+            let client = session.client();
+            let prepared = rt
+                .block_on(Prepared::new(client, q, pool.clone()))?
+                .nested(session.in_transaction());
+            rt.block_on(prepared.run_with(client, prepared.pool.first()))?;
             g.bench_function(state.id(&migration), |b| {
                 b.to_async(&rt)
-                    .iter(|| async { prepared.run_next(&client).await.expect("write failed") })
+                    .iter(|| async { prepared.run_next(client).await.expect("write failed") })
             });
         }
         g.finish();
     }
+    rt.block_on(session.leave())?;
     c.final_summary();
     if bench_mode {
         merge_into_latest(&catalogue, &migration, &states)?;

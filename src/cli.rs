@@ -166,6 +166,11 @@ pub struct ExplainArgs {
     /// HELPDESK_BENCH_ALLOW_INDEX_CHANGES=1.
     #[arg(long)]
     pub allow_index_changes: bool,
+    /// With --allow-index-changes: switch states even while other sessions
+    /// use the migration's tables (they wait behind the tool's locks). Same
+    /// as HELPDESK_BENCH_FORCE=1.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Flags of `report`.

@@ -96,6 +96,19 @@ pub enum Error {
         supported: u32,
     },
 
+    #[error("other sessions are using {tables}: {sessions}; switching index states takes ACCESS EXCLUSIVE locks that would block them for the whole measurement; retry when they are idle, or pass --force (HELPDESK_BENCH_FORCE=1) to switch anyway")]
+    TablesInUse { tables: String, sessions: String },
+
+    #[error("waited {waited} for a lock on \"{table}\" held by {holders}; nothing was changed; retry when that session is done, or end it with pg_terminate_backend(pid)")]
+    LockTimeout {
+        table: String,
+        waited: String,
+        holders: String,
+    },
+
+    #[error("query {query} writes ({detail}) but is not declared a write; nothing was changed; mark it `kind = \"write\"` in the catalogue (writes run on your database only with HELPDESK_BENCH_ALLOW_WRITES=1)")]
+    UndeclaredWrite { query: String, detail: String },
+
     #[error("interrupted; open transactions were rolled back")]
     Interrupted,
 

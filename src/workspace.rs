@@ -12,6 +12,9 @@ use crate::seed::{self, Reporter, Scale, SeedConfig};
 
 /// Environment variable that lets benches change indexes on `DATABASE_URL`.
 pub const ALLOW_INDEX_CHANGES_ENV: &str = "HELPDESK_BENCH_ALLOW_INDEX_CHANGES";
+/// Environment variable that lets benches switch index states while other
+/// sessions use the tables.
+pub const FORCE_ENV: &str = "HELPDESK_BENCH_FORCE";
 /// Environment variable choosing the bench scale.
 pub const SCALE_ENV: &str = "HELPDESK_BENCH_SCALE";
 
@@ -32,6 +35,8 @@ pub struct Workspace {
     pub reused: bool,
     /// True when the tool may drop and build the migration's indexes.
     pub may_change_indexes: bool,
+    /// True when states may be switched while other sessions use the tables.
+    pub force: bool,
 }
 
 impl Workspace {
@@ -50,6 +55,7 @@ impl Workspace {
                 seed,
                 reused: true,
                 may_change_indexes: std::env::var(ALLOW_INDEX_CHANGES_ENV).is_ok_and(|v| v == "1"),
+                force: std::env::var(FORCE_ENV).is_ok_and(|v| v == "1"),
             });
         }
         let dir =
@@ -76,6 +82,7 @@ impl Workspace {
             seed,
             reused,
             may_change_indexes: true,
+            force: false,
         })
     }
 

@@ -92,6 +92,7 @@ async fn plans_use_the_expected_indexes_and_none_without_them() {
             only: vec![],
             ablation: false,
             may_change_indexes: true,
+            force: false,
             out: out.clone(),
         },
     )

@@ -130,6 +130,14 @@ impl Endpoint {
         Ok(client)
     }
 
+    /// Opens one connection whose running statement [`super::cancel_all`]
+    /// cancels on Ctrl-C, for as long as the registration lives.
+    pub async fn connect_cancellable(&self) -> Result<(Client, super::cancel::Registration)> {
+        let client = self.connect().await?;
+        let reg = super::cancel::register(client.cancel_token(), self.tls.clone());
+        Ok((client, reg))
+    }
+
     /// A pool of up to `size` connections. Checks one connection out first,
     /// so a bad URL fails here with a clear error rather than later.
     pub async fn pool(&self, size: usize) -> Result<Pool> {

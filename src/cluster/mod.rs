@@ -4,6 +4,7 @@
 //! each clone their own database from a template database inside it.
 
 mod binaries;
+mod cancel;
 mod dirs;
 mod embedded;
 mod endpoint;
@@ -14,6 +15,7 @@ mod watchdog;
 use std::sync::{Mutex, OnceLock};
 
 pub use binaries::{PgBin, PG_BIN_ENV};
+pub use cancel::{cancel_all, Registration};
 pub use dirs::{cache_dir, tree_size, CACHE_ENV, TMPDIR_ENV};
 pub use embedded::{Cluster, StartOptions, PORT};
 pub use endpoint::{sql_error, Endpoint};

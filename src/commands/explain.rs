@@ -48,6 +48,7 @@ pub async fn run(args: ExplainArgs, quiet: bool) -> Result<ExitCode> {
             only: args.queries.clone(),
             ablation: args.ablation,
             may_change_indexes: may_change,
+            force: args.force || ws.force,
             out: args.out.clone(),
         },
     )

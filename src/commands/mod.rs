@@ -20,6 +20,8 @@ mod verify;
 
 use std::process::ExitCode;
 
+use tokio::signal::unix::{Signal, SignalKind};
+
 use crate::cli::{Cli, Command};
 use crate::cluster;
 use crate::error::{Error, Result};
@@ -39,11 +41,15 @@ pub fn main(cli: Cli) -> ExitCode {
                 if own_interrupt {
                     return run(cli).await;
                 }
-                // Registered before any work starts, so no SIGINT is missed.
+                // Registered before any work starts, so no signal is missed.
                 let mut sigint = interrupts()?;
+                let mut sigterm = signal(SignalKind::terminate(), "SIGTERM")?;
+                let work = run(cli);
+                tokio::pin!(work);
                 tokio::select! {
-                    r = run(cli) => r,
-                    _ = sigint.recv() => Err(Error::Interrupted),
+                    r = &mut work => r,
+                    _ = sigint.recv() => stop().await,
+                    _ = sigterm.recv() => stop().await,
                 }
             });
             // Dropping the runtime closes every connection, so the server
@@ -100,10 +106,23 @@ pub fn usage_error(e: clap::Error) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// On Ctrl-C or SIGTERM, while the interrupted work still holds its
+/// connections: asks the server to cancel what they run (a statement, or a
+/// wait for a lock), so nothing queued outlives the tool. Dropping the work
+/// then closes the connections, and the server rolls back their
+/// transactions.
+async fn stop() -> Result<ExitCode> {
+    cluster::cancel_all().await;
+    Err(Error::Interrupted)
+}
+
 /// A stream of SIGINTs, listening from the moment it is created.
-pub(crate) fn interrupts() -> Result<tokio::signal::unix::Signal> {
-    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .map_err(|e| Error::io("SIGINT handler", e))
+pub(crate) fn interrupts() -> Result<Signal> {
+    signal(SignalKind::interrupt(), "SIGINT")
+}
+
+fn signal(kind: SignalKind, name: &str) -> Result<Signal> {
+    tokio::signal::unix::signal(kind).map_err(|e| Error::io(format!("{name} handler"), e))
 }
 
 /// An error and its causes on one line: `what: because: because`.

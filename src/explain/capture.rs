@@ -9,7 +9,7 @@ use tokio_postgres::Client;
 
 use crate::cluster::sql_error;
 use crate::error::{Error, Result};
-use crate::queries::{as_sql, Kind, Query};
+use crate::queries::{as_sql, read_error, Kind, Query};
 
 /// A `json` value read as its text, byte for byte.
 struct JsonText(String);
@@ -46,6 +46,6 @@ pub async fn capture(client: &Client, q: &Query, params: &[Option<String>]) -> R
     let row = client
         .query_one(&stmt, &as_sql(params, q.params))
         .await
-        .map_err(|e| sql_error(format!("explaining {}", q.name), e))?;
+        .map_err(|e| read_error(&q.name, format!("explaining {}", q.name), e))?;
     Ok(row.get::<_, JsonText>(0).0)
 }

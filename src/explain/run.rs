@@ -12,7 +12,9 @@ use super::summary::{check, PlanSummary, Violation};
 use crate::cluster::Endpoint;
 use crate::error::{Error, Result};
 use crate::queries::{Catalogue, ParamPool};
-use crate::schema::{present_indexes, restore_present, set_state, IndexState, Migration};
+use crate::schema::{
+    present_indexes, restore_present, Access, IndexState, Migration, Policy, Session,
+};
 
 /// What to explain.
 pub struct ExplainOptions<'a> {
@@ -25,6 +27,8 @@ pub struct ExplainOptions<'a> {
     /// Whether indexes may be dropped and built; if not, the database is
     /// explained in the state it is in.
     pub may_change_indexes: bool,
+    /// Switch states even while other sessions use the tables.
+    pub force: bool,
     pub out: PathBuf,
 }
 
@@ -57,9 +61,10 @@ impl ExplainRun {
     }
 }
 
-/// Runs the catalogue's read queries under EXPLAIN ANALYZE in each state.
+/// Runs the catalogue's read queries under EXPLAIN ANALYZE in each state,
+/// each state in its own read-only transaction (see [`Session`]).
 pub async fn explain_all(db: &Endpoint, o: &ExplainOptions<'_>) -> Result<ExplainRun> {
-    let client = db.connect().await?;
+    let mut session = Session::open(db, o.migration, o.force).await?;
     std::fs::create_dir_all(&o.out).map_err(|e| Error::io(&o.out, e))?;
     let queries: Vec<_> = if o.only.is_empty() {
         o.catalogue.reads().collect()
@@ -71,9 +76,9 @@ pub async fn explain_all(db: &Endpoint, o: &ExplainOptions<'_>) -> Result<Explai
     };
     let mut pools = Vec::new();
     for q in &queries {
-        pools.push(ParamPool::sample(&client, q).await?);
+        pools.push(ParamPool::sample(session.client(), q).await?);
     }
-    let found = present_indexes(&client, o.migration).await?;
+    let found = present_indexes(session.client(), o.migration).await?;
     let states: Vec<IndexState> = if o.may_change_indexes {
         let mut s = vec![IndexState::Without, IndexState::With];
         if o.ablation {
@@ -96,10 +101,10 @@ pub async fn explain_all(db: &Endpoint, o: &ExplainOptions<'_>) -> Result<Explai
         violations: Vec::new(),
     };
     for state in &states {
-        set_state(&client, o.migration, state).await?;
+        session.enter(state, Access::ReadOnly).await?;
         let id = state.id(o.migration);
         for (q, pool) in queries.iter().zip(&pools) {
-            let json = capture(&client, q, pool.first()).await?;
+            let json = capture(session.client(), q, pool.first()).await?;
             let file = format!("{}.{id}.json", q.name);
             write(&o.out.join(&file), &json)?;
             let summary = PlanSummary::of(&Plan::from_json(&json)?);
@@ -114,8 +119,9 @@ pub async fn explain_all(db: &Endpoint, o: &ExplainOptions<'_>) -> Result<Explai
             });
         }
     }
-    if o.may_change_indexes {
-        restore_present(&client, o.migration, &found).await?;
+    session.leave().await?;
+    if o.may_change_indexes && session.policy() == Policy::Commit {
+        restore_present(session.client(), o.migration, &found).await?;
     }
     let text = serde_json::to_string_pretty(&run)
         .map_err(|e| Error::BadInput(format!("writing plans.json: {e}")))?;

@@ -93,6 +93,7 @@ pub async fn write_run(input: &RunInput<'_>) -> Result<PathBuf> {
             only: vec![],
             ablation: false,
             may_change_indexes: input.ws.may_change_indexes,
+            force: input.ws.force,
             out: dir.join("plans"),
         },
     )

@@ -7,4 +7,4 @@ mod runner;
 
 pub use catalogue::{Catalogue, Kind, Query, BUILTIN, DEFAULT_PATH};
 pub use params::{as_sql, ParamPool};
-pub use runner::Prepared;
+pub use runner::{read_error, Prepared};

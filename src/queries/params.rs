@@ -7,6 +7,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 use super::catalogue::Query;
+use super::runner::read_error;
 use crate::cluster::sql_error;
 use crate::error::{Error, Result};
 
@@ -27,7 +28,9 @@ impl Clone for ParamPool {
 }
 
 impl ParamPool {
-    /// Runs the query's `sample` SQL (if any) and keeps its rows.
+    /// Runs the query's `sample` SQL (if any) and keeps its rows. The
+    /// sample is one statement, run in its own `READ ONLY` transaction, so
+    /// call this outside any open transaction.
     pub async fn sample(client: &Client, q: &Query) -> Result<ParamPool> {
         let Some(sql) = &q.sample else {
             return Ok(ParamPool {
@@ -35,10 +38,21 @@ impl ParamPool {
                 next: AtomicUsize::new(0),
             });
         };
-        let msgs = client
-            .simple_query(sql)
+        if crate::schema::split(sql).len() != 1 {
+            return Err(Error::BadInput(format!(
+                "query {}: its sample must be one SQL statement; remove the extra statements",
+                q.name
+            )));
+        }
+        let doing = || format!("sampling parameters for {}", q.name);
+        client
+            .batch_execute("BEGIN READ ONLY")
             .await
-            .map_err(|e| sql_error(format!("sampling parameters for {}", q.name), e))?;
+            .map_err(|e| sql_error(doing(), e))?;
+        let msgs = client.simple_query(sql).await;
+        let ended = client.batch_execute("ROLLBACK").await;
+        let msgs = msgs.map_err(|e| read_error(&q.name, doing(), e))?;
+        ended.map_err(|e| sql_error(doing(), e))?;
         let rows: Vec<Vec<Option<String>>> = msgs
             .iter()
             .filter_map(|m| match m {

@@ -2,19 +2,38 @@
 //! text parameters, then executed with rotating parameters, fetching every
 //! row as the application would.
 
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, Statement};
 
 use super::catalogue::{Kind, Query};
 use super::params::{as_sql, ParamPool};
 use crate::cluster::sql_error;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// A query prepared on one connection, with its parameter pool.
 pub struct Prepared {
     pub query: Query,
     pub pool: ParamPool,
     statements: Vec<Statement>,
+    /// Whether writes run inside an open transaction (a rolled-back index
+    /// state), so each execution is a savepoint rather than a transaction.
+    nested: bool,
+}
+
+/// A failed read: a write refused by the read-only transaction becomes
+/// [`Error::UndeclaredWrite`], anything else a server error.
+pub fn read_error(query: &str, doing: String, e: tokio_postgres::Error) -> Error {
+    if e.code() == Some(&SqlState::READ_ONLY_SQL_TRANSACTION) {
+        return Error::UndeclaredWrite {
+            query: query.to_string(),
+            detail: e
+                .as_db_error()
+                .map(|d| d.message().to_string())
+                .unwrap_or_else(|| e.to_string()),
+        };
+    }
+    sql_error(doing, e)
 }
 
 impl Prepared {
@@ -34,7 +53,15 @@ impl Prepared {
             query: q.clone(),
             pool,
             statements,
+            nested: false,
         })
+    }
+
+    /// Runs writes as savepoints of the transaction already open on the
+    /// connection, instead of transactions of their own.
+    pub fn nested(mut self, nested: bool) -> Prepared {
+        self.nested = nested;
+        self
     }
 
     /// Runs once with the next parameters; returns rows fetched or changed.
@@ -52,12 +79,21 @@ impl Prepared {
                 let rows = client
                     .query(&self.statements[0], &params)
                     .await
-                    .map_err(|e| sql_error(doing(), e))?;
+                    .map_err(|e| read_error(&self.query.name, doing(), e))?;
                 Ok(rows.len() as u64)
             }
             Kind::Write => {
+                let (begin, commit, rollback) = if self.nested {
+                    (
+                        "SAVEPOINT write",
+                        "RELEASE SAVEPOINT write",
+                        "ROLLBACK TO SAVEPOINT write",
+                    )
+                } else {
+                    ("BEGIN", "COMMIT", "ROLLBACK")
+                };
                 client
-                    .batch_execute("BEGIN")
+                    .batch_execute(begin)
                     .await
                     .map_err(|e| sql_error(doing(), e))?;
                 let mut n = 0;
@@ -65,13 +101,13 @@ impl Prepared {
                     match client.execute(st, &params).await {
                         Ok(k) => n += k,
                         Err(e) => {
-                            let _ = client.batch_execute("ROLLBACK").await;
+                            let _ = client.batch_execute(rollback).await;
                             return Err(sql_error(doing(), e));
                         }
                     }
                 }
                 client
-                    .batch_execute("COMMIT")
+                    .batch_execute(commit)
                     .await
                     .map_err(|e| sql_error(doing(), e))?;
                 Ok(n)

@@ -74,7 +74,7 @@ impl IndexState {
 
     /// The migration's indexes this state has, or `None` for
     /// [`IndexState::AsFound`], which is whatever is there.
-    fn wanted(&self, m: &Migration) -> Option<BTreeSet<String>> {
+    pub(crate) fn wanted(&self, m: &Migration) -> Option<BTreeSet<String>> {
         let names = m.indexes().iter().map(|i| i.name.clone());
         match self {
             IndexState::Without => Some(BTreeSet::new()),

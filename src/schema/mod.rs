@@ -7,6 +7,7 @@ pub mod fixtures;
 mod indexes;
 mod migrate;
 mod migration;
+mod session;
 mod sql;
 pub mod verify;
 
@@ -20,4 +21,5 @@ pub use migration::{
     quote_ident, unquote, ColumnDef, CommentDef, ConstraintDef, IndexDef, Migration, Objects,
     SqlFile, TypeDef,
 };
+pub use session::{Access, Policy, Session, LOCK_TIMEOUT, STATEMENT_TIMEOUT};
 pub use sql::{split, Statement};
