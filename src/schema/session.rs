@@ -189,7 +189,7 @@ impl<'m> Session<'m> {
         if e.code() != Some(&SqlState::LOCK_NOT_AVAILABLE) {
             return sql_error(format!("switching to {state} ({})", ix.name), e);
         }
-        let holders = lock_holders(&self.client, &[ix.table.clone()])
+        let holders = lock_holders(&self.client, std::slice::from_ref(&ix.table))
             .await
             .unwrap_or_default();
         Error::LockTimeout {
