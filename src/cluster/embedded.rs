@@ -17,6 +17,7 @@ use super::template::{self, last_lines, SUPERUSER};
 use super::user::ServerUser;
 use super::watchdog;
 use crate::error::{Error, Result};
+use crate::fsutil;
 
 /// The port number; with a private socket directory it only names the socket file.
 pub const PORT: u16 = 5432;
@@ -98,8 +99,8 @@ impl Cluster {
             )));
         }
         std::fs::create_dir(&sock).map_err(|e| Error::io(&sock, e))?;
-        dirs::set_owner(&sock, self.user.owner())?;
-        dirs::copy_tree(source, &self.data_dir(), self.user.owner())?;
+        fsutil::set_owner(&sock, self.user.owner())?;
+        fsutil::copy_tree(source, &self.data_dir(), self.user.owner())?;
         // A copied postmaster.pid (from a seeded cache) would confuse readiness.
         let _ = std::fs::remove_file(self.data_dir().join("postmaster.pid"));
         if self.detach {
@@ -213,7 +214,7 @@ impl Cluster {
         }
         let staging = dest.with_extension(format!("tmp-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&staging);
-        dirs::copy_tree(&self.data_dir(), &staging, None)?;
+        fsutil::copy_tree(&self.data_dir(), &staging, None)?;
         let _ = std::fs::remove_dir_all(dest);
         std::fs::rename(&staging, dest).map_err(|e| Error::io(dest, e))?;
         Ok(())
