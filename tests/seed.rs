@@ -1,43 +1,18 @@
 //! The seeder against a real PostgreSQL at tiny scale: determinism, shape,
 //! integrity, safety and interruption.
 
-mod common;
+pub mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use common::{run, stderr, TestDb};
+use common::{checksums, run, seed_config, seeded, seeded_tiny, stderr, TempDir, TestDb};
 use helpdesk_bench::cluster::{self, Cluster, Endpoint};
-use helpdesk_bench::schema::{self, table_checksum, table_columns, Migration};
+use helpdesk_bench::schema::{self, Migration};
 use helpdesk_bench::seed::{self, Reporter, Scale, SeedConfig, Shape, TABLES};
 use helpdesk_bench::Error;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-
-fn tiny(jobs: usize) -> SeedConfig {
-    let mut cfg = SeedConfig::new(Scale::Tiny.counts());
-    cfg.jobs = jobs;
-    cfg.seed = 42;
-    cfg
-}
-
-async fn seeded(prefix: &str, cfg: &SeedConfig) -> TestDb {
-    let db = TestDb::new(prefix).await;
-    seed::run(&db.endpoint, cfg, &Reporter::quiet())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    db
-}
-
-async fn checksums(db: &Endpoint) -> Vec<(i64, String)> {
-    let c = db.connect().await.unwrap();
-    let mut out = Vec::new();
-    for t in TABLES {
-        let cols = table_columns(&c, t).await.unwrap();
-        out.push(table_checksum(&c, t, &cols, "id").await.unwrap());
-    }
-    out
-}
 
 async fn scalar(c: &tokio_postgres::Client, sql: &str) -> i64 {
     c.query_one(sql, &[]).await.unwrap().get(0)
@@ -45,15 +20,15 @@ async fn scalar(c: &tokio_postgres::Client, sql: &str) -> i64 {
 
 #[tokio::test]
 async fn same_seed_same_rows_whatever_the_jobs() {
-    let one = seeded("jobs1", &tiny(1)).await;
-    let four = seeded("jobs4", &tiny(4)).await;
+    let one = seeded("jobs1", &seed_config(Scale::Tiny.counts(), 1)).await;
+    let four = seeded("jobs4", &seed_config(Scale::Tiny.counts(), 4)).await;
     let a = checksums(&one.endpoint).await;
     assert_eq!(a, checksums(&four.endpoint).await);
     assert_eq!(
         a.iter().map(|r| r.0).collect::<Vec<_>>(),
         [200, 2_000, 20_000]
     );
-    let mut other = tiny(2);
+    let mut other = seed_config(Scale::Tiny.counts(), 2);
     other.seed = 43;
     let different = seeded("seed43", &other).await;
     assert_ne!(a, checksums(&different.endpoint).await);
@@ -61,7 +36,7 @@ async fn same_seed_same_rows_whatever_the_jobs() {
 
 #[tokio::test]
 async fn rows_follow_the_model() {
-    let db = seeded("shape", &tiny(2)).await;
+    let db = seeded("shape", &seed_config(Scale::Tiny.counts(), 2)).await;
     let c = db.endpoint.connect().await.unwrap();
 
     // Keys exist and hold: no orphan references.
@@ -216,8 +191,9 @@ async fn rows_follow_the_model() {
 
 #[tokio::test]
 async fn refuses_tables_with_rows_unless_truncate() {
-    let cfg = tiny(2);
-    let db = seeded("refuse", &cfg).await;
+    // The same seed as the tiny template the database is cloned from.
+    let cfg = seed_config(Scale::Tiny.counts(), 2);
+    let db = seeded_tiny("refuse").await;
     let before = checksums(&db.endpoint).await;
 
     let err = seed::run(&db.endpoint, &cfg, &Reporter::quiet())
@@ -253,7 +229,7 @@ async fn refuses_tables_with_rows_unless_truncate() {
 
 #[tokio::test]
 async fn base_shape_then_migrate_up_gives_the_spec_defaults() {
-    let mut cfg = tiny(2);
+    let mut cfg = seed_config(Scale::Tiny.counts(), 2);
     cfg.shape = Some(Shape::Base);
     let db = seeded("base", &cfg).await;
     let mut c = db.endpoint.connect().await.unwrap();
@@ -282,7 +258,7 @@ async fn base_shape_then_migrate_up_gives_the_spec_defaults() {
     );
 
     // Asking for 012 rows in a base database is refused.
-    let mut wrong = tiny(1);
+    let mut wrong = seed_config(Scale::Tiny.counts(), 1);
     wrong.shape = Some(Shape::Migrated);
     wrong.truncate = true;
     let fresh = seeded("base2", &cfg).await;
@@ -407,13 +383,11 @@ async fn ctrl_c_mid_seed_rolls_back_and_exits_130() {
 
 #[test]
 fn ctrl_c_mid_embedded_seed_removes_the_cluster() {
-    let tmp = std::env::temp_dir().join(format!("hb-seed-sigint-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).unwrap();
+    let tmp = TempDir::new("seed-sigint");
     interrupt_seed(
         Command::new(common::bin())
             .args(["seed", "--scale", "small"])
-            .env(cluster::TMPDIR_ENV, &tmp),
+            .env(cluster::TMPDIR_ENV, tmp.path()),
         "seed: User done",
     );
     let base = tmp.join(format!("helpdesk-bench-{}", nix::unistd::geteuid()));
@@ -421,5 +395,4 @@ fn ctrl_c_mid_embedded_seed_removes_the_cluster() {
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "left behind: {left:?}");
-    let _ = std::fs::remove_dir_all(tmp);
 }
