@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use common::{checksums, run, seed_config, seeded, seeded_tiny, stderr, TempDir, TestDb};
 use helpdesk_bench::cluster::{self, Cluster, Endpoint};
 use helpdesk_bench::schema::{self, Migration};
+use helpdesk_bench::seed::model::{self, Role};
 use helpdesk_bench::seed::{self, Reporter, Scale, SeedConfig, Shape, TABLES};
 use helpdesk_bench::Error;
 use nix::sys::signal::{kill, Signal};
@@ -34,12 +35,19 @@ async fn same_seed_same_rows_whatever_the_jobs() {
     assert_ne!(a, checksums(&different.endpoint).await);
 }
 
-#[tokio::test]
-async fn rows_follow_the_model() {
-    let db = seeded("shape", &seed_config(Scale::Tiny.counts(), 2)).await;
-    let c = db.endpoint.connect().await.unwrap();
+// The tiny data set against the data model (`seed::model`), one property per
+// test. Each test reads a clone of the data set seeded once per process.
 
-    // Keys exist and hold: no orphan references.
+/// A clone of the tiny data set and a connection to it.
+async fn tiny_db(prefix: &str) -> (TestDb, tokio_postgres::Client) {
+    let db = seeded_tiny(prefix).await;
+    let c = db.endpoint.connect().await.unwrap();
+    (db, c)
+}
+
+#[tokio::test]
+async fn foreign_keys_are_validated_and_nothing_is_orphaned() {
+    let (_db, c) = tiny_db("keys").await;
     for fk in [
         "Message_conversationId_fkey",
         "Conversation_userId_fkey",
@@ -57,8 +65,11 @@ async fn rows_follow_the_model() {
              + (SELECT count(*) FROM "Conversation" c LEFT JOIN "User" u ON u.id = c."userId" WHERE c."userId" IS NOT NULL AND u.id IS NULL)
              + (SELECT count(*) FROM "Conversation" c LEFT JOIN "User" u ON u.id = c."assignedTo" WHERE c."assignedTo" IS NOT NULL AND u.id IS NULL)"#).await;
     assert_eq!(orphans, 0);
+}
 
-    // Status shares near 70/25/5 (2,000 conversations: about ±3 points).
+#[tokio::test]
+async fn status_shares_follow_the_model() {
+    let (_db, c) = tiny_db("statuses").await;
     let rows = c
         .query(
             r#"SELECT status::text, count(*) FROM "Conversation" GROUP BY 1"#,
@@ -66,25 +77,24 @@ async fn rows_follow_the_model() {
         )
         .await
         .unwrap();
+    let conversations = Scale::Tiny.counts().conversations as f64;
     let share = |s: &str| {
         rows.iter()
             .find(|r| r.get::<_, String>(0) == s)
-            .map(|r| r.get::<_, i64>(1) as f64 / 2_000.0)
+            .map(|r| r.get::<_, i64>(1) as f64 / conversations)
             .unwrap_or(0.0)
     };
-    assert!(
-        (share("RESOLVED") - 0.70).abs() < 0.035,
-        "{}",
-        share("RESOLVED")
-    );
-    assert!(
-        (share("AI_HANDLING") - 0.25).abs() < 0.035,
-        "{}",
-        share("AI_HANDLING")
-    );
-    assert!((share("AWAITING_HUMAN_RESPONSE") - 0.05).abs() < 0.02);
+    // 2,000 conversations: about ±3 points, ±2 for the small human queue.
+    for (status, want) in model::STATUSES.into_iter().zip(model::STATUS_SHARES) {
+        let tolerance = if want < 0.1 { 0.02 } else { 0.035 };
+        let got = share(status);
+        assert!((got - want).abs() < tolerance, "{status}: {got} vs {want}");
+    }
+}
 
-    // Messages per conversation: mean 10, long-tailed, median below the mean.
+#[tokio::test]
+async fn messages_per_conversation_have_the_model_mean_and_a_long_tail() {
+    let (_db, c) = tiny_db("messages").await;
     let row = c
         .query_one(
             r#"SELECT avg(n)::float8, max(n), percentile_cont(0.5) WITHIN GROUP (ORDER BY n)
@@ -94,11 +104,18 @@ async fn rows_follow_the_model() {
         .await
         .unwrap();
     let (mean, max, median): (f64, i64, f64) = (row.get(0), row.get(1), row.get(2));
-    assert!((mean - 10.0).abs() < 1e-9, "mean {mean}");
-    assert!(max >= 60, "no long tail: max {max}");
+    // Tiny's totals (20,000 messages over 2,000 conversations) are the model's mean exactly.
+    assert!((mean - model::MESSAGES_MEAN).abs() < 1e-9, "mean {mean}");
+    assert!(
+        max as f64 >= 6.0 * model::MESSAGES_MEAN,
+        "no long tail: max {max}"
+    );
     assert!(median < mean, "median {median}");
+}
 
-    // createdAt strictly increases inside each conversation, and updatedAt is the last message.
+#[tokio::test]
+async fn timestamps_increase_and_updated_at_is_the_last_message() {
+    let (_db, c) = tiny_db("timestamps").await;
     let not_increasing = scalar(&c, r#"
         SELECT count(*) FROM (
           SELECT "createdAt" <= lag("createdAt") OVER (PARTITION BY "conversationId" ORDER BY "createdAt", id) AS bad
@@ -114,28 +131,43 @@ async fn rows_follow_the_model() {
     )
     .await;
     assert_eq!(stale, 0);
+}
 
-    // Agent turns only in conversations a human took, and only after a customer turn.
+#[tokio::test]
+async fn agents_speak_only_in_taken_conversations_after_the_customer() {
+    let (_db, c) = tiny_db("roles").await;
+    let (agent, user) = (Role::Agent.label(), Role::User.label());
     let stray_agents = scalar(
         &c,
-        r#"
+        &format!(
+            r#"
         SELECT count(*) FROM "Message" m JOIN "Conversation" c ON c.id = m."conversationId"
-         WHERE m.role = 'agent' AND c."assignedTo" IS NULL"#,
+         WHERE m.role = '{agent}' AND c."assignedTo" IS NULL"#
+        ),
     )
     .await;
     assert_eq!(stray_agents, 0);
-    let agents = scalar(&c, r#"SELECT count(*) FROM "Message" WHERE role = 'agent'"#).await;
+    let agents = scalar(
+        &c,
+        &format!(r#"SELECT count(*) FROM "Message" WHERE role = '{agent}'"#),
+    )
+    .await;
     assert!(agents > 0);
     let first_not_user = scalar(
         &c,
-        r#"
+        &format!(
+            r#"
         SELECT count(*) FROM (SELECT DISTINCT ON ("conversationId") role FROM "Message"
-                              ORDER BY "conversationId", "createdAt") f WHERE role <> 'user'"#,
+                              ORDER BY "conversationId", "createdAt") f WHERE role <> '{user}'"#
+        ),
     )
     .await;
     assert_eq!(first_not_user, 0);
+}
 
-    // Only staff and admins are assigned; AI_HANDLING is never assigned.
+#[tokio::test]
+async fn only_staff_are_assigned_and_never_to_ai_handling() {
+    let (_db, c) = tiny_db("assignees").await;
     let bad_assignees = scalar(
         &c,
         r#"
@@ -147,14 +179,26 @@ async fn rows_follow_the_model() {
     let ai_assigned = scalar(&c, r#"
         SELECT count(*) FROM "Conversation" WHERE status = 'AI_HANDLING' AND "assignedTo" IS NOT NULL"#).await;
     assert_eq!(ai_assigned, 0);
-    let staff = scalar(
+}
+
+#[tokio::test]
+async fn staff_and_admins_follow_the_model() {
+    let (_db, c) = tiny_db("staff").await;
+    let staff = Scale::Tiny.counts().staff;
+    let helpers = scalar(
         &c,
         r#"SELECT count(*) FROM "User" WHERE role IN ('staff', 'admin')"#,
     )
     .await;
-    assert_eq!(staff, 20);
+    assert_eq!(helpers, staff as i64);
+    let admins = scalar(&c, r#"SELECT count(*) FROM "User" WHERE role = 'admin'"#).await;
+    let want = (staff as f64 * model::ADMIN_SHARE).ceil().max(1.0) as i64;
+    assert_eq!(admins, want, "admins among {staff} staff");
+}
 
-    // Skew: the busiest agent carries far more than an even share.
+#[tokio::test]
+async fn the_busiest_agent_carries_far_more_than_an_even_share() {
+    let (_db, c) = tiny_db("skew").await;
     let top = scalar(
         &c,
         r#"SELECT max(n) FROM (SELECT count(*) AS n FROM "Conversation"
@@ -166,12 +210,13 @@ async fn rows_follow_the_model() {
         r#"SELECT count(*) FROM "Conversation" WHERE "assignedTo" IS NOT NULL"#,
     )
     .await;
-    assert!(
-        top as f64 > 3.0 * assigned as f64 / 20.0,
-        "top {top} of {assigned}"
-    );
+    let even = assigned as f64 / Scale::Tiny.counts().staff as f64;
+    assert!(top as f64 > 3.0 * even, "top {top} of {assigned}");
+}
 
-    // Repeat customers and a few dozen sources.
+#[tokio::test]
+async fn customers_come_back() {
+    let (_db, c) = tiny_db("customers").await;
     let repeat = scalar(
         &c,
         r#"SELECT max(n) FROM (SELECT count(*) AS n FROM "Conversation"
@@ -179,12 +224,25 @@ async fn rows_follow_the_model() {
     )
     .await;
     assert!(repeat >= 10, "top customer has {repeat}");
+}
+
+#[tokio::test]
+async fn traffic_comes_from_a_few_dozen_of_the_models_sources() {
+    let (_db, c) = tiny_db("sources").await;
     let sources = scalar(&c, r#"SELECT count(DISTINCT source) FROM "Conversation""#).await;
-    assert!((20..=36).contains(&sources), "{sources} sources");
+    assert!(
+        (20..=model::SOURCES as i64).contains(&sources),
+        "{sources} sources"
+    );
+}
+
+#[tokio::test]
+async fn message_bodies_are_varied() {
+    let (_db, c) = tiny_db("bodies").await;
     let distinct_content = scalar(&c, r#"SELECT count(DISTINCT content) FROM "Message""#).await;
     // Short customer turns may repeat a single pool sentence, as real ones do.
     assert!(
-        distinct_content > 18_000,
+        distinct_content as f64 > 0.9 * Scale::Tiny.counts().messages as f64,
         "{distinct_content} distinct bodies"
     );
 }
