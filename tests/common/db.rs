@@ -160,3 +160,8 @@ pub async fn checksums(db: &Endpoint) -> Vec<(i64, String)> {
     }
     out
 }
+
+/// The one `bigint` a query returns (a count, a max).
+pub async fn scalar(c: &tokio_postgres::Client, sql: &str) -> i64 {
+    c.query_one(sql, &[]).await.unwrap().get(0)
+}
