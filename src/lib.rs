@@ -28,4 +28,6 @@ pub mod schema;
 pub mod seed;
 pub mod workspace;
 
+mod fsutil;
+
 pub use error::{Error, Result};

@@ -1,7 +1,7 @@
 //! Every user mistake gets one `error:` line naming the next step and a
 //! non-zero exit, never a panic, and never a password.
 
-mod common;
+pub mod common;
 
 use common::{run, stderr, TestDb};
 use helpdesk_bench::cluster;
@@ -129,8 +129,7 @@ fn no_server_binaries() {
 
 #[test]
 fn migration_file_without_indexes() {
-    let dir = std::env::temp_dir().join(format!("hb-noidx-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new("noidx");
     let file = dir.join("013_nothing.sql");
     std::fs::write(&file, "ALTER TABLE \"User\" ADD COLUMN x int;").unwrap();
     let c = cluster::shared().unwrap();
@@ -143,5 +142,4 @@ fn migration_file_without_indexes() {
         file.to_str().unwrap(),
     ]);
     assert_one_line_error(&out, "no CREATE INDEX statement found");
-    let _ = std::fs::remove_dir_all(dir);
 }

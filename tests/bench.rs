@@ -1,34 +1,20 @@
 //! The benchmark pipeline's parts against a real PostgreSQL: index states,
 //! plan assertions, index costs, and leaving a user's database alone.
 
-mod common;
+pub mod common;
 
-use common::{run, stderr, stdout, TestDb};
+use std::process::{Command, Output};
+
+use common::{run, seed_config, seeded, seeded_tiny, stderr, stdout, TempDir, TestDb};
 use helpdesk_bench::explain::{explain_all, ExplainOptions};
 use helpdesk_bench::measure::{index_costs, CostOptions};
 use helpdesk_bench::queries::Catalogue;
 use helpdesk_bench::schema::{present_indexes, set_state, Catalog, IndexState, Migration};
-use helpdesk_bench::seed::{self, Counts, Reporter, Scale, SeedConfig};
-
-async fn seeded(prefix: &str, counts: Counts) -> TestDb {
-    let db = TestDb::new(prefix).await;
-    let mut cfg = SeedConfig::new(counts);
-    cfg.jobs = 2;
-    seed::run(&db.endpoint, &cfg, &Reporter::quiet())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    db
-}
-
-fn out_dir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("hb-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
+use helpdesk_bench::seed::Counts;
 
 #[tokio::test]
 async fn index_states_really_change_the_catalog() {
-    let db = seeded("states", Scale::Tiny.counts()).await;
+    let db = seeded_tiny("states").await;
     let c = db.endpoint.connect().await.unwrap();
     let m = Migration::builtin().unwrap();
     let index_lines = |cat: &Catalog| {
@@ -80,10 +66,10 @@ async fn plans_use_the_expected_indexes_and_none_without_them() {
         conversations: 50_000,
         messages: 500_000,
     };
-    let db = seeded("plans", counts).await;
+    let db = seeded("plans", &seed_config(counts, 2)).await;
     let m = Migration::builtin().unwrap();
     let catalogue = Catalogue::parse("queries.toml", helpdesk_bench::queries::BUILTIN).unwrap();
-    let out = out_dir("plans");
+    let out = TempDir::new("plans");
     let run = explain_all(
         &db.endpoint,
         &ExplainOptions {
@@ -93,7 +79,7 @@ async fn plans_use_the_expected_indexes_and_none_without_them() {
             ablation: false,
             may_change_indexes: true,
             force: false,
-            out: out.clone(),
+            out: out.to_path_buf(),
         },
     )
     .await
@@ -117,12 +103,23 @@ async fn plans_use_the_expected_indexes_and_none_without_them() {
     assert!(raw.trim_start().starts_with('['));
     assert!(raw.contains("\"Index Name\": \"Message_conversationId_idx\""));
     assert_eq!(run.plans.len(), 2 * catalogue.reads().count());
-    let _ = std::fs::remove_dir_all(out);
+}
+
+/// Runs `helpdesk-bench explain` on a test database, with neither
+/// `DATABASE_URL` nor the allow-index-changes variable from the environment.
+fn explain(db: &TestDb, out: &TempDir, extra: &[&str]) -> Output {
+    Command::new(common::bin())
+        .args(["explain", "--url", &db.url(), "--out", out.arg()])
+        .args(extra)
+        .env_remove(helpdesk_bench::cluster::URL_ENV)
+        .env_remove(helpdesk_bench::workspace::ALLOW_INDEX_CHANGES_ENV)
+        .output()
+        .unwrap()
 }
 
 #[tokio::test]
 async fn a_users_database_keeps_its_indexes_without_the_allow_flag() {
-    let db = seeded("userdb", Scale::Tiny.counts()).await;
+    let db = seeded_tiny("userdb").await;
     let c = db.endpoint.connect().await.unwrap();
     let m = Migration::builtin().unwrap();
     // Half-migrated on purpose: the tool must not "fix" it.
@@ -130,19 +127,8 @@ async fn a_users_database_keeps_its_indexes_without_the_allow_flag() {
         .await
         .unwrap();
     let before = Catalog::snapshot(&c).await.unwrap();
-    let out = out_dir("userdb");
-    let explained = std::process::Command::new(common::bin())
-        .args([
-            "explain",
-            "--url",
-            &db.url(),
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .env_remove(helpdesk_bench::cluster::URL_ENV)
-        .env_remove(helpdesk_bench::workspace::ALLOW_INDEX_CHANGES_ENV)
-        .output()
-        .unwrap();
+    let out = TempDir::new("userdb");
+    let explained = explain(&db, &out, &[]);
     assert!(explained.status.success(), "{}", stderr(&explained));
     assert!(stderr(&explained).contains("indexes left as they are"));
     assert!(
@@ -157,30 +143,18 @@ async fn a_users_database_keeps_its_indexes_without_the_allow_flag() {
     assert_eq!(present_indexes(&c, &m).await.unwrap().len(), 5);
 
     // With the flag it compares states, and puts the database back as found.
-    let allowed = std::process::Command::new(common::bin())
-        .args([
-            "explain",
-            "--url",
-            &db.url(),
-            "--out",
-            out.to_str().unwrap(),
-            "--allow-index-changes",
-        ])
-        .env_remove(helpdesk_bench::cluster::URL_ENV)
-        .output()
-        .unwrap();
+    let allowed = explain(&db, &out, &["--allow-index-changes"]);
     assert!(allowed.status.success(), "{}", stderr(&allowed));
     assert!(stdout(&allowed).contains("with_012_indexes"));
     assert_eq!(
         Catalog::snapshot(&c).await.unwrap().diff(&before),
         Vec::<String>::new()
     );
-    let _ = std::fs::remove_dir_all(out);
 }
 
 #[tokio::test]
 async fn index_costs_are_measured_for_every_index() {
-    let db = seeded("costs", Scale::Tiny.counts()).await;
+    let db = seeded_tiny("costs").await;
     let c = db.endpoint.connect().await.unwrap();
     let m = Migration::builtin().unwrap();
     let catalogue = Catalogue::parse("queries.toml", helpdesk_bench::queries::BUILTIN).unwrap();
@@ -231,8 +205,7 @@ async fn index_costs_are_measured_for_every_index() {
 
 #[test]
 fn unknown_query_bad_catalogue_and_index_free_migration_are_clear_errors() {
-    let dir = out_dir("badcat");
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("badcat");
     let bad = dir.join("bad.toml");
     std::fs::write(&bad, "[[query]]\nname = 'x'\nsql = 'SELECT 1'\n").unwrap();
     let empty = dir.join("013_empty.sql");
@@ -257,5 +230,4 @@ fn unknown_query_bad_catalogue_and_index_free_migration_are_clear_errors() {
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: {err}");
     }
-    let _ = std::fs::remove_dir_all(dir);
 }

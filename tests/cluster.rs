@@ -1,24 +1,17 @@
 //! The embedded cluster's cleanup layers: Ctrl-C, SIGKILL of the tool (the
 //! watchdog), and the start-up sweep of orphans.
 
-mod common;
+pub mod common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::TempDir;
 use helpdesk_bench::cluster::{self, TMPDIR_ENV};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-
-/// A private parent directory for the clusters one test starts.
-fn private_tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hb-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Starts `helpdesk-bench server` and returns it with its run directory. The
 /// child's stdout stays open in a reader thread, as a terminal would keep it.
@@ -75,7 +68,7 @@ fn processes_mentioning(needle: &str) -> Vec<i32> {
 
 #[test]
 fn nothing_survives_sigkill_of_the_tool() {
-    let tmp = private_tmp("sigkill");
+    let tmp = TempDir::new("sigkill");
     let (mut child, run_dir) = start_server(&tmp);
     let postmaster = cluster::postmaster_pid(&run_dir).expect("postmaster running");
     assert!(alive(postmaster));
@@ -90,12 +83,11 @@ fn nothing_survives_sigkill_of_the_tool() {
         processes_mentioning(&needle).is_empty()
     });
     eventually("run directory removed", || !run_dir.exists());
-    let _ = std::fs::remove_dir_all(tmp);
 }
 
 #[test]
 fn ctrl_c_stops_the_server_and_removes_its_directory() {
-    let tmp = private_tmp("sigint");
+    let tmp = TempDir::new("sigint");
     let (mut child, run_dir) = start_server(&tmp);
     let postmaster = cluster::postmaster_pid(&run_dir).expect("postmaster running");
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
@@ -104,12 +96,11 @@ fn ctrl_c_stops_the_server_and_removes_its_directory() {
     // Drop runs before exit, so there is nothing left to wait for.
     assert!(!alive(postmaster), "postmaster outlived the tool");
     assert!(!run_dir.exists(), "run directory outlived the tool");
-    let _ = std::fs::remove_dir_all(tmp);
 }
 
 #[test]
 fn start_sweeps_orphans_of_earlier_crashes() {
-    let tmp = private_tmp("sweep");
+    let tmp = TempDir::new("sweep");
     // A run directory whose owner has exited, as a crash would leave it.
     let mut dead = Command::new("true").spawn().unwrap();
     let dead_pid = dead.id();
@@ -129,7 +120,6 @@ fn start_sweeps_orphans_of_earlier_crashes() {
     assert!(!kept.exists(), "dead detached cluster not swept");
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
     child.wait().unwrap();
-    let _ = std::fs::remove_dir_all(tmp);
 }
 
 #[tokio::test]

@@ -1,9 +1,9 @@
 //! Migration 012 against a real PostgreSQL: the spec's checks through the
 //! Rust API, the psql-file round trip, atomicity, and `migrate status`.
 
-mod common;
+pub mod common;
 
-use common::{fixture, psql_file, schema_dump, stderr, TestDb};
+use common::{checksums, fixture, psql_file, schema_dump, stderr, TestDb};
 use helpdesk_bench::schema::{self, verify, Catalog, Migration, State};
 use helpdesk_bench::Error;
 
@@ -40,16 +40,6 @@ async fn verify_passes_every_spec_check() {
     assert_eq!(existing.detail, "50 of 50");
 }
 
-/// Row counts and content checksums of the base tables' base columns.
-async fn rows(c: &tokio_postgres::Client) -> Vec<(i64, String)> {
-    let mut out = Vec::new();
-    for t in ["User", "Conversation", "Message"] {
-        let cols = schema::table_columns(c, t).await.unwrap();
-        out.push(schema::table_checksum(c, t, &cols, "id").await.unwrap());
-    }
-    out
-}
-
 #[tokio::test]
 async fn psql_files_round_trip_to_an_identical_schema_dump() {
     let db = TestDb::new("psql").await;
@@ -58,8 +48,7 @@ async fn psql_files_round_trip_to_an_identical_schema_dump() {
     ok(psql_file(&url, &fixture("schema/base.sql"), true));
     ok(psql_file(&url, &fixture("verify/preexisting.sql"), true));
     let before = schema_dump(&url);
-    let client = db.endpoint.connect().await.unwrap();
-    let rows_before = rows(&client).await;
+    let rows_before = checksums(&db.endpoint).await;
     assert_eq!(rows_before.iter().map(|r| r.0).sum::<i64>(), 1250);
 
     ok(psql_file(
@@ -98,7 +87,7 @@ async fn psql_files_round_trip_to_an_identical_schema_dump() {
         before,
         "rollback did not restore the schema"
     );
-    let rows_after = rows(&client).await;
+    let rows_after = checksums(&db.endpoint).await;
     assert_eq!(rows_after, rows_before);
 
     let twice = psql_file(

@@ -4,12 +4,12 @@
 
 #[path = "browser/setup.rs"]
 mod browser_setup;
-mod common;
+pub mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{run, stderr, stdout};
+use common::{run, stderr, stdout, TempDir};
 use helpdesk_bench::report::{render, Results};
 use helpdesk_bench::schema::IndexState;
 
@@ -21,10 +21,9 @@ fn results() -> Results {
     Results::read(&data_run().join("results.json")).unwrap()
 }
 
-/// A scratch copy of the captured run folder.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("hb-report-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+/// A scratch copy of the captured run folder, removed when dropped.
+fn scratch(name: &str) -> TempDir {
+    let dir = TempDir::new(&format!("report-{name}"));
     std::fs::create_dir_all(dir.join("plans")).unwrap();
     std::fs::copy(data_run().join("results.json"), dir.join("results.json")).unwrap();
     for e in std::fs::read_dir(data_run().join("plans"))
@@ -154,7 +153,7 @@ fn report_command_rerenders_and_compares() {
     }
     let b = scratch("cli-b");
     before.write(&b.join("results.json")).unwrap();
-    let cmp = std::env::temp_dir().join(format!("hb-report-cmp-{}", std::process::id()));
+    let cmp = TempDir::new("report-cmp");
     let out = run(&[
         "report",
         "--compare",

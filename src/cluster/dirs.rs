@@ -2,7 +2,7 @@
 //! for running clusters, and a cache directory for initdb'd templates and
 //! seeded data directories.
 
-use std::os::unix::fs::{chown, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::user::ServerUser;
@@ -66,41 +66,6 @@ pub fn cache_dir() -> Result<PathBuf> {
     };
     std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     Ok(dir)
-}
-
-/// Copies a directory tree, keeping file modes, and hands every entry to
-/// `owner` when given (used when root runs the server as another user).
-pub fn copy_tree(src: &Path, dst: &Path, owner: Option<(u32, u32)>) -> Result<()> {
-    std::fs::create_dir(dst).map_err(|e| Error::io(dst, e))?;
-    let mode = std::fs::metadata(src)
-        .map_err(|e| Error::io(src, e))?
-        .permissions();
-    std::fs::set_permissions(dst, mode).map_err(|e| Error::io(dst, e))?;
-    set_owner(dst, owner)?;
-    for entry in std::fs::read_dir(src).map_err(|e| Error::io(src, e))? {
-        let entry = entry.map_err(|e| Error::io(src, e))?;
-        let from = entry.path();
-        let to = dst.join(entry.file_name());
-        let kind = entry.file_type().map_err(|e| Error::io(&from, e))?;
-        if kind.is_dir() {
-            copy_tree(&from, &to, owner)?;
-        } else if kind.is_symlink() {
-            let target = std::fs::read_link(&from).map_err(|e| Error::io(&from, e))?;
-            std::os::unix::fs::symlink(target, &to).map_err(|e| Error::io(&to, e))?;
-        } else {
-            std::fs::copy(&from, &to).map_err(|e| Error::io(&to, e))?;
-            set_owner(&to, owner)?;
-        }
-    }
-    Ok(())
-}
-
-/// Changes the owner of one path when an owner is given.
-pub fn set_owner(path: &Path, owner: Option<(u32, u32)>) -> Result<()> {
-    if let Some((uid, gid)) = owner {
-        chown(path, Some(uid), Some(gid)).map_err(|e| Error::io(path, e))?;
-    }
-    Ok(())
 }
 
 /// Total size in bytes of the files under a directory.

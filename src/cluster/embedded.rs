@@ -8,15 +8,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
-
 use super::binaries::PgBin;
 use super::dirs;
 use super::template::{self, last_lines, SUPERUSER};
 use super::user::ServerUser;
 use super::watchdog;
 use crate::error::{Error, Result};
+use crate::fsutil;
 
 /// The port number; with a private socket directory it only names the socket file.
 pub const PORT: u16 = 5432;
@@ -98,8 +96,8 @@ impl Cluster {
             )));
         }
         std::fs::create_dir(&sock).map_err(|e| Error::io(&sock, e))?;
-        dirs::set_owner(&sock, self.user.owner())?;
-        dirs::copy_tree(source, &self.data_dir(), self.user.owner())?;
+        fsutil::set_owner(&sock, self.user.owner())?;
+        fsutil::copy_tree(source, &self.data_dir(), self.user.owner())?;
         // A copied postmaster.pid (from a seeded cache) would confuse readiness.
         let _ = std::fs::remove_file(self.data_dir().join("postmaster.pid"));
         if self.detach {
@@ -209,11 +207,11 @@ impl Cluster {
     /// the cluster.
     pub fn save_data_to(self, dest: &Path) -> Result<()> {
         if let Some(mut child) = lock(&self.postmaster).take() {
-            stop_postmaster(&mut child);
+            stop_child(&mut child);
         }
         let staging = dest.with_extension(format!("tmp-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&staging);
-        dirs::copy_tree(&self.data_dir(), &staging, None)?;
+        fsutil::copy_tree(&self.data_dir(), &staging, None)?;
         let _ = std::fs::remove_dir_all(dest);
         std::fs::rename(&staging, dest).map_err(|e| Error::io(dest, e))?;
         Ok(())
@@ -226,7 +224,7 @@ impl Cluster {
             return;
         }
         if let Some(mut child) = lock(&self.postmaster).take() {
-            stop_postmaster(&mut child);
+            stop_child(&mut child);
         }
         let _ = std::fs::remove_dir_all(&self.run_dir);
         // Closing the watchdog's stdin tells it the directory is already gone.
@@ -243,25 +241,11 @@ impl Drop for Cluster {
     }
 }
 
-/// Fast shutdown (SIGINT), then immediate (SIGQUIT), then SIGKILL.
-fn stop_postmaster(child: &mut Child) {
-    let pid = Pid::from_raw(child.id() as i32);
-    for (signal, wait) in [
-        (Signal::SIGINT, Duration::from_secs(10)),
-        (Signal::SIGQUIT, Duration::from_secs(3)),
-        (Signal::SIGKILL, Duration::from_secs(5)),
-    ] {
-        if kill(pid, signal).is_err() {
-            break;
-        }
-        let deadline = Instant::now() + wait;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    }
+/// Stops a postmaster this process started, then reaps it.
+fn stop_child(child: &mut Child) {
+    watchdog::stop_postmaster(child.id() as i32, || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
     let _ = child.wait();
 }
 

@@ -10,6 +10,7 @@ use super::binaries::PgBin;
 use super::dirs;
 use super::user::ServerUser;
 use crate::error::{Error, Result};
+use crate::fsutil;
 
 /// The name the embedded cluster gives its superuser.
 pub const SUPERUSER: &str = "postgres";
@@ -27,7 +28,7 @@ pub fn ensure(bin: &PgBin, user: &ServerUser) -> Result<PathBuf> {
     let result = initdb_into(bin, user, &scratch).and_then(|data| {
         let staging = cache.join(format!("template-{key}.tmp-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&staging);
-        dirs::copy_tree(&data, &staging, None)?;
+        fsutil::copy_tree(&data, &staging, None)?;
         // Another process may have won the race; its copy is as good as ours.
         if std::fs::rename(&staging, &dir).is_err() {
             let _ = std::fs::remove_dir_all(&staging);
@@ -53,7 +54,7 @@ fn scratch_dir(user: &ServerUser) -> Result<PathBuf> {
     let dir = base.join(format!("initdb-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir(&dir).map_err(|e| Error::io(&dir, e))?;
-    dirs::set_owner(&dir, user.owner())?;
+    fsutil::set_owner(&dir, user.owner())?;
     Ok(dir)
 }
 

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -106,16 +107,29 @@ pub fn postmaster_pid(dir: &Path) -> Option<i32> {
 
 /// Stops a postmaster by pid: fast, then immediate, then kill.
 pub fn stop_pid(pid: i32) {
+    stop_postmaster(pid, || kill(Pid::from_raw(pid), None).is_err());
+}
+
+/// Fast shutdown (SIGINT), then immediate (SIGQUIT), then SIGKILL, each
+/// followed by a grace period that ends early once `exited` says the
+/// postmaster is gone. The one stopping sequence for a postmaster we started
+/// (whose exit `Child::try_wait` sees) and one found by pid.
+pub(super) fn stop_postmaster(pid: i32, mut exited: impl FnMut() -> bool) {
     let pid = Pid::from_raw(pid);
-    for signal in [Signal::SIGINT, Signal::SIGQUIT, Signal::SIGKILL] {
+    for (signal, grace) in [
+        (Signal::SIGINT, Duration::from_secs(10)),
+        (Signal::SIGQUIT, Duration::from_secs(3)),
+        (Signal::SIGKILL, Duration::from_secs(5)),
+    ] {
         if kill(pid, signal).is_err() {
             return;
         }
-        for _ in 0..100 {
-            if kill(pid, None).is_err() {
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            if exited() {
                 return;
             }
-            std::thread::sleep(std::time::Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(2));
         }
     }
 }

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::results::{Change, Timing};
 use crate::error::Result;
+use crate::fsutil;
 use crate::schema::{IndexState, Migration};
 
 /// Criterion's default noise threshold: changes within ±1% are noise.
@@ -95,21 +96,7 @@ pub fn copy_pages(root: &Path, group: &str, run_dir: &Path) -> Result<()> {
     let _ = std::fs::remove_dir_all(&to);
     std::fs::create_dir_all(to.parent().unwrap_or(run_dir))
         .map_err(|e| crate::error::Error::io(&to, e))?;
-    copy_dir(&from, &to)
-}
-
-fn copy_dir(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to).map_err(|e| crate::error::Error::io(to, e))?;
-    for e in std::fs::read_dir(from).map_err(|e| crate::error::Error::io(from, e))? {
-        let e = e.map_err(|err| crate::error::Error::io(from, err))?;
-        let dest = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &dest)?;
-        } else {
-            std::fs::copy(e.path(), &dest).map_err(|err| crate::error::Error::io(&dest, err))?;
-        }
-    }
-    Ok(())
+    fsutil::copy_tree(&from, &to, None)
 }
 
 fn read_json(path: &Path) -> Option<Value> {

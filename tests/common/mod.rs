@@ -1,97 +1,21 @@
-//! Helpers for integration tests: a fresh database per test, on the embedded
-//! cluster or, when `DATABASE_URL` is set, on that server (created and dropped
-//! by the test), and a way to run the built binary.
-#![allow(dead_code)]
+//! Helpers for integration tests, one of each: test databases (empty,
+//! seeded, or cloned from a once-seeded template), row checksums, temp
+//! directories, and ways to run the built binary and PostgreSQL's tools.
+//!
+//! Test files include this with `pub mod common;`: a public module is part
+//! of each test crate's surface, so a helper that only some files use is not
+//! dead code in the others, and no `allow(dead_code)` is needed.
+
+mod db;
+mod tmp;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use helpdesk_bench::cluster::{self, Endpoint};
+use helpdesk_bench::cluster;
 
-/// A database that exists for one test.
-pub struct TestDb {
-    pub endpoint: Endpoint,
-    /// Set when the database lives on the user's server and must be dropped.
-    cleanup: Option<(Endpoint, String)>,
-}
-
-impl TestDb {
-    /// A new empty database.
-    pub async fn new(prefix: &str) -> TestDb {
-        match std::env::var(cluster::URL_ENV) {
-            Ok(url) => {
-                static N: AtomicUsize = AtomicUsize::new(0);
-                let admin = Endpoint::from_url(&url).expect("DATABASE_URL");
-                let name = format!(
-                    "helpdesk_bench_test_{prefix}_{}_{}",
-                    std::process::id(),
-                    N.fetch_add(1, Ordering::Relaxed)
-                );
-                let c = admin.connect().await.expect("connect to DATABASE_URL");
-                c.batch_execute(&format!("CREATE DATABASE \"{name}\""))
-                    .await
-                    .expect("create test database");
-                TestDb {
-                    endpoint: admin.with_dbname(&name),
-                    cleanup: Some((admin, name)),
-                }
-            }
-            Err(_) => TestDb {
-                endpoint: cluster::scratch_database(prefix)
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}")),
-                cleanup: None,
-            },
-        }
-    }
-
-    /// A libpq URL for psql and the binary.
-    pub fn url(&self) -> String {
-        match std::env::var(cluster::URL_ENV) {
-            Ok(_) => {
-                let c = self.endpoint.config();
-                let host = match c.get_hosts().first() {
-                    Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-                    Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
-                    None => "localhost".into(),
-                };
-                let mut s = format!(
-                    "host={host} port={} user={} dbname={}",
-                    c.get_ports().first().copied().unwrap_or(5432),
-                    self.endpoint.user(),
-                    self.endpoint.dbname()
-                );
-                if let Some(pw) = c.get_password() {
-                    s.push_str(&format!(" password={}", String::from_utf8_lossy(pw)));
-                }
-                s
-            }
-            Err(_) => cluster::shared().unwrap().url(&self.endpoint.dbname()),
-        }
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        if let Some((admin, name)) = self.cleanup.take() {
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Runtime::new().unwrap();
-                rt.block_on(async {
-                    if let Ok(c) = admin.connect().await {
-                        let _ = c
-                            .batch_execute(&format!(
-                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                            ))
-                            .await;
-                    }
-                });
-            })
-            .join()
-            .ok();
-        }
-    }
-}
+pub use db::{checksums, scalar, seed_config, seeded, seeded_tiny, TestDb, SEED};
+pub use tmp::TempDir;
 
 /// The built `helpdesk-bench` binary.
 pub fn bin() -> PathBuf {

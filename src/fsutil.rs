@@ -1,0 +1,75 @@
+//! File-tree helpers shared by the layers that copy directories: the
+//! cluster's data directories and the report's run folders. A leaf module:
+//! it depends on nothing in the crate but the error type.
+
+use std::os::unix::fs::chown;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Copies a directory tree into `dst` (which must not exist yet), keeping
+/// file modes and symlinks, and hands every entry to `owner` when given
+/// (used when root runs the server as another user). Errors name the path.
+pub fn copy_tree(src: &Path, dst: &Path, owner: Option<(u32, u32)>) -> Result<()> {
+    std::fs::create_dir(dst).map_err(|e| Error::io(dst, e))?;
+    let mode = std::fs::metadata(src)
+        .map_err(|e| Error::io(src, e))?
+        .permissions();
+    std::fs::set_permissions(dst, mode).map_err(|e| Error::io(dst, e))?;
+    set_owner(dst, owner)?;
+    for entry in std::fs::read_dir(src).map_err(|e| Error::io(src, e))? {
+        let entry = entry.map_err(|e| Error::io(src, e))?;
+        let from = entry.path();
+        let to = dst.join(entry.file_name());
+        let kind = entry.file_type().map_err(|e| Error::io(&from, e))?;
+        if kind.is_dir() {
+            copy_tree(&from, &to, owner)?;
+        } else if kind.is_symlink() {
+            let target = std::fs::read_link(&from).map_err(|e| Error::io(&from, e))?;
+            std::os::unix::fs::symlink(target, &to).map_err(|e| Error::io(&to, e))?;
+        } else {
+            std::fs::copy(&from, &to).map_err(|e| Error::io(&to, e))?;
+            set_owner(&to, owner)?;
+        }
+    }
+    Ok(())
+}
+
+/// Changes the owner of one path when an owner is given.
+pub fn set_owner(path: &Path, owner: Option<(u32, u32)>) -> Result<()> {
+    if let Some((uid, gid)) = owner {
+        chown(path, Some(uid), Some(gid)).map_err(|e| Error::io(path, e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_nested_files_and_symlinks() {
+        let root = std::env::temp_dir().join(format!("hb-fsutil-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let src = root.join("src");
+        std::fs::create_dir_all(src.join("a/b")).unwrap();
+        std::fs::write(src.join("a/b/file.txt"), "bytes").unwrap();
+        std::os::unix::fs::symlink("a/b/file.txt", src.join("link")).unwrap();
+        let dst = root.join("dst");
+        copy_tree(&src, &dst, None).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dst.join("a/b/file.txt")).unwrap(),
+            "bytes"
+        );
+        assert_eq!(
+            std::fs::read_link(dst.join("link")).unwrap(),
+            Path::new("a/b/file.txt")
+        );
+        let err = copy_tree(&src, &dst, None).unwrap_err();
+        assert!(
+            err.to_string().contains(&dst.display().to_string()),
+            "{err}"
+        );
+        std::fs::remove_dir_all(root).unwrap();
+    }
+}
