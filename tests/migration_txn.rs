@@ -18,26 +18,36 @@ async fn base_db(prefix: &str) -> (TestDb, tokio_postgres::Client, Catalog) {
     (db, client, before)
 }
 
-/// Writes `sql` as migration `name` in a directory of its own.
-fn migration_file(name: &str, sql: &str) -> PathBuf {
+/// A migration file in a directory of its own, removed on drop.
+struct MigrationFile(PathBuf);
+
+impl MigrationFile {
+    fn to_str(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for MigrationFile {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Writes `sql` as migration `name`.
+fn migration_file(name: &str, sql: &str) -> MigrationFile {
     let dir = std::env::temp_dir().join(format!("hb-txn-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join(format!("{name}.sql"));
     std::fs::write(&file, sql).unwrap();
-    file
+    MigrationFile(file)
 }
 
 /// `helpdesk-bench migrate up --url URL --migration FILE`.
-fn migrate_up(db: &TestDb, file: &std::path::Path) -> std::process::Output {
+fn migrate_up(db: &TestDb, file: &MigrationFile) -> std::process::Output {
     let url = db.url();
-    run(&[
-        "migrate",
-        "up",
-        "--url",
-        &url,
-        "--migration",
-        file.to_str().unwrap(),
-    ])
+    run(&["migrate", "up", "--url", &url, "--migration", file.to_str()])
 }
 
 const COMMIT_MID_FILE: &str = r#"-- 013: two steps; the word COMMIT here is a comment.
@@ -173,7 +183,7 @@ async fn an_online_migration_with_concurrent_indexes_applies() {
         "--url",
         &url,
         "--migration",
-        file.to_str().unwrap(),
+        file.to_str(),
     ]);
     assert!(
         stdout(&status).starts_with("013 (all 4 objects present)"),
@@ -204,4 +214,54 @@ COMMIT;
     assert!(err.contains("move it after that block's COMMIT"), "{err}");
     let after = Catalog::snapshot(&client).await.unwrap();
     assert_eq!(before.diff(&after), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_failed_concurrent_index_is_reported_as_left_behind_invalid() {
+    let (db, client, _) = base_db("txn_invalid").await;
+    client
+        .batch_execute(
+            r#"INSERT INTO "User" ("id", "email", "name", "updatedAt") VALUES
+                 ('u1', 'a@x', 'Sam', now()), ('u2', 'b@x', 'Sam', now())"#,
+        )
+        .await
+        .unwrap();
+    let file = migration_file(
+        "013_invalid",
+        r#"CREATE INDEX CONCURRENTLY "User_createdAt_idx" ON "User" ("createdAt");
+CREATE UNIQUE INDEX CONCURRENTLY "User_name_key" ON "User" ("name");
+"#,
+    );
+
+    let out = migrate_up(&db, &file);
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(err.contains("could not create unique index"), "{err}");
+    assert!(
+        err.contains("statement 1 (line 1) was committed and stays applied"),
+        "{err}"
+    );
+    assert!(
+        err.contains("it left index User_name_key behind marked INVALID"),
+        "{err}"
+    );
+    let valid: Vec<(String, bool)> = client
+        .query(
+            "SELECT c.relname::text, i.indisvalid FROM pg_index i
+               JOIN pg_class c ON c.oid = i.indexrelid
+              WHERE c.relname IN ('User_createdAt_idx', 'User_name_key') ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        valid,
+        [
+            ("User_createdAt_idx".to_string(), true),
+            ("User_name_key".to_string(), false),
+        ]
+    );
 }
