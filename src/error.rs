@@ -83,6 +83,17 @@ pub enum Error {
         detail: String,
     },
 
+    #[error("migration {name} failed at statement {index} ({statement}): {detail}; {outcome}")]
+    MigrationStopped {
+        name: String,
+        index: usize,
+        statement: String,
+        detail: String,
+        /// Which statements were committed, rolled back and not run, and
+        /// what to do next.
+        outcome: String,
+    },
+
     #[error("{file}: {reason}")]
     BadFixture { file: String, reason: String },
 

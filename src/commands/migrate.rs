@@ -33,9 +33,10 @@ fn print_applied(a: &Applied) {
         );
     }
     out!(
-        "applied {} in {:.1} ms ({} statements, one transaction)",
+        "applied {} in {:.1} ms ({} statements, {})",
         a.file,
         a.total.as_secs_f64() * 1e3,
-        a.statements.len()
+        a.statements.len(),
+        a.runs_as
     );
 }

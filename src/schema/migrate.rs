@@ -1,6 +1,17 @@
 //! Applying and undoing migrations, and telling which state a database is
-//! in. Every apply runs the file's statements one by one inside the file's
-//! own transaction, timing each, and rolls back on the first failure.
+//! in. Every apply runs the file's statements one by one, timing each.
+//!
+//! A plain file (no `BEGIN`/`COMMIT`/`ROLLBACK` of its own, nothing that
+//! PostgreSQL refuses inside a transaction block), or one whose only
+//! transaction control is a first `BEGIN` and a last `COMMIT`, runs as one
+//! transaction: the first failure rolls it all back, and the error says
+//! nothing was changed. Any other file (a `COMMIT` mid-file, several blocks,
+//! `CREATE INDEX CONCURRENTLY`, `VACUUM`, ...) runs as written: each
+//! `BEGIN` ... `COMMIT` block as its own transaction and each statement
+//! outside a block on its own. A failure there names the statements that
+//! were committed and stay applied, those rolled back, and those not run.
+//! Whether a file can run as written (no `CONCURRENTLY` inside a block, no
+//! block left open) is decided before its first statement runs.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -9,9 +20,12 @@ use tokio_postgres::Client;
 
 use super::fixtures;
 use super::migration::{Migration, Objects, SqlFile};
-use super::sql::split;
+use super::sql::{split, Statement, TxnNeeds};
 use crate::cluster::sql_error;
 use crate::error::{Error, Result};
+use plan::{Plan, Unit, UnitKind};
+
+mod plan;
 
 /// Which schema a database holds, as read from its catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -81,11 +95,41 @@ pub struct StatementTiming {
     pub duration: Duration,
 }
 
+/// How an apply's statements ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunsAs {
+    /// All in one transaction.
+    OneTransaction,
+    /// As the file's own transaction blocks and single statements.
+    Units { transactions: usize, single: usize },
+}
+
+impl fmt::Display for RunsAs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = |n: usize| if n == 1 { "" } else { "s" };
+        match *self {
+            RunsAs::OneTransaction => write!(f, "one transaction"),
+            RunsAs::Units {
+                transactions: t,
+                single: n,
+            } => write!(
+                f,
+                "{t} transaction{} and {n} statement{} on {} own, as the file says",
+                s(t),
+                s(n),
+                if n == 1 { "its" } else { "their" }
+            ),
+        }
+    }
+}
+
 /// The outcome of a successful apply.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Applied {
     pub file: String,
     pub statements: Vec<StatementTiming>,
+    pub runs_as: RunsAs,
     #[serde(with = "crate::duration::millis")]
     pub total: Duration,
 }
@@ -268,14 +312,44 @@ pub async fn create_base(client: &mut Client) -> Result<Applied> {
     .await
 }
 
-/// Runs a file's statements in one transaction, timing each. The file's own
-/// `BEGIN`/`COMMIT` are honoured; a file without them is wrapped in one.
+/// Runs a file's statements, timing each, the way its transaction control
+/// says (see the module doc). The plan is made before anything runs, so a
+/// file that can't run as written changes nothing.
 pub async fn apply(client: &mut Client, name: &str, file: &SqlFile) -> Result<Applied> {
+    let plan = plan::plan(&file.statements).map_err(|reason| Error::BadFixture {
+        file: file.label.clone(),
+        reason,
+    })?;
     let started = Instant::now();
-    let wrapped = file
-        .statements
-        .first()
-        .is_some_and(|s| s.is_transaction_control());
+    let (statements, runs_as) = match &plan {
+        Plan::Atomic { wrapped } => (
+            apply_atomic(client, name, file, *wrapped).await?,
+            RunsAs::OneTransaction,
+        ),
+        Plan::Units(units) => (
+            apply_units(client, name, file, units).await?,
+            RunsAs::Units {
+                transactions: units.iter().filter(|u| u.kind != UnitKind::Single).count(),
+                single: units.iter().filter(|u| u.kind == UnitKind::Single).count(),
+            },
+        ),
+    };
+    Ok(Applied {
+        file: file.label.clone(),
+        statements,
+        runs_as,
+        total: started.elapsed(),
+    })
+}
+
+/// Runs every statement in one transaction (the file's own when `wrapped`)
+/// and rolls it all back on the first failure.
+async fn apply_atomic(
+    client: &mut Client,
+    name: &str,
+    file: &SqlFile,
+    wrapped: bool,
+) -> Result<Vec<StatementTiming>> {
     if !wrapped {
         client
             .batch_execute("BEGIN")
@@ -287,22 +361,14 @@ pub async fn apply(client: &mut Client, name: &str, file: &SqlFile) -> Result<Ap
         let t = Instant::now();
         if let Err(e) = client.batch_execute(&st.sql).await {
             let _ = client.batch_execute("ROLLBACK").await;
-            let detail = match e.as_db_error() {
-                Some(db) => db.message().to_string(),
-                None => e.to_string(),
-            };
             return Err(Error::MigrationFailed {
                 name: name.to_string(),
                 index: i + 1,
-                statement: format!("line {}: {}", st.line, st.summary()),
-                detail,
+                statement: plan::label(st),
+                detail: server_message(&e),
             });
         }
-        timings.push(StatementTiming {
-            line: st.line,
-            statement: st.summary(),
-            duration: t.elapsed(),
-        });
+        timings.push(timing(st, t));
     }
     if !wrapped {
         client
@@ -310,9 +376,84 @@ pub async fn apply(client: &mut Client, name: &str, file: &SqlFile) -> Result<Ap
             .await
             .map_err(|e| sql_error("committing", e))?;
     }
-    Ok(Applied {
-        file: file.label.clone(),
-        statements: timings,
-        total: started.elapsed(),
+    Ok(timings)
+}
+
+/// Runs unit by unit: each block as the transaction the file wrote, each
+/// statement outside a block on its own. On a failure, says exactly what
+/// stays applied.
+async fn apply_units(
+    client: &mut Client,
+    name: &str,
+    file: &SqlFile,
+    units: &[Unit],
+) -> Result<Vec<StatementTiming>> {
+    let mut timings = Vec::with_capacity(file.statements.len());
+    for u in units {
+        for i in u.indices() {
+            let st = &file.statements[i];
+            let t = Instant::now();
+            if let Err(e) = client.batch_execute(&st.sql).await {
+                if u.kind != UnitKind::Single {
+                    let _ = client.batch_execute("ROLLBACK").await;
+                }
+                let left = invalid_index_left(client, st).await;
+                let outcome = plan::stopped_outcome(&file.statements, units, i, left);
+                let next = if units.iter().any(|d| d.last < i && d.commits()) {
+                    "see what exists with `helpdesk-bench migrate status`, then run the rest by hand or undo the committed part"
+                } else {
+                    "fix that statement and run the file again"
+                };
+                return Err(Error::MigrationStopped {
+                    name: name.to_string(),
+                    index: i + 1,
+                    statement: plan::label(st),
+                    detail: server_message(&e),
+                    outcome: format!("{outcome}; {next}"),
+                });
+            }
+            timings.push(timing(st, t));
+        }
+    }
+    Ok(timings)
+}
+
+/// When a failed `CREATE INDEX CONCURRENTLY` left its index behind marked
+/// invalid (PostgreSQL does not drop it), says so and how to remove it.
+async fn invalid_index_left(client: &Client, st: &Statement) -> Option<String> {
+    if st.txn_needs() != TxnNeeds::OutsideTransaction {
+        return None;
+    }
+    let index = Objects::parse(std::slice::from_ref(st)).indexes.pop()?;
+    let invalid = client
+        .query_opt(
+            "SELECT 1 FROM pg_index WHERE indexrelid = to_regclass($1) AND NOT indisvalid",
+            &[&quoted(&index.name)],
+        )
+        .await
+        .ok()?
+        .is_some();
+    invalid.then(|| {
+        format!(
+            "it left index {} behind marked INVALID (remove it with DROP INDEX CONCURRENTLY {})",
+            index.name,
+            quoted(&index.name)
+        )
     })
+}
+
+fn timing(st: &Statement, started: Instant) -> StatementTiming {
+    StatementTiming {
+        line: st.line,
+        statement: st.summary(),
+        duration: started.elapsed(),
+    }
+}
+
+/// The server's message for a failed statement, without the driver's prefix.
+fn server_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => db.message().to_string(),
+        None => e.to_string(),
+    }
 }

@@ -1,5 +1,6 @@
 //! Splitting a SQL file into statements the way psql does: semicolons end
-//! statements except inside quotes, dollar-quoted bodies and comments.
+//! statements except inside quotes, dollar-quoted bodies and comments. Each
+//! statement can also say what it needs from the transaction around it.
 
 /// One statement of a SQL file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,12 +32,107 @@ impl Statement {
         head.join(" ") == words
     }
 
-    /// True for the `BEGIN` and `COMMIT` that wrap a whole file.
+    /// True for `BEGIN`, `COMMIT`, `ROLLBACK` and their synonyms, such as
+    /// the pair that wraps a whole file.
     pub fn is_transaction_control(&self) -> bool {
-        ["BEGIN", "COMMIT", "START TRANSACTION", "END", "ROLLBACK"]
-            .iter()
-            .any(|w| self.sql.trim().eq_ignore_ascii_case(w))
+        matches!(self.txn_needs(), TxnNeeds::Control(_))
     }
+
+    /// What this statement needs from the transaction around it, read from
+    /// its keywords (never from the text inside quotes or comments).
+    pub fn txn_needs(&self) -> TxnNeeds {
+        let top = words(&self.sql, false);
+        let w = |i: usize| top.get(i).map(String::as_str).unwrap_or("");
+        let rollback_to = w(1) == "TO" || (matches!(w(1), "WORK" | "TRANSACTION") && w(2) == "TO");
+        match (w(0), w(1)) {
+            ("BEGIN", _) | ("START", "TRANSACTION") => TxnNeeds::Control(TxnControl::Begin),
+            ("COMMIT" | "ROLLBACK", "PREPARED") => TxnNeeds::OutsideTransaction,
+            ("ROLLBACK", _) if rollback_to => TxnNeeds::InTransaction,
+            ("COMMIT" | "END", _) => TxnNeeds::Control(TxnControl::Commit),
+            ("ROLLBACK" | "ABORT", _) => TxnNeeds::Control(TxnControl::Rollback),
+            _ if self.refuses_transaction_block(&top) => TxnNeeds::OutsideTransaction,
+            _ => TxnNeeds::InTransaction,
+        }
+    }
+
+    /// Statements PostgreSQL refuses to run inside a transaction block.
+    fn refuses_transaction_block(&self, top: &[String]) -> bool {
+        let w = |i: usize| top.get(i).map(String::as_str).unwrap_or("");
+        match (w(0), w(1)) {
+            ("VACUUM", _) | ("ALTER", "SYSTEM") => true,
+            ("CREATE" | "DROP", "DATABASE" | "TABLESPACE") => true,
+            ("CREATE", "INDEX") | ("DROP", "INDEX") => w(2) == "CONCURRENTLY",
+            ("CREATE", "UNIQUE") => w(2) == "INDEX" && w(3) == "CONCURRENTLY",
+            ("REINDEX", "SCHEMA" | "DATABASE" | "SYSTEM") => true,
+            // The option list `REINDEX (CONCURRENTLY) ...` is inside parentheses.
+            ("REINDEX", _) => words(&self.sql, true).iter().any(|x| x == "CONCURRENTLY"),
+            ("ALTER", "TABLE") => {
+                top.iter().any(|x| x == "DETACH") && top.last().is_some_and(|x| x == "CONCURRENTLY")
+            }
+            ("CLUSTER", _) => top.len() == 1 || (top.len() == 2 && w(1) == "VERBOSE"),
+            _ => false,
+        }
+    }
+}
+
+/// What a statement needs from the transaction around it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnNeeds {
+    /// Runs inside a transaction block: most DDL and DML, and `SAVEPOINT`,
+    /// `RELEASE`, `ROLLBACK TO`.
+    InTransaction,
+    /// Refused inside a transaction block: `CREATE INDEX CONCURRENTLY`,
+    /// `VACUUM`, `CREATE DATABASE`, `ALTER SYSTEM` and the like.
+    OutsideTransaction,
+    /// Starts or ends a transaction block itself.
+    Control(TxnControl),
+}
+
+/// A statement that starts or ends a transaction block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxnControl {
+    /// `BEGIN`, `START TRANSACTION`.
+    Begin,
+    /// `COMMIT`, `END`.
+    Commit,
+    /// `ROLLBACK`, `ABORT` (not `ROLLBACK TO SAVEPOINT`).
+    Rollback,
+}
+
+/// The bare words of a statement, upper-cased, skipping quoted identifiers,
+/// string literals and dollar-quoted bodies; with `nested` false, also the
+/// words inside parentheses.
+fn words(sql: &str, nested: bool) -> Vec<String> {
+    let b = sql.as_bytes();
+    let (mut out, mut depth, mut i) = (Vec::new(), 0i32, 0);
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'\'' | b'"' => i = closing_quote(b, i, c),
+            b'$' => {
+                i = dollar_tag(sql, i).map_or(i + 1, |tag| {
+                    sql[i + tag.len()..]
+                        .find(tag)
+                        .map_or(b.len(), |p| i + tag.len() + p + tag.len())
+                })
+            }
+            b'(' | b')' => {
+                depth += if c == b'(' { 1 } else { -1 };
+                i += 1;
+            }
+            _ if c.is_ascii_alphabetic() || c == b'_' => {
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b'$')) {
+                    i += 1;
+                }
+                if depth == 0 || nested {
+                    out.push(sql[start..i].to_ascii_uppercase());
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out
 }
 
 /// Splits SQL text into statements, dropping comments.
@@ -159,6 +255,63 @@ mod tests {
         assert_eq!(st[3].sql, "SELECT 1");
         assert!(st[0].is_transaction_control());
         assert!(st[2].starts_with("COMMENT ON"));
+    }
+
+    fn needs(sql: &str) -> Vec<TxnNeeds> {
+        split(sql).iter().map(Statement::txn_needs).collect()
+    }
+
+    #[test]
+    fn transaction_control_in_its_spellings() {
+        use TxnControl::*;
+        let got = needs(
+            "begin; BEGIN ISOLATION LEVEL SERIALIZABLE; start transaction read write;\n\
+             COMMIT; commit work; END; ROLLBACK; abort transaction",
+        );
+        let want = [
+            Begin, Begin, Begin, Commit, Commit, Commit, Rollback, Rollback,
+        ];
+        assert_eq!(got, want.map(TxnNeeds::Control));
+    }
+
+    #[test]
+    fn savepoints_stay_inside_the_transaction() {
+        let got = needs("SAVEPOINT a; ROLLBACK TO SAVEPOINT a; rollback work to a; RELEASE a");
+        assert_eq!(got, [TxnNeeds::InTransaction; 4]);
+    }
+
+    #[test]
+    fn statements_postgres_refuses_in_a_transaction_block() {
+        let sql = "CREATE INDEX CONCURRENTLY i ON t (a);\n\
+                   create unique index concurrently if not exists \"u\" on t (b);\n\
+                   DROP INDEX CONCURRENTLY i; REINDEX TABLE CONCURRENTLY t;\n\
+                   REINDEX (VERBOSE, CONCURRENTLY) INDEX i; REINDEX (VERBOSE) SCHEMA public;\n\
+                   VACUUM (ANALYZE) t; vacuum; CREATE DATABASE x; DROP DATABASE x;\n\
+                   ALTER SYSTEM SET work_mem = '8MB';\n\
+                   ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY; COMMIT PREPARED 'x'";
+        assert_eq!(needs(sql), [TxnNeeds::OutsideTransaction; 13]);
+    }
+
+    #[test]
+    fn ordinary_statements_run_in_a_transaction() {
+        let sql = "CREATE INDEX i ON t (a); DROP INDEX i; REINDEX TABLE t;\n\
+                   CREATE INDEX \"CONCURRENTLY\" ON t (a);\n\
+                   ALTER TYPE e ADD VALUE 'x'; ANALYZE t; CLUSTER t USING i;\n\
+                   ALTER TABLE p DETACH PARTITION p1";
+        assert_eq!(needs(sql), [TxnNeeds::InTransaction; 8]);
+    }
+
+    #[test]
+    fn the_word_commit_in_strings_comments_and_bodies_is_not_control() {
+        let sql = "-- COMMIT;\n/* ROLLBACK; */ SELECT 'COMMIT';\n\
+                   COMMENT ON TABLE t IS 'BEGIN; COMMIT';\n\
+                   DO $$ BEGIN PERFORM 1; COMMIT; END $$;\n\
+                   CREATE PROCEDURE p() LANGUAGE plpgsql AS $b$ BEGIN COMMIT; END $b$;\n\
+                   SELECT \"commit\" FROM t; SELECT 'x' \"VACUUM\"";
+        let st = split(sql);
+        assert_eq!(st.len(), 6, "{st:#?}");
+        assert!(st.iter().all(|s| s.txn_needs() == TxnNeeds::InTransaction));
+        assert!(!st.iter().any(Statement::is_transaction_control));
     }
 
     #[test]
