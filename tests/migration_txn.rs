@@ -2,7 +2,7 @@
 //! control, against a real PostgreSQL: what the tool says it applied is what
 //! the catalog holds, and online (`CONCURRENTLY`) migrations run.
 
-mod common;
+pub mod common;
 
 use std::path::PathBuf;
 
