@@ -22,8 +22,8 @@ pub enum Error {
         detail: String,
     },
 
-    #[error("invalid connection string: {reason}; use postgres://user@host:5432/db or key=value form such as `host=/run/postgresql dbname=db`")]
-    BadUrl { reason: String },
+    #[error("invalid connection string: {reason}; {next}")]
+    BadUrl { reason: String, next: &'static str },
 
     #[error("could not connect to {target}: {reason}; check that PostgreSQL is running and the host and port are right")]
     Unreachable { target: String, reason: String },

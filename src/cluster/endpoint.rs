@@ -3,7 +3,6 @@
 //! for it, builds deadpool pools, and turns connection failures into errors
 //! that say what to do. Passwords never appear in anything it prints.
 
-use std::str::FromStr;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -13,6 +12,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
 use crate::error::{chain, Error, Result};
+
+mod conninfo;
 
 /// Used when a connection string sets no `connect_timeout`.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,15 +36,7 @@ impl std::fmt::Debug for Endpoint {
 impl Endpoint {
     /// Parses a `postgres://` URL or a key=value connection string.
     pub fn from_url(url: &str) -> Result<Endpoint> {
-        let mut config =
-            tokio_postgres::Config::from_str(url.trim()).map_err(|e| Error::BadUrl {
-                reason: redact_reason(&e.to_string()),
-            })?;
-        if config.get_hosts().is_empty() {
-            return Err(Error::BadUrl {
-                reason: "no host given".into(),
-            });
-        }
+        let mut config = conninfo::parse(url.trim())?;
         if config.get_user().is_none() {
             let user = std::env::var("PGUSER")
                 .or_else(|_| std::env::var("USER"))
@@ -187,7 +180,7 @@ impl Endpoint {
         }
         Error::Unreachable {
             target,
-            reason: redact_reason(&chain(&e)),
+            reason: conninfo::redact_reason(&chain(&e)),
         }
     }
 
@@ -222,21 +215,6 @@ pub fn sql_error(doing: impl Into<String>, e: tokio_postgres::Error) -> Error {
             source: e,
         },
     }
-}
-
-/// Removes anything that looks like a password from a parser message.
-fn redact_reason(reason: &str) -> String {
-    reason
-        .split_whitespace()
-        .map(|w| {
-            if w.to_ascii_lowercase().starts_with("password=") {
-                "password=***"
-            } else {
-                w
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// A TLS connector with libpq's `sslmode=require` meaning: encrypt, but do not
