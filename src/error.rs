@@ -28,6 +28,12 @@ pub enum Error {
     #[error("could not connect to {target}: {reason}; check that PostgreSQL is running and the host and port are right")]
     Unreachable { target: String, reason: String },
 
+    #[error("setting up TLS failed: {detail}; check that the system's OpenSSL libraries (libssl) are installed")]
+    Tls { detail: String },
+
+    #[error("building the connection pool failed: {detail}; this is a bug in helpdesk-bench, please report it")]
+    Pool { detail: String },
+
     #[error("authentication failed for user \"{user}\" at {target}; check the user name and password in the URL")]
     Auth { user: String, target: String },
 

@@ -136,7 +136,7 @@ impl Endpoint {
         let pool = Pool::builder(mgr)
             .max_size(size.max(1))
             .build()
-            .map_err(|e| Error::BadInput(format!("building connection pool: {e}")))?;
+            .map_err(|e| Error::Pool { detail: chain(&e) })?;
         drop(self.checkout(&pool).await?);
         Ok(pool)
     }
@@ -225,7 +225,7 @@ fn tls_connector() -> Result<MakeTlsConnector> {
         .danger_accept_invalid_certs(true)
         .danger_accept_invalid_hostnames(true)
         .build()
-        .map_err(|e| Error::BadInput(format!("setting up TLS: {e}")))?;
+        .map_err(|e| Error::Tls { detail: chain(&e) })?;
     Ok(MakeTlsConnector::new(connector))
 }
 
