@@ -28,6 +28,12 @@ pub enum Error {
     #[error("could not connect to {target}: {reason}; check that PostgreSQL is running and the host and port are right")]
     Unreachable { target: String, reason: String },
 
+    #[error("timed out after {after:?} connecting to {target} (connect, TLS and login); check that the host and port belong to a PostgreSQL server that is up, or raise connect_timeout in the URL")]
+    ConnectTimeout {
+        target: String,
+        after: std::time::Duration,
+    },
+
     #[error("setting up TLS failed: {detail}; check that the system's OpenSSL libraries (libssl) are installed")]
     Tls { detail: String },
 

@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{
+    Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, TimeoutType,
+};
 use postgres_native_tls::MakeTlsConnector;
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::error::SqlState;
@@ -110,12 +112,25 @@ impl Endpoint {
         &self.config
     }
 
+    /// How long a whole connection attempt (socket, TLS, startup and login)
+    /// may take: `connect_timeout` (or 10 s) for each host, as in libpq.
+    /// tokio-postgres applies its own timeout to opening the socket only.
+    pub fn connect_timeout(&self) -> Duration {
+        let per_host = self
+            .config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let hosts = self.config.get_hosts().len().max(1);
+        per_host * u32::try_from(hosts).unwrap_or(u32::MAX)
+    }
+
     /// Opens one connection; its driver runs on the current tokio runtime.
     pub async fn connect(&self) -> Result<Client> {
-        let (client, conn) = self
-            .config
-            .connect(self.tls.clone())
+        let after = self.connect_timeout();
+        let (client, conn) = tokio::time::timeout(after, self.config.connect(self.tls.clone()))
             .await
+            .map_err(|_| self.timeout_error(after))?
             .map_err(|e| self.connect_error(e))?;
         tokio::spawn(async move {
             let _ = conn.await;
@@ -133,8 +148,12 @@ impl Endpoint {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
+        // Only creating a connection gets a timeout: waiting for a free one
+        // in a busy pool is normal, and not a connection problem.
         let pool = Pool::builder(mgr)
             .max_size(size.max(1))
+            .runtime(Runtime::Tokio1)
+            .create_timeout(Some(self.connect_timeout()))
             .build()
             .map_err(|e| Error::Pool { detail: chain(&e) })?;
         drop(self.checkout(&pool).await?);
@@ -144,12 +163,21 @@ impl Endpoint {
     /// Takes a connection from a pool, classifying failures like `connect`.
     pub async fn checkout(&self, pool: &Pool) -> Result<deadpool_postgres::Object> {
         pool.get().await.map_err(|e| match e {
-            deadpool_postgres::PoolError::Backend(e) => self.connect_error(e),
+            PoolError::Backend(e) => self.connect_error(e),
+            PoolError::Timeout(TimeoutType::Create) => self.timeout_error(self.connect_timeout()),
             other => Error::Unreachable {
                 target: self.describe(),
                 reason: other.to_string(),
             },
         })
+    }
+
+    /// The error for a connection attempt that took longer than `after`.
+    fn timeout_error(&self, after: Duration) -> Error {
+        Error::ConnectTimeout {
+            target: self.describe(),
+            after,
+        }
     }
 
     /// Turns a failed connection attempt into the error a user can act on.
@@ -259,5 +287,24 @@ mod tests {
         assert!(matches!(err, Error::BadUrl { .. }), "{err}");
         let err = Endpoint::from_url("host=h password=pw bogus").unwrap_err();
         assert!(!err.to_string().contains("pw "), "{err}");
+    }
+
+    #[test]
+    fn the_connect_timeout_defaults_to_ten_seconds() {
+        let e = Endpoint::from_url("postgres://a@h/db").unwrap();
+        assert_eq!(e.connect_timeout(), DEFAULT_CONNECT_TIMEOUT);
+        assert_eq!(DEFAULT_CONNECT_TIMEOUT, Duration::from_secs(10));
+        let e = Endpoint::from_url("postgres://a@h/db?connect_timeout=3").unwrap();
+        assert_eq!(e.connect_timeout(), Duration::from_secs(3));
+        // Like libpq, the timeout is for each host tried.
+        let e = Endpoint::from_url("host=a,b connect_timeout=2").unwrap();
+        assert_eq!(e.connect_timeout(), Duration::from_secs(4));
+        // Embedded endpoints set none and get the default too.
+        let mut c = tokio_postgres::Config::new();
+        c.host("/tmp").user("u");
+        assert_eq!(
+            Endpoint::embedded(c).unwrap().connect_timeout(),
+            DEFAULT_CONNECT_TIMEOUT
+        );
     }
 }
