@@ -132,8 +132,13 @@ impl Endpoint {
             .await
             .map_err(|_| self.timeout_error(after))?
             .map_err(|e| self.connect_error(e))?;
+        let target = self.describe();
         tokio::spawn(async move {
-            let _ = conn.await;
+            // A failure here also fails the query in flight, which reports
+            // it as the one `error:` line; at warn it would print twice.
+            if let Err(e) = conn.await {
+                tracing::debug!(%target, error = %chain(&e), "connection closed with an error");
+            }
         });
         Ok(client)
     }
