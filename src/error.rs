@@ -22,11 +22,23 @@ pub enum Error {
         detail: String,
     },
 
-    #[error("invalid connection string: {reason}; use postgres://user@host:5432/db or key=value form such as `host=/run/postgresql dbname=db`")]
-    BadUrl { reason: String },
+    #[error("invalid connection string: {reason}; {next}")]
+    BadUrl { reason: String, next: &'static str },
 
     #[error("could not connect to {target}: {reason}; check that PostgreSQL is running and the host and port are right")]
     Unreachable { target: String, reason: String },
+
+    #[error("timed out after {after:?} connecting to {target} (connect, TLS and login); check that the host and port belong to a PostgreSQL server that is up, or raise connect_timeout in the URL")]
+    ConnectTimeout {
+        target: String,
+        after: std::time::Duration,
+    },
+
+    #[error("setting up TLS failed: {detail}; check that the system's OpenSSL libraries (libssl) are installed")]
+    Tls { detail: String },
+
+    #[error("building the connection pool failed: {detail}; this is a bug in helpdesk-bench, please report it")]
+    Pool { detail: String },
 
     #[error("authentication failed for user \"{user}\" at {target}; check the user name and password in the URL")]
     Auth { user: String, target: String },

@@ -143,3 +143,62 @@ fn migration_file_without_indexes() {
     ]);
     assert_one_line_error(&out, "no CREATE INDEX statement found");
 }
+
+#[test]
+fn connection_string_errors_keep_the_reason() {
+    let cases = [
+        (
+            "postgres://me@db/x?sslmode=bogus",
+            "invalid value for option `sslmode`; use sslmode=disable, prefer or require",
+        ),
+        (
+            "postgres://me@db/x?sslmode=verify-full",
+            "sslmode=verify-full is not supported by helpdesk-bench; use sslmode=disable, prefer or require",
+        ),
+        (
+            "postgres://me@db/x?frobnicate=1",
+            "unknown option `frobnicate`; remove it or correct its spelling",
+        ),
+        ("postgres://me@db:notaport/x", "invalid value for option `port`"),
+    ];
+    for (url, want) in cases {
+        let out = run(&["migrate", "status", "--url", url]);
+        assert_one_line_error(&out, want);
+        let err = stderr(&out);
+        assert_eq!(err.matches("invalid connection string").count(), 1, "{err}");
+    }
+}
+
+#[test]
+fn nothing_from_a_malformed_password_is_printed() {
+    for url in [
+        // An unencoded `@`: libpq and tokio-postgres take `Leak9Tail` as host.
+        "postgres://bench:Xy@Leak9Tail@127.0.0.1:1/db",
+        "postgresql://bench:Xy/Leak9Tail@host@127.0.0.1:1/db",
+        // `:` and `/` in the password, one `@`: parsed, and not echoed.
+        "postgres://bench:Xy:Leak9/Tail@127.0.0.1:1/db",
+        "host=127.0.0.1 port=1 password=XyLeak9Tail frobnicate=1",
+        "host=127.0.0.1 password=Xy Leak9Tail=1",
+        "postgres://u:XyLeak9Tail@[bad",
+        "postgress://u:Xy=Leak9Tail@127.0.0.1:1/db",
+    ] {
+        let out = run(&["migrate", "status", "--url", url]);
+        let (err, text) = (stderr(&out), common::stdout(&out));
+        assert_eq!(out.status.code(), Some(1), "{url}: {err}");
+        assert_eq!(err.lines().count(), 1, "{url}: not one line: {err}");
+        for secret in ["Leak9", "Tail", "Xy"] {
+            assert!(!err.contains(secret), "{url}: {err}");
+            assert!(!text.contains(secret), "{url}: {text}");
+        }
+    }
+    let out = run(&[
+        "migrate",
+        "status",
+        "--url",
+        "postgres://bench:Xy@Leak9Tail@host/db",
+    ]);
+    assert_one_line_error(
+        &out,
+        "percent-encode each `@` in the user name or password as `%40`",
+    );
+}

@@ -3,16 +3,19 @@
 //! for it, builds deadpool pools, and turns connection failures into errors
 //! that say what to do. Passwords never appear in anything it prints.
 
-use std::str::FromStr;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{
+    Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, TimeoutType,
+};
 use postgres_native_tls::MakeTlsConnector;
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
 use crate::error::{chain, Error, Result};
+
+mod conninfo;
 
 /// Used when a connection string sets no `connect_timeout`.
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,15 +38,7 @@ impl std::fmt::Debug for Endpoint {
 impl Endpoint {
     /// Parses a `postgres://` URL or a key=value connection string.
     pub fn from_url(url: &str) -> Result<Endpoint> {
-        let mut config =
-            tokio_postgres::Config::from_str(url.trim()).map_err(|e| Error::BadUrl {
-                reason: redact_reason(&e.to_string()),
-            })?;
-        if config.get_hosts().is_empty() {
-            return Err(Error::BadUrl {
-                reason: "no host given".into(),
-            });
-        }
+        let mut config = conninfo::parse(url.trim())?;
         if config.get_user().is_none() {
             let user = std::env::var("PGUSER")
                 .or_else(|_| std::env::var("USER"))
@@ -117,15 +112,33 @@ impl Endpoint {
         &self.config
     }
 
+    /// How long a whole connection attempt (socket, TLS, startup and login)
+    /// may take: `connect_timeout` (or 10 s) for each host, as in libpq.
+    /// tokio-postgres applies its own timeout to opening the socket only.
+    pub fn connect_timeout(&self) -> Duration {
+        let per_host = self
+            .config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let hosts = self.config.get_hosts().len().max(1);
+        per_host * u32::try_from(hosts).unwrap_or(u32::MAX)
+    }
+
     /// Opens one connection; its driver runs on the current tokio runtime.
     pub async fn connect(&self) -> Result<Client> {
-        let (client, conn) = self
-            .config
-            .connect(self.tls.clone())
+        let after = self.connect_timeout();
+        let (client, conn) = tokio::time::timeout(after, self.config.connect(self.tls.clone()))
             .await
+            .map_err(|_| self.timeout_error(after))?
             .map_err(|e| self.connect_error(e))?;
+        let target = self.describe();
         tokio::spawn(async move {
-            let _ = conn.await;
+            // A failure here also fails the query in flight, which reports
+            // it as the one `error:` line; at warn it would print twice.
+            if let Err(e) = conn.await {
+                tracing::debug!(%target, error = %chain(&e), "connection closed with an error");
+            }
         });
         Ok(client)
     }
@@ -148,10 +161,14 @@ impl Endpoint {
                 recycling_method: RecyclingMethod::Fast,
             },
         );
+        // Only creating a connection gets a timeout: waiting for a free one
+        // in a busy pool is normal, and not a connection problem.
         let pool = Pool::builder(mgr)
             .max_size(size.max(1))
+            .runtime(Runtime::Tokio1)
+            .create_timeout(Some(self.connect_timeout()))
             .build()
-            .map_err(|e| Error::BadInput(format!("building connection pool: {e}")))?;
+            .map_err(|e| Error::Pool { detail: chain(&e) })?;
         drop(self.checkout(&pool).await?);
         Ok(pool)
     }
@@ -159,12 +176,21 @@ impl Endpoint {
     /// Takes a connection from a pool, classifying failures like `connect`.
     pub async fn checkout(&self, pool: &Pool) -> Result<deadpool_postgres::Object> {
         pool.get().await.map_err(|e| match e {
-            deadpool_postgres::PoolError::Backend(e) => self.connect_error(e),
+            PoolError::Backend(e) => self.connect_error(e),
+            PoolError::Timeout(TimeoutType::Create) => self.timeout_error(self.connect_timeout()),
             other => Error::Unreachable {
                 target: self.describe(),
                 reason: other.to_string(),
             },
         })
+    }
+
+    /// The error for a connection attempt that took longer than `after`.
+    fn timeout_error(&self, after: Duration) -> Error {
+        Error::ConnectTimeout {
+            target: self.describe(),
+            after,
+        }
     }
 
     /// Turns a failed connection attempt into the error a user can act on.
@@ -195,7 +221,7 @@ impl Endpoint {
         }
         Error::Unreachable {
             target,
-            reason: redact_reason(&chain(&e)),
+            reason: conninfo::redact_reason(&chain(&e)),
         }
     }
 
@@ -232,21 +258,6 @@ pub fn sql_error(doing: impl Into<String>, e: tokio_postgres::Error) -> Error {
     }
 }
 
-/// Removes anything that looks like a password from a parser message.
-fn redact_reason(reason: &str) -> String {
-    reason
-        .split_whitespace()
-        .map(|w| {
-            if w.to_ascii_lowercase().starts_with("password=") {
-                "password=***"
-            } else {
-                w
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// A TLS connector with libpq's `sslmode=require` meaning: encrypt, but do not
 /// verify the certificate. tokio-postgres only uses it when the connection
 /// string asks for TLS (`require`) or allows it (`prefer`, the default).
@@ -255,7 +266,7 @@ fn tls_connector() -> Result<MakeTlsConnector> {
         .danger_accept_invalid_certs(true)
         .danger_accept_invalid_hostnames(true)
         .build()
-        .map_err(|e| Error::BadInput(format!("setting up TLS: {e}")))?;
+        .map_err(|e| Error::Tls { detail: chain(&e) })?;
     Ok(MakeTlsConnector::new(connector))
 }
 
@@ -289,5 +300,24 @@ mod tests {
         assert!(matches!(err, Error::BadUrl { .. }), "{err}");
         let err = Endpoint::from_url("host=h password=pw bogus").unwrap_err();
         assert!(!err.to_string().contains("pw "), "{err}");
+    }
+
+    #[test]
+    fn the_connect_timeout_defaults_to_ten_seconds() {
+        let e = Endpoint::from_url("postgres://a@h/db").unwrap();
+        assert_eq!(e.connect_timeout(), DEFAULT_CONNECT_TIMEOUT);
+        assert_eq!(DEFAULT_CONNECT_TIMEOUT, Duration::from_secs(10));
+        let e = Endpoint::from_url("postgres://a@h/db?connect_timeout=3").unwrap();
+        assert_eq!(e.connect_timeout(), Duration::from_secs(3));
+        // Like libpq, the timeout is for each host tried.
+        let e = Endpoint::from_url("host=a,b connect_timeout=2").unwrap();
+        assert_eq!(e.connect_timeout(), Duration::from_secs(4));
+        // Embedded endpoints set none and get the default too.
+        let mut c = tokio_postgres::Config::new();
+        c.host("/tmp").user("u");
+        assert_eq!(
+            Endpoint::embedded(c).unwrap().connect_timeout(),
+            DEFAULT_CONNECT_TIMEOUT
+        );
     }
 }
