@@ -119,7 +119,7 @@ pub enum Error {
         supported: u32,
     },
 
-    #[error("other sessions are using {tables}: {sessions}; switching index states takes ACCESS EXCLUSIVE locks that would block them for the whole measurement; retry when they are idle, or pass --force (HELPDESK_BENCH_FORCE=1) to switch anyway")]
+    #[error("other sessions are using the tables whose indexes would be switched ({tables}): {sessions}; switching index states takes ACCESS EXCLUSIVE locks that would block them for the whole measurement; retry when they are idle, or pass --force (HELPDESK_BENCH_FORCE=1) to switch anyway")]
     TablesInUse { tables: String, sessions: String },
 
     #[error("waited {waited} for a lock on \"{table}\" held by {holders}; nothing was changed; retry when that session is done, or end it with pg_terminate_backend(pid)")]

@@ -2,7 +2,7 @@
 //! PostgreSQL protocol: the connect timeout covers the whole connection
 //! (socket, TLS, startup, login), so the tool gives up instead of hanging.
 
-mod common;
+pub mod common;
 
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};

@@ -165,3 +165,49 @@ pub async fn checksums(db: &Endpoint) -> Vec<(i64, String)> {
 pub async fn scalar(c: &tokio_postgres::Client, sql: &str) -> i64 {
     c.query_one(sql, &[]).await.unwrap().get(0)
 }
+
+/// What "exactly as found" compares on a user's database: every index in
+/// `public` with its definition, storage options, validity and tablespace,
+/// each table's `reltuples` (which an ANALYZE would change), and each seeded
+/// table's row count and content checksum.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub indexes: Vec<String>,
+    pub tables: Vec<String>,
+    pub rows: Vec<(i64, String)>,
+}
+
+/// The [`Fingerprint`] of a database now.
+pub async fn fingerprint(db: &Endpoint) -> Fingerprint {
+    let c = db.connect().await.unwrap();
+    let lines = |sql: &'static str| {
+        let c = &c;
+        async move {
+            c.query(sql, &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect::<Vec<_>>()
+        }
+    };
+    Fingerprint {
+        indexes: lines(
+            "SELECT format('%s | %s | %s | valid=%s | ready=%s | %s', c.relname, \
+                    pg_get_indexdef(i.indexrelid), coalesce(c.reloptions::text, '-'), \
+                    i.indisvalid, i.indisready, coalesce(t.spcname, 'default')) \
+             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_tablespace t ON t.oid = c.reltablespace \
+             WHERE n.nspname = 'public' ORDER BY c.relname",
+        )
+        .await,
+        tables: lines(
+            "SELECT format('%s reltuples=%s relpages=%s', relname, reltuples, relpages) \
+             FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' \
+             ORDER BY relname",
+        )
+        .await,
+        rows: checksums(db).await,
+    }
+}

@@ -14,7 +14,9 @@ use std::process::{Command, Output};
 
 use helpdesk_bench::cluster;
 
-pub use db::{checksums, scalar, seed_config, seeded, seeded_tiny, TestDb, SEED};
+pub use db::{
+    checksums, fingerprint, scalar, seed_config, seeded, seeded_tiny, Fingerprint, TestDb, SEED,
+};
 pub use tmp::TempDir;
 
 /// The built `helpdesk-bench` binary.
