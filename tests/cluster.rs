@@ -85,6 +85,40 @@ fn nothing_survives_sigkill_of_the_tool() {
     eventually("run directory removed", || !run_dir.exists());
 }
 
+/// SIGKILL while the data directory is still being copied, before the
+/// server exists: the watchdog is already there and removes the half copy.
+#[test]
+fn sigkill_during_the_data_copy_leaves_nothing() {
+    let tmp = TempDir::new("sigkill-copy");
+    let base = tmp.join(format!("helpdesk-bench-{}", nix::unistd::geteuid()));
+    let mut child = Command::new(common::bin())
+        .arg("server")
+        .env(TMPDIR_ENV, tmp.path())
+        .env_remove(cluster::URL_ENV)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let run_dir = base.join(format!("run-{}-0", child.id()));
+    let data = run_dir.join("data");
+    let start = Instant::now();
+    // Kill as soon as the first copied file lands.
+    while !data.join("PG_VERSION").exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no data copy seen"
+        );
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+    child.wait().unwrap();
+    assert!(
+        !data.join("postmaster.pid").exists(),
+        "the server had already started: the kill missed the copy"
+    );
+    eventually("half-copied run directory removed", || !run_dir.exists());
+}
+
 #[test]
 fn ctrl_c_stops_the_server_and_removes_its_directory() {
     let tmp = TempDir::new("sigint");

@@ -95,16 +95,18 @@ impl Cluster {
                 dirs::TMPDIR_ENV
             )));
         }
+        // The watchdog exists before the first file is copied, so a SIGKILL
+        // during the copy leaves no half-copied run directory behind.
+        *lock(&self.watchdog) = Some(watchdog::spawn(&self.run_dir)?);
         std::fs::create_dir(&sock).map_err(|e| Error::io(&sock, e))?;
         fsutil::set_owner(&sock, self.user.owner())?;
         fsutil::copy_tree(source, &self.data_dir(), self.user.owner())?;
         // A copied postmaster.pid (from a seeded cache) would confuse readiness.
         let _ = std::fs::remove_file(self.data_dir().join("postmaster.pid"));
         if self.detach {
+            // From here on the watchdog leaves the cluster running.
             std::fs::write(self.run_dir.join(watchdog::DETACHED_MARK), b"")
                 .map_err(|e| Error::io(&self.run_dir, e))?;
-        } else {
-            *lock(&self.watchdog) = Some(watchdog::spawn(&self.run_dir)?);
         }
         let log = self.log_path();
         let log_file = std::fs::File::create(&log).map_err(|e| Error::io(&log, e))?;

@@ -20,12 +20,14 @@ pub const DETACHED_MARK: &str = "detached";
 /// The watchdog: blocks reading stdin, a pipe only the tool holds open. When
 /// the tool exits or is killed, the read returns; if the run directory still
 /// exists the tool did not clean up, so the watchdog stops the postmaster
-/// (fast, immediate, then kill) and removes the directory.
+/// (fast, immediate, then kill) and removes the directory, unless the
+/// directory is marked as left running on purpose ([`DETACHED_MARK`]).
 const SCRIPT: &str = r#"
 trap '' INT TERM HUP
 read _unused
 dir="$1"
 [ -d "$dir" ] || exit 0
+[ -e "$dir/detached" ] && exit 0
 pid=$(head -n 1 "$dir/data/postmaster.pid" 2>/dev/null)
 if [ -n "$pid" ] && grep -qF "$dir" "/proc/$pid/cmdline" 2>/dev/null; then
   for sig in INT QUIT KILL; do
