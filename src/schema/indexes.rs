@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use tokio_postgres::Client;
 
-use super::migration::{quote_ident, Migration};
+use super::migration::Migration;
 use crate::cluster::sql_error;
 use crate::error::Result;
+use crate::sql::quote_ident;
 
 /// Which of the migration's indexes exist.
 #[derive(Debug, Clone, PartialEq, Eq)]

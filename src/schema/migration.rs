@@ -10,6 +10,7 @@ use regex::Regex;
 use super::fixtures;
 use super::sql::{split, Statement};
 use crate::error::{Error, Result};
+use crate::sql::{quote_ident, unquote};
 
 /// One SQL file and its statements.
 #[derive(Debug, Clone)]
@@ -309,21 +310,6 @@ impl Migration {
     pub fn index(&self, name: &str) -> Option<&IndexDef> {
         self.objects.indexes.iter().find(|i| i.name == name)
     }
-}
-
-/// Removes the double quotes around an identifier.
-pub fn unquote(s: &str) -> String {
-    let s = s.trim();
-    if s.len() >= 2 && s.starts_with('"') && s.ends_with('"') {
-        s[1..s.len() - 1].replace("\"\"", "\"")
-    } else {
-        s.to_string()
-    }
-}
-
-/// Quotes an identifier for SQL.
-pub fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
 }
 
 /// Splits an index's column list at top-level commas.

@@ -17,7 +17,6 @@ pub use migrate::{
     StatementTiming, Status,
 };
 pub use migration::{
-    quote_ident, unquote, ColumnDef, CommentDef, ConstraintDef, IndexDef, Migration, Objects,
-    SqlFile, TypeDef,
+    ColumnDef, CommentDef, ConstraintDef, IndexDef, Migration, Objects, SqlFile, TypeDef,
 };
 pub use sql::{split, Statement};

@@ -9,10 +9,11 @@ use tokio_postgres::Client;
 use super::catalog::{table_checksum, table_columns, Catalog};
 use super::fixtures;
 use super::migrate::{self, apply, base_objects, column_comment, State};
-use super::migration::{quote_ident, IndexDef, Migration};
+use super::migration::{IndexDef, Migration};
 use crate::cluster::sql_error;
 use crate::error::{Error, Result};
 use crate::explain::Plan;
+use crate::sql::{quote_ident, unquote};
 
 /// One named check and its outcome.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -255,7 +256,7 @@ async fn index_checks(client: &mut Client, m: &Migration) -> Result<Vec<Check>> 
             Some(r) => {
                 let valid: bool = r.get(0);
                 let cols: Vec<String> = r.get(2);
-                let cols: Vec<String> = cols.iter().map(|c| super::migration::unquote(c)).collect();
+                let cols: Vec<String> = cols.iter().map(|c| unquote(c)).collect();
                 if !valid {
                     bad.push(format!("{} invalid", ix.name));
                 } else if cols != ix.columns {

@@ -17,6 +17,7 @@ use super::{conversations, messages, users, Context, Counts, SeedConfig, Shape};
 use crate::cluster::{sql_error, Endpoint};
 use crate::error::{Error, Result};
 use crate::schema::{self, fixtures, Migration, State, Statement};
+use crate::sql::quote_ident;
 
 /// The tables, in load order (each references only earlier ones).
 pub const TABLES: [&str; 3] = ["User", "Conversation", "Message"];
@@ -170,7 +171,7 @@ pub async fn run(db: &Endpoint, cfg: &SeedConfig, progress: &Reporter) -> Result
         let pool = pool.clone();
         async move {
             let c = db.checkout(&pool).await?;
-            c.batch_execute(&format!("ANALYZE {}", schema::quote_ident(table)))
+            c.batch_execute(&format!("ANALYZE {}", quote_ident(table)))
                 .await
                 .map_err(|e| db.query_error(format!("analyzing {table}"), e))
         }
@@ -230,7 +231,7 @@ async fn inspect(client: &Client, m: &Migration, cfg: &SeedConfig) -> Result<Tar
     }
     let mut filled = Vec::new();
     for t in TABLES {
-        let sql = format!("SELECT EXISTS (SELECT 1 FROM {})", schema::quote_ident(t));
+        let sql = format!("SELECT EXISTS (SELECT 1 FROM {})", quote_ident(t));
         let row = client
             .query_one(&sql, &[])
             .await
@@ -291,7 +292,7 @@ async fn load(
         run_step(Step::Structure).await?;
         push_phase(progress, phases, "create tables", t.elapsed(), None);
     } else if target.truncate {
-        let list: Vec<String> = TABLES.iter().map(|t| schema::quote_ident(t)).collect();
+        let list: Vec<String> = TABLES.iter().map(|t| quote_ident(t)).collect();
         client
             .batch_execute(&format!("TRUNCATE {}", list.join(", ")))
             .await
@@ -301,12 +302,7 @@ async fn load(
 
     let freeze = target.create || target.truncate;
     for spec in tables(ctx) {
-        let sql = copy::statement(
-            &schema::quote_ident(spec.table),
-            spec.columns,
-            "STDIN",
-            freeze,
-        );
+        let sql = copy::statement(&quote_ident(spec.table), spec.columns, "STDIN", freeze);
         let bar = progress.table(spec.table, spec.rows);
         let stats = copy_in(client, db, &sql, spec.table, spec.source, cfg.jobs, |n| {
             bar.inc(n)
