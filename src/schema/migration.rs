@@ -111,7 +111,88 @@ pub struct TypeDef {
 pub struct ConstraintDef {
     pub table: String,
     pub name: String,
+    pub kind: ConstraintKind,
     pub sql: String,
+}
+
+/// What a constraint enforces, from the keywords after its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConstraintKind {
+    PrimaryKey,
+    Unique,
+    ForeignKey,
+    /// `CHECK`, `EXCLUDE` and anything else.
+    Other,
+}
+
+impl ConstraintKind {
+    fn from_keywords(words: Option<&str>) -> ConstraintKind {
+        let words: Vec<String> = words
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_ascii_uppercase)
+            .collect();
+        match words.join(" ").as_str() {
+            "PRIMARY KEY" => ConstraintKind::PrimaryKey,
+            "UNIQUE" => ConstraintKind::Unique,
+            "FOREIGN KEY" => ConstraintKind::ForeignKey,
+            _ => ConstraintKind::Other,
+        }
+    }
+}
+
+/// What one statement of a SQL file does, as read from the objects it
+/// creates. A loader orders DDL by it (tables, then keys, then indexes, then
+/// foreign keys), as pg_dump lays a schema out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatementKind {
+    /// `BEGIN`, `COMMIT` and the like.
+    TransactionControl,
+    CreateTable,
+    CreateType,
+    /// `ALTER TABLE ... ADD COLUMN`, with no key among its actions.
+    AddColumns,
+    CreateIndex {
+        unique: bool,
+    },
+    AddPrimaryKey,
+    AddUnique,
+    /// Any `ALTER TABLE` that adds a foreign key, whatever else it adds.
+    AddForeignKey,
+    CommentOnColumn,
+    /// Anything this parser does not recognise (`DO` blocks, `UPDATE`, ...).
+    Other,
+}
+
+impl StatementKind {
+    /// Classifies a statement by parsing what it creates.
+    pub fn of(st: &Statement) -> StatementKind {
+        if st.is_transaction_control() {
+            return StatementKind::TransactionControl;
+        }
+        let mut o = Objects::default();
+        o.add(&st.sql);
+        let adds = |kind| o.constraints.iter().any(|c| c.kind == kind);
+        if let Some(ix) = o.indexes.first() {
+            StatementKind::CreateIndex { unique: ix.unique }
+        } else if !o.tables.is_empty() {
+            StatementKind::CreateTable
+        } else if adds(ConstraintKind::ForeignKey) {
+            StatementKind::AddForeignKey
+        } else if adds(ConstraintKind::PrimaryKey) {
+            StatementKind::AddPrimaryKey
+        } else if adds(ConstraintKind::Unique) {
+            StatementKind::AddUnique
+        } else if !o.columns.is_empty() {
+            StatementKind::AddColumns
+        } else if !o.types.is_empty() {
+            StatementKind::CreateType
+        } else if !o.comments.is_empty() {
+            StatementKind::CommentOnColumn
+        } else {
+            StatementKind::Other
+        }
+    }
 }
 
 /// Everything a SQL file creates, as parsed from its statements.
@@ -187,6 +268,7 @@ impl Objects {
             self.constraints.push(ConstraintDef {
                 table: table.to_string(),
                 name: unquote(&a[1]),
+                kind: ConstraintKind::from_keywords(a.get(2).map(|m| m.as_str())),
                 sql: format!("ALTER TABLE {} {part}", quote_ident(table)),
             });
         }
@@ -265,9 +347,14 @@ static ADD_COLUMN: LazyLock<Regex> = LazyLock::new(|| {
     ))
 });
 
-/// One `ADD CONSTRAINT name ...` action.
-static ADD_CONSTRAINT: LazyLock<Regex> =
-    LazyLock::new(|| compile(concat!(r"(?is)^ADD\s+CONSTRAINT\s+", name!())));
+/// One `ADD CONSTRAINT name [PRIMARY KEY | UNIQUE | FOREIGN KEY] ...` action.
+static ADD_CONSTRAINT: LazyLock<Regex> = LazyLock::new(|| {
+    compile(concat!(
+        r"(?is)^ADD\s+CONSTRAINT\s+",
+        name!(),
+        r"(?:\s+(PRIMARY\s+KEY|UNIQUE|FOREIGN\s+KEY))?"
+    ))
+});
 
 /// `COMMENT ON COLUMN table.column IS 'text'`.
 static COLUMN_COMMENT: LazyLock<Regex> = LazyLock::new(|| {
@@ -472,6 +559,56 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("no CREATE INDEX"), "{err}");
+    }
+
+    #[test]
+    fn statements_are_classified_by_what_they_create() {
+        let kinds: Vec<StatementKind> = split(fixtures::BASE)
+            .iter()
+            .map(StatementKind::of)
+            .collect();
+        use StatementKind::*;
+        assert_eq!(
+            kinds,
+            [
+                TransactionControl,
+                CreateTable,
+                CreateTable,
+                CreateTable,
+                CommentOnColumn,
+                AddPrimaryKey,
+                AddPrimaryKey,
+                AddPrimaryKey,
+                CreateIndex { unique: true },
+                CreateIndex { unique: false },
+                AddForeignKey,
+                AddForeignKey,
+                TransactionControl,
+            ]
+        );
+        let of = |sql: &str| StatementKind::of(&split(sql)[0]);
+        // Keywords inside a table body or a column name do not make a key.
+        assert_eq!(
+            of("CREATE TABLE t (id int PRIMARY KEY, u int REFERENCES x)"),
+            CreateTable
+        );
+        assert_eq!(
+            of("ALTER TABLE t ADD COLUMN \"FOREIGN KEY\" int"),
+            AddColumns
+        );
+        assert_eq!(
+            of(concat!(
+                "ALTER TABLE t ADD COLUMN a int, ",
+                "ADD CONSTRAINT t_a_fkey FOREIGN KEY (a) REFERENCES x(id)"
+            )),
+            AddForeignKey
+        );
+        assert_eq!(
+            of("ALTER TABLE t ADD CONSTRAINT t_a_key UNIQUE (a)"),
+            AddUnique
+        );
+        assert_eq!(of("CREATE TYPE e AS ENUM ('a')"), CreateType);
+        assert_eq!(of("DO $$ BEGIN NULL; END $$"), Other);
     }
 
     #[test]

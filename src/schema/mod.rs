@@ -17,6 +17,7 @@ pub use migrate::{
     StatementTiming, Status,
 };
 pub use migration::{
-    ColumnDef, CommentDef, ConstraintDef, IndexDef, Migration, Objects, SqlFile, TypeDef,
+    ColumnDef, CommentDef, ConstraintDef, ConstraintKind, IndexDef, Migration, Objects, SqlFile,
+    StatementKind, TypeDef,
 };
 pub use sql::{split, Statement};
