@@ -55,12 +55,15 @@ pub enum Command {
         #[command(flatten)]
         migration: MigrationArgs,
     },
-    /// Prove migration 012 correct. Without a URL: build the base schema in a
-    /// fresh embedded database, insert rows, apply 012, run the spec's checks,
-    /// roll back and compare. With a URL: run the read-only checks there.
+    /// Prove a migration correct. Without a URL: build the base schema in a
+    /// fresh embedded database, insert rows, apply the migration atomically,
+    /// run 012's spec checks (012 only), roll back and compare. With a URL:
+    /// run the read-only checks there.
     Verify {
         #[command(flatten)]
         conn: ConnArgs,
+        #[command(flatten)]
+        migration: MigrationArgs,
     },
     /// Fill the help-desk schema with synthetic users, conversations and
     /// messages. In an empty database it creates the schema first.

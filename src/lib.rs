@@ -3,7 +3,8 @@
 //!
 //! The modules follow the data: [`cluster`] finds or starts a server,
 //! [`schema`] applies and checks the migration fixtures, [`seed`] fills the
-//! tables, and [`explain`] reads query plans.
+//! tables, and [`explain`] reads query plans. [`sql`] is the leaf they all
+//! share for quoting identifiers.
 //!
 //! ```no_run
 //! # async fn demo() -> helpdesk_bench::Result<()> {
@@ -26,6 +27,7 @@ pub mod queries;
 pub mod report;
 pub mod schema;
 pub mod seed;
+pub mod sql;
 pub mod workspace;
 
 mod fsutil;

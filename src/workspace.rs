@@ -1,11 +1,13 @@
 //! A seeded database ready to measure. Embedded: a cluster started from a
-//! cached, seeded data directory, keyed by scale, seed and a hash of the
-//! fixtures and the data model, so only the first run seeds. With a URL:
-//! the user's database, as it is.
+//! cached, seeded data directory, so only the first run seeds. The cache is
+//! keyed by scale, seed and [`cache_key`]: a hash of everything else the
+//! data depends on (the data model's parameters, the fixtures' text, this
+//! tool's version and the server's major version). With a URL: the user's
+//! database, as it is.
 
 use sha2::{Digest, Sha256};
 
-use crate::cluster::{self, Cluster, Endpoint, StartOptions};
+use crate::cluster::{self, Cluster, Endpoint, PgBin, StartOptions};
 use crate::error::Result;
 use crate::schema::{fixtures, IndexState};
 use crate::seed::{self, Reporter, Scale, SeedConfig};
@@ -17,9 +19,6 @@ pub const ALLOW_INDEX_CHANGES_ENV: &str = "HELPDESK_BENCH_ALLOW_INDEX_CHANGES";
 pub const FORCE_ENV: &str = "HELPDESK_BENCH_FORCE";
 /// Environment variable choosing the bench scale.
 pub const SCALE_ENV: &str = "HELPDESK_BENCH_SCALE";
-
-/// Bumped whenever generated rows change, so stale caches are not reused.
-const DATA_VERSION: &str = "seed-v1";
 
 /// The database inside the embedded cluster.
 const DB: &str = "helpdesk";
@@ -58,8 +57,8 @@ impl Workspace {
                 force: std::env::var(FORCE_ENV).is_ok_and(|v| v == "1"),
             });
         }
-        let dir =
-            cluster::cache_dir()?.join(format!("seeded-{}-{seed}-{}", scale.name(), cache_key()));
+        let key = cache_key(&PgBin::discover()?.major());
+        let dir = cluster::cache_dir()?.join(format!("seeded-{}-{seed}-{key}", scale.name()));
         let reused = dir.join("PG_VERSION").is_file();
         if !reused {
             let fresh = Cluster::start()?;
@@ -116,15 +115,37 @@ impl Workspace {
     }
 }
 
-/// A hash of everything that shapes the seeded data.
-pub fn cache_key() -> String {
+/// A hash of everything besides scale and seed that shapes a seeded data
+/// directory: the data model's parameters, the fixtures' text, this tool's
+/// version (which covers the generators' code), and the server's major
+/// version (`server_major`, whose data directories are not interchangeable).
+pub fn cache_key(server_major: &str) -> String {
     let mut h = Sha256::new();
-    for f in fixtures::all() {
-        h.update(f.as_bytes());
+    let parts = [
+        seed::model::parameters(),
+        fixtures::all().concat(),
+        env!("CARGO_PKG_VERSION").to_string(),
+        server_major.to_string(),
+    ];
+    for part in parts {
+        // Length-prefixed, so no two different lists hash the same bytes.
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
     }
-    h.update(DATA_VERSION.as_bytes());
     h.finalize()[..6]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_key_follows_the_server_major_version() {
+        assert_eq!(cache_key("15"), cache_key("15"));
+        assert_ne!(cache_key("15"), cache_key("16"));
+        assert_eq!(cache_key("16").len(), 12);
+    }
 }

@@ -202,3 +202,48 @@ fn nothing_from_a_malformed_password_is_printed() {
         "percent-encode each `@` in the user name or password as `%40`",
     );
 }
+
+/// Writes a one-query catalogue into a fresh directory and returns its path.
+fn catalogue_file(tag: &str, name: &str, expect_index: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("hb-cat-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[query]]\nname = '{name}'\nscreen = 'queue'\nsql = 'SELECT 1'\n\
+             expect_index = '{expect_index}'\n"
+        ),
+    )
+    .unwrap();
+    file
+}
+
+#[test]
+fn catalogue_expecting_an_index_the_migration_lacks() {
+    let file = catalogue_file("idx", "human_queue", "Conversation_statsu_idx");
+    let out = run(&["explain", "--catalogue", file.to_str().unwrap()]);
+    assert_one_line_error(
+        &out,
+        concat!(
+            "query human_queue expects index \"Conversation_statsu_idx\", ",
+            "which migration 012_help_desk_schema_updates does not create"
+        ),
+    );
+    assert!(stderr(&out)
+        .contains("its indexes are Conversation_status_idx, Conversation_assignedTo_idx"));
+    let _ = std::fs::remove_dir_all(file.parent().unwrap());
+}
+
+#[test]
+fn catalogue_query_name_criterion_cannot_use() {
+    let file = catalogue_file("name", "human queue/open", "Conversation_status_idx");
+    let out = run(&["explain", "--catalogue", file.to_str().unwrap()]);
+    assert_one_line_error(&out, "query name \"human queue/open\" holds ' '");
+    assert!(stderr(&out).contains("use only ASCII letters, digits, '_' and '-'"));
+    let long = "q".repeat(70);
+    let file = catalogue_file("long", &long, "Conversation_status_idx");
+    let out = run(&["explain", "--catalogue", file.to_str().unwrap()]);
+    assert_one_line_error(&out, "is 70 characters long; shorten it to 64 or fewer");
+    let _ = std::fs::remove_dir_all(file.parent().unwrap());
+}

@@ -3,7 +3,7 @@
 
 pub mod common;
 
-use common::{checksums, fixture, psql_file, schema_dump, stderr, TestDb};
+use common::{checksums, fixture, psql_file, run, schema_dump, stderr, stdout, TestDb};
 use helpdesk_bench::schema::{self, verify, Catalog, Migration, State};
 use helpdesk_bench::Error;
 
@@ -18,7 +18,12 @@ async fn verify_passes_every_spec_check() {
         assert!(c.passed, "{c}");
     }
     let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
+    // The generic round trip and the spec's checks, as `verify` prints them.
+    assert_eq!(checks.len(), 14, "{names:?}");
     for expected in [
+        "012_help_desk_schema_updates applies",
+        "012_help_desk_schema_updates refuses to run twice",
+        "rollback refuses to run when 012 is not applied",
         "existing User rows have role 'user'",
         "existing Conversation rows have status 'AI_HANDLING'",
         "new conversations can be created with help-desk fields",
@@ -209,4 +214,97 @@ async fn read_only_verify_checks_an_applied_database_without_changing_it() {
         .unwrap()
         .diff(&before)
         .is_empty());
+}
+
+/// Writes a forward and rollback migration pair into a fresh directory and
+/// returns the forward file's path.
+fn migration_pair(tag: &str, forward: &str, rollback: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("hb-verify-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("013_{tag}.sql"));
+    std::fs::write(&file, forward).unwrap();
+    std::fs::write(dir.join(format!("013_{tag}_rollback.sql")), rollback).unwrap();
+    file
+}
+
+const GUARD_013: &str = r#"DO $g$ BEGIN
+    IF to_regclass('public."Message_tokenCount_idx"') IS NOT NULL THEN
+        RAISE EXCEPTION 'migration 013 is already applied';
+    END IF; END $g$;"#;
+
+#[test]
+fn verify_runs_only_the_generic_round_trip_for_another_migration() {
+    let forward = format!(
+        "BEGIN;\n{GUARD_013}\nCREATE INDEX \"Message_tokenCount_idx\" ON \"Message\"(\"tokenCount\");\nCOMMIT;\n"
+    );
+    let rollback = r#"BEGIN;
+        DO $g$ BEGIN IF to_regclass('public."Message_tokenCount_idx"') IS NULL THEN
+            RAISE EXCEPTION 'migration 013 is not applied'; END IF; END $g$;
+        DROP INDEX "Message_tokenCount_idx";
+        COMMIT;"#;
+    let file = migration_pair("generic", &forward, rollback);
+    let out = run(&["verify", "--migration", file.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}{}", stderr(&out));
+    assert!(
+        text.contains("013_generic is not 012, so only the generic checks run"),
+        "{text}"
+    );
+    for line in [
+        "PASS  base schema loads",
+        "PASS  013_generic applies",
+        "atomic: a failure at its end changed nothing",
+        "PASS  013_generic refuses to run twice",
+        "PASS  pre-existing rows unchanged after 013",
+        "PASS  rollback restores the pre-013 catalog",
+        "PASS  pre-existing rows unchanged after rollback",
+        "PASS  rollback refuses to run when 013 is not applied",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in {text}");
+    }
+    assert!(!text.contains("role-based queries"), "{text}");
+    assert!(text.ends_with("verify: 7 passed, 0 failed\n"), "{text}");
+    let _ = std::fs::remove_dir_all(file.parent().unwrap());
+}
+
+#[tokio::test]
+async fn verify_fails_a_migration_that_commits_part_way() {
+    let forward = format!(
+        "BEGIN;\n{GUARD_013}\nCREATE INDEX \"Message_tokenCount_idx\" ON \"Message\"(\"tokenCount\");\n\
+         COMMIT;\nCREATE INDEX \"Message_content_idx\" ON \"Message\"(\"content\");\n"
+    );
+    let file = migration_pair("halfway", &forward, "SELECT 1;");
+    let m = Migration::from_file(&file).unwrap();
+    let db = TestDb::new("halfway").await;
+    let mut client = db.endpoint.connect().await.unwrap();
+    let checks = verify::fresh(&mut client, &m).await.unwrap();
+    let last = checks.last().unwrap();
+    assert_eq!(last.name, "013_halfway applies");
+    assert!(!last.passed, "{last}");
+    assert!(
+        last.detail.contains("a failure at its end left")
+            && last.detail.contains("Message_tokenCount_idx"),
+        "{last}"
+    );
+    let _ = std::fs::remove_dir_all(file.parent().unwrap());
+}
+
+#[tokio::test]
+async fn verify_needs_a_rollback_file() {
+    let dir = std::env::temp_dir().join(format!("hb-verify-norb-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("013_norollback.sql");
+    std::fs::write(&file, "CREATE INDEX \"m_idx\" ON \"Message\"(\"role\");").unwrap();
+    let m = Migration::from_file(&file).unwrap();
+    let db = TestDb::new("norollback").await;
+    let mut client = db.endpoint.connect().await.unwrap();
+    let err = verify::fresh(&mut client, &m).await.unwrap_err();
+    assert!(err.to_string().contains("no rollback file"), "{err}");
+    let tables = schema::status(&client, &m).await.unwrap().base_missing;
+    assert_eq!(
+        tables.len(),
+        3,
+        "verify changed the database before refusing"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }

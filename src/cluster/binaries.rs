@@ -75,9 +75,32 @@ impl PgBin {
         Ok(PgBin { dir, version })
     }
 
+    /// The major version, e.g. `15` for 15.18 and `9.6` for 9.6.24; the
+    /// whole version line when it holds no version number.
+    pub fn major(&self) -> String {
+        major_version(&self.version).unwrap_or_else(|| self.version.clone())
+    }
+
     /// Path of one binary in this directory, such as `initdb` or `pg_dump`.
     pub fn tool(&self, name: &str) -> PathBuf {
         self.dir.join(name)
+    }
+}
+
+/// The major version in a `postgres --version` line: the first number for
+/// 10 and later, the first two below 10.
+fn major_version(line: &str) -> Option<String> {
+    let version = line
+        .split_whitespace()
+        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))?;
+    let parts: Vec<&str> = version
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let first: u32 = parts.first()?.parse().ok()?;
+    match parts.get(1) {
+        Some(minor) if first < 10 => Some(format!("{first}.{minor}")),
+        _ => Some(first.to_string()),
     }
 }
 
@@ -136,6 +159,23 @@ fn version_key(dir: &Path) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn major_version_of_version_lines() {
+        assert_eq!(
+            major_version("postgres (PostgreSQL) 15.18").as_deref(),
+            Some("15")
+        );
+        assert_eq!(
+            major_version("postgres (PostgreSQL) 17beta2").as_deref(),
+            Some("17")
+        );
+        assert_eq!(
+            major_version("postgres (PostgreSQL) 9.6.24").as_deref(),
+            Some("9.6")
+        );
+        assert_eq!(major_version("postgres"), None);
+    }
 
     #[test]
     fn version_key_orders_numerically() {

@@ -94,7 +94,7 @@ pub async fn create_database(
     name: &str,
     template: Option<&str>,
 ) -> Result<Endpoint> {
-    let quote = crate::schema::quote_ident;
+    let quote = crate::sql::quote_ident;
     let sql = match template {
         Some(t) => format!("CREATE DATABASE {} TEMPLATE {}", quote(name), quote(t)),
         None => format!("CREATE DATABASE {}", quote(name)),

@@ -11,8 +11,8 @@ use crate::seed::Reporter;
 use crate::workspace::Workspace;
 
 pub async fn run(args: ExplainArgs, quiet: bool) -> Result<ExitCode> {
-    let catalogue = Catalogue::load(args.catalogue.as_deref())?;
     let migration = Migration::load(args.migration.migration.as_deref())?;
+    let catalogue = Catalogue::load(args.catalogue.as_deref(), &migration)?;
     for q in &args.queries {
         catalogue.get(q)?;
     }

@@ -79,7 +79,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             conn,
             migration,
         } => migrate::run(action, conn, migration).await,
-        Command::Verify { conn } => verify::run(conn).await,
+        Command::Verify { conn, migration } => verify::run(conn, migration).await,
         Command::Seed(args) => seed::run(args, cli.quiet).await,
         Command::Explain(args) => explain::run(args, cli.quiet).await,
         Command::Sweep(args) => sweep::run(args, cli.quiet).await,

@@ -11,8 +11,8 @@ use crate::schema::Migration;
 use crate::seed::Reporter;
 
 pub async fn run(args: SweepArgs, quiet: bool) -> Result<ExitCode> {
-    let catalogue = Catalogue::load(args.catalogue.as_deref())?;
     let migration = Migration::builtin()?;
+    let catalogue = Catalogue::load(args.catalogue.as_deref(), &migration)?;
     let points = sweep(&args.scales, &catalogue, &migration, &Reporter::auto(quiet)).await?;
     out!(
         "{:<24} {:<22} {:<8} {:>11} {:>11}  scan",

@@ -14,7 +14,8 @@ use crate::cluster::sql_error;
 use crate::error::Result;
 use crate::queries::{Catalogue, ParamPool, Prepared};
 use crate::report::{HotUpdates, IndexCost};
-use crate::schema::{quote_ident, set_state, IndexDef, IndexState, Migration};
+use crate::schema::{set_state, IndexDef, IndexState, Migration};
+use crate::sql::quote_ident;
 
 /// The catalogue's insert workload.
 pub const INSERT_WORKLOAD: &str = "new_conversation";

@@ -43,7 +43,7 @@ pub async fn sweep(
                     Some(rel) => client
                         .query_one(
                             "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass($1)",
-                            &[&crate::schema::quote_ident(rel)],
+                            &[&crate::sql::quote_ident(rel)],
                         )
                         .await
                         .map_err(|e| crate::cluster::sql_error("counting rows", e))?

@@ -14,6 +14,10 @@ pub const BUILTIN: &str = include_str!("../../fixtures/queries.toml");
 /// Where the catalogue lives in the repository.
 pub const DEFAULT_PATH: &str = "fixtures/queries.toml";
 
+/// The longest query name: criterion names a directory after each benchmark
+/// and cuts longer names short.
+pub const MAX_NAME_LEN: usize = 64;
+
 /// Whether a query only reads or changes data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -77,24 +81,28 @@ pub struct Catalogue {
 
 impl Catalogue {
     /// Reads `path`, or the repository's file when it exists in the current
-    /// directory, or the compiled-in copy.
-    pub fn load(path: Option<&Path>) -> Result<Catalogue> {
-        match path {
+    /// directory, or the compiled-in copy, and checks that every index it
+    /// expects is one that `m` creates.
+    pub fn load(path: Option<&Path>, m: &Migration) -> Result<Catalogue> {
+        let catalogue = match path {
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
-                Catalogue::parse(&p.display().to_string(), &text)
+                Catalogue::parse(&p.display().to_string(), &text)?
             }
             None if Path::new(DEFAULT_PATH).is_file() => {
-                Catalogue::load(Some(Path::new(DEFAULT_PATH)))
+                return Catalogue::load(Some(Path::new(DEFAULT_PATH)), m)
             }
-            None => Catalogue::parse(DEFAULT_PATH, BUILTIN),
-        }
+            None => Catalogue::parse(DEFAULT_PATH, BUILTIN)?,
+        };
+        catalogue.check_indexes(m)?;
+        Ok(catalogue)
     }
 
-    /// The repository's catalogue file, read at run time (for benches).
+    /// The repository's catalogue file, read at run time and checked against
+    /// the built-in migration (for benches, which measure 012).
     pub fn repository() -> Result<Catalogue> {
         let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_PATH);
-        Catalogue::load(Some(&p))
+        Catalogue::load(Some(&p), &Migration::builtin()?)
     }
 
     /// Parses catalogue text.
@@ -111,17 +119,7 @@ impl Catalogue {
         })?;
         let mut queries = Vec::new();
         for q in raw.query {
-            if !q
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
-                || q.name.is_empty()
-            {
-                return Err(bad(format!(
-                    "query name {:?} must be letters, digits and underscores",
-                    q.name
-                )));
-            }
+            check_name(&q.name).map_err(bad)?;
             if queries.iter().any(|x: &Query| x.name == q.name) {
                 return Err(bad(format!("query {} appears twice", q.name)));
             }
@@ -182,15 +180,56 @@ impl Catalogue {
         })
     }
 
-    /// Expected indexes that the migration does not create.
-    pub fn unknown_indexes(&self, m: &Migration) -> Vec<String> {
-        self.queries
+    /// Refuses an `expect_index` that names no index of `m`: a plan
+    /// assertion on it could never hold.
+    pub fn check_indexes(&self, m: &Migration) -> Result<()> {
+        let unknown = self
+            .queries
             .iter()
             .flat_map(|q| q.expect_index.iter().map(move |i| (q, i)))
-            .filter(|(_, i)| m.index(i).is_none())
-            .map(|(q, i)| format!("{}: {i}", q.name))
-            .collect()
+            .find(|(_, i)| m.index(i).is_none());
+        let Some((q, index)) = unknown else {
+            return Ok(());
+        };
+        let names: Vec<&str> = m.indexes().iter().map(|i| i.name.as_str()).collect();
+        Err(Error::BadFixture {
+            file: self.source.clone(),
+            reason: format!(
+                concat!(
+                    "query {} expects index {:?}, which migration {} does not create; ",
+                    "its indexes are {}"
+                ),
+                q.name,
+                index,
+                m.name,
+                names.join(", ")
+            ),
+        })
     }
+}
+
+/// A query name must be usable as criterion's directory name unchanged.
+fn check_name(name: &str) -> std::result::Result<(), String> {
+    if name.is_empty() {
+        return Err("a query has an empty name".into());
+    }
+    let len = name.chars().count();
+    if len > MAX_NAME_LEN {
+        return Err(format!(
+            "query name {name:?} is {len} characters long; shorten it to {MAX_NAME_LEN} or fewer, \
+             as criterion cuts longer directory names short"
+        ));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
+        return Err(format!(
+            "query name {name:?} holds {c:?}; use only ASCII letters, digits, '_' and '-', \
+             as criterion rewrites other characters in directory names"
+        ));
+    }
+    Ok(())
 }
 
 /// The highest `$n` in a statement.
@@ -238,7 +277,7 @@ mod tests {
             3
         );
         assert_eq!(c.get("agent_open_queue").unwrap().params, 1);
-        assert!(c.unknown_indexes(&Migration::builtin().unwrap()).is_empty());
+        assert!(c.check_indexes(&Migration::builtin().unwrap()).is_ok());
     }
 
     #[test]
@@ -258,5 +297,62 @@ mod tests {
         let c = Catalogue::parse(DEFAULT_PATH, BUILTIN).unwrap();
         let err = c.get("nope").unwrap_err();
         assert!(err.to_string().contains("unknown query \"nope\""), "{err}");
+    }
+
+    /// One read query named `name` expecting `index`.
+    fn one_query(name: &str, index: &str) -> String {
+        format!(
+            "[[query]]\nname = '{name}'\nscreen = 's'\nsql = 'SELECT 1'\nexpect_index = '{index}'\n"
+        )
+    }
+
+    #[test]
+    fn an_expected_index_the_migration_does_not_create_is_refused() {
+        let m = Migration::builtin().unwrap();
+        let c = Catalogue::parse("q.toml", &one_query("q1", "Message_typo_idx")).unwrap();
+        let err = c.check_indexes(&m).unwrap_err().to_string();
+        assert!(
+            err.starts_with(concat!(
+                "q.toml: query q1 expects index \"Message_typo_idx\", ",
+                "which migration 012_help_desk_schema_updates does not create"
+            )),
+            "{err}"
+        );
+        assert!(
+            err.contains("its indexes are Conversation_status_idx, "),
+            "{err}"
+        );
+        assert!(err.ends_with("Message_createdAt_idx"), "{err}");
+        assert_eq!(err.lines().count(), 1);
+        let ok = Catalogue::parse("q.toml", &one_query("q1", "Message_role_idx")).unwrap();
+        assert!(ok.check_indexes(&m).is_ok());
+    }
+
+    #[test]
+    fn names_criterion_would_cut_or_rewrite_are_refused() {
+        let long = "a".repeat(MAX_NAME_LEN + 1);
+        let err = Catalogue::parse("q.toml", &one_query(&long, "x"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("is 65 characters long; shorten it to 64"),
+            "{err}"
+        );
+        for (name, bad) in [
+            ("agent queue", "' '"),
+            ("status/open", "'/'"),
+            ("café", "'é'"),
+        ] {
+            let err = Catalogue::parse("q.toml", &one_query(name, "x"))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains(&format!("holds {bad}; use only ASCII letters")),
+                "{name}: {err}"
+            );
+            assert_eq!(err.lines().count(), 1);
+        }
+        let fine = format!("{}-x_1", "a".repeat(MAX_NAME_LEN - 4));
+        assert!(Catalogue::parse("q.toml", &one_query(&fine, "x")).is_ok());
     }
 }

@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 
 use tokio_postgres::GenericClient;
 
-use super::migration::quote_ident;
 use crate::cluster::sql_error;
 use crate::error::Result;
+use crate::sql::quote_ident;
 
 /// One line per catalog object, so two snapshots can be compared and their
 /// differences printed.

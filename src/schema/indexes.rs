@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
 
-use super::migration::{quote_ident, Migration};
+use super::migration::Migration;
 use crate::cluster::sql_error;
 use crate::error::Result;
+use crate::sql::quote_ident;
 
 /// A measured state of the migration's indexes. Results, plans and the
 /// report carry this type; only criterion's benchmark ids and plan file

@@ -250,7 +250,7 @@ async fn exists(client: &Client, sql: &str, arg: &str) -> Result<bool> {
 }
 
 fn quoted(name: &str) -> String {
-    super::migration::quote_ident(name)
+    crate::sql::quote_ident(name)
 }
 
 /// Applies the forward migration; refuses when it is applied or partial, or

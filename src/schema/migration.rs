@@ -3,13 +3,14 @@
 //! place the list of indexes under test comes from.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::LazyLock;
 
 use regex::Regex;
 
 use super::fixtures;
 use super::sql::{split, Statement};
 use crate::error::{Error, Result};
+use crate::sql::{quote_ident, unquote};
 
 /// One SQL file and its statements.
 #[derive(Debug, Clone)]
@@ -56,14 +57,14 @@ impl IndexDef {
         if !concurrently {
             return self.sql.clone();
         }
-        let re = Regex::new(r"(?i)^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+").expect("static regex");
-        re.replace(&self.sql, |c: &regex::Captures| {
-            format!(
-                "CREATE {}INDEX CONCURRENTLY ",
-                c.get(1).map_or("", |m| m.as_str())
-            )
-        })
-        .into_owned()
+        INDEX_HEAD
+            .replace(&self.sql, |c: &regex::Captures| {
+                format!(
+                    "CREATE {}INDEX CONCURRENTLY ",
+                    c.get(1).map_or("", |m| m.as_str())
+                )
+            })
+            .into_owned()
     }
 
     /// True when this index's key columns lead `other`'s, on the same table,
@@ -110,7 +111,88 @@ pub struct TypeDef {
 pub struct ConstraintDef {
     pub table: String,
     pub name: String,
+    pub kind: ConstraintKind,
     pub sql: String,
+}
+
+/// What a constraint enforces, from the keywords after its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConstraintKind {
+    PrimaryKey,
+    Unique,
+    ForeignKey,
+    /// `CHECK`, `EXCLUDE` and anything else.
+    Other,
+}
+
+impl ConstraintKind {
+    fn from_keywords(words: Option<&str>) -> ConstraintKind {
+        let words: Vec<String> = words
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_ascii_uppercase)
+            .collect();
+        match words.join(" ").as_str() {
+            "PRIMARY KEY" => ConstraintKind::PrimaryKey,
+            "UNIQUE" => ConstraintKind::Unique,
+            "FOREIGN KEY" => ConstraintKind::ForeignKey,
+            _ => ConstraintKind::Other,
+        }
+    }
+}
+
+/// What one statement of a SQL file does, as read from the objects it
+/// creates. A loader orders DDL by it (tables, then keys, then indexes, then
+/// foreign keys), as pg_dump lays a schema out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatementKind {
+    /// `BEGIN`, `COMMIT` and the like.
+    TransactionControl,
+    CreateTable,
+    CreateType,
+    /// `ALTER TABLE ... ADD COLUMN`, with no key among its actions.
+    AddColumns,
+    CreateIndex {
+        unique: bool,
+    },
+    AddPrimaryKey,
+    AddUnique,
+    /// Any `ALTER TABLE` that adds a foreign key, whatever else it adds.
+    AddForeignKey,
+    CommentOnColumn,
+    /// Anything this parser does not recognise (`DO` blocks, `UPDATE`, ...).
+    Other,
+}
+
+impl StatementKind {
+    /// Classifies a statement by parsing what it creates.
+    pub fn of(st: &Statement) -> StatementKind {
+        if st.is_transaction_control() {
+            return StatementKind::TransactionControl;
+        }
+        let mut o = Objects::default();
+        o.add(&st.sql);
+        let adds = |kind| o.constraints.iter().any(|c| c.kind == kind);
+        if let Some(ix) = o.indexes.first() {
+            StatementKind::CreateIndex { unique: ix.unique }
+        } else if !o.tables.is_empty() {
+            StatementKind::CreateTable
+        } else if adds(ConstraintKind::ForeignKey) {
+            StatementKind::AddForeignKey
+        } else if adds(ConstraintKind::PrimaryKey) {
+            StatementKind::AddPrimaryKey
+        } else if adds(ConstraintKind::Unique) {
+            StatementKind::AddUnique
+        } else if !o.columns.is_empty() {
+            StatementKind::AddColumns
+        } else if !o.types.is_empty() {
+            StatementKind::CreateType
+        } else if !o.comments.is_empty() {
+            StatementKind::CommentOnColumn
+        } else {
+            StatementKind::Other
+        }
+    }
 }
 
 /// Everything a SQL file creates, as parsed from its statements.
@@ -129,84 +211,67 @@ impl Objects {
     pub fn parse(statements: &[Statement]) -> Objects {
         let mut o = Objects::default();
         for st in statements {
-            let sql = st.sql.as_str();
-            if let Some(c) = re(
-                &RE_TABLE,
-                r#"(?is)^CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?("[^"]+"|\w+)"#,
-            )
-            .captures(sql)
-            {
-                o.tables.push(unquote(&c[1]));
-            }
-            if let Some(c) = re(
-                &RE_TYPE,
-                r#"(?is)^CREATE\s+TYPE\s+("[^"]+"|\w+)\s+AS\s+ENUM\s*\((.*)\)"#,
-            )
-            .captures(sql)
-            {
-                let labels = c[2]
-                    .split(',')
-                    .map(|l| l.trim().trim_matches('\'').replace("''", "'"))
-                    .collect();
-                o.types.push(TypeDef {
-                    name: unquote(&c[1]),
-                    labels,
-                });
-            }
-            if let Some(c) = re(&RE_INDEX, r#"(?is)^CREATE\s+(UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?("[^"]+"|\w+)\s+ON\s+(?:ONLY\s+)?("[^"]+"|\w+)\s*(?:USING\s+\w+\s*)?\((.*)\)"#).captures(sql) {
-                o.indexes.push(IndexDef {
-                    unique: c.get(1).is_some(),
-                    name: unquote(&c[2]),
-                    table: unquote(&c[3]),
-                    columns: split_columns(&c[4]),
-                    sql: sql.to_string(),
-                });
-            }
-            if let Some(c) = re(
-                &RE_ALTER,
-                r#"(?is)^ALTER\s+TABLE\s+(?:ONLY\s+)?("[^"]+"|\w+)\s+(.*)$"#,
-            )
-            .captures(sql)
-            {
-                let table = unquote(&c[1]);
-                for part in split_top_level(&c[2]) {
-                    if let Some(a) = re(
-                        &RE_ADD_COL,
-                        r#"(?is)^ADD\s+COLUMN\s+(?:IF\s+NOT\s+EXISTS\s+)?("[^"]+"|\w+)\s+(.*)$"#,
-                    )
-                    .captures(part.trim())
-                    {
-                        o.columns.push(ColumnDef {
-                            table: table.clone(),
-                            column: unquote(&a[1]),
-                            definition: a[2].trim().to_string(),
-                        });
-                    }
-                    if let Some(a) = re(&RE_ADD_CON, r#"(?is)^ADD\s+CONSTRAINT\s+("[^"]+"|\w+)"#)
-                        .captures(part.trim())
-                    {
-                        o.constraints.push(ConstraintDef {
-                            table: table.clone(),
-                            name: unquote(&a[1]),
-                            sql: format!("ALTER TABLE {} {}", quote_ident(&table), part.trim()),
-                        });
-                    }
-                }
-            }
-            if let Some(c) = re(
-                &RE_COMMENT,
-                r#"(?is)^COMMENT\s+ON\s+COLUMN\s+("[^"]+"|\w+)\.("[^"]+"|\w+)\s+IS\s+'(.*)'$"#,
-            )
-            .captures(sql)
-            {
-                o.comments.push(CommentDef {
-                    table: unquote(&c[1]),
-                    column: unquote(&c[2]),
-                    text: c[3].replace("''", "'"),
-                });
-            }
+            o.add(&st.sql);
         }
         o
+    }
+
+    /// Adds the objects one statement creates.
+    fn add(&mut self, sql: &str) {
+        if let Some(c) = TABLE.captures(sql) {
+            self.tables.push(unquote(&c[1]));
+        }
+        if let Some(c) = ENUM_TYPE.captures(sql) {
+            let labels = c[2]
+                .split(',')
+                .map(|l| l.trim().trim_matches('\'').replace("''", "'"))
+                .collect();
+            self.types.push(TypeDef {
+                name: unquote(&c[1]),
+                labels,
+            });
+        }
+        if let Some(c) = INDEX.captures(sql) {
+            self.indexes.push(IndexDef {
+                unique: c.get(1).is_some(),
+                name: unquote(&c[2]),
+                table: unquote(&c[3]),
+                columns: split_columns(&c[4]),
+                sql: sql.to_string(),
+            });
+        }
+        if let Some(c) = ALTER_TABLE.captures(sql) {
+            let table = unquote(&c[1]);
+            for part in split_top_level(&c[2]) {
+                self.add_alter_part(&table, part.trim());
+            }
+        }
+        if let Some(c) = COLUMN_COMMENT.captures(sql) {
+            self.comments.push(CommentDef {
+                table: unquote(&c[1]),
+                column: unquote(&c[2]),
+                text: c[3].replace("''", "'"),
+            });
+        }
+    }
+
+    /// Adds what one action of an `ALTER TABLE` creates.
+    fn add_alter_part(&mut self, table: &str, part: &str) {
+        if let Some(a) = ADD_COLUMN.captures(part) {
+            self.columns.push(ColumnDef {
+                table: table.to_string(),
+                column: unquote(&a[1]),
+                definition: a[2].trim().to_string(),
+            });
+        }
+        if let Some(a) = ADD_CONSTRAINT.captures(part) {
+            self.constraints.push(ConstraintDef {
+                table: table.to_string(),
+                name: unquote(&a[1]),
+                kind: ConstraintKind::from_keywords(a.get(2).map(|m| m.as_str())),
+                sql: format!("ALTER TABLE {} {part}", quote_ident(table)),
+            });
+        }
     }
 
     /// How many objects there are in all.
@@ -225,16 +290,85 @@ impl Objects {
     }
 }
 
-static RE_TABLE: OnceLock<Regex> = OnceLock::new();
-static RE_TYPE: OnceLock<Regex> = OnceLock::new();
-static RE_INDEX: OnceLock<Regex> = OnceLock::new();
-static RE_ALTER: OnceLock<Regex> = OnceLock::new();
-static RE_ADD_COL: OnceLock<Regex> = OnceLock::new();
-static RE_ADD_CON: OnceLock<Regex> = OnceLock::new();
-static RE_COMMENT: OnceLock<Regex> = OnceLock::new();
+/// A table, type, index or column name, bare or double-quoted.
+macro_rules! name {
+    () => {
+        r#"("[^"]+"|\w+)"#
+    };
+}
 
-fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
-    cell.get_or_init(|| Regex::new(pattern).expect("static regex"))
+/// `CREATE TABLE name`.
+static TABLE: LazyLock<Regex> = LazyLock::new(|| {
+    compile(concat!(
+        r"(?is)^CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?",
+        name!()
+    ))
+});
+
+/// `CREATE TYPE name AS ENUM (labels)`.
+static ENUM_TYPE: LazyLock<Regex> = LazyLock::new(|| {
+    compile(concat!(
+        r"(?is)^CREATE\s+TYPE\s+",
+        name!(),
+        r"\s+AS\s+ENUM\s*\((.*)\)"
+    ))
+});
+
+/// `CREATE [UNIQUE] INDEX [CONCURRENTLY] [IF NOT EXISTS] name ON table (columns)`.
+static INDEX: LazyLock<Regex> = LazyLock::new(|| {
+    compile(concat!(
+        r"(?is)^CREATE\s+(UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?",
+        name!(),
+        r"\s+ON\s+(?:ONLY\s+)?",
+        name!(),
+        r"\s*(?:USING\s+\w+\s*)?\((.*)\)"
+    ))
+});
+
+/// The head of a `CREATE [UNIQUE] INDEX`, where `CONCURRENTLY` goes.
+static INDEX_HEAD: LazyLock<Regex> =
+    LazyLock::new(|| compile(r"(?i)^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+"));
+
+/// `ALTER TABLE [ONLY] table actions`.
+static ALTER_TABLE: LazyLock<Regex> = LazyLock::new(|| {
+    compile(concat!(
+        r"(?is)^ALTER\s+TABLE\s+(?:ONLY\s+)?",
+        name!(),
+        r"\s+(.*)$"
+    ))
+});
+
+/// One `ADD COLUMN name definition` action.
+static ADD_COLUMN: LazyLock<Regex> = LazyLock::new(|| {
+    compile(concat!(
+        r"(?is)^ADD\s+COLUMN\s+(?:IF\s+NOT\s+EXISTS\s+)?",
+        name!(),
+        r"\s+(.*)$"
+    ))
+});
+
+/// One `ADD CONSTRAINT name [PRIMARY KEY | UNIQUE | FOREIGN KEY] ...` action.
+static ADD_CONSTRAINT: LazyLock<Regex> = LazyLock::new(|| {
+    compile(concat!(
+        r"(?is)^ADD\s+CONSTRAINT\s+",
+        name!(),
+        r"(?:\s+(PRIMARY\s+KEY|UNIQUE|FOREIGN\s+KEY))?"
+    ))
+});
+
+/// `COMMENT ON COLUMN table.column IS 'text'`.
+static COLUMN_COMMENT: LazyLock<Regex> = LazyLock::new(|| {
+    compile(concat!(
+        r"(?is)^COMMENT\s+ON\s+COLUMN\s+",
+        name!(),
+        r"\.",
+        name!(),
+        r"\s+IS\s+'(.*)'$"
+    ))
+});
+
+fn compile(pattern: &str) -> Regex {
+    Regex::new(pattern).expect("static regex")
 }
 
 /// A migration: forward file, rollback file, and what the forward file creates.
@@ -289,7 +423,11 @@ impl Migration {
         if objects.indexes.is_empty() {
             return Err(Error::BadFixture {
                 file: forward.label.clone(),
-                reason: "no CREATE INDEX statement found; a migration under test must create at least one index".into(),
+                reason: concat!(
+                    "no CREATE INDEX statement found; ",
+                    "a migration under test must create at least one index"
+                )
+                .into(),
             });
         }
         Ok(Migration {
@@ -309,21 +447,6 @@ impl Migration {
     pub fn index(&self, name: &str) -> Option<&IndexDef> {
         self.objects.indexes.iter().find(|i| i.name == name)
     }
-}
-
-/// Removes the double quotes around an identifier.
-pub fn unquote(s: &str) -> String {
-    let s = s.trim();
-    if s.len() >= 2 && s.starts_with('"') && s.ends_with('"') {
-        s[1..s.len() - 1].replace("\"\"", "\"")
-    } else {
-        s.to_string()
-    }
-}
-
-/// Quotes an identifier for SQL.
-pub fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
 }
 
 /// Splits an index's column list at top-level commas.
@@ -412,6 +535,22 @@ mod tests {
     }
 
     #[test]
+    fn concurrently_keeps_unique_and_the_rest_of_the_statement() {
+        let o = Objects::parse(&split(
+            "CREATE UNIQUE INDEX \"U_idx\" ON \"User\" USING btree (lower(email), \"id\")",
+        ));
+        let ix = &o.indexes[0];
+        assert!(ix.unique);
+        assert_eq!(ix.columns, ["lower(email)", "id"]);
+        let sql = ix.create_sql(true);
+        assert!(
+            sql.starts_with("CREATE UNIQUE INDEX CONCURRENTLY \"U_idx\" ON \"User\""),
+            "{sql}"
+        );
+        assert!(sql.ends_with("(lower(email), \"id\")"), "{sql}");
+    }
+
+    #[test]
     fn a_migration_without_indexes_is_refused() {
         let err = Migration::from_sql(
             "x",
@@ -420,6 +559,56 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("no CREATE INDEX"), "{err}");
+    }
+
+    #[test]
+    fn statements_are_classified_by_what_they_create() {
+        let kinds: Vec<StatementKind> = split(fixtures::BASE)
+            .iter()
+            .map(StatementKind::of)
+            .collect();
+        use StatementKind::*;
+        assert_eq!(
+            kinds,
+            [
+                TransactionControl,
+                CreateTable,
+                CreateTable,
+                CreateTable,
+                CommentOnColumn,
+                AddPrimaryKey,
+                AddPrimaryKey,
+                AddPrimaryKey,
+                CreateIndex { unique: true },
+                CreateIndex { unique: false },
+                AddForeignKey,
+                AddForeignKey,
+                TransactionControl,
+            ]
+        );
+        let of = |sql: &str| StatementKind::of(&split(sql)[0]);
+        // Keywords inside a table body or a column name do not make a key.
+        assert_eq!(
+            of("CREATE TABLE t (id int PRIMARY KEY, u int REFERENCES x)"),
+            CreateTable
+        );
+        assert_eq!(
+            of("ALTER TABLE t ADD COLUMN \"FOREIGN KEY\" int"),
+            AddColumns
+        );
+        assert_eq!(
+            of(concat!(
+                "ALTER TABLE t ADD COLUMN a int, ",
+                "ADD CONSTRAINT t_a_fkey FOREIGN KEY (a) REFERENCES x(id)"
+            )),
+            AddForeignKey
+        );
+        assert_eq!(
+            of("ALTER TABLE t ADD CONSTRAINT t_a_key UNIQUE (a)"),
+            AddUnique
+        );
+        assert_eq!(of("CREATE TYPE e AS ENUM ('a')"), CreateType);
+        assert_eq!(of("DO $$ BEGIN NULL; END $$"), Other);
     }
 
     #[test]

@@ -18,8 +18,8 @@ pub use migrate::{
     StatementTiming, Status,
 };
 pub use migration::{
-    quote_ident, unquote, ColumnDef, CommentDef, ConstraintDef, IndexDef, Migration, Objects,
-    SqlFile, TypeDef,
+    ColumnDef, CommentDef, ConstraintDef, ConstraintKind, IndexDef, Migration, Objects, SqlFile,
+    StatementKind, TypeDef,
 };
 pub use session::{Access, Policy, Session, LOCK_TIMEOUT, STATEMENT_TIMEOUT};
 pub use sql::{split, Statement};

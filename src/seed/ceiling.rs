@@ -14,7 +14,7 @@ use super::load::{tables, SeedReport};
 use super::Context;
 use crate::cluster::Endpoint;
 use crate::error::{Error, Result};
-use crate::schema::quote_ident;
+use crate::sql::quote_ident;
 
 /// The scratch table each ceiling load goes into (rolled back).
 const SCRATCH: &str = "helpdesk_bench_ceiling";

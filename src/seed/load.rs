@@ -16,7 +16,8 @@ use super::progress::Reporter;
 use super::{conversations, messages, users, Context, Counts, SeedConfig, Shape};
 use crate::cluster::{sql_error, Endpoint};
 use crate::error::{Error, Result};
-use crate::schema::{self, fixtures, Migration, State, Statement};
+use crate::schema::{self, fixtures, Migration, State, Statement, StatementKind};
+use crate::sql::quote_ident;
 
 /// The tables, in load order (each references only earlier ones).
 pub const TABLES: [&str; 3] = ["User", "Conversation", "Message"];
@@ -111,18 +112,21 @@ enum Step {
     Skip,
 }
 
+/// The step a statement runs in, from what the schema parser says it creates:
+/// unique indexes and constraints are built with the primary keys.
 fn step_of(st: &Statement) -> Step {
-    let upper = st.sql.to_ascii_uppercase();
-    if st.is_transaction_control() {
-        Step::Skip
-    } else if st.starts_with("CREATE UNIQUE INDEX") || upper.contains("PRIMARY KEY") {
-        Step::PrimaryKeys
-    } else if st.starts_with("CREATE INDEX") {
-        Step::Indexes
-    } else if upper.contains("FOREIGN KEY") {
-        Step::ForeignKeys
-    } else {
-        Step::Structure
+    match StatementKind::of(st) {
+        StatementKind::TransactionControl => Step::Skip,
+        StatementKind::AddPrimaryKey
+        | StatementKind::AddUnique
+        | StatementKind::CreateIndex { unique: true } => Step::PrimaryKeys,
+        StatementKind::CreateIndex { unique: false } => Step::Indexes,
+        StatementKind::AddForeignKey => Step::ForeignKeys,
+        StatementKind::CreateTable
+        | StatementKind::CreateType
+        | StatementKind::AddColumns
+        | StatementKind::CommentOnColumn
+        | StatementKind::Other => Step::Structure,
     }
 }
 
@@ -136,33 +140,33 @@ pub async fn run(db: &Endpoint, cfg: &SeedConfig, progress: &Reporter) -> Result
     let target = inspect(&client, &migration, cfg).await?;
     let shape = target.shape;
     let ctx = Arc::new(Context::new(cfg.seed, cfg.counts, shape));
-    let mut phases = Vec::new();
 
     client
         .batch_execute("BEGIN")
         .await
         .map_err(|e| db.query_error("starting the seed transaction", e))?;
-    let loaded = load(
+    let plan = LoadPlan {
         db,
-        &client,
-        &migration,
-        &target,
-        &ctx,
+        client: &client,
+        migration: &migration,
+        target: &target,
+        ctx: &ctx,
         cfg,
         progress,
-        &mut phases,
-    )
-    .await;
-    match loaded {
-        Ok(()) => client
-            .batch_execute("COMMIT")
-            .await
-            .map_err(|e| db.query_error("committing the seed", e))?,
+    };
+    let mut phases = match plan.load().await {
+        Ok(phases) => {
+            client
+                .batch_execute("COMMIT")
+                .await
+                .map_err(|e| db.query_error("committing the seed", e))?;
+            phases
+        }
         Err(e) => {
             let _ = client.batch_execute("ROLLBACK").await;
             return Err(e);
         }
-    }
+    };
     drop(client);
 
     let t = Instant::now();
@@ -170,7 +174,7 @@ pub async fn run(db: &Endpoint, cfg: &SeedConfig, progress: &Reporter) -> Result
         let pool = pool.clone();
         async move {
             let c = db.checkout(&pool).await?;
-            c.batch_execute(&format!("ANALYZE {}", schema::quote_ident(table)))
+            c.batch_execute(&format!("ANALYZE {}", quote_ident(table)))
                 .await
                 .map_err(|e| db.query_error(format!("analyzing {table}"), e))
         }
@@ -230,7 +234,7 @@ async fn inspect(client: &Client, m: &Migration, cfg: &SeedConfig) -> Result<Tar
     }
     let mut filled = Vec::new();
     for t in TABLES {
-        let sql = format!("SELECT EXISTS (SELECT 1 FROM {})", schema::quote_ident(t));
+        let sql = format!("SELECT EXISTS (SELECT 1 FROM {})", quote_ident(t));
         let row = client
             .query_one(&sql, &[])
             .await
@@ -252,82 +256,99 @@ async fn inspect(client: &Client, m: &Migration, cfg: &SeedConfig) -> Result<Tar
     })
 }
 
-/// Everything inside the seed transaction.
-#[allow(clippy::too_many_arguments)]
-async fn load(
-    db: &Endpoint,
-    client: &Client,
-    m: &Migration,
-    target: &Target,
-    ctx: &Arc<Context>,
-    cfg: &SeedConfig,
-    progress: &Reporter,
-    phases: &mut Vec<PhaseTime>,
-) -> Result<()> {
-    let base = schema::split(fixtures::BASE);
-    let mut files: Vec<&[Statement]> = vec![&base];
-    if target.shape == Shape::Migrated {
-        files.push(&m.forward.statements);
-    }
-    let run_step = |step: Step| {
-        let stmts: Vec<&Statement> = files
-            .iter()
-            .flat_map(|f| f.iter())
-            .filter(|s| step_of(s) == step)
-            .collect();
-        async move {
-            for s in stmts {
-                client
-                    .batch_execute(&s.sql)
-                    .await
-                    .map_err(|e| db.query_error(format!("seed: {}", s.summary()), e))?;
+/// Everything the seed transaction needs: where to write, what to create,
+/// and how to generate and report.
+struct LoadPlan<'a> {
+    db: &'a Endpoint,
+    /// The connection holding the open seed transaction.
+    client: &'a Client,
+    migration: &'a Migration,
+    target: &'a Target,
+    ctx: &'a Arc<Context>,
+    cfg: &'a SeedConfig,
+    progress: &'a Reporter,
+}
+
+impl LoadPlan<'_> {
+    /// Everything inside the seed transaction: tables created (or
+    /// truncated), every table copied, then keys, indexes and foreign keys.
+    /// Returns the phases, timed.
+    async fn load(&self) -> Result<Vec<PhaseTime>> {
+        let mut phases = Vec::new();
+        let t = Instant::now();
+        if self.target.create {
+            self.run_step(Step::Structure).await?;
+            push_phase(
+                self.progress,
+                &mut phases,
+                "create tables",
+                t.elapsed(),
+                None,
+            );
+        } else if self.target.truncate {
+            let list: Vec<String> = TABLES.iter().map(|t| quote_ident(t)).collect();
+            self.client
+                .batch_execute(&format!("TRUNCATE {}", list.join(", ")))
+                .await
+                .map_err(|e| self.db.query_error("truncating the tables", e))?;
+            push_phase(self.progress, &mut phases, "truncate", t.elapsed(), None);
+        }
+        self.copy_tables(&mut phases).await?;
+        if self.target.create {
+            for (step, name) in [
+                (Step::PrimaryKeys, "primary keys"),
+                (Step::Indexes, "indexes"),
+                (Step::ForeignKeys, "foreign keys"),
+            ] {
+                let t = Instant::now();
+                self.run_step(step).await?;
+                push_phase(self.progress, &mut phases, name, t.elapsed(), None);
             }
-            Ok::<_, Error>(())
         }
-    };
-
-    let t = Instant::now();
-    if target.create {
-        run_step(Step::Structure).await?;
-        push_phase(progress, phases, "create tables", t.elapsed(), None);
-    } else if target.truncate {
-        let list: Vec<String> = TABLES.iter().map(|t| schema::quote_ident(t)).collect();
-        client
-            .batch_execute(&format!("TRUNCATE {}", list.join(", ")))
-            .await
-            .map_err(|e| db.query_error("truncating the tables", e))?;
-        push_phase(progress, phases, "truncate", t.elapsed(), None);
+        Ok(phases)
     }
 
-    let freeze = target.create || target.truncate;
-    for spec in tables(ctx) {
-        let sql = copy::statement(
-            &schema::quote_ident(spec.table),
-            spec.columns,
-            "STDIN",
-            freeze,
-        );
-        let bar = progress.table(spec.table, spec.rows);
-        let stats = copy_in(client, db, &sql, spec.table, spec.source, cfg.jobs, |n| {
-            bar.inc(n)
-        })
-        .await?;
-        bar.finish();
-        push_phase(progress, phases, spec.table, stats.duration, Some(stats));
-    }
-
-    if target.create {
-        for (step, name) in [
-            (Step::PrimaryKeys, "primary keys"),
-            (Step::Indexes, "indexes"),
-            (Step::ForeignKeys, "foreign keys"),
-        ] {
-            let t = Instant::now();
-            run_step(step).await?;
-            push_phase(progress, phases, name, t.elapsed(), None);
+    /// COPYs every table, with FREEZE when the transaction created or
+    /// truncated them.
+    async fn copy_tables(&self, phases: &mut Vec<PhaseTime>) -> Result<()> {
+        let freeze = self.target.create || self.target.truncate;
+        for spec in tables(self.ctx) {
+            let sql = copy::statement(&quote_ident(spec.table), spec.columns, "STDIN", freeze);
+            let bar = self.progress.table(spec.table, spec.rows);
+            let (client, db, jobs) = (self.client, self.db, self.cfg.jobs);
+            let stats = copy_in(client, db, &sql, spec.table, spec.source, jobs, |n| {
+                bar.inc(n)
+            })
+            .await?;
+            bar.finish();
+            push_phase(
+                self.progress,
+                phases,
+                spec.table,
+                stats.duration,
+                Some(stats),
+            );
         }
+        Ok(())
     }
-    Ok(())
+
+    /// Runs the statements of the base schema, and of the migration when the
+    /// shape is migrated, that belong to `step`, in file order.
+    async fn run_step(&self, step: Step) -> Result<()> {
+        let base = schema::split(fixtures::BASE);
+        let mut files: Vec<&[Statement]> = vec![&base];
+        if self.target.shape == Shape::Migrated {
+            files.push(&self.migration.forward.statements);
+        }
+        let statements = files.iter().flat_map(|f| f.iter());
+        for s in statements.filter(|s| step_of(s) == step) {
+            self.client
+                .batch_execute(&s.sql)
+                .await
+                .map_err(|e| self.db.query_error(format!("seed: {}", s.summary()), e))?;
+        }
+        Ok(())
+    }
 }
 
 fn push_phase(
@@ -356,4 +377,39 @@ fn push_phase(
         rows: stats.map(|s| s.rows),
         bytes: stats.map(|s| s.bytes),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_statements_load_in_pg_dump_order() {
+        let steps = |text: &str| -> Vec<Step> { schema::split(text).iter().map(step_of).collect() };
+        use Step::*;
+        assert_eq!(
+            steps(fixtures::BASE),
+            [
+                Skip,
+                Structure,
+                Structure,
+                Structure,
+                Structure,
+                PrimaryKeys,
+                PrimaryKeys,
+                PrimaryKeys,
+                PrimaryKeys,
+                Indexes,
+                ForeignKeys,
+                ForeignKeys,
+                Skip,
+            ]
+        );
+        let m = steps(fixtures::MIGRATION_012);
+        assert_eq!(m.iter().filter(|s| **s == Indexes).count(), 7);
+        assert_eq!(m.iter().filter(|s| **s == ForeignKeys).count(), 1);
+        assert_eq!(m.iter().filter(|s| **s == PrimaryKeys).count(), 0);
+        // The guard, two enums, two ALTER ... ADD COLUMN and the comment.
+        assert_eq!(m.iter().filter(|s| **s == Structure).count(), 6);
+    }
 }

@@ -88,6 +88,42 @@ pub const USER_IMAGE_SHARE: f64 = 0.3;
 pub const USER_PASSWORD_SHARE: f64 = 0.6;
 pub const USER_VERIFIED_SHARE: f64 = 0.8;
 
+/// Every parameter above, one `NAME=value` line each. Seeded data made under
+/// other parameters differs, so cache keys hash this.
+pub fn parameters() -> String {
+    let params: [(&str, &dyn std::fmt::Debug); 28] = [
+        ("STATUSES", &STATUSES),
+        ("STATUS_SHARES", &STATUS_SHARES),
+        ("AWAITING_ASSIGNED_SHARE", &AWAITING_ASSIGNED_SHARE),
+        ("RESOLVED_BY_HUMAN_SHARE", &RESOLVED_BY_HUMAN_SHARE),
+        ("AGENT_ZIPF", &AGENT_ZIPF),
+        ("CUSTOMER_EMAIL_SHARE", &CUSTOMER_EMAIL_SHARE),
+        ("CUSTOMERS_PER_CONVERSATION", &CUSTOMERS_PER_CONVERSATION),
+        ("CUSTOMER_ZIPF", &CUSTOMER_ZIPF),
+        ("SIGNED_IN_SHARE", &SIGNED_IN_SHARE),
+        ("SOURCES", &SOURCES),
+        ("SOURCE_ZIPF", &SOURCE_ZIPF),
+        ("ADMIN_SHARE", &ADMIN_SHARE),
+        ("MESSAGES_MEAN", &MESSAGES_MEAN),
+        ("MESSAGES_SIGMA", &MESSAGES_SIGMA),
+        ("HANDOFF_AT", &HANDOFF_AT),
+        ("WORDS_USER", &WORDS_USER),
+        ("WORDS_ASSISTANT", &WORDS_ASSISTANT),
+        ("WORDS_AGENT", &WORDS_AGENT),
+        ("REPLY_AI_SECS", &REPLY_AI_SECS),
+        ("REPLY_USER_SECS", &REPLY_USER_SECS),
+        ("WAIT_FOR_HUMAN_SECS", &WAIT_FOR_HUMAN_SECS),
+        ("REPLY_AGENT_SECS", &REPLY_AGENT_SECS),
+        ("SPAN_DAYS", &SPAN_DAYS),
+        ("EPOCH_END_MS", &EPOCH_END_MS),
+        ("MODELS", &MODELS),
+        ("USER_IMAGE_SHARE", &USER_IMAGE_SHARE),
+        ("USER_PASSWORD_SHARE", &USER_PASSWORD_SHARE),
+        ("USER_VERIFIED_SHARE", &USER_VERIFIED_SHARE),
+    ];
+    params.iter().map(|(n, v)| format!("{n}={v:?}\n")).collect()
+}
+
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -155,6 +191,23 @@ pub fn pick(rng: &mut impl Rng, shares: impl IntoIterator<Item = f64>) -> usize 
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    #[test]
+    fn parameters_list_every_constant_of_the_model() {
+        let listed = parameters();
+        for line in include_str!("model.rs").lines() {
+            if let Some(rest) = line.strip_prefix("pub const ") {
+                let name = rest.split(':').next().unwrap();
+                // Unlisted, a change to it would not refresh the seeded-data cache.
+                let listed_here = listed.lines().any(|l| l.starts_with(&format!("{name}=")));
+                assert!(listed_here, "{name} is missing from parameters()");
+            }
+        }
+        assert!(
+            listed.contains("STATUS_SHARES=[0.25, 0.05, 0.7]\n"),
+            "{listed}"
+        );
+    }
 
     #[test]
     fn shares_sum_to_one() {

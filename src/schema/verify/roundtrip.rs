@@ -1,0 +1,237 @@
+//! The generic round trip, for any migration with a rollback file: in an
+//! empty database with the base schema and pre-existing rows, the migration
+//! applies atomically (a forced failure after its last statement leaves
+//! nothing behind), refuses to run twice, and its rollback gives back an
+//! identical catalog with every pre-existing row unchanged, then refuses to
+//! run again itself.
+
+use tokio_postgres::Client;
+
+use super::{fixtures, short_name, Check};
+use crate::cluster::sql_error;
+use crate::error::{Error, Result};
+use crate::schema::catalog::{table_checksum, table_columns, Catalog};
+use crate::schema::migrate::{self, apply, base_objects};
+use crate::schema::migration::{Migration, SqlFile};
+use crate::schema::sql::Statement;
+
+/// Appended to a trial run of the forward file in place of its `COMMIT`.
+const FORCED_FAILURE: &str = "DO $$ BEGIN RAISE EXCEPTION \
+    'helpdesk-bench verify: forced failure after the last statement'; END $$";
+
+/// Row counts and content checksums of every base table's base columns.
+type RowSums = Vec<(String, Vec<String>, i64, String)>;
+
+/// A round trip under way: the migration is applied, and what the database
+/// held before it is remembered for the rollback's comparison.
+pub(super) struct RoundTrip {
+    /// The checks so far, in order.
+    pub checks: Vec<Check>,
+    /// The trial run was not atomic and left the database changed, so the
+    /// proof cannot go on.
+    pub halted: bool,
+    before: Catalog,
+    rows_before: RowSums,
+}
+
+impl RoundTrip {
+    /// Builds the base schema, inserts the pre-existing rows, proves the
+    /// forward file atomic with a trial run, then applies it.
+    pub async fn apply(client: &mut Client, m: &Migration) -> Result<RoundTrip> {
+        if m.rollback.is_none() {
+            return Err(Error::BadFixture {
+                file: m.forward.label.clone(),
+                reason: "no rollback file beside it (expected NAME_rollback.sql); \
+                         verify needs one to prove the round trip"
+                    .into(),
+            });
+        }
+        let base = migrate::create_base(client).await?;
+        let mut checks = vec![Check::new(
+            "base schema loads",
+            true,
+            format!("{} statements", base.statements.len()),
+        )];
+        client
+            .batch_execute(fixtures::PREEXISTING)
+            .await
+            .map_err(|e| sql_error("inserting the pre-existing rows", e))?;
+        let before = Catalog::snapshot(client).await?;
+        let rows_before = row_checksums(client).await?;
+
+        let label = format!("{} applies", m.name);
+        let proof = match atomic_trial(client, m, &before, &rows_before).await? {
+            Ok(proof) => proof,
+            Err(why) => {
+                checks.push(Check::new(label, false, why));
+                return Ok(RoundTrip {
+                    checks,
+                    halted: true,
+                    before,
+                    rows_before,
+                });
+            }
+        };
+        let applied = migrate::up(client, m).await?;
+        let took = format!(
+            "{} statements in {:.0?}",
+            applied.statements.len(),
+            applied.total
+        );
+        checks.push(Check::new(label, true, format!("{took}; {proof}")));
+        Ok(RoundTrip {
+            checks,
+            halted: false,
+            before,
+            rows_before,
+        })
+    }
+
+    /// Checks the migration refuses a second run, rolls it back, and
+    /// compares the catalog and rows with what they were before it.
+    pub async fn roll_back(mut self, client: &mut Client, m: &Migration) -> Result<Vec<Check>> {
+        if self.halted {
+            return Ok(self.checks);
+        }
+        let short = short_name(m);
+        let rows_before = &self.rows_before;
+        self.checks.push(refused_twice(client, m, true).await?);
+        let when = format!("after {short}");
+        self.checks
+            .push(rows_unchanged(client, rows_before, &when).await?);
+
+        migrate::down(client, m).await?;
+        let after = Catalog::snapshot(client).await?;
+        let diff = self.before.diff(&after);
+        self.checks.push(Check::new(
+            format!("rollback restores the pre-{short} catalog"),
+            diff.is_empty(),
+            if diff.is_empty() {
+                format!("{} catalog entries identical", self.before.lines.len())
+            } else {
+                diff.join("; ")
+            },
+        ));
+        let after_rollback = rows_unchanged(client, rows_before, "after rollback").await?;
+        self.checks.push(after_rollback);
+        self.checks.push(refused_twice(client, m, false).await?);
+        Ok(self.checks)
+    }
+}
+
+/// Runs the forward file with its closing `COMMIT` replaced by a statement
+/// that fails, and checks the catalog and rows are as they were: proof that
+/// every statement of the file is inside one transaction. `Ok` carries the
+/// proof's description, `Err` what went wrong.
+async fn atomic_trial(
+    client: &mut Client,
+    m: &Migration,
+    before: &Catalog,
+    rows_before: &RowSums,
+) -> Result<std::result::Result<String, String>> {
+    let mut statements = m.forward.statements.clone();
+    let own_transaction = statements
+        .first()
+        .is_some_and(Statement::is_transaction_control);
+    if own_transaction
+        && statements
+            .last()
+            .is_some_and(Statement::is_transaction_control)
+    {
+        statements.pop();
+    }
+    let line = statements.last().map_or(1, |s| s.line);
+    statements.push(Statement {
+        sql: FORCED_FAILURE.to_string(),
+        line,
+    });
+    let trial = SqlFile {
+        label: format!("{} (trial)", m.forward.label),
+        text: String::new(),
+        statements,
+    };
+    let outcome = apply(client, &m.name, &trial).await;
+    let diff = before.diff(&Catalog::snapshot(client).await?);
+    let rows = rows_unchanged(client, rows_before, "").await?;
+    Ok(match outcome {
+        Err(Error::MigrationFailed { index, .. }) if index == trial.statements.len() => {
+            if !diff.is_empty() {
+                Err(format!("a failure at its end left: {}", diff.join("; ")))
+            } else if !rows.passed {
+                Err(format!(
+                    "a failure at its end changed rows: {}",
+                    rows.detail
+                ))
+            } else if own_transaction {
+                Ok("atomic: a failure at its end changed nothing".into())
+            } else {
+                Ok(
+                    "atomic through `migrate up`: a failure at its end changed nothing; \
+                    the file has no BEGIN/COMMIT of its own, so psql would apply it part-way"
+                        .into(),
+                )
+            }
+        }
+        Err(e) => Err(format!("the trial run failed before its end: {e}")),
+        Ok(_) => Err("the forced failure did not stop the trial run".into()),
+    })
+}
+
+async fn row_checksums(client: &Client) -> Result<RowSums> {
+    let mut out = Vec::new();
+    for t in base_objects().tables {
+        let cols = table_columns(client, &t).await?;
+        let (n, sum) = table_checksum(client, &t, &cols, "id").await?;
+        out.push((t, cols, n, sum));
+    }
+    Ok(out)
+}
+
+async fn rows_unchanged(client: &Client, before: &RowSums, when: &str) -> Result<Check> {
+    let mut bad = Vec::new();
+    let mut total = 0;
+    for (table, cols, n, sum) in before {
+        let (n2, sum2) = table_checksum(client, table, cols, "id").await?;
+        total += n;
+        if (n2, &sum2) != (*n, sum) {
+            bad.push(format!("{table}: {n} rows -> {n2}, checksum changed"));
+        }
+    }
+    Ok(Check::new(
+        format!("pre-existing rows unchanged {when}"),
+        bad.is_empty(),
+        if bad.is_empty() {
+            format!("{total} rows in {} tables", before.len())
+        } else {
+            bad.join("; ")
+        },
+    ))
+}
+
+/// Running the file itself a second time is refused by its own guard.
+async fn refused_twice(client: &mut Client, m: &Migration, forward: bool) -> Result<Check> {
+    let (file, label, expect) = match (forward, &m.rollback) {
+        (true, _) => (
+            &m.forward,
+            format!("{} refuses to run twice", m.name),
+            "already applied",
+        ),
+        (false, Some(r)) => (
+            r,
+            format!(
+                "rollback refuses to run when {} is not applied",
+                short_name(m)
+            ),
+            "not applied",
+        ),
+        (false, None) => return Ok(Check::new("rollback file present", false, "none")),
+    };
+    let outcome = apply(client, &m.name, file).await;
+    Ok(match outcome {
+        Err(Error::MigrationFailed { detail, .. }) if detail.contains(expect) => {
+            Check::new(label, true, detail)
+        }
+        Err(e) => Check::new(label, false, format!("failed differently: {e}")),
+        Ok(_) => Check::new(label, false, "it ran again"),
+    })
+}
