@@ -5,30 +5,28 @@
 use std::os::unix::fs::chown;
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Result};
 
 /// Copies a directory tree into `dst` (which must not exist yet), keeping
 /// file modes and symlinks, and hands every entry to `owner` when given
 /// (used when root runs the server as another user). Errors name the path.
 pub fn copy_tree(src: &Path, dst: &Path, owner: Option<(u32, u32)>) -> Result<()> {
-    std::fs::create_dir(dst).map_err(|e| Error::io(dst, e))?;
-    let mode = std::fs::metadata(src)
-        .map_err(|e| Error::io(src, e))?
-        .permissions();
-    std::fs::set_permissions(dst, mode).map_err(|e| Error::io(dst, e))?;
+    std::fs::create_dir(dst).context(dst.display())?;
+    let mode = std::fs::metadata(src).context(src.display())?.permissions();
+    std::fs::set_permissions(dst, mode).context(dst.display())?;
     set_owner(dst, owner)?;
-    for entry in std::fs::read_dir(src).map_err(|e| Error::io(src, e))? {
-        let entry = entry.map_err(|e| Error::io(src, e))?;
+    for entry in std::fs::read_dir(src).context(src.display())? {
+        let entry = entry.context(src.display())?;
         let from = entry.path();
         let to = dst.join(entry.file_name());
-        let kind = entry.file_type().map_err(|e| Error::io(&from, e))?;
+        let kind = entry.file_type().context(from.display())?;
         if kind.is_dir() {
             copy_tree(&from, &to, owner)?;
         } else if kind.is_symlink() {
-            let target = std::fs::read_link(&from).map_err(|e| Error::io(&from, e))?;
-            std::os::unix::fs::symlink(target, &to).map_err(|e| Error::io(&to, e))?;
+            let target = std::fs::read_link(&from).context(from.display())?;
+            std::os::unix::fs::symlink(target, &to).context(to.display())?;
         } else {
-            std::fs::copy(&from, &to).map_err(|e| Error::io(&to, e))?;
+            std::fs::copy(&from, &to).context(to.display())?;
             set_owner(&to, owner)?;
         }
     }
@@ -38,7 +36,7 @@ pub fn copy_tree(src: &Path, dst: &Path, owner: Option<(u32, u32)>) -> Result<()
 /// Changes the owner of one path when an owner is given.
 pub fn set_owner(path: &Path, owner: Option<(u32, u32)>) -> Result<()> {
     if let Some((uid, gid)) = owner {
-        chown(path, Some(uid), Some(gid)).map_err(|e| Error::io(path, e))?;
+        chown(path, Some(uid), Some(gid)).context(path.display())?;
     }
     Ok(())
 }

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 
 /// Environment variable that names the directory holding `initdb` and `postgres`.
 pub const PG_BIN_ENV: &str = "HELPDESK_BENCH_PG_BIN";
@@ -70,7 +70,7 @@ impl PgBin {
         let out = Command::new(&postgres)
             .arg("--version")
             .output()
-            .map_err(|e| Error::io(&postgres, e))?;
+            .context(postgres.display())?;
         let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
         Ok(PgBin { dir, version })
     }

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::user::ServerUser;
-use crate::error::{Error, Result};
+use crate::error::{Context, Result};
 
 /// Overrides the parent of the running clusters' directories.
 pub const TMPDIR_ENV: &str = "HELPDESK_BENCH_TMPDIR";
@@ -30,10 +30,10 @@ pub fn runtime_base() -> Result<PathBuf> {
         .or_else(|| shm_usable().then(|| PathBuf::from(SHM)))
         .unwrap_or_else(std::env::temp_dir);
     let base = root.join(format!("helpdesk-bench-{}", nix::unistd::geteuid()));
-    std::fs::create_dir_all(&base).map_err(|e| Error::io(&base, e))?;
+    std::fs::create_dir_all(&base).context(base.display())?;
     // Traversable, not listable, so an unprivileged server user can reach its own directory.
     std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o711))
-        .map_err(|e| Error::io(&base, e))?;
+        .context(base.display())?;
     Ok(base)
 }
 
@@ -64,7 +64,7 @@ pub fn cache_dir() -> Result<PathBuf> {
     } else {
         std::env::temp_dir().join(format!("helpdesk-bench-cache-{}", nix::unistd::geteuid()))
     };
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    std::fs::create_dir_all(&dir).context(dir.display())?;
     Ok(dir)
 }
 

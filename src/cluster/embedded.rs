@@ -13,7 +13,7 @@ use super::dirs;
 use super::template::{self, last_lines, SUPERUSER};
 use super::user::ServerUser;
 use super::watchdog;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::fsutil;
 
 /// The port number; with a private socket directory it only names the socket file.
@@ -98,7 +98,7 @@ impl Cluster {
         // The watchdog exists before the first file is copied, so a SIGKILL
         // during the copy leaves no half-copied run directory behind.
         *lock(&self.watchdog) = Some(watchdog::spawn(&self.run_dir)?);
-        std::fs::create_dir(&sock).map_err(|e| Error::io(&sock, e))?;
+        std::fs::create_dir(&sock).context(sock.display())?;
         fsutil::set_owner(&sock, self.user.owner())?;
         fsutil::copy_tree(source, &self.data_dir(), self.user.owner())?;
         // A copied postmaster.pid (from a seeded cache) would confuse readiness.
@@ -106,10 +106,10 @@ impl Cluster {
         if self.detach {
             // From here on the watchdog leaves the cluster running.
             std::fs::write(self.run_dir.join(watchdog::DETACHED_MARK), b"")
-                .map_err(|e| Error::io(&self.run_dir, e))?;
+                .context(self.run_dir.display())?;
         }
         let log = self.log_path();
-        let log_file = std::fs::File::create(&log).map_err(|e| Error::io(&log, e))?;
+        let log_file = std::fs::File::create(&log).context(log.display())?;
         let mut cmd = Command::new(self.bin.tool("postgres"));
         cmd.arg("-D").arg(self.data_dir()).arg("-k").arg(&sock);
         cmd.arg("-p").arg(PORT.to_string());
@@ -124,9 +124,7 @@ impl Cluster {
             // then stops the server in order.
             .process_group(0);
         self.user.apply(&mut cmd);
-        let child = cmd
-            .spawn()
-            .map_err(|e| Error::io(self.bin.tool("postgres"), e))?;
+        let child = cmd.spawn().context(self.bin.tool("postgres").display())?;
         *lock(&self.postmaster) = Some(child);
         self.wait_ready()
     }
@@ -215,7 +213,7 @@ impl Cluster {
         let _ = std::fs::remove_dir_all(&staging);
         fsutil::copy_tree(&self.data_dir(), &staging, None)?;
         let _ = std::fs::remove_dir_all(dest);
-        std::fs::rename(&staging, dest).map_err(|e| Error::io(dest, e))?;
+        std::fs::rename(&staging, dest).context(dest.display())?;
         Ok(())
     }
 
@@ -259,17 +257,17 @@ fn new_run_dir() -> Result<PathBuf> {
         match std::fs::create_dir(&dir) {
             Ok(()) => {
                 std::fs::write(dir.join(watchdog::OWNER_FILE), pid.to_string())
-                    .map_err(|e| Error::io(&dir, e))?;
+                    .context(dir.display())?;
                 return Ok(dir);
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(Error::io(&dir, e)),
         }
     }
-    Err(Error::BadInput(format!(
-        "too many cluster directories in {}; remove stale run-* directories",
-        base.display()
-    )))
+    Err(Error::io(
+        &base,
+        std::io::Error::other("too many cluster directories; remove stale run-* directories"),
+    ))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -13,7 +13,7 @@ use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
-use crate::error::{chain, Error, Result};
+use crate::error::{chain, Error, Result, Wrap};
 
 mod conninfo;
 
@@ -240,21 +240,7 @@ impl Endpoint {
                 reason: chain(&e),
             };
         }
-        sql_error(doing, e)
-    }
-}
-
-/// Wraps a server-side error, putting the server's message in the text.
-pub fn sql_error(doing: impl Into<String>, e: tokio_postgres::Error) -> Error {
-    match e.as_db_error() {
-        Some(db) => Error::Server {
-            doing: doing.into(),
-            detail: db.message().to_string(),
-        },
-        None => Error::Sql {
-            doing: doing.into(),
-            source: e,
-        },
+        e.wrap(doing)
     }
 }
 

@@ -18,10 +18,10 @@ pub use binaries::{PgBin, PG_BIN_ENV};
 pub use cancel::{cancel_all, Registration};
 pub use dirs::{cache_dir, tree_size, CACHE_ENV, TMPDIR_ENV};
 pub use embedded::{Cluster, StartOptions, PORT};
-pub use endpoint::{sql_error, Endpoint};
+pub use endpoint::Endpoint;
 pub use watchdog::{postmaster_pid, stop_pid};
 
-use crate::error::Result;
+use crate::error::{Context, Result};
 
 /// The environment variable naming the user's database.
 pub const URL_ENV: &str = "DATABASE_URL";
@@ -104,7 +104,7 @@ pub async fn create_database(
         .await?
         .batch_execute(&sql)
         .await
-        .map_err(|e| sql_error(format!("creating database {name}"), e))?;
+        .context(format!("creating database {name}"))?;
     Ok(admin.with_dbname(name))
 }
 
@@ -112,9 +112,7 @@ pub async fn create_database(
 /// Refuses any directory this tool did not create that way.
 pub fn stop_detached(dir: &std::path::Path) -> Result<()> {
     let base = dirs::runtime_base()?;
-    let dir = dir
-        .canonicalize()
-        .map_err(|e| crate::error::Error::io(dir, e))?;
+    let dir = dir.canonicalize().context(dir.display())?;
     let ours = dir.parent() == Some(base.canonicalize().unwrap_or(base.clone()).as_path())
         && dir.join(watchdog::DETACHED_MARK).is_file();
     if !ours {
@@ -127,5 +125,5 @@ pub fn stop_detached(dir: &std::path::Path) -> Result<()> {
     if let Some(pid) = postmaster_pid(&dir) {
         stop_pid(pid);
     }
-    std::fs::remove_dir_all(&dir).map_err(|e| crate::error::Error::io(&dir, e))
+    std::fs::remove_dir_all(&dir).context(dir.display())
 }

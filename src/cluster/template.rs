@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use super::binaries::PgBin;
 use super::dirs;
 use super::user::ServerUser;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::fsutil;
 
 /// The name the embedded cluster gives its superuser.
@@ -53,7 +53,7 @@ fn scratch_dir(user: &ServerUser) -> Result<PathBuf> {
     let base = dirs::runtime_base()?;
     let dir = base.join(format!("initdb-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+    std::fs::create_dir(&dir).context(dir.display())?;
     fsutil::set_owner(&dir, user.owner())?;
     Ok(dir)
 }
@@ -61,8 +61,8 @@ fn scratch_dir(user: &ServerUser) -> Result<PathBuf> {
 fn initdb_into(bin: &PgBin, user: &ServerUser, scratch: &Path) -> Result<PathBuf> {
     let data = scratch.join("data");
     let log = scratch.join("initdb.log");
-    let log_file = std::fs::File::create(&log).map_err(|e| Error::io(&log, e))?;
-    let err_file = log_file.try_clone().map_err(|e| Error::io(&log, e))?;
+    let log_file = std::fs::File::create(&log).context(log.display())?;
+    let err_file = log_file.try_clone().context(log.display())?;
     let mut cmd = Command::new(bin.tool("initdb"));
     cmd.arg("-D")
         .arg(&data)
@@ -73,7 +73,7 @@ fn initdb_into(bin: &PgBin, user: &ServerUser, scratch: &Path) -> Result<PathBuf
         .stdout(log_file)
         .stderr(err_file);
     user.apply(&mut cmd);
-    let status = cmd.status().map_err(|e| Error::io(bin.tool("initdb"), e))?;
+    let status = cmd.status().context(bin.tool("initdb").display())?;
     if !status.success() {
         let detail = std::fs::read_to_string(&log).unwrap_or_default();
         return Err(Error::ClusterStart {

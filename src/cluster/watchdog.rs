@@ -10,7 +10,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use super::dirs;
-use crate::error::{Error, Result};
+use crate::error::{Context, Result};
 
 /// File in a run directory holding the pid of the process that owns it.
 pub const OWNER_FILE: &str = "owner";
@@ -51,7 +51,7 @@ pub fn spawn(run_dir: &Path) -> Result<Child> {
         .stderr(Stdio::null())
         .process_group(0)
         .spawn()
-        .map_err(|e| Error::io("/bin/sh", e))
+        .context("/bin/sh")
 }
 
 use std::os::unix::process::CommandExt;

@@ -24,7 +24,7 @@ use tokio::signal::unix::{Signal, SignalKind};
 
 use crate::cli::{Cli, Command};
 use crate::cluster;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 
 /// Exit status for a run stopped by Ctrl-C, as shells report SIGINT.
 pub const EXIT_INTERRUPTED: u8 = 130;
@@ -122,7 +122,7 @@ pub(crate) fn interrupts() -> Result<Signal> {
 }
 
 fn signal(kind: SignalKind, name: &str) -> Result<Signal> {
-    tokio::signal::unix::signal(kind).map_err(|e| Error::io(format!("{name} handler"), e))
+    tokio::signal::unix::signal(kind).context(format!("{name} handler"))
 }
 
 /// An error and its causes on one line: `what: because: because`.

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use crate::cli::SweepArgs;
-use crate::error::{Error, Result};
+use crate::error::{Context, Result};
 use crate::measure::sweep;
 use crate::queries::Catalogue;
 use crate::report::Results;
@@ -33,11 +33,10 @@ pub async fn run(args: SweepArgs, quiet: bool) -> Result<ExitCode> {
             p.top_node
         );
     }
-    std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
+    std::fs::create_dir_all(&args.out).context(args.out.display())?;
     let file = args.out.join("sweep.json");
-    let text = serde_json::to_string_pretty(&points)
-        .map_err(|e| Error::BadInput(format!("serialising the sweep: {e}")))?;
-    std::fs::write(&file, text).map_err(|e| Error::io(&file, e))?;
+    let text = serde_json::to_string_pretty(&points).context("serialising the sweep")?;
+    std::fs::write(&file, text).context(file.display())?;
     out!("sweep: {} points in {}", points.len(), file.display());
     if let Some(run) = &args.into {
         let path = run.join("results.json");

@@ -7,8 +7,7 @@ use std::error::Error as StdError;
 use tokio_postgres::types::{FromSql, Type};
 use tokio_postgres::Client;
 
-use crate::cluster::sql_error;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::queries::{as_sql, read_error, Kind, Query};
 
 /// A `json` value read as its text, byte for byte.
@@ -42,7 +41,7 @@ pub async fn capture(client: &Client, q: &Query, params: &[Option<String>]) -> R
     let stmt = client
         .prepare_typed(&sql, &vec![Type::TEXT; q.params])
         .await
-        .map_err(|e| sql_error(format!("preparing EXPLAIN of {}", q.name), e))?;
+        .context(format!("preparing EXPLAIN of {}", q.name))?;
     let row = client
         .query_one(&stmt, &as_sql(params, q.params))
         .await

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Result};
 
 /// One plan as the server returned it.
 #[derive(Debug, Clone)]
@@ -15,8 +15,7 @@ pub struct Plan {
 impl Plan {
     /// Parses the text of one `EXPLAIN (FORMAT JSON)` result.
     pub fn from_json(text: &str) -> Result<Plan> {
-        let raw: Value = serde_json::from_str(text)
-            .map_err(|e| Error::BadInput(format!("parsing EXPLAIN output: {e}")))?;
+        let raw: Value = serde_json::from_str(text).context("parsing EXPLAIN output")?;
         Ok(Plan { raw })
     }
 

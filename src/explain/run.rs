@@ -10,7 +10,7 @@ use super::capture::capture;
 use super::plan::Plan;
 use super::summary::{check, PlanSummary, Violation};
 use crate::cluster::Endpoint;
-use crate::error::{Error, Result};
+use crate::error::{Context, Result};
 use crate::queries::{Catalogue, ParamPool};
 use crate::schema::{
     present_indexes, restore_present, Access, IndexState, Migration, Policy, Session,
@@ -65,7 +65,7 @@ impl ExplainRun {
 /// each state in its own read-only transaction (see [`Session`]).
 pub async fn explain_all(db: &Endpoint, o: &ExplainOptions<'_>) -> Result<ExplainRun> {
     let mut session = Session::open(db, o.migration, o.force).await?;
-    std::fs::create_dir_all(&o.out).map_err(|e| Error::io(&o.out, e))?;
+    std::fs::create_dir_all(&o.out).context(o.out.display())?;
     let queries: Vec<_> = if o.only.is_empty() {
         o.catalogue.reads().collect()
     } else {
@@ -123,12 +123,11 @@ pub async fn explain_all(db: &Endpoint, o: &ExplainOptions<'_>) -> Result<Explai
     if o.may_change_indexes && session.policy() == Policy::Commit {
         restore_present(session.client(), o.migration, &found).await?;
     }
-    let text = serde_json::to_string_pretty(&run)
-        .map_err(|e| Error::BadInput(format!("writing plans.json: {e}")))?;
+    let text = serde_json::to_string_pretty(&run).context("writing plans.json")?;
     write(&o.out.join("plans.json"), &text)?;
     Ok(run)
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+    std::fs::write(path, text).context(path.display())
 }

@@ -10,8 +10,7 @@ use std::time::Instant;
 use tokio_postgres::Client;
 
 use super::timing::Samples;
-use crate::cluster::sql_error;
-use crate::error::Result;
+use crate::error::{Context, Result};
 use crate::queries::{Catalogue, ParamPool, Prepared};
 use crate::report::{HotUpdates, IndexCost};
 use crate::schema::{set_state, IndexDef, IndexState, Migration};
@@ -118,7 +117,7 @@ async fn drop_index(client: &Client, ix: &IndexDef) -> Result<()> {
     client
         .batch_execute(&ix.drop_sql())
         .await
-        .map_err(|e| sql_error(format!("dropping {}", ix.name), e))
+        .context(format!("dropping {}", ix.name))
 }
 
 async fn timed(client: &Client, sql: &str) -> Result<f64> {
@@ -126,7 +125,7 @@ async fn timed(client: &Client, sql: &str) -> Result<f64> {
     client
         .batch_execute(sql)
         .await
-        .map_err(|e| sql_error("building an index", e))?;
+        .context("building an index")?;
     Ok(t.elapsed().as_secs_f64() * 1e3)
 }
 
@@ -138,7 +137,7 @@ pub async fn relation_size(client: &Client, name: &str) -> Result<u64> {
             &[&quote_ident(name)],
         )
         .await
-        .map_err(|e| sql_error(format!("sizing {name}"), e))?;
+        .context(format!("sizing {name}"))?;
     Ok(row.get::<_, i64>(0) as u64)
 }
 
@@ -154,7 +153,7 @@ async fn insert_rate(client: &Client, q: &Prepared, n: usize) -> Result<(f64, f6
             &[&after, &before],
         )
         .await
-        .map_err(|e| sql_error("measuring WAL", e))?
+        .context("measuring WAL")?
         .get::<_, f64>(0);
     Ok((1e3 / s.median().max(1e-9), wal / n as f64))
 }
@@ -163,7 +162,7 @@ async fn wal_lsn(client: &Client) -> Result<String> {
     Ok(client
         .query_one("SELECT pg_current_wal_insert_lsn()::text", &[])
         .await
-        .map_err(|e| sql_error("reading the WAL position", e))?
+        .context("reading the WAL position")?
         .get(0))
 }
 
@@ -201,17 +200,17 @@ async fn update_counts(client: &Client, table: &str) -> Result<(i64, i64)> {
     client
         .batch_execute("SELECT pg_stat_force_next_flush()")
         .await
-        .map_err(|e| sql_error("flushing statistics", e))?;
+        .context("flushing statistics")?;
     client
         .batch_execute("SELECT pg_stat_clear_snapshot()")
         .await
-        .map_err(|e| sql_error("flushing statistics", e))?;
+        .context("flushing statistics")?;
     let row = client
         .query_one(
             "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relid = to_regclass($1)",
             &[&quote_ident(table)],
         )
         .await
-        .map_err(|e| sql_error("reading update statistics", e))?;
+        .context("reading update statistics")?;
     Ok((row.get(0), row.get(1)))
 }

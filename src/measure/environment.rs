@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use tokio_postgres::Client;
 
-use crate::cluster::{sql_error, Endpoint};
-use crate::error::Result;
+use crate::cluster::Endpoint;
+use crate::error::{Context, Result};
 use crate::report::Environment;
 
 /// Settings worth printing next to every number.
@@ -29,14 +29,14 @@ pub async fn environment(client: &Client, db: &Endpoint) -> Result<Environment> 
     let version: String = client
         .query_one("SELECT version()", &[])
         .await
-        .map_err(|e| sql_error("reading the server version", e))?
+        .context("reading the server version")?
         .get(0);
     let mut settings = BTreeMap::new();
     for name in SETTINGS {
         let row = client
             .query_one("SELECT current_setting($1)", &[name])
             .await
-            .map_err(|e| sql_error("reading settings", e))?;
+            .context("reading settings")?;
         settings.insert(name.to_string(), row.get::<_, String>(0));
     }
     let durability_off = settings.get("fsync").is_some_and(|v| v == "off");

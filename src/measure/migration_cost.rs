@@ -5,7 +5,7 @@
 //! readers) of those tables wait.
 
 use crate::cluster::Endpoint;
-use crate::error::Result;
+use crate::error::{Context, Result};
 use crate::report::MigrationCost;
 use crate::schema::{self, Migration};
 
@@ -17,7 +17,7 @@ pub async fn migration_cost(db: &Endpoint, m: &Migration) -> Result<MigrationCos
     client
         .batch_execute("VACUUM ANALYZE")
         .await
-        .map_err(|e| crate::cluster::sql_error("vacuuming before the migration", e))?;
+        .context("vacuuming before the migration")?;
     let applied = schema::up(&mut client, m).await?;
     let first_lock = applied
         .statements

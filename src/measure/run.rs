@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use super::{ablation, costs, environment, findings, migration_cost};
-use crate::cluster::{sql_error, Endpoint};
-use crate::error::Result;
+use crate::cluster::Endpoint;
+use crate::error::{Context, Result};
 use crate::explain::{explain_all, ExplainOptions, ExplainRun};
 use crate::queries::{Catalogue, Query};
 use crate::report::{
@@ -162,5 +162,5 @@ pub async fn drop_db(db: &Endpoint, name: &str) -> Result<()> {
     admin
         .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .await
-        .map_err(|e| sql_error(format!("dropping {name}"), e))
+        .context(format!("dropping {name}"))
 }

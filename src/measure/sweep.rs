@@ -3,7 +3,7 @@
 //! to an index, and how cost grows (linear without an index, roughly
 //! logarithmic with one).
 
-use crate::error::Result;
+use crate::error::{Context, Result};
 use crate::explain::{capture, Plan, PlanSummary};
 use crate::queries::{Catalogue, ParamPool, Prepared};
 use crate::report::SweepPoint;
@@ -46,7 +46,7 @@ pub async fn sweep(
                             &[&crate::sql::quote_ident(rel)],
                         )
                         .await
-                        .map_err(|e| crate::cluster::sql_error("counting rows", e))?
+                        .context("counting rows")?
                         .get::<_, i64>(0)
                         .max(0) as u64,
                     None => 0,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::schema::{split, Migration};
 
 /// The catalogue shipped in the repository, compiled in as a fallback.
@@ -86,7 +86,7 @@ impl Catalogue {
     pub fn load(path: Option<&Path>, m: &Migration) -> Result<Catalogue> {
         let catalogue = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
+                let text = std::fs::read_to_string(p).context(p.display())?;
                 Catalogue::parse(&p.display().to_string(), &text)?
             }
             None if Path::new(DEFAULT_PATH).is_file() => {

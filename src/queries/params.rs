@@ -8,8 +8,7 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 
 use super::catalogue::Query;
 use super::runner::read_error;
-use crate::cluster::sql_error;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 
 /// Sampled parameter rows, as text (NULL as `None`).
 #[derive(Debug, Default)]
@@ -48,11 +47,11 @@ impl ParamPool {
         client
             .batch_execute("BEGIN READ ONLY")
             .await
-            .map_err(|e| sql_error(doing(), e))?;
+            .context(doing())?;
         let msgs = client.simple_query(sql).await;
         let ended = client.batch_execute("ROLLBACK").await;
         let msgs = msgs.map_err(|e| read_error(&q.name, doing(), e))?;
-        ended.map_err(|e| sql_error(doing(), e))?;
+        ended.context(doing())?;
         let rows: Vec<Vec<Option<String>>> = msgs
             .iter()
             .filter_map(|m| match m {

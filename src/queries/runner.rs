@@ -8,8 +8,7 @@ use tokio_postgres::{Client, Statement};
 
 use super::catalogue::{Kind, Query};
 use super::params::{as_sql, ParamPool};
-use crate::cluster::sql_error;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result, Wrap};
 
 /// A query prepared on one connection, with its parameter pool.
 pub struct Prepared {
@@ -33,7 +32,7 @@ pub fn read_error(query: &str, doing: String, e: tokio_postgres::Error) -> Error
                 .unwrap_or_else(|| e.to_string()),
         };
     }
-    sql_error(doing, e)
+    e.wrap(doing)
 }
 
 impl Prepared {
@@ -46,7 +45,7 @@ impl Prepared {
                 client
                     .prepare_typed(sql, &types)
                     .await
-                    .map_err(|e| sql_error(format!("preparing query {}", q.name), e))?,
+                    .context(format!("preparing query {}", q.name))?,
             );
         }
         Ok(Prepared {
@@ -92,24 +91,18 @@ impl Prepared {
                 } else {
                     ("BEGIN", "COMMIT", "ROLLBACK")
                 };
-                client
-                    .batch_execute(begin)
-                    .await
-                    .map_err(|e| sql_error(doing(), e))?;
+                client.batch_execute(begin).await.context(doing())?;
                 let mut n = 0;
                 for st in &self.statements {
                     match client.execute(st, &params).await {
                         Ok(k) => n += k,
                         Err(e) => {
                             let _ = client.batch_execute(rollback).await;
-                            return Err(sql_error(doing(), e));
+                            return Err(e.wrap(doing()));
                         }
                     }
                 }
-                client
-                    .batch_execute(commit)
-                    .await
-                    .map_err(|e| sql_error(doing(), e))?;
+                client.batch_execute(commit).await.context(doing())?;
                 Ok(n)
             }
         }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::results::{Change, Timing};
-use crate::error::Result;
+use crate::error::{Context, Result};
 use crate::fsutil;
 use crate::schema::{IndexState, Migration};
 
@@ -94,8 +94,7 @@ pub fn copy_pages(root: &Path, group: &str, run_dir: &Path) -> Result<()> {
     }
     let to = run_dir.join("criterion").join(dir_name(group));
     let _ = std::fs::remove_dir_all(&to);
-    std::fs::create_dir_all(to.parent().unwrap_or(run_dir))
-        .map_err(|e| crate::error::Error::io(&to, e))?;
+    std::fs::create_dir_all(to.parent().unwrap_or(run_dir)).context(to.display())?;
     fsutil::copy_tree(&from, &to, None)
 }
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::compare;
 use super::results::Results;
 use super::view;
-use crate::error::{Error, Result};
+use crate::error::{Context, Result};
 
 const INDEX: &str = include_str!("templates/index.html");
 const SUMMARY: &str = include_str!("templates/summary.md");
@@ -30,7 +30,7 @@ fn engine() -> Result<Environment<'static>> {
         ("compare.md", COMPARE_MD),
     ] {
         env.add_template(name, text)
-            .map_err(|e| Error::BadInput(format!("report template {name}: {e}")))?;
+            .context(format!("report template {name}"))?;
     }
     Ok(env)
 }
@@ -39,13 +39,13 @@ fn render_to(env: &Environment, name: &str, page: &impl Serialize, path: &Path) 
     let text = env
         .get_template(name)
         .and_then(|t| t.render(context! { page => page }))
-        .map_err(|e| Error::BadInput(format!("rendering {name}: {e}")))?;
-    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+        .context(format!("rendering {name}"))?;
+    std::fs::write(path, text).context(path.display())
 }
 
 /// Renders `index.html` and `summary.md` for `r` into `out`.
 pub fn render(r: &Results, out: &Path) -> Result<()> {
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    std::fs::create_dir_all(out).context(out.display())?;
     let env = engine()?;
     let page = view::page(r);
     render_to(&env, "index.html", &page, &out.join("index.html"))?;
@@ -60,7 +60,7 @@ pub fn render_run(run: &Path, out: Option<&Path>) -> Result<()> {
 
 /// Renders two runs side by side (`compare.html`, `compare.md`) into `out`.
 pub fn render_compare(a: &Results, b: &Results, out: &Path) -> Result<()> {
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    std::fs::create_dir_all(out).context(out.display())?;
     let env = engine()?;
     let page = compare::page(a, b);
     render_to(&env, "compare.html", &page, &out.join("compare.html"))?;

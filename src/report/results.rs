@@ -16,7 +16,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::explain::{PlanSummary, Violation};
 use crate::schema::{IndexState, StatementTiming};
 use crate::seed::Counts;
@@ -295,7 +295,7 @@ pub struct Finding {
 impl Results {
     /// Reads a results file of this version or an older one.
     pub fn read(path: &Path) -> Result<Results> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = std::fs::read_to_string(path).context(path.display())?;
         Results::parse(&text, &path.display().to_string())
     }
 
@@ -334,9 +334,8 @@ impl Results {
 
     /// Writes the results as pretty JSON.
     pub fn write(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self)
-            .map_err(|e| Error::BadInput(format!("serialising results: {e}")))?;
-        std::fs::write(path, text).map_err(|e| Error::io(path, e))
+        let text = serde_json::to_string_pretty(self).context("serialising results")?;
+        std::fs::write(path, text).context(path.display())
     }
 
     /// A query by name, reads first.

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{Context, Result};
 
 /// A sortable id for a run started now, e.g. `2026-11-25T02-30-00Z`.
 pub fn run_id() -> String {
@@ -13,7 +13,7 @@ pub fn run_id() -> String {
 /// Creates `reports_dir/<run-id>/` and returns it.
 pub fn new_run_dir(reports_dir: &Path, id: &str) -> Result<PathBuf> {
     let dir = reports_dir.join(id);
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    std::fs::create_dir_all(&dir).context(dir.display())?;
     Ok(dir)
 }
 
@@ -22,7 +22,7 @@ pub fn point_latest(reports_dir: &Path, run_dir: &Path) -> Result<()> {
     let link = reports_dir.join("latest");
     let _ = std::fs::remove_file(&link);
     let target = run_dir.file_name().map(PathBuf::from).unwrap_or_default();
-    std::os::unix::fs::symlink(&target, &link).map_err(|e| Error::io(&link, e))
+    std::os::unix::fs::symlink(&target, &link).context(link.display())
 }
 
 /// The repository's current commit, if git can tell.

@@ -6,8 +6,7 @@ use std::collections::BTreeSet;
 
 use tokio_postgres::GenericClient;
 
-use crate::cluster::sql_error;
-use crate::error::Result;
+use crate::error::{Context, Result};
 use crate::sql::quote_ident;
 
 /// One line per catalog object, so two snapshots can be compared and their
@@ -77,10 +76,7 @@ impl Catalog {
     pub async fn snapshot(client: &impl GenericClient) -> Result<Catalog> {
         let mut lines = BTreeSet::new();
         for q in QUERIES {
-            let rows = client
-                .query(*q, &[])
-                .await
-                .map_err(|e| sql_error("reading the catalog", e))?;
+            let rows = client.query(*q, &[]).await.context("reading the catalog")?;
             lines.extend(rows.iter().map(|r| r.get::<_, String>(0)));
         }
         Ok(Catalog { lines })
@@ -119,7 +115,7 @@ pub async fn table_checksum(
     let row = client
         .query_one(&sql, &[])
         .await
-        .map_err(|e| sql_error(format!("checksumming table {table}"), e))?;
+        .context(format!("checksumming table {table}"))?;
     Ok((row.get(0), row.get(1)))
 }
 
@@ -133,6 +129,6 @@ pub async fn table_columns(client: &impl GenericClient, table: &str) -> Result<V
             &[&quote_ident(table)],
         )
         .await
-        .map_err(|e| sql_error(format!("listing the columns of {table}"), e))?;
+        .context(format!("listing the columns of {table}"))?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }

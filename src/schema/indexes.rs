@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
 
 use super::migration::Migration;
-use crate::cluster::sql_error;
-use crate::error::Result;
+use crate::error::{Context, Result};
 use crate::sql::quote_ident;
 
 /// A measured state of the migration's indexes. Results, plans and the
@@ -109,7 +108,7 @@ pub async fn present_indexes(client: &Client, m: &Migration) -> Result<BTreeSet<
                 &[&quote_ident(&ix.name)],
             )
             .await
-            .map_err(|e| sql_error("reading the catalog", e))?;
+            .context("reading the catalog")?;
         if row.get::<_, bool>(0) {
             out.insert(ix.name.clone());
         }
@@ -166,7 +165,7 @@ async fn set_present(
         client
             .batch_execute(&sql)
             .await
-            .map_err(|e| sql_error(format!("switching to {what}"), e))?;
+            .context(format!("switching to {what}"))?;
         if want {
             builds.push((ix.name.clone(), t.elapsed()));
         }
@@ -176,7 +175,7 @@ async fn set_present(
         client
             .batch_execute(&format!("ANALYZE {}", quote_ident(&table)))
             .await
-            .map_err(|e| sql_error(format!("analyzing {table}"), e))?;
+            .context(format!("analyzing {table}"))?;
     }
     Ok(builds)
 }

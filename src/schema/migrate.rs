@@ -21,8 +21,7 @@ use tokio_postgres::Client;
 use super::fixtures;
 use super::migration::{Migration, Objects, SqlFile};
 use super::sql::{split, Statement, TxnNeeds};
-use crate::cluster::sql_error;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use plan::{Plan, Unit, UnitKind};
 
 mod plan;
@@ -194,7 +193,7 @@ async fn object_checks(client: &Client, o: &Objects) -> Result<Vec<(String, bool
                 &[&quoted(&c.table), &c.column],
             )
             .await
-            .map_err(|e| sql_error("reading the catalog", e))?
+            .context("reading the catalog")?
             .is_some();
         out.push((format!("column {}.{}", c.table, c.column), found));
     }
@@ -214,7 +213,7 @@ async fn object_checks(client: &Client, o: &Objects) -> Result<Vec<(String, bool
                 &[&quoted(&k.table), &k.name],
             )
             .await
-            .map_err(|e| sql_error("reading the catalog", e))?
+            .context("reading the catalog")?
             .is_some();
         out.push((format!("constraint {}", k.name), found));
     }
@@ -237,7 +236,7 @@ pub async fn column_comment(client: &Client, table: &str, column: &str) -> Resul
             &[&quoted(table), &column],
         )
         .await
-        .map_err(|e| sql_error("reading a column comment", e))?;
+        .context("reading a column comment")?;
     Ok(row.and_then(|r| r.get(0)))
 }
 
@@ -245,7 +244,7 @@ async fn exists(client: &Client, sql: &str, arg: &str) -> Result<bool> {
     let row = client
         .query_one(sql, &[&arg])
         .await
-        .map_err(|e| sql_error("reading the catalog", e))?;
+        .context("reading the catalog")?;
     Ok(row.get(0))
 }
 
@@ -354,7 +353,7 @@ async fn apply_atomic(
         client
             .batch_execute("BEGIN")
             .await
-            .map_err(|e| sql_error("starting a transaction", e))?;
+            .context("starting a transaction")?;
     }
     let mut timings = Vec::with_capacity(file.statements.len());
     for (i, st) in file.statements.iter().enumerate() {
@@ -371,10 +370,7 @@ async fn apply_atomic(
         timings.push(timing(st, t));
     }
     if !wrapped {
-        client
-            .batch_execute("COMMIT")
-            .await
-            .map_err(|e| sql_error("committing", e))?;
+        client.batch_execute("COMMIT").await.context("committing")?;
     }
     Ok(timings)
 }

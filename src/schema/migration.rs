@@ -9,7 +9,7 @@ use regex::Regex;
 
 use super::fixtures;
 use super::sql::{split, Statement};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::sql::{quote_ident, unquote};
 
 /// One SQL file and its statements.
@@ -34,7 +34,7 @@ impl SqlFile {
 
     /// Reads a SQL file from disk.
     pub fn read(path: &Path) -> Result<SqlFile> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = std::fs::read_to_string(path).context(path.display())?;
         Ok(SqlFile::new(path.display().to_string(), text))
     }
 }

@@ -26,8 +26,8 @@ use tokio_postgres::Client;
 
 use super::indexes::{present_indexes, set_state, IndexState};
 use super::migration::{IndexDef, Migration};
-use crate::cluster::{sql_error, Endpoint, Registration};
-use crate::error::{Error, Result};
+use crate::cluster::{Endpoint, Registration};
+use crate::error::{Context, Error, Result, Wrap};
 
 /// How long a state change waits for another session's lock.
 pub const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
@@ -77,7 +77,7 @@ impl<'m> Session<'m> {
         let version: i32 = client
             .query_one("SELECT current_setting('server_version_num')::int", &[])
             .await
-            .map_err(|e| sql_error("reading the server version", e))?
+            .context("reading the server version")?
             .get(0);
         let mut settings = format!(
             "SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'; \
@@ -91,7 +91,7 @@ impl<'m> Session<'m> {
         client
             .batch_execute(&settings)
             .await
-            .map_err(|e| sql_error("setting the session's timeouts", e))?;
+            .context("setting the session's timeouts")?;
         Ok(Session {
             client,
             _cancel: cancel,
@@ -187,7 +187,7 @@ impl<'m> Session<'m> {
         e: tokio_postgres::Error,
     ) -> Error {
         if e.code() != Some(&SqlState::LOCK_NOT_AVAILABLE) {
-            return sql_error(format!("switching to {state} ({})", ix.name), e);
+            return e.wrap(format!("switching to {state} ({})", ix.name));
         }
         let holders = lock_holders(&self.client, std::slice::from_ref(&ix.table))
             .await
@@ -204,10 +204,7 @@ impl<'m> Session<'m> {
     }
 
     async fn exec(&self, sql: &str, doing: &str) -> Result<()> {
-        self.client
-            .batch_execute(sql)
-            .await
-            .map_err(|e| sql_error(doing, e))
+        self.client.batch_execute(sql).await.context(doing)
     }
 }
 
@@ -267,7 +264,7 @@ async fn lock_holders(client: &Client, tables: &[String]) -> Result<Vec<String>>
             &[&tables],
         )
         .await
-        .map_err(|e| sql_error("looking for sessions using the tables", e))?;
+        .context("looking for sessions using the tables")?;
     tracing::debug!("lock holders read in {:?}", started.elapsed());
     Ok(rows
         .iter()

@@ -13,7 +13,7 @@ use super::copy::{self, Pipeline};
 use super::load::{tables, SeedReport};
 use super::Context;
 use crate::cluster::Endpoint;
-use crate::error::{Error, Result};
+use crate::error::{Context as _, Result};
 use crate::sql::quote_ident;
 
 /// The scratch table each ceiling load goes into (rolled back).
@@ -105,12 +105,12 @@ pub async fn measure(
 
 /// Writes a table's binary COPY stream to a file; returns its size.
 async fn write_file(path: &Path, source: Arc<dyn copy::ChunkSource>, jobs: usize) -> Result<u64> {
-    let f = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    let f = std::fs::File::create(path).context(path.display())?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
     let mut total = 0u64;
     let mut put = |b: &[u8]| -> Result<()> {
         total += b.len() as u64;
-        w.write_all(b).map_err(|e| Error::io(path, e))
+        w.write_all(b).context(path.display())
     };
     put(&copy::header())?;
     let mut pipeline = Pipeline::start(source, jobs);
@@ -118,6 +118,6 @@ async fn write_file(path: &Path, source: Arc<dyn copy::ChunkSource>, jobs: usize
         put(&chunk)?;
     }
     put(&copy::trailer())?;
-    w.flush().map_err(|e| Error::io(path, e))?;
+    w.flush().context(path.display())?;
     Ok(total)
 }

@@ -14,8 +14,8 @@ use tokio_postgres::Client;
 use super::copy::{self, copy_in, ChunkSource, CopyStats};
 use super::progress::Reporter;
 use super::{conversations, messages, users, Context, Counts, SeedConfig, Shape};
-use crate::cluster::{sql_error, Endpoint};
-use crate::error::{Error, Result};
+use crate::cluster::Endpoint;
+use crate::error::{Context as _, Error, Result};
 use crate::schema::{self, fixtures, Migration, State, Statement, StatementKind};
 use crate::sql::quote_ident;
 
@@ -238,7 +238,7 @@ async fn inspect(client: &Client, m: &Migration, cfg: &SeedConfig) -> Result<Tar
         let row = client
             .query_one(&sql, &[])
             .await
-            .map_err(|e| sql_error(format!("checking whether {t} holds rows"), e))?;
+            .context(format!("checking whether {t} holds rows"))?;
         if row.get::<_, bool>(0) {
             filled.push(format!("\"{t}\""));
         }

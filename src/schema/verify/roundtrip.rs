@@ -8,14 +8,13 @@
 use tokio_postgres::Client;
 
 use super::{fixtures, short_name, Check};
-use crate::cluster::sql_error;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::schema::catalog::{table_checksum, table_columns, Catalog};
 use crate::schema::migrate::{self, apply, base_objects};
 use crate::schema::migration::{Migration, SqlFile};
 use crate::schema::sql::Statement;
 
-/// Appended to a trial run of the forward file in place of its `COMMIT`.
+/// Added to a trial run of the forward file after its last statement.
 const FORCED_FAILURE: &str = "DO $$ BEGIN RAISE EXCEPTION \
     'helpdesk-bench verify: forced failure after the last statement'; END $$";
 
@@ -55,7 +54,7 @@ impl RoundTrip {
         client
             .batch_execute(fixtures::PREEXISTING)
             .await
-            .map_err(|e| sql_error("inserting the pre-existing rows", e))?;
+            .context("inserting the pre-existing rows")?;
         let before = Catalog::snapshot(client).await?;
         let rows_before = row_checksums(client).await?;
 
@@ -119,8 +118,8 @@ impl RoundTrip {
     }
 }
 
-/// Runs the forward file with its closing `COMMIT` replaced by a statement
-/// that fails, and checks the catalog and rows are as they were: proof that
+/// Runs the forward file with a statement that fails after its last one
+/// (before its closing `COMMIT`), and checks the catalog and rows are as they were: proof that
 /// every statement of the file is inside one transaction. `Ok` carries the
 /// proof's description, `Err` what went wrong.
 async fn atomic_trial(
@@ -133,18 +132,26 @@ async fn atomic_trial(
     let own_transaction = statements
         .first()
         .is_some_and(Statement::is_transaction_control);
-    if own_transaction
+    // The failure goes just before a closing COMMIT, which stays, so the
+    // trial file keeps the transaction structure of the real one.
+    let at = if own_transaction
         && statements
             .last()
             .is_some_and(Statement::is_transaction_control)
     {
-        statements.pop();
-    }
-    let line = statements.last().map_or(1, |s| s.line);
-    statements.push(Statement {
-        sql: FORCED_FAILURE.to_string(),
-        line,
-    });
+        statements.len() - 1
+    } else {
+        statements.len()
+    };
+    let line = statements[..at].last().map_or(1, |s| s.line);
+    statements.insert(
+        at,
+        Statement {
+            sql: FORCED_FAILURE.to_string(),
+            line,
+        },
+    );
+    let forced = at + 1;
     let trial = SqlFile {
         label: format!("{} (trial)", m.forward.label),
         text: String::new(),
@@ -154,7 +161,9 @@ async fn atomic_trial(
     let diff = before.diff(&Catalog::snapshot(client).await?);
     let rows = rows_unchanged(client, rows_before, "").await?;
     Ok(match outcome {
-        Err(Error::MigrationFailed { index, .. }) if index == trial.statements.len() => {
+        Err(Error::MigrationFailed { index, .. } | Error::MigrationStopped { index, .. })
+            if index == forced =>
+        {
             if !diff.is_empty() {
                 Err(format!("a failure at its end left: {}", diff.join("; ")))
             } else if !rows.passed {

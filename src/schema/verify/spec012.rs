@@ -9,8 +9,7 @@ use serde_json::Value;
 use tokio_postgres::Client;
 
 use super::Check;
-use crate::cluster::sql_error;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::schema::migrate::column_comment;
 use crate::schema::migration::{IndexDef, Migration};
 use crate::sql::{quote_ident, unquote};
@@ -56,7 +55,7 @@ async fn existing_have_default(
     let row = client
         .query_one(&sql, &[&value])
         .await
-        .map_err(|e| sql_error(format!("counting {table}.{column}"), e))?;
+        .context(format!("counting {table}.{column}"))?;
     let (all, matching): (i64, i64) = (row.get(0), row.get(1));
     Ok(Check::new(
         format!("existing {table} rows have {column} '{value}'"),
@@ -71,7 +70,7 @@ async fn new_conversation(client: &mut Client) -> Result<Check> {
     let tx = client
         .transaction()
         .await
-        .map_err(|e| sql_error("starting a transaction", e))?;
+        .context("starting a transaction")?;
     let sql = r#"
         INSERT INTO "User" (id, email, "updatedAt", role)
              VALUES ('verify-agent', 'agent@verify.test', now(), 'staff');
@@ -103,7 +102,7 @@ async fn new_conversation(client: &mut Client) -> Result<Check> {
                     &[],
                 )
                 .await
-                .map_err(|e| sql_error("reading back the new conversation", e))?;
+                .context("reading back the new conversation")?;
             let (full, default_status, default_role, agent): (String, String, String, i64) =
                 (row.get(0), row.get(1), row.get(2), row.get(3));
             let ok = full == "AWAITING_HUMAN_RESPONSE/visitor@verify.test/docs-widget/verify-agent"
@@ -119,9 +118,7 @@ async fn new_conversation(client: &mut Client) -> Result<Check> {
             )
         }
     };
-    tx.rollback()
-        .await
-        .map_err(|e| sql_error("rolling back the test rows", e))?;
+    tx.rollback().await.context("rolling back the test rows")?;
     Ok(outcome)
 }
 
@@ -149,7 +146,7 @@ async fn index_definitions(client: &Client, m: &Migration) -> Result<Check> {
                 &[&quote_ident(&ix.name)],
             )
             .await
-            .map_err(|e| sql_error("reading index definitions", e))?;
+            .context("reading index definitions")?;
         let Some(r) = row else {
             bad.push(format!("{} missing", ix.name));
             continue;
@@ -237,16 +234,15 @@ async fn planner_uses(client: &mut Client, ix: &IndexDef) -> Result<Vec<String>>
         .read_only(true)
         .start()
         .await
-        .map_err(|e| sql_error("starting a read-only transaction", e))?;
+        .context("starting a read-only transaction")?;
     tx.batch_execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off")
         .await
-        .map_err(|e| sql_error("setting planner options", e))?;
+        .context("setting planner options")?;
     let text = explain_text(&tx, &sql).await?;
     tx.rollback()
         .await
-        .map_err(|e| sql_error("ending a read-only transaction", e))?;
-    let plan: Value = serde_json::from_str(&text)
-        .map_err(|e| Error::BadInput(format!("parsing EXPLAIN output: {e}")))?;
+        .context("ending a read-only transaction")?;
+    let plan: Value = serde_json::from_str(&text).context("parsing EXPLAIN output")?;
     let mut names = Vec::new();
     index_names(&plan, &mut names);
     Ok(names)
@@ -275,16 +271,16 @@ fn index_names(node: &Value, out: &mut Vec<String>) {
 
 /// Runs an EXPLAIN and returns its single text result.
 async fn explain_text(client: &impl tokio_postgres::GenericClient, sql: &str) -> Result<String> {
-    let rows = client
-        .simple_query(sql)
-        .await
-        .map_err(|e| sql_error("running EXPLAIN", e))?;
+    let rows = client.simple_query(sql).await.context("running EXPLAIN")?;
     rows.iter()
         .find_map(|m| match m {
             tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
             _ => None,
         })
-        .ok_or_else(|| Error::BadInput("EXPLAIN returned no plan".into()))
+        .ok_or_else(|| Error::Server {
+            doing: "explaining a query".into(),
+            detail: "EXPLAIN returned no plan".into(),
+        })
 }
 
 /// Spec check 5: role-based queries see the roles, and the enum rejects
@@ -293,14 +289,14 @@ async fn role_queries(client: &mut Client) -> Result<Check> {
     let tx = client
         .transaction()
         .await
-        .map_err(|e| sql_error("starting a transaction", e))?;
+        .context("starting a transaction")?;
     tx.batch_execute(
         r#"INSERT INTO "User" (id, email, "updatedAt", role) VALUES
              ('verify-staff', 'staff@verify.test', now(), 'staff'),
              ('verify-admin', 'admin@verify.test', now(), 'admin')"#,
     )
     .await
-    .map_err(|e| sql_error("inserting staff and admin users", e))?;
+    .context("inserting staff and admin users")?;
     let row = tx
         .query_one(
             r#"SELECT count(*) FILTER (WHERE role IN ('staff', 'admin')),
@@ -310,15 +306,13 @@ async fn role_queries(client: &mut Client) -> Result<Check> {
             &[],
         )
         .await
-        .map_err(|e| sql_error("counting users by role", e))?;
+        .context("counting users by role")?;
     let (helpdesk, admins, users): (i64, i64, i64) = (row.get(0), row.get(1), row.get(2));
     let rejected = tx
         .batch_execute("SAVEPOINT bad; SELECT 'superuser'::\"UserRole\"")
         .await
         .is_err();
-    tx.rollback()
-        .await
-        .map_err(|e| sql_error("rolling back the test rows", e))?;
+    tx.rollback().await.context("rolling back the test rows")?;
     Ok(Check::new(
         "role-based queries work",
         helpdesk == 2 && admins == 1 && users > 0 && rejected,
@@ -356,7 +350,7 @@ async fn every_row_has(client: &Client, table: &str, column: &str) -> Result<Che
     let rows = client
         .query(&sql, &[])
         .await
-        .map_err(|e| sql_error(format!("counting {table}.{column}"), e))?;
+        .context(format!("counting {table}.{column}"))?;
     let mut parts = Vec::new();
     let mut ok = true;
     for r in rows {
@@ -388,7 +382,7 @@ async fn defaults(client: &Client, m: &Migration) -> Result<Check> {
                 &[&quote_ident(&c.table), &c.column],
             )
             .await
-            .map_err(|e| sql_error("reading column defaults", e))?;
+            .context("reading column defaults")?;
         let have: String = row.map(|r| r.get(0)).unwrap_or_default();
         ok &= have.starts_with(&format!("'{want}'"));
         parts.push(format!("{}.{} = {have}", c.table, c.column));
