@@ -217,31 +217,40 @@ pub fn page(r: &Results) -> Page {
                 after: q.plan(&with_state).map(|p| tree(p, q.plan(&without_state))),
             })
             .collect(),
-        costs: r
-            .index_costs
-            .iter()
-            .map(|c| CostRow {
-                name: c.name.clone(),
-                table: c.table.clone(),
-                size: bytes(c.size_bytes as f64),
-                build: ms(c.build_ms),
-                build_concurrently: ms(c.build_concurrently_ms),
-                inserts: format!("{} with, {} without", rate(c.inserts_per_s_with), rate(c.inserts_per_s_without)),
-                insert_overhead: pct(1.0 - c.inserts_per_s_with / c.inserts_per_s_without.max(1e-9)),
-                wal: format!(
-                    "{} B with, {} B without",
-                    super::format::thousands(c.wal_bytes_per_insert_with.round() as u64),
-                    super::format::thousands(c.wal_bytes_per_insert_without.round() as u64)
-                ),
-                hot: match (c.hot_ratio_with, c.hot_ratio_without) {
-                    (Some(a), Some(b)) => format!("{} with, {} without", pct(a), pct(b)),
-                    _ => "n/a (not an updated table)".into(),
-                },
-            })
-            .collect(),
+        costs:
+            r.index_costs
+                .iter()
+                .map(|c| CostRow {
+                    name: c.name.clone(),
+                    table: c.table.clone(),
+                    size: bytes(c.size_bytes as f64),
+                    build: ms(c.build_ms),
+                    build_concurrently: ms(c.build_concurrently_ms),
+                    inserts: format!(
+                        "{} with, {} without",
+                        rate(c.inserts_per_s_with),
+                        rate(c.inserts_per_s_without)
+                    ),
+                    insert_overhead: pct(
+                        1.0 - c.inserts_per_s_with / c.inserts_per_s_without.max(1e-9)
+                    ),
+                    wal: format!(
+                        "{} B with, {} B without",
+                        super::format::thousands(c.wal_bytes_per_insert_with.round() as u64),
+                        super::format::thousands(c.wal_bytes_per_insert_without.round() as u64)
+                    ),
+                    hot: match (c.hot_ratio_with, c.hot_ratio_without) {
+                        (Some(a), Some(b)) => format!("{} with, {} without", pct(a), pct(b)),
+                        _ => "n/a (not an updated table)".into(),
+                    },
+                })
+                .collect(),
         hot: r.hot_updates.as_ref().map(|h| {
             format!(
-                "HOT updates in the status/assignment workload ({} updates each): {} with every index, {} with none",
+                concat!(
+                    "HOT updates in the status/assignment workload ({} updates each): ",
+                    "{} with every index, {} with none"
+                ),
                 h.updates,
                 pct(h.with_all),
                 pct(h.without_all)
@@ -250,12 +259,29 @@ pub fn page(r: &Results) -> Page {
         heatmap: heatmap(r),
         chart: super::chart::chart(&r.sweep),
         env: environment(r),
-        settings: r.environment.settings.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        settings: r
+            .environment
+            .settings
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         durability_note: (r.environment.embedded || r.environment.durability_off).then(|| {
             format!(
-                "These numbers come from {} with fsync {}: durability is off, so writes are cheaper than on a production server. Compare states with each other, not with production latencies.",
-                if r.environment.embedded { "the tool's embedded PostgreSQL" } else { "a server" },
-                r.environment.settings.get("fsync").map(String::as_str).unwrap_or("off")
+                concat!(
+                    "These numbers come from {} with fsync {}: durability is off, so writes ",
+                    "are cheaper than on a production server. Compare states with each other, ",
+                    "not with production latencies."
+                ),
+                if r.environment.embedded {
+                    "the tool's embedded PostgreSQL"
+                } else {
+                    "a server"
+                },
+                r.environment
+                    .settings
+                    .get("fsync")
+                    .map(String::as_str)
+                    .unwrap_or("off")
             )
         }),
         migration_name: r.migration.name.clone(),
