@@ -12,7 +12,7 @@ use criterion::SamplingMode;
 mod common;
 
 use helpdesk_bench::cluster::URL_ENV;
-use helpdesk_bench::queries::{Catalogue, ParamPool, Prepared};
+use helpdesk_bench::queries::{split_runnable, Catalogue, ParamPool, Prepared};
 use helpdesk_bench::report::{criterion as crit, QueryResult, Results};
 use helpdesk_bench::schema::{Access, IndexState, Migration, Session};
 
@@ -33,7 +33,12 @@ fn main() -> anyhow::Result<()> {
     let migration = Migration::builtin()?;
     let states = ws.bench_states();
     let mut session = rt.block_on(Session::open(&ws.db, &migration, ws.force))?;
-    for q in catalogue.writes() {
+    let (writes, not_runnable) =
+        rt.block_on(split_runnable(session.client(), catalogue.writes()))?;
+    for n in &not_runnable {
+        eprintln!("writes: {n}");
+    }
+    for q in writes {
         let pool = rt.block_on(ParamPool::sample(session.client(), q))?;
         let mut g = c.benchmark_group(format!("write_{}", q.name));
         g.sampling_mode(SamplingMode::Flat);

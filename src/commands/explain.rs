@@ -87,6 +87,7 @@ pub async fn run(args: ExplainArgs, quiet: bool) -> Result<ExitCode> {
             v.message
         );
     }
+    print_notes(&run);
     out!(
         "explain: {} plans in {}, {} assertion violation(s)",
         run.plans.len(),
@@ -98,4 +99,20 @@ pub async fn run(args: ExplainArgs, quiet: bool) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Queries set aside or timed as a miss, one line each.
+fn print_notes(run: &crate::explain::ExplainRun) {
+    for n in &run.not_runnable {
+        out!("{n}");
+    }
+    let mut missed: Vec<(&str, &str)> = run
+        .plans
+        .iter()
+        .filter_map(|p| Some((p.query.as_str(), p.miss.as_deref()?)))
+        .collect();
+    missed.dedup();
+    for (query, note) in missed {
+        out!("{query}: {note}");
+    }
 }

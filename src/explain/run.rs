@@ -5,13 +5,14 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use tokio_postgres::Client;
 
 use super::capture::capture;
 use super::plan::Plan;
 use super::summary::{check, PlanSummary, Violation};
 use crate::cluster::Endpoint;
 use crate::error::{Context, Result};
-use crate::queries::{Catalogue, ParamPool};
+use crate::queries::{split_runnable, Catalogue, NotRunnable, ParamPool, Query};
 use crate::schema::{
     present_indexes, restore_present, Access, IndexState, Migration, Policy, Session,
 };
@@ -40,6 +41,10 @@ pub struct Captured {
     /// The plan file, relative to the output directory.
     pub file: String,
     pub params: Vec<Option<String>>,
+    /// Set when the parameters match nothing because the sample found no
+    /// rows (see [`ParamPool::miss`]).
+    #[serde(default)]
+    pub miss: Option<String>,
     pub summary: PlanSummary,
 }
 
@@ -50,6 +55,9 @@ pub struct ExplainRun {
     pub states: Vec<IndexState>,
     pub plans: Vec<Captured>,
     pub violations: Vec<Violation>,
+    /// Queries the database cannot run as it is, with the server's reason.
+    #[serde(default)]
+    pub not_runnable: Vec<NotRunnable>,
 }
 
 impl ExplainRun {
@@ -62,61 +70,28 @@ impl ExplainRun {
 }
 
 /// Runs the catalogue's read queries under EXPLAIN ANALYZE in each state,
-/// each state in its own read-only transaction (see [`Session`]).
+/// each state in its own read-only transaction (see [`Session`]). Queries
+/// the database cannot run are listed in [`ExplainRun::not_runnable`].
 pub async fn explain_all(db: &Endpoint, o: &ExplainOptions<'_>) -> Result<ExplainRun> {
     let mut session = Session::open(db, o.migration, o.force).await?;
     std::fs::create_dir_all(&o.out).context(o.out.display())?;
-    let queries: Vec<_> = if o.only.is_empty() {
-        o.catalogue.reads().collect()
-    } else {
-        o.only
-            .iter()
-            .map(|n| o.catalogue.get(n))
-            .collect::<Result<_>>()?
-    };
+    let (queries, not_runnable) = split_runnable(session.client(), selected(o)?).await?;
     let mut pools = Vec::new();
     for q in &queries {
         pools.push(ParamPool::sample(session.client(), q).await?);
     }
     let found = present_indexes(session.client(), o.migration).await?;
-    let states: Vec<IndexState> = if o.may_change_indexes {
-        let mut s = vec![IndexState::Without, IndexState::With];
-        if o.ablation {
-            s.extend(IndexState::ablation(o.migration));
-        }
-        s
-    } else {
-        vec![IndexState::AsFound]
-    };
-    let all: Vec<String> = o
-        .migration
-        .indexes()
-        .iter()
-        .map(|i| i.name.clone())
-        .collect();
     let mut run = ExplainRun {
         options: super::OPTIONS.to_string(),
-        states: states.clone(),
+        states: states(o),
         plans: Vec::new(),
         violations: Vec::new(),
+        not_runnable,
     };
-    for state in &states {
-        session.enter(state, Access::ReadOnly).await?;
-        let id = state.id(o.migration);
+    for state in run.states.clone() {
+        session.enter(&state, Access::ReadOnly).await?;
         for (q, pool) in queries.iter().zip(&pools) {
-            let json = capture(session.client(), q, pool.first()).await?;
-            let file = format!("{}.{id}.json", q.name);
-            write(&o.out.join(&file), &json)?;
-            let summary = PlanSummary::of(&Plan::from_json(&json)?);
-            run.violations
-                .extend(check(&q.name, state, &q.expect_index, &all, &summary));
-            run.plans.push(Captured {
-                query: q.name.clone(),
-                state: state.clone(),
-                file,
-                params: pool.first().to_vec(),
-                summary,
-            });
+            capture_one(session.client(), o, &state, q, pool, &mut run).await?;
         }
     }
     session.leave().await?;
@@ -126,6 +101,59 @@ pub async fn explain_all(db: &Endpoint, o: &ExplainOptions<'_>) -> Result<Explai
     let text = serde_json::to_string_pretty(&run).context("writing plans.json")?;
     write(&o.out.join("plans.json"), &text)?;
     Ok(run)
+}
+
+/// The queries asked for: `only`, else every read.
+fn selected<'a>(o: &ExplainOptions<'a>) -> Result<Vec<&'a Query>> {
+    if o.only.is_empty() {
+        return Ok(o.catalogue.reads().collect());
+    }
+    o.only.iter().map(|n| o.catalogue.get(n)).collect()
+}
+
+/// Without and with the migration's indexes (and each left out, with
+/// ablation) when they may change; else the database as found.
+fn states(o: &ExplainOptions<'_>) -> Vec<IndexState> {
+    if !o.may_change_indexes {
+        return vec![IndexState::AsFound];
+    }
+    let mut s = vec![IndexState::Without, IndexState::With];
+    if o.ablation {
+        s.extend(IndexState::ablation(o.migration));
+    }
+    s
+}
+
+/// Captures, writes and checks one query's plan in the current state.
+async fn capture_one(
+    client: &Client,
+    o: &ExplainOptions<'_>,
+    state: &IndexState,
+    q: &Query,
+    pool: &ParamPool,
+    run: &mut ExplainRun,
+) -> Result<()> {
+    let json = capture(client, q, pool.first()).await?;
+    let file = format!("{}.{}.json", q.name, state.id(o.migration));
+    write(&o.out.join(&file), &json)?;
+    let summary = PlanSummary::of(&Plan::from_json(&json)?);
+    let all: Vec<String> = o
+        .migration
+        .indexes()
+        .iter()
+        .map(|i| i.name.clone())
+        .collect();
+    run.violations
+        .extend(check(&q.name, state, &q.expect_index, &all, &summary));
+    run.plans.push(Captured {
+        query: q.name.clone(),
+        state: state.clone(),
+        file,
+        params: pool.first().to_vec(),
+        miss: pool.miss.clone(),
+        summary,
+    });
+    Ok(())
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {

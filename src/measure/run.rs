@@ -70,7 +70,12 @@ pub async fn write_run(input: &RunInput<'_>) -> Result<PathBuf> {
         migration_cost: None,
         findings: Vec::new(),
         violations: Vec::new(),
+        not_runnable: Vec::new(),
+        database: None,
     };
+    if input.ws.cluster.is_none() {
+        results.database = Some(crate::schema::found(&db.connect().await?, m).await?);
+    }
 
     if input.costs && input.ws.may_change_indexes {
         let scratch = clone_db(db, "helpdesk_bench_costs").await?;
@@ -99,7 +104,9 @@ pub async fn write_run(input: &RunInput<'_>) -> Result<PathBuf> {
     )
     .await?;
     let root = criterion::criterion_dir();
-    for q in input.catalogue.reads() {
+    results.not_runnable = plans.not_runnable.clone();
+    let runnable = |q: &&Query| !plans.not_runnable.iter().any(|n| n.query == q.name);
+    for q in input.catalogue.reads().filter(runnable) {
         results
             .queries
             .push(query_result(q, &q.name, input, &plans, &root, &dir)?);
@@ -129,7 +136,12 @@ fn query_result(
 ) -> Result<QueryResult> {
     let timings = criterion::timings(root, group, &input.states, input.migration);
     criterion::copy_pages(root, group, dir)?;
+    let miss = plans
+        .plans
+        .iter()
+        .find_map(|p| (p.query == q.name).then(|| p.miss.clone()).flatten());
     Ok(QueryResult {
+        miss,
         name: q.name.clone(),
         screen: q.screen.clone(),
         sql: q.sql.clone(),

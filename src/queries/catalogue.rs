@@ -45,6 +45,8 @@ struct RawQuery {
     expect_index: Option<OneOrMany>,
     #[serde(default)]
     kind: Kind,
+    #[serde(default)]
+    miss: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,6 +72,22 @@ pub struct Query {
     pub kind: Kind,
     /// How many `$n` parameters the SQL takes.
     pub params: usize,
+    /// Parameters that match nothing, used when `sample` finds no rows (as
+    /// right after a migration adds the columns it reads). Empty means
+    /// [`MISS`] for every parameter.
+    pub miss: Vec<String>,
+}
+
+/// The default parameter that matches nothing, for a text column.
+pub const MISS: &str = "helpdesk-bench: no such value";
+
+impl Query {
+    /// The parameter row that matches nothing.
+    pub fn miss_row(&self) -> Vec<Option<String>> {
+        (0..self.params)
+            .map(|i| Some(self.miss.get(i).map_or(MISS, String::as_str).to_string()))
+            .collect()
+    }
 }
 
 /// The whole catalogue.
@@ -150,6 +168,7 @@ impl Catalogue {
                 },
                 kind: q.kind,
                 params,
+                miss: q.miss,
             });
         }
         Ok(Catalogue {

@@ -1,10 +1,12 @@
-//! The help-desk queries under test: the catalogue file, parameter
-//! sampling, and execution.
+//! The help-desk queries under test: the catalogue file, which of them a
+//! database can run, parameter sampling, and execution.
 
 mod catalogue;
 mod params;
+mod runnable;
 mod runner;
 
-pub use catalogue::{Catalogue, Kind, Query, BUILTIN, DEFAULT_PATH};
+pub use catalogue::{Catalogue, Kind, Query, BUILTIN, DEFAULT_PATH, MISS};
 pub use params::{as_sql, ParamPool};
+pub use runnable::{split_runnable, NotRunnable};
 pub use runner::{read_error, Prepared};

@@ -18,7 +18,8 @@ use serde_json::Value;
 
 use crate::error::{Context, Error, Result};
 use crate::explain::{PlanSummary, Violation};
-use crate::schema::{IndexState, StatementTiming};
+use crate::queries::NotRunnable;
+use crate::schema::{FoundDatabase, IndexState, StatementTiming};
 use crate::seed::Counts;
 
 /// A leave-one-out slowdown below this is noise. Criterion calls changes under
@@ -70,6 +71,14 @@ pub struct Results {
     pub findings: Vec<Finding>,
     #[serde(default)]
     pub violations: Vec<Violation>,
+    /// Catalogue queries the database could not run as found, with the
+    /// server's reason (a "before" database lacks the migration's columns).
+    #[serde(default)]
+    pub not_runnable: Vec<NotRunnable>,
+    /// A user's database as found: the migration's state and table sizes.
+    /// `None` for the embedded database, which `scale` and `counts` describe.
+    #[serde(default)]
+    pub database: Option<FoundDatabase>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -126,6 +135,11 @@ pub struct QueryResult {
     pub speedup: Option<f64>,
     #[serde(default)]
     pub plans: Vec<PlanRef>,
+    /// Set when the query was timed with parameters that match nothing,
+    /// because its sample found no rows: e.g. `no rows have "assignedTo"
+    /// yet: timed as a miss`.
+    #[serde(default)]
+    pub miss: Option<String>,
 }
 
 impl QueryResult {

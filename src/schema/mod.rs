@@ -4,6 +4,7 @@
 
 mod catalog;
 pub mod fixtures;
+mod found;
 mod indexes;
 mod migrate;
 mod migration;
@@ -12,6 +13,7 @@ mod sql;
 pub mod verify;
 
 pub use catalog::{table_checksum, table_columns, Catalog};
+pub use found::{found, FoundDatabase, FoundState};
 pub use indexes::{present_indexes, restore_present, set_state, IndexState};
 pub use migrate::{
     apply, base_objects, column_comment, create_base, down, status, up, Applied, State,

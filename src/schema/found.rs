@@ -1,0 +1,91 @@
+//! What a user's database was found to be: which of the migration's objects
+//! it holds (so the report names its state, `base`, `migrated`, `migrated
+//! without its indexes` or `partial`, instead of an index state it was never
+//! switched to), and how big it is, from the planner's own row estimates.
+
+use serde::{Deserialize, Serialize};
+use tokio_postgres::Client;
+
+use super::migrate::{status, State};
+use super::migration::Migration;
+use crate::error::{Context, Result};
+
+/// The state of the migration on a database, as its catalog shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FoundState {
+    /// None of the migration's objects.
+    Base,
+    /// All of them.
+    Migrated,
+    /// Every object but the indexes.
+    MigratedWithoutIndexes,
+    /// Anything else.
+    Partial,
+}
+
+impl std::fmt::Display for FoundState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            FoundState::Base => "base",
+            FoundState::Migrated => "migrated",
+            FoundState::MigratedWithoutIndexes => "migrated without its indexes",
+            FoundState::Partial => "partial",
+        })
+    }
+}
+
+/// A user's database as found.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FoundDatabase {
+    pub state: FoundState,
+    /// The migration's objects that exist, e.g. `column Conversation.status`.
+    pub present: Vec<String>,
+    /// The migration's objects that do not.
+    pub missing: Vec<String>,
+    /// `pg_class.reltuples` of each table in `public`, by name.
+    pub rows: Vec<(String, u64)>,
+}
+
+impl FoundDatabase {
+    /// The planner's row estimate for `table`, if it has one.
+    pub fn rows_of(&self, table: &str) -> Option<u64> {
+        self.rows.iter().find(|(t, _)| t == table).map(|(_, n)| *n)
+    }
+}
+
+/// Reads the migration's state and the table sizes.
+pub async fn found(client: &Client, m: &Migration) -> Result<FoundDatabase> {
+    let s = status(client, m).await?;
+    let is_index = |o: &String| o.starts_with("index ");
+    let state = match s.state {
+        State::Base => FoundState::Base,
+        State::Applied => FoundState::Migrated,
+        State::Partial
+            if s.base_missing.is_empty()
+                && !s.present.is_empty()
+                && s.missing.iter().all(is_index) =>
+        {
+            FoundState::MigratedWithoutIndexes
+        }
+        State::Partial => FoundState::Partial,
+    };
+    let rows = client
+        .query(
+            "SELECT relname::text, greatest(reltuples, 0)::bigint FROM pg_class \
+             WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p') \
+             ORDER BY relname",
+            &[],
+        )
+        .await
+        .context("reading table sizes")?
+        .iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1) as u64))
+        .collect();
+    Ok(FoundDatabase {
+        state,
+        present: s.present,
+        missing: s.missing,
+        rows,
+    })
+}
