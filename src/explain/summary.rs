@@ -1,7 +1,9 @@
-//! A plan reduced to what a reviewer reads first: node types, relations and
-//! indexes, estimated against actual rows (misestimates flagged), time per
-//! node, buffers, planning and execution time. Also the plan assertions of
-//! the catalogue.
+//! A plan reduced to what a reviewer reads first, as pev2 shows it: node
+//! types, relations and indexes, estimated against actual rows (parallel
+//! estimates scaled, misestimates flagged only where they mean something),
+//! time per node with and without its children, conditions, filters, sort
+//! method and memory, heap fetches, buffers, planning and execution time.
+//! Also the plan assertions of the catalogue.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -12,6 +14,35 @@ use crate::schema::IndexState;
 /// An estimate off by more than this factor either way is flagged.
 pub const MISESTIMATE_FACTOR: f64 = 10.0;
 
+/// Node fields a reviewer reads beside the row counts, as pev2 shows them,
+/// in this order: (EXPLAIN's key, label on the page).
+const DETAIL: [(&str, &str); 13] = [
+    ("Index Cond", "index cond"),
+    ("Recheck Cond", "recheck cond"),
+    ("Hash Cond", "hash cond"),
+    ("Merge Cond", "merge cond"),
+    ("Join Filter", "join filter"),
+    ("Filter", "filter"),
+    ("Rows Removed by Filter", "rows removed by filter"),
+    ("Rows Removed by Index Recheck", "rows removed by recheck"),
+    ("Sort Key", "sort key"),
+    ("Sort Method", "sort method"),
+    ("Group Key", "group key"),
+    ("Heap Fetches", "heap fetches"),
+    ("Workers Launched", "workers launched"),
+];
+
+/// Nodes that read all their input before returning a row: a Limit above
+/// one of them does not stop what is below it early.
+const BLOCKING: [&str; 6] = [
+    "Sort",
+    "Hash",
+    "Aggregate",
+    "Materialize",
+    "Incremental Sort",
+    "SetOp",
+];
+
 /// One plan node.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NodeSummary {
@@ -19,6 +50,8 @@ pub struct NodeSummary {
     pub node_type: String,
     pub relation: Option<String>,
     pub index: Option<String>,
+    /// The planner's rows over all loops; under a Gather, scaled from its
+    /// per-process estimate by the planner's parallel divisor.
     pub estimated_rows: f64,
     /// Actual rows over all loops.
     pub actual_rows: f64,
@@ -28,8 +61,13 @@ pub struct NodeSummary {
     pub actual_ms: f64,
     pub shared_hit: u64,
     pub shared_read: u64,
-    /// True when the estimate is off by more than [`MISESTIMATE_FACTOR`].
+    /// True when the estimate is off by more than [`MISESTIMATE_FACTOR`]
+    /// where that means something (see [`PlanSummary::misestimate`]).
     pub misestimated: bool,
+    /// Conditions, filters, sort method and memory, heap fetches: label and
+    /// value, as in [`DETAIL`].
+    #[serde(default)]
+    pub detail: Vec<(String, String)>,
 }
 
 /// One plan.
@@ -45,67 +83,198 @@ pub struct PlanSummary {
     pub shared_read: u64,
 }
 
+/// Reads one EXPLAIN node's number, text or detail fields.
+struct Fields<'a>(&'a Value);
+
+impl Fields<'_> {
+    fn f(&self, k: &str) -> f64 {
+        self.0.get(k).and_then(Value::as_f64).unwrap_or(0.0)
+    }
+    fn u(&self, k: &str) -> u64 {
+        self.0.get(k).and_then(Value::as_u64).unwrap_or(0)
+    }
+    fn s(&self, k: &str) -> Option<String> {
+        self.0.get(k).and_then(Value::as_str).map(str::to_string)
+    }
+    /// The [`DETAIL`] fields present, with sort memory folded into the
+    /// sort method and per-loop counts made totals.
+    fn detail(&self, loops: f64) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for (key, label) in DETAIL {
+            let Some(v) = self.0.get(key) else { continue };
+            let text = match v {
+                Value::String(t) if key == "Sort Method" => match self.s("Sort Space Type") {
+                    Some(kind) => format!(
+                        "{t}, {} kB ({})",
+                        self.u("Sort Space Used"),
+                        kind.to_lowercase()
+                    ),
+                    None => t.clone(),
+                },
+                Value::String(t) => t.clone(),
+                Value::Number(n) if key.starts_with("Rows Removed") || key == "Heap Fetches" => {
+                    format!("{:.0}", n.as_f64().unwrap_or(0.0) * loops)
+                }
+                Value::Array(items) => items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                other => other.to_string(),
+            };
+            out.push((label.to_string(), text));
+        }
+        out
+    }
+}
+
+/// PostgreSQL's parallel divisor (`get_parallel_divisor`): a parallel
+/// node's row estimate is per process, the leader counting for what is
+/// left of it after helping 0.3 per worker.
+fn parallel_divisor(workers: f64) -> f64 {
+    workers + (1.0 - 0.3 * workers).max(0.0)
+}
+
 impl PlanSummary {
     /// Summarises an `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)` plan.
     pub fn of(plan: &Plan) -> PlanSummary {
-        let f = |v: &Value, k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(0.0);
-        let u = |v: &Value, k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
-        let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
         // Under a Gather, "Actual Loops" counts parallel workers running at the
-        // same time, so a node's wall time is its per-loop time, not the sum.
-        let mut gather: Option<usize> = None;
-        let nodes: Vec<NodeSummary> = plan
+        // same time, so a node's wall time is its per-loop time, not the sum,
+        // and its estimate is per process.
+        let mut gather: Option<(usize, f64)> = None;
+        let mut nodes: Vec<NodeSummary> = plan
             .nodes()
             .into_iter()
             .map(|(depth, n)| {
-                if gather.is_some_and(|g| depth <= g) {
+                if gather.is_some_and(|(g, _)| depth <= g) {
                     gather = None;
                 }
-                let parallel = gather.is_some();
-                if s(n, "Node Type").is_some_and(|t| t.starts_with("Gather")) {
-                    gather = Some(depth);
+                let n = Fields(n);
+                let node_type = n.s("Node Type").unwrap_or_default();
+                let parallel = gather.map(|(_, workers)| workers);
+                if node_type.starts_with("Gather") {
+                    gather = Some((depth, n.f("Workers Planned")));
                 }
-                let loops = f(n, "Actual Loops").max(1.0);
-                let time_loops = if parallel { 1.0 } else { loops };
-                let estimated = f(n, "Plan Rows") * loops;
-                let actual = f(n, "Actual Rows") * loops;
-                let ratio = (actual.max(1.0)) / (estimated.max(1.0));
+                let loops = n.f("Actual Loops").max(1.0);
+                let estimated = match parallel {
+                    Some(workers) => n.f("Plan Rows") * parallel_divisor(workers),
+                    None => n.f("Plan Rows") * loops,
+                };
                 NodeSummary {
                     depth,
-                    node_type: s(n, "Node Type").unwrap_or_default(),
-                    relation: s(n, "Relation Name"),
-                    index: s(n, "Index Name"),
+                    node_type,
+                    relation: n.s("Relation Name"),
+                    index: n.s("Index Name"),
                     estimated_rows: estimated,
-                    actual_rows: actual,
+                    actual_rows: n.f("Actual Rows") * loops,
                     loops,
-                    actual_ms: f(n, "Actual Total Time") * time_loops,
-                    shared_hit: u(n, "Shared Hit Blocks"),
-                    shared_read: u(n, "Shared Read Blocks"),
-                    misestimated: !(1.0 / MISESTIMATE_FACTOR..=MISESTIMATE_FACTOR).contains(&ratio),
+                    actual_ms: n.f("Actual Total Time")
+                        * if parallel.is_some() { 1.0 } else { loops },
+                    shared_hit: n.u("Shared Hit Blocks"),
+                    shared_read: n.u("Shared Read Blocks"),
+                    misestimated: false,
+                    detail: n.detail(loops),
                 }
             })
             .collect();
-        let top = plan.raw.get(0);
-        let root = plan.root();
+        let top = plan.raw.get(0).map(Fields);
         let mut relations: Vec<String> = Vec::new();
         for r in nodes.iter().filter_map(|n| n.relation.clone()) {
             if !relations.contains(&r) {
                 relations.push(r);
             }
         }
-        PlanSummary {
+        let mut summary = PlanSummary {
             top_node: nodes
                 .first()
                 .map(|n| n.node_type.clone())
                 .unwrap_or_default(),
             relations,
             indexes_used: plan.indexes_used(),
-            planning_ms: top.map(|t| f(t, "Planning Time")).unwrap_or(0.0),
-            execution_ms: top.map(|t| f(t, "Execution Time")).unwrap_or(0.0),
-            shared_hit: root.map(|r| u(r, "Shared Hit Blocks")).unwrap_or(0),
-            shared_read: root.map(|r| u(r, "Shared Read Blocks")).unwrap_or(0),
-            nodes,
+            planning_ms: top.as_ref().map_or(0.0, |t| t.f("Planning Time")),
+            execution_ms: top.as_ref().map_or(0.0, |t| t.f("Execution Time")),
+            shared_hit: nodes.first().map_or(0, |n| n.shared_hit),
+            shared_read: nodes.first().map_or(0, |n| n.shared_read),
+            nodes: Vec::new(),
+        };
+        summary.nodes = std::mem::take(&mut nodes);
+        for i in 0..summary.nodes.len() {
+            summary.nodes[i].misestimated = summary.misestimate(i).is_some();
         }
+        summary
+    }
+
+    /// The indexes of node `i`'s direct children.
+    pub fn children(&self, i: usize) -> Vec<usize> {
+        let depth = self.nodes[i].depth;
+        self.nodes[i + 1..]
+            .iter()
+            .enumerate()
+            .take_while(|(_, n)| n.depth > depth)
+            .filter(|(_, n)| n.depth == depth + 1)
+            .map(|(k, _)| i + 1 + k)
+            .collect()
+    }
+
+    /// Time spent in node `i` itself: its total minus its children's.
+    pub fn exclusive_ms(&self, i: usize) -> f64 {
+        let children: f64 = self
+            .children(i)
+            .iter()
+            .map(|&c| self.nodes[c].actual_ms)
+            .sum();
+        (self.nodes[i].actual_ms - children).max(0.0)
+    }
+
+    /// The node that takes the most time of its own.
+    pub fn hot_node(&self) -> Option<usize> {
+        (0..self.nodes.len()).max_by(|&a, &b| self.exclusive_ms(a).total_cmp(&self.exclusive_ms(b)))
+    }
+
+    /// Actual over estimated rows of node `i` when it is off by more than
+    /// [`MISESTIMATE_FACTOR`], except an overestimate below a Limit with no
+    /// blocking node in between: that node simply stopped early.
+    pub fn misestimate(&self, i: usize) -> Option<f64> {
+        let n = &self.nodes[i];
+        let ratio = n.actual_rows.max(1.0) / n.estimated_rows.max(1.0);
+        if (1.0 / MISESTIMATE_FACTOR..=MISESTIMATE_FACTOR).contains(&ratio) {
+            return None;
+        }
+        (ratio > 1.0 || !self.stopped_early(i)).then_some(ratio)
+    }
+
+    /// True when a Limit above node `i` could have stopped it early: the
+    /// nearest Limit ancestor, with no blocking node between.
+    fn stopped_early(&self, i: usize) -> bool {
+        let mut depth = self.nodes[i].depth;
+        for a in self.nodes[..i].iter().rev() {
+            if a.depth >= depth {
+                continue;
+            }
+            depth = a.depth;
+            if a.node_type == "Limit" {
+                return true;
+            }
+            if BLOCKING.contains(&a.node_type.as_str()) {
+                return false;
+            }
+        }
+        false
+    }
+
+    /// Each scan's access path, e.g. `Index Scan using Message_createdAt_idx
+    /// on Message`, for a one-line plan diff.
+    pub fn access_paths(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .filter_map(|n| {
+                let rel = n.relation.as_ref()?;
+                Some(match &n.index {
+                    Some(ix) => format!("{} using {ix} on {rel}", n.node_type),
+                    None => format!("{} on {rel}", n.node_type),
+                })
+            })
+            .collect()
     }
 }
 
@@ -183,7 +352,12 @@ mod tests {
         assert_eq!((s.shared_hit, s.shared_read), (12, 3));
         assert_eq!(s.execution_ms, 0.6);
         assert!(!s.nodes[0].misestimated);
-        assert!(s.nodes[1].misestimated, "5000 estimated vs 50 actual");
+        assert!(
+            !s.nodes[1].misestimated,
+            "5000 estimated vs 50 actual, but the Limit stopped it early"
+        );
+        assert_eq!(s.hot_node(), Some(1), "the scan takes 0.4 of the 0.5 ms");
+        assert!((s.exclusive_ms(0) - 0.1).abs() < 1e-9);
     }
 
     #[test]
@@ -203,6 +377,72 @@ mod tests {
         )
         .unwrap();
         assert_eq!(PlanSummary::of(&nested).nodes[1].actual_ms, 4.0);
+    }
+
+    #[test]
+    fn parallel_estimates_are_scaled_by_the_planners_divisor() {
+        let plan = Plan::from_json(
+            r#"[{"Plan": {"Node Type": "Gather", "Workers Planned": 2, "Plan Rows": 1000000,
+                "Actual Rows": 1000000, "Actual Loops": 1, "Actual Total Time": 120.0,
+                "Plans": [{"Node Type": "Seq Scan", "Relation Name": "Message", "Plan Rows": 416585,
+                  "Actual Rows": 333333, "Actual Loops": 3, "Actual Total Time": 80.0,
+                  "Filter": "(role = 'agent'::text)", "Rows Removed by Filter": 10}]}}]"#,
+        )
+        .unwrap();
+        let s = PlanSummary::of(&plan);
+        let scan = &s.nodes[1];
+        assert_eq!(scan.actual_rows, 999_999.0);
+        assert!(
+            (scan.estimated_rows - 999_804.0).abs() < 1.0,
+            "{}",
+            scan.estimated_rows
+        );
+        assert!(!scan.misestimated);
+        assert_eq!(
+            scan.detail,
+            [
+                ("filter".to_string(), "(role = 'agent'::text)".to_string()),
+                ("rows removed by filter".to_string(), "30".to_string())
+            ]
+        );
+        assert_eq!(s.hot_node(), Some(1));
+        assert_eq!(s.access_paths(), ["Seq Scan on Message"]);
+    }
+
+    #[test]
+    fn a_limit_above_a_sort_does_not_excuse_what_the_sort_read() {
+        let plan = Plan::from_json(
+            r#"[{"Plan": {"Node Type": "Limit", "Plan Rows": 50, "Actual Rows": 50, "Actual Loops": 1,
+                "Actual Total Time": 30.0,
+                "Plans": [{"Node Type": "Sort", "Plan Rows": 5000, "Actual Rows": 50, "Actual Loops": 1,
+                  "Actual Total Time": 29.0, "Sort Key": ["\"createdAt\" DESC"],
+                  "Sort Method": "top-N heapsort", "Sort Space Used": 40, "Sort Space Type": "Memory",
+                  "Plans": [{"Node Type": "Seq Scan", "Relation Name": "Conversation", "Plan Rows": 5000,
+                    "Actual Rows": 100, "Actual Loops": 1, "Actual Total Time": 20.0}]}]}}]"#,
+        )
+        .unwrap();
+        let s = PlanSummary::of(&plan);
+        assert!(
+            !s.nodes[1].misestimated,
+            "the sort is stopped early by the Limit"
+        );
+        assert!(
+            s.nodes[2].misestimated,
+            "the scan below the sort read all it would"
+        );
+        assert_eq!(s.misestimate(2), Some(100.0 / 5000.0));
+        assert_eq!(
+            s.nodes[1].detail,
+            [
+                ("sort key".to_string(), "\"createdAt\" DESC".to_string()),
+                (
+                    "sort method".to_string(),
+                    "top-N heapsort, 40 kB (memory)".to_string()
+                )
+            ]
+        );
+        assert_eq!(s.hot_node(), Some(2));
+        assert!((s.exclusive_ms(1) - 9.0).abs() < 1e-9);
     }
 
     #[test]
