@@ -8,6 +8,7 @@ mod found;
 mod indexes;
 mod migrate;
 mod migration;
+mod online;
 mod session;
 mod sql;
 pub mod verify;
@@ -23,5 +24,6 @@ pub use migration::{
     ColumnDef, CommentDef, ConstraintDef, ConstraintKind, IndexDef, Migration, Objects, SqlFile,
     StatementKind, TypeDef,
 };
+pub use online::{online_sql, ONLINE_LOCK_TIMEOUT};
 pub use session::{Access, Policy, Session, LOCK_TIMEOUT, STATEMENT_TIMEOUT};
 pub use sql::{split, Statement};
