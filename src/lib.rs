@@ -28,6 +28,7 @@ pub mod report;
 pub mod schema;
 pub mod seed;
 pub mod sql;
+pub mod stats;
 pub mod workspace;
 
 mod fsutil;
