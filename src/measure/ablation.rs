@@ -11,6 +11,7 @@ use crate::explain::{capture, Plan, PlanSummary};
 use crate::queries::{Catalogue, ParamPool, Prepared};
 use crate::report::AblationCell;
 use crate::schema::{set_state, IndexState, Migration};
+use crate::stats::ratio_interval;
 
 /// Runs per timing, after warm-up.
 const RUNS: usize = 21;
@@ -42,6 +43,7 @@ pub async fn ablation(
                 median_ms: s.median(),
                 with_all_ms: s.median(),
                 slowdown: 1.0,
+                slowdown_ci: None,
                 used: plan.indexes_used.contains(&ix.name),
                 plan_changed: false,
             };
@@ -54,6 +56,7 @@ pub async fn ablation(
                 let t = Samples::take(client, p, WARMUP, RUNS).await?;
                 cell.median_ms = t.median();
                 cell.slowdown = t.median() / s.median().max(1e-9);
+                cell.slowdown_ci = Some(ratio_interval(&t.0, &s.0));
             }
             cells.push(cell);
         }

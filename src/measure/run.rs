@@ -71,6 +71,7 @@ pub async fn write_run(input: &RunInput<'_>) -> Result<PathBuf> {
         findings: Vec::new(),
         violations: Vec::new(),
         not_runnable: Vec::new(),
+        foreign_keys: Vec::new(),
         database: None,
     };
     if input.ws.cluster.is_none() {
@@ -85,11 +86,16 @@ pub async fn write_run(input: &RunInput<'_>) -> Result<PathBuf> {
             costs::index_costs(&c, m, input.catalogue, costs::CostOptions::default()).await?;
         results.index_costs = index_costs;
         results.hot_updates = Some(hot);
+        results.foreign_keys = super::foreign_keys(&c).await?;
+        super::measure_deletes(&c, m, &mut results.foreign_keys).await?;
         drop(c);
         results.migration_cost = Some(migration_cost::migration_cost(&scratch, m).await?);
         drop_db(db, "helpdesk_bench_costs").await?;
     }
 
+    if results.foreign_keys.is_empty() {
+        results.foreign_keys = super::foreign_keys(&db.connect().await?).await?;
+    }
     let plans = explain_all(
         db,
         &ExplainOptions {

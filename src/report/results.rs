@@ -21,6 +21,7 @@ use crate::explain::{PlanSummary, Violation};
 use crate::queries::NotRunnable;
 use crate::schema::{FoundDatabase, IndexState, StatementTiming};
 use crate::seed::Counts;
+use crate::stats::Interval;
 
 /// A leave-one-out slowdown below this is noise. Criterion calls changes under
 /// 1% noise and also demands significance; 40 in-process samples are noisier,
@@ -75,6 +76,10 @@ pub struct Results {
     /// server's reason (a "before" database lacks the migration's columns).
     #[serde(default)]
     pub not_runnable: Vec<NotRunnable>,
+    /// Every foreign key, the indexes serving it, and what deleting a
+    /// referenced row costs without the only one.
+    #[serde(default)]
+    pub foreign_keys: Vec<ForeignKey>,
     /// A user's database as found: the migration's state and table sizes.
     /// `None` for the embedded database, which `scale` and `counts` describe.
     #[serde(default)]
@@ -225,6 +230,36 @@ pub struct HotUpdates {
     pub updates: u64,
 }
 
+/// A foreign key, as `pg_constraint` has it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ForeignKey {
+    pub name: String,
+    /// The referencing table and its key columns.
+    pub table: String,
+    pub columns: Vec<String>,
+    /// The referenced table.
+    pub references: String,
+    pub on_delete: String,
+    pub on_update: String,
+    /// Indexes on `table` whose leading columns are `columns`.
+    pub served_by: Vec<String>,
+    /// Deleting a referenced row with and without the only serving index,
+    /// when that index is the migration's.
+    #[serde(default)]
+    pub delete: Option<DeleteCost>,
+}
+
+/// What a delete of a referenced row costs with and without an index.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeleteCost {
+    pub index: String,
+    pub with_ms: Interval,
+    pub without_ms: Interval,
+    /// `without / with`, with its interval.
+    pub slowdown: Interval,
+    pub deletes: usize,
+}
+
 /// One query's median with one index left out, against all indexes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AblationCell {
@@ -234,6 +269,9 @@ pub struct AblationCell {
     pub with_all_ms: f64,
     /// `median_ms / with_all_ms`; 1.0 means no change.
     pub slowdown: f64,
+    /// The slowdown's 95% bootstrap interval (absent in older runs).
+    #[serde(default)]
+    pub slowdown_ci: Option<Interval>,
     /// Whether the query's plan with every index used the dropped one (only
     /// those queries are re-timed; the others cannot change).
     pub used: bool,
