@@ -81,8 +81,12 @@ pub async fn write_run(input: &RunInput<'_>) -> Result<PathBuf> {
         results.index_costs = index_costs;
         results.hot_updates = Some(hot);
         drop(c);
-        results.migration_cost = Some(migration_cost::migration_cost(&scratch, m).await?);
         drop_db(db, "helpdesk_bench_costs").await?;
+    }
+    if let (true, Some(before)) = (input.costs, &input.ws.before_db) {
+        let scratch = clone_db(before, "helpdesk_bench_migration_cost").await?;
+        results.migration_cost = Some(migration_cost::migration_cost(&scratch, m).await?);
+        drop_db(before, "helpdesk_bench_migration_cost").await?;
     }
 
     let plans = explain_all(

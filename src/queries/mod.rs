@@ -5,6 +5,6 @@ mod catalogue;
 mod params;
 mod runner;
 
-pub use catalogue::{Catalogue, Kind, Query, BUILTIN, DEFAULT_PATH};
+pub use catalogue::{Catalogue, Kind, Query, BUILTIN, CATALOGUE_ENV, DEFAULT_PATH};
 pub use params::{as_sql, ParamPool};
 pub use runner::{read_error, Prepared};

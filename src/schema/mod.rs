@@ -3,6 +3,7 @@
 //! `verify` proof.
 
 mod catalog;
+mod chain;
 pub mod fixtures;
 mod indexes;
 mod migrate;
@@ -12,14 +13,15 @@ mod sql;
 pub mod verify;
 
 pub use catalog::{table_checksum, table_columns, Catalog};
+pub use chain::{MigrationChain, MIGRATION_ENV};
 pub use indexes::{present_indexes, restore_present, set_state, IndexState};
 pub use migrate::{
-    apply, base_objects, column_comment, create_base, down, status, up, Applied, State,
-    StatementTiming, Status,
+    apply, base_objects, column_comment, create_base, down, status, status_before, up, up_chain,
+    Applied, State, StatementTiming, Status,
 };
 pub use migration::{
     ColumnDef, CommentDef, ConstraintDef, ConstraintKind, IndexDef, Migration, Objects, SqlFile,
-    StatementKind, TypeDef,
+    StatementKind, TypeDef, PRISMA_FILE, PRISMA_ROLLBACK,
 };
 pub use session::{Access, Policy, Session, LOCK_TIMEOUT, STATEMENT_TIMEOUT};
 pub use sql::{split, Statement};
