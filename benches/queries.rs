@@ -18,13 +18,16 @@ mod common;
 
 use helpdesk_bench::measure::{write_run, RunInput};
 use helpdesk_bench::queries::{split_runnable, Catalogue, ParamPool, Prepared};
-use helpdesk_bench::schema::{set_state, Access, IndexState, Migration, Policy, Session};
+use helpdesk_bench::schema::{set_state, Access, IndexState, MigrationChain, Policy, Session};
 
 fn main() -> anyhow::Result<()> {
     let bench_mode = common::bench_mode();
     let mut c = common::criterion();
     let rt = common::runtime()?;
-    let ws = common::workspace(&rt, bench_mode)?;
+    // HELPDESK_BENCH_MIGRATION and HELPDESK_BENCH_CATALOGUE, else 012 and
+    // the repository's catalogue.
+    let chain = MigrationChain::from_env()?;
+    let ws = common::workspace(&rt, bench_mode, &chain)?;
     if ws.cluster.is_some() {
         eprintln!(
             "queries: scale {} ({})",
@@ -36,8 +39,8 @@ fn main() -> anyhow::Result<()> {
             }
         );
     }
-    let catalogue = Catalogue::repository()?;
-    let migration = Migration::builtin()?;
+    let catalogue = Catalogue::from_env(&chain)?;
+    let migration = chain.under_test.clone();
     let states = ws.bench_states();
     {
         let mut session = rt.block_on(Session::open(&ws.db, &migration, ws.force))?;

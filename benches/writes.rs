@@ -14,7 +14,7 @@ mod common;
 use helpdesk_bench::cluster::URL_ENV;
 use helpdesk_bench::queries::{split_runnable, Catalogue, ParamPool, Prepared};
 use helpdesk_bench::report::{criterion as crit, QueryResult, Results};
-use helpdesk_bench::schema::{Access, IndexState, Migration, Session};
+use helpdesk_bench::schema::{Access, IndexState, Migration, MigrationChain, Session};
 
 /// Lets the write workloads run against `DATABASE_URL`.
 const ALLOW_WRITES_ENV: &str = "HELPDESK_BENCH_ALLOW_WRITES";
@@ -28,9 +28,12 @@ fn main() -> anyhow::Result<()> {
     }
     let mut c = common::criterion();
     let rt = common::runtime()?;
-    let ws = common::workspace(&rt, bench_mode)?;
-    let catalogue = Catalogue::repository()?;
-    let migration = Migration::builtin()?;
+    // HELPDESK_BENCH_MIGRATION and HELPDESK_BENCH_CATALOGUE, else 012 and
+    // the repository's catalogue.
+    let chain = MigrationChain::from_env()?;
+    let ws = common::workspace(&rt, bench_mode, &chain)?;
+    let catalogue = Catalogue::from_env(&chain)?;
+    let migration = chain.under_test.clone();
     let states = ws.bench_states();
     let mut session = rt.block_on(Session::open(&ws.db, &migration, ws.force))?;
     let (writes, not_runnable) =

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::error::Result;
+use crate::queries::CATALOGUE_ENV;
+use crate::schema::{MigrationChain, MIGRATION_ENV};
 use crate::seed::{Scale, Shape};
 
 /// Measures what a schema migration's indexes do for a PostgreSQL database.
@@ -35,13 +38,29 @@ pub struct ConnArgs {
     pub url: Option<String>,
 }
 
-/// Which migration to work with.
+/// Which migrations to work with.
 #[derive(Debug, Clone, Args)]
 pub struct MigrationArgs {
-    /// Forward migration file to use instead of the built-in 012; its rollback
-    /// is NAME_rollback.sql beside it.
-    #[arg(long, value_name = "FILE", global = true)]
-    pub migration: Option<PathBuf>,
+    /// Migration to use instead of the built-in 012: a forward SQL file (its
+    /// rollback, needed only by `migrate down` and `verify`, is
+    /// NAME_rollback.sql beside it) or a Prisma migration folder holding
+    /// migration.sql. Repeat it for a chain: the earlier ones are applied
+    /// first, the last is under test. Env: comma-separated.
+    #[arg(
+        long,
+        value_name = "FILE|DIR",
+        global = true,
+        env = MIGRATION_ENV,
+        value_delimiter = ','
+    )]
+    pub migration: Vec<PathBuf>,
+}
+
+impl MigrationArgs {
+    /// The chain the flags name (built-in 012 when none).
+    pub fn chain(&self) -> Result<MigrationChain> {
+        MigrationChain::load(&self.migration)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,6 +119,10 @@ pub enum ServerAction {
 pub struct SeedArgs {
     #[command(flatten)]
     pub conn: ConnArgs,
+    /// In the 012 shape, the migrations after 012 are applied once the rows
+    /// are loaded (those already applied are skipped).
+    #[command(flatten)]
+    pub migration: MigrationArgs,
     /// Preset row counts: tiny (20k messages), small (1M), medium (10M), large (100M).
     #[arg(long, value_enum, default_value = "small")]
     pub scale: Scale,
@@ -162,7 +185,7 @@ pub struct ExplainArgs {
     #[arg(long = "query", value_name = "NAME")]
     pub queries: Vec<String>,
     /// Query catalogue to use (default: fixtures/queries.toml).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = CATALOGUE_ENV)]
     pub catalogue: Option<PathBuf>,
     /// With --url: allow dropping and building the migration's indexes to
     /// compare states; they are put back as found afterwards. Same as
@@ -199,6 +222,8 @@ pub struct ReportArgs {
 /// Flags of `sweep`.
 #[derive(Debug, Clone, Args)]
 pub struct SweepArgs {
+    #[command(flatten)]
+    pub migration: MigrationArgs,
     /// Scales to measure, smallest first (each is seeded once, then cached).
     #[arg(long, value_delimiter = ',', default_value = "tiny,small,medium")]
     pub scales: Vec<Scale>,
@@ -209,7 +234,7 @@ pub struct SweepArgs {
     #[arg(long, value_name = "RUN")]
     pub into: Option<PathBuf>,
     /// Query catalogue to use (default: fixtures/queries.toml).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", env = CATALOGUE_ENV)]
     pub catalogue: Option<PathBuf>,
 }
 

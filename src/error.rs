@@ -91,6 +91,9 @@ pub enum Error {
     #[error("migration {name} is not applied; run `helpdesk-bench migrate up` first")]
     NotApplied { name: String },
 
+    #[error("migration {name} has no rollback file ({expected} does not exist), so `migrate down` cannot undo it; write that file, or restore the database from a backup (benchmarking needs no rollback)")]
+    NoRollback { name: String, expected: String },
+
     #[error("migration {name} is partly applied ({detail}); inspect with `helpdesk-bench migrate status` and repair by hand")]
     PartlyApplied { name: String, detail: String },
 

@@ -1,16 +1,18 @@
 //! A seeded database ready to measure. Embedded: a cluster started from a
 //! cached, seeded data directory, so only the first run seeds. The cache is
 //! keyed by scale, seed and [`cache_key`]: a hash of everything else the
-//! data depends on (the data model's parameters, the fixtures' text, this
-//! tool's version and the server's major version). With a URL: the user's
+//! data depends on (the data model's parameters, the fixtures' text, the
+//! migrations applied, this tool's version and the server's major version).
+//! The cached cluster also holds a copy before the migration under test,
+//! for timing the migration itself. With a URL: the user's
 //! database, as it is.
 
 use sha2::{Digest, Sha256};
 
 use crate::cluster::{self, Cluster, Endpoint, PgBin, StartOptions};
 use crate::error::Result;
-use crate::schema::{fixtures, IndexState};
-use crate::seed::{self, Reporter, Scale, SeedConfig};
+use crate::schema::{fixtures, IndexState, MigrationChain};
+use crate::seed::{self, Reporter, Scale, SeedConfig, Shape};
 
 /// Environment variable that lets benches change indexes on `DATABASE_URL`.
 pub const ALLOW_INDEX_CHANGES_ENV: &str = "HELPDESK_BENCH_ALLOW_INDEX_CHANGES";
@@ -22,12 +24,18 @@ pub const SCALE_ENV: &str = "HELPDESK_BENCH_SCALE";
 
 /// The database inside the embedded cluster.
 const DB: &str = "helpdesk";
+/// Its copy as it was before the migration under test, for timing the
+/// migration itself.
+const BEFORE_DB: &str = "helpdesk_before";
 
 /// Where measurements run.
 pub struct Workspace {
     /// The embedded cluster, when there is no URL.
     pub cluster: Option<Cluster>,
     pub db: Endpoint,
+    /// Embedded only: the same rows with the chain's earlier migrations
+    /// applied and the one under test not, to time applying it.
+    pub before_db: Option<Endpoint>,
     pub scale: Scale,
     pub seed: u64,
     /// True when the seeded data came from the cache.
@@ -39,17 +47,20 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// The user's database when `url` is given, else a seeded embedded one.
+    /// The user's database when `url` is given, else a seeded embedded one
+    /// with every migration of `chain` applied.
     pub async fn open(
         url: Option<&str>,
         scale: Scale,
         seed: u64,
+        chain: &MigrationChain,
         progress: &Reporter,
     ) -> Result<Workspace> {
         if let Some(url) = url {
             return Ok(Workspace {
                 cluster: None,
                 db: Endpoint::from_url(url)?,
+                before_db: None,
                 scale,
                 seed,
                 reused: true,
@@ -57,16 +68,21 @@ impl Workspace {
                 force: std::env::var(FORCE_ENV).is_ok_and(|v| v == "1"),
             });
         }
-        let key = cache_key(&PgBin::discover()?.major());
+        let key = cache_key(&PgBin::discover()?.major(), &chain.text());
         let dir = cluster::cache_dir()?.join(format!("seeded-{}-{seed}-{key}", scale.name()));
         let reused = dir.join("PG_VERSION").is_file();
         if !reused {
             let fresh = Cluster::start()?;
             let admin = Endpoint::embedded(fresh.config("postgres"))?;
-            let db = cluster::create_database(&admin, DB, None).await?;
             let mut cfg = SeedConfig::new(scale.counts());
             cfg.seed = seed;
+            cfg.migrations = chain.all().cloned().collect();
+            let db = cluster::create_database(&admin, DB, None).await?;
             seed::run(&db, &cfg, progress).await?;
+            cfg.shape = Some(Shape::before(&chain.under_test)?);
+            cfg.migrations = chain.earlier.clone();
+            let before = cluster::create_database(&admin, BEFORE_DB, None).await?;
+            seed::run(&before, &cfg, progress).await?;
             fresh.save_data_to(&dir)?;
         }
         let c = Cluster::start_with(StartOptions {
@@ -74,9 +90,11 @@ impl Workspace {
             detach: false,
         })?;
         let db = Endpoint::embedded(c.config(DB))?;
+        let before_db = Some(Endpoint::embedded(c.config(BEFORE_DB))?);
         Ok(Workspace {
             cluster: Some(c),
             db,
+            before_db,
             scale,
             seed,
             reused,
@@ -116,14 +134,16 @@ impl Workspace {
 }
 
 /// A hash of everything besides scale and seed that shapes a seeded data
-/// directory: the data model's parameters, the fixtures' text, this tool's
+/// directory: the data model's parameters, the fixtures' text, the
+/// migrations applied (`chain_text`, [`MigrationChain::text`]), this tool's
 /// version (which covers the generators' code), and the server's major
 /// version (`server_major`, whose data directories are not interchangeable).
-pub fn cache_key(server_major: &str) -> String {
+pub fn cache_key(server_major: &str, chain_text: &str) -> String {
     let mut h = Sha256::new();
     let parts = [
         seed::model::parameters(),
         fixtures::all().concat(),
+        chain_text.to_string(),
         env!("CARGO_PKG_VERSION").to_string(),
         server_major.to_string(),
     ];
@@ -144,8 +164,9 @@ mod tests {
 
     #[test]
     fn cache_key_follows_the_server_major_version() {
-        assert_eq!(cache_key("15"), cache_key("15"));
-        assert_ne!(cache_key("15"), cache_key("16"));
-        assert_eq!(cache_key("16").len(), 12);
+        assert_eq!(cache_key("15", "012"), cache_key("15", "012"));
+        assert_ne!(cache_key("15", "012"), cache_key("16", "012"));
+        assert_ne!(cache_key("16", "012"), cache_key("16", "012 013"));
+        assert_eq!(cache_key("16", "").len(), 12);
     }
 }

@@ -141,7 +141,7 @@ fn migration_file_without_indexes() {
         "--migration",
         file.to_str().unwrap(),
     ]);
-    assert_one_line_error(&out, "no CREATE INDEX statement found");
+    assert_one_line_error(&out, "no CREATE INDEX statement found (nor DROP INDEX)");
 }
 
 #[test]

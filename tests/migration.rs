@@ -4,14 +4,14 @@
 pub mod common;
 
 use common::{checksums, fixture, psql_file, run, schema_dump, stderr, stdout, TestDb};
-use helpdesk_bench::schema::{self, verify, Catalog, Migration, State};
+use helpdesk_bench::schema::{self, verify, Catalog, Migration, MigrationChain, State};
 use helpdesk_bench::Error;
 
 #[tokio::test]
 async fn verify_passes_every_spec_check() {
     let db = TestDb::new("verify").await;
     let mut client = db.endpoint.connect().await.unwrap();
-    let checks = verify::fresh(&mut client, &Migration::builtin().unwrap())
+    let checks = verify::fresh(&mut client, &MigrationChain::builtin().unwrap())
         .await
         .unwrap();
     for c in &checks {
@@ -196,15 +196,16 @@ async fn status_tells_base_applied_and_partial() {
 async fn read_only_verify_checks_an_applied_database_without_changing_it() {
     let db = TestDb::new("readonly").await;
     let mut client = db.endpoint.connect().await.unwrap();
-    let m = Migration::builtin().unwrap();
+    let chain = MigrationChain::builtin().unwrap();
+    let m = chain.under_test.clone();
     schema::create_base(&mut client).await.unwrap();
 
-    let on_base = verify::read_only(&mut client, &m).await.unwrap();
+    let on_base = verify::read_only(&mut client, &chain).await.unwrap();
     assert!(!on_base[0].passed, "012 reported applied on a base schema");
 
     schema::up(&mut client, &m).await.unwrap();
     let before = Catalog::snapshot(&client).await.unwrap();
-    let checks = verify::read_only(&mut client, &m).await.unwrap();
+    let checks = verify::read_only(&mut client, &chain).await.unwrap();
     assert!(checks.len() >= 6);
     for c in &checks {
         assert!(c.passed, "{c}");
@@ -277,7 +278,12 @@ async fn verify_fails_a_migration_that_commits_part_way() {
     let m = Migration::from_file(&file).unwrap();
     let db = TestDb::new("halfway").await;
     let mut client = db.endpoint.connect().await.unwrap();
-    let checks = verify::fresh(&mut client, &m).await.unwrap();
+    let checks = verify::fresh(
+        &mut client,
+        &MigrationChain::new(vec![], m.clone()).unwrap(),
+    )
+    .await
+    .unwrap();
     let last = checks.last().unwrap();
     assert_eq!(last.name, "013_halfway applies");
     assert!(!last.passed, "{last}");
@@ -298,7 +304,12 @@ async fn verify_needs_a_rollback_file() {
     let m = Migration::from_file(&file).unwrap();
     let db = TestDb::new("norollback").await;
     let mut client = db.endpoint.connect().await.unwrap();
-    let err = verify::fresh(&mut client, &m).await.unwrap_err();
+    let err = verify::fresh(
+        &mut client,
+        &MigrationChain::new(vec![], m.clone()).unwrap(),
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("no rollback file"), "{err}");
     let tables = schema::status(&client, &m).await.unwrap().base_missing;
     assert_eq!(

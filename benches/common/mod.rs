@@ -25,16 +25,18 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 /// The seeded workspace a bench runs in: `DATABASE_URL`, or the embedded
-/// database at the bench scale (tiny in test mode), seed 1.
+/// database at the bench scale (tiny in test mode), seed 1, with every
+/// migration of `chain` applied.
 pub fn workspace(
     rt: &tokio::runtime::Runtime,
     bench_mode: bool,
+    chain: &helpdesk_bench::schema::MigrationChain,
 ) -> helpdesk_bench::Result<helpdesk_bench::workspace::Workspace> {
     use helpdesk_bench::workspace::Workspace;
     let url = std::env::var(helpdesk_bench::cluster::URL_ENV).ok();
     let scale = Workspace::bench_scale(bench_mode)?;
     let progress = helpdesk_bench::seed::Reporter::auto(false);
-    rt.block_on(Workspace::open(url.as_deref(), scale, 1, &progress))
+    rt.block_on(Workspace::open(url.as_deref(), scale, 1, chain, &progress))
 }
 
 /// True under `cargo bench`; false in criterion's test mode (`cargo test`).

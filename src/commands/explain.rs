@@ -6,13 +6,13 @@ use crate::cli::ExplainArgs;
 use crate::error::Result;
 use crate::explain::{explain_all, ExplainOptions};
 use crate::queries::Catalogue;
-use crate::schema::Migration;
 use crate::seed::Reporter;
 use crate::workspace::Workspace;
 
 pub async fn run(args: ExplainArgs, quiet: bool) -> Result<ExitCode> {
-    let migration = Migration::load(args.migration.migration.as_deref())?;
-    let catalogue = Catalogue::load(args.catalogue.as_deref(), &migration)?;
+    let chain = args.migration.chain()?;
+    let migration = &chain.under_test;
+    let catalogue = Catalogue::load(args.catalogue.as_deref(), &chain)?;
     for q in &args.queries {
         catalogue.get(q)?;
     }
@@ -20,6 +20,7 @@ pub async fn run(args: ExplainArgs, quiet: bool) -> Result<ExitCode> {
         args.conn.url.as_deref(),
         args.scale,
         args.seed,
+        &chain,
         &Reporter::auto(quiet),
     )
     .await?;
@@ -44,7 +45,7 @@ pub async fn run(args: ExplainArgs, quiet: bool) -> Result<ExitCode> {
         &ws.db,
         &ExplainOptions {
             catalogue: &catalogue,
-            migration: &migration,
+            migration,
             only: args.queries.clone(),
             ablation: args.ablation,
             may_change_indexes: may_change,
@@ -67,7 +68,7 @@ pub async fn run(args: ExplainArgs, quiet: bool) -> Result<ExitCode> {
         out!(
             "{:<24} {:<40} {:<22} {:>10.3} {:>8} {:>8}  {}",
             p.query,
-            p.state.id(&migration),
+            p.state.id(migration),
             s.top_node,
             s.execution_ms,
             s.shared_hit,
@@ -83,7 +84,7 @@ pub async fn run(args: ExplainArgs, quiet: bool) -> Result<ExitCode> {
         out!(
             "VIOLATION  {} in {}: {}",
             v.query,
-            v.state.id(&migration),
+            v.state.id(migration),
             v.message
         );
     }

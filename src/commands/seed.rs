@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use crate::cli::SeedArgs;
 use crate::cluster::{self, Cluster, Endpoint, StartOptions};
 use crate::error::{Error, Result};
-use crate::seed::{self, Counts, Reporter, SeedConfig, SeedReport};
+use crate::seed::{self, Counts, Reporter, SeedConfig, SeedReport, Shape};
 
 /// The database the embedded seed fills.
 const EMBEDDED_DB: &str = "helpdesk";
@@ -88,6 +88,9 @@ fn config(args: &SeedArgs) -> Result<SeedConfig> {
     }
     cfg.shape = args.schema;
     cfg.truncate = args.truncate;
+    if args.schema != Some(Shape::Base) {
+        cfg.migrations = args.migration.chain()?.all().cloned().collect();
+    }
     Ok(cfg)
 }
 

@@ -7,13 +7,13 @@ use crate::error::{Context, Result};
 use crate::measure::sweep;
 use crate::queries::Catalogue;
 use crate::report::Results;
-use crate::schema::Migration;
 use crate::seed::Reporter;
 
 pub async fn run(args: SweepArgs, quiet: bool) -> Result<ExitCode> {
-    let migration = Migration::builtin()?;
-    let catalogue = Catalogue::load(args.catalogue.as_deref(), &migration)?;
-    let points = sweep(&args.scales, &catalogue, &migration, &Reporter::auto(quiet)).await?;
+    let chain = args.migration.chain()?;
+    let migration = &chain.under_test;
+    let catalogue = Catalogue::load(args.catalogue.as_deref(), &chain)?;
+    let points = sweep(&args.scales, &catalogue, &chain, &Reporter::auto(quiet)).await?;
     out!(
         "{:<24} {:<22} {:<8} {:>11} {:>11}  scan",
         "query",
@@ -26,7 +26,7 @@ pub async fn run(args: SweepArgs, quiet: bool) -> Result<ExitCode> {
         out!(
             "{:<24} {:<22} {:<8} {:>11} {:>11.3}  {}",
             p.query,
-            p.state.id(&migration),
+            p.state.id(migration),
             p.scale,
             p.rows,
             p.median_ms,
@@ -42,7 +42,7 @@ pub async fn run(args: SweepArgs, quiet: bool) -> Result<ExitCode> {
         let path = run.join("results.json");
         let mut r = Results::read(&path)?;
         r.sweep = points;
-        r.findings = crate::measure::findings(&r, &migration);
+        r.findings = crate::measure::findings(&r, migration);
         r.write(&path)?;
         crate::report::render(&r, run)?;
         out!("sweep: added to {}", path.display());

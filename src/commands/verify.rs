@@ -7,11 +7,12 @@ use std::process::ExitCode;
 use crate::cli::{ConnArgs, MigrationArgs};
 use crate::cluster::{self, Endpoint};
 use crate::error::Result;
-use crate::schema::{verify, Migration};
+use crate::schema::verify;
 
 pub async fn run(conn: ConnArgs, m: MigrationArgs) -> Result<ExitCode> {
-    let migration = Migration::load(m.migration.as_deref())?;
-    if !verify::has_spec_checks(&migration) {
+    let chain = m.chain()?;
+    let migration = &chain.under_test;
+    if !verify::has_spec_checks(migration) {
         out!(
             concat!(
                 "verify: {} is not 012, so only the generic checks run ",
@@ -26,13 +27,13 @@ pub async fn run(conn: ConnArgs, m: MigrationArgs) -> Result<ExitCode> {
             let db = Endpoint::from_url(&url)?;
             out!("verify: read-only checks against {}", db.describe());
             let mut client = db.connect().await?;
-            verify::read_only(&mut client, &migration).await?
+            verify::read_only(&mut client, &chain).await?
         }
         None => {
             let db = cluster::scratch_database("verify").await?;
             out!("verify: fresh embedded database {}", db.describe());
             let mut client = db.connect().await?;
-            verify::fresh(&mut client, &migration).await?
+            verify::fresh(&mut client, &chain).await?
         }
     };
     let failed = checks.iter().filter(|c| !c.passed).count();

@@ -1,5 +1,7 @@
-//! What applying the migration costs on a seeded database: roll it back in
-//! a scratch copy, then time `migrate up` statement by statement. Every lock
+//! What applying the migration costs on a seeded database: in a scratch
+//! copy of the data as it was before the migration (earlier migrations of
+//! the chain applied, this one not), time `migrate up` statement by
+//! statement. No rollback file is needed. Every lock
 //! a statement takes is held until COMMIT, so the time from the first
 //! `ALTER TABLE` to the end is how long writers (and, for `ALTER TABLE`,
 //! readers) of those tables wait.
@@ -9,11 +11,10 @@ use crate::error::{Context, Result};
 use crate::report::MigrationCost;
 use crate::schema::{self, Migration};
 
-/// Times the migration on `db`, which must be a copy the tool may change and
-/// must hold the migration applied (it is rolled back first).
+/// Times the migration on `db`, a copy the tool may change, in the state
+/// before the migration.
 pub async fn migration_cost(db: &Endpoint, m: &Migration) -> Result<MigrationCost> {
     let mut client = db.connect().await?;
-    schema::down(&mut client, m).await?;
     client
         .batch_execute("VACUUM ANALYZE")
         .await

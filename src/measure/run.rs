@@ -89,8 +89,12 @@ pub async fn write_run(input: &RunInput<'_>) -> Result<PathBuf> {
         results.foreign_keys = super::foreign_keys(&c).await?;
         super::measure_deletes(&c, m, &mut results.foreign_keys).await?;
         drop(c);
-        results.migration_cost = Some(migration_cost::migration_cost(&scratch, m).await?);
         drop_db(db, "helpdesk_bench_costs").await?;
+    }
+    if let (true, Some(before)) = (input.costs, &input.ws.before_db) {
+        let scratch = clone_db(before, "helpdesk_bench_migration_cost").await?;
+        results.migration_cost = Some(migration_cost::migration_cost(&scratch, m).await?);
+        drop_db(before, "helpdesk_bench_migration_cost").await?;
     }
 
     if results.foreign_keys.is_empty() {

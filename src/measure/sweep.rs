@@ -7,7 +7,7 @@ use crate::error::{Context, Result};
 use crate::explain::{capture, Plan, PlanSummary};
 use crate::queries::{Catalogue, ParamPool, Prepared};
 use crate::report::SweepPoint;
-use crate::schema::{set_state, IndexState, Migration};
+use crate::schema::{set_state, IndexState, MigrationChain};
 use crate::seed::{Reporter, Scale};
 use crate::workspace::Workspace;
 
@@ -18,17 +18,18 @@ const RUNS: usize = 30;
 const WARMUP: usize = 2;
 const BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Measures every read query in both states at each scale (seeding and
-/// caching each scale on first use).
+/// Measures every read query in both states of the chain's migration under
+/// test at each scale (seeding and caching each scale on first use).
 pub async fn sweep(
     scales: &[Scale],
     catalogue: &Catalogue,
-    m: &Migration,
+    chain: &MigrationChain,
     progress: &Reporter,
 ) -> Result<Vec<SweepPoint>> {
+    let m = &chain.under_test;
     let mut points = Vec::new();
     for &scale in scales {
-        let ws = Workspace::open(None, scale, 1, progress).await?;
+        let ws = Workspace::open(None, scale, 1, chain, progress).await?;
         let client = ws.db.connect().await?;
         let mut pools = Vec::new();
         for q in catalogue.reads() {

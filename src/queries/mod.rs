@@ -6,7 +6,7 @@ mod params;
 mod runnable;
 mod runner;
 
-pub use catalogue::{Catalogue, Kind, Query, BUILTIN, DEFAULT_PATH, MISS};
+pub use catalogue::{Catalogue, Kind, Query, BUILTIN, CATALOGUE_ENV, DEFAULT_PATH, MISS};
 pub use params::{as_sql, ParamPool};
 pub use runnable::{split_runnable, NotRunnable};
 pub use runner::{read_error, Prepared};

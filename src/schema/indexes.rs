@@ -1,6 +1,7 @@
-//! The migration's indexes as a switch: drop them all, build them all, or
-//! drop one and keep the rest (leave-one-out). ANALYZE follows every change,
-//! so plans see fresh statistics.
+//! The migration's index changes as a switch: as before it (the indexes it
+//! creates absent, those it drops present), as after it, or after it with
+//! one created index left out (leave-one-out). ANALYZE follows every
+//! change, so plans see fresh statistics.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Client;
 
-use super::migration::Migration;
+use super::migration::{IndexDef, Migration};
 use crate::error::{Context, Result};
 use crate::sql::quote_ident;
 
@@ -72,14 +73,17 @@ impl IndexState {
             .collect()
     }
 
-    /// The migration's indexes this state has, or `None` for
-    /// [`IndexState::AsFound`], which is whatever is there.
+    /// Which of the indexes the migration changes
+    /// ([`Migration::index_changes`]) this state has, or `None` for
+    /// [`IndexState::AsFound`], which is whatever is there. Without: the
+    /// ones it drops (as before it ran). With: the ones it creates.
+    /// Leave-one-out: the ones it creates but one.
     pub(crate) fn wanted(&self, m: &Migration) -> Option<BTreeSet<String>> {
-        let names = m.indexes().iter().map(|i| i.name.clone());
+        let created = m.indexes().iter().map(|i| i.name.clone());
         match self {
-            IndexState::Without => Some(BTreeSet::new()),
-            IndexState::With => Some(names.collect()),
-            IndexState::LeaveOut(left) => Some(names.filter(|n| n != left).collect()),
+            IndexState::Without => Some(m.dropped.iter().map(|i| i.name.clone()).collect()),
+            IndexState::With => Some(created.collect()),
+            IndexState::LeaveOut(left) => Some(created.filter(|n| n != left).collect()),
             IndexState::AsFound => None,
         }
     }
@@ -98,10 +102,10 @@ impl std::fmt::Display for IndexState {
     }
 }
 
-/// Which of the migration's indexes exist now.
+/// Which of the indexes the migration creates or drops exist now.
 pub async fn present_indexes(client: &Client, m: &Migration) -> Result<BTreeSet<String>> {
     let mut out = BTreeSet::new();
-    for ix in m.indexes() {
+    for ix in m.index_changes() {
         let row = client
             .query_one(
                 "SELECT to_regclass($1) IS NOT NULL",
@@ -151,7 +155,10 @@ async fn set_present(
     let present = present_indexes(client, m).await?;
     let mut touched = BTreeSet::new();
     let mut builds = Vec::new();
-    for ix in m.indexes() {
+    // Drops first, so a state never holds two indexes it need not.
+    let mut order: Vec<&IndexDef> = m.index_changes().collect();
+    order.sort_by_key(|ix| wanted.contains(&ix.name));
+    for ix in order {
         let want = wanted.contains(&ix.name);
         if want == present.contains(&ix.name) {
             continue;

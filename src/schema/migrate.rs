@@ -18,8 +18,9 @@ use std::time::{Duration, Instant};
 
 use tokio_postgres::Client;
 
+use super::chain::MigrationChain;
 use super::fixtures;
-use super::migration::{Migration, Objects, SqlFile};
+use super::migration::{Migration, Objects, SqlFile, PRISMA_FILE, PRISMA_ROLLBACK};
 use super::sql::{split, Statement, TxnNeeds};
 use crate::error::{Context, Error, Result};
 use plan::{Plan, Unit, UnitKind};
@@ -140,6 +141,17 @@ pub fn base_objects() -> Objects {
 
 /// Reads which state the database is in with respect to `m`.
 pub async fn status(client: &Client, m: &Migration) -> Result<Status> {
+    status_before(client, m, &[]).await
+}
+
+/// Like [`status`], for a migration that `later` migrations follow: an index
+/// of `m` that one of them drops is not looked for.
+pub async fn status_before(client: &Client, m: &Migration, later: &[Migration]) -> Result<Status> {
+    let dropped_later: Vec<String> = later
+        .iter()
+        .flat_map(|l| l.objects.dropped_indexes.iter())
+        .map(|name| format!("index {name}"))
+        .collect();
     let mut base_missing = Vec::new();
     for t in &base_objects().tables {
         if !exists(client, "SELECT to_regclass($1) IS NOT NULL", &quoted(t)).await? {
@@ -149,6 +161,9 @@ pub async fn status(client: &Client, m: &Migration) -> Result<Status> {
     let mut present = Vec::new();
     let mut missing = Vec::new();
     for (label, found) in object_checks(client, &m.objects).await? {
+        if dropped_later.contains(&label) {
+            continue;
+        }
         if found {
             present.push(label);
         } else {
@@ -206,6 +221,10 @@ async fn object_checks(client: &Client, o: &Objects) -> Result<Vec<(String, bool
         .await?;
         out.push((format!("index {}", i.name), found));
     }
+    for name in &o.dropped_indexes {
+        let gone = !exists(client, "SELECT to_regclass($1) IS NOT NULL", &quoted(name)).await?;
+        out.push((format!("drop of index {name}"), gone));
+    }
     for k in &o.constraints {
         let found = client
             .query_opt(
@@ -259,14 +278,53 @@ pub async fn up(client: &mut Client, m: &Migration) -> Result<Applied> {
     apply(client, &m.name, &m.forward).await
 }
 
-/// Applies the rollback; refuses unless the migration is fully applied.
+/// Applies the earlier migrations of the chain that are not applied yet,
+/// then the one under test. Returns each migration's name with what was
+/// applied, or `None` when it was already there. Refuses, before changing
+/// anything, a partly applied earlier migration.
+pub async fn up_chain(
+    client: &mut Client,
+    chain: &MigrationChain,
+) -> Result<Vec<(String, Option<Applied>)>> {
+    let mut out = Vec::new();
+    for (i, m) in chain.earlier.iter().enumerate() {
+        let later: Vec<Migration> = chain.all().skip(i + 1).cloned().collect();
+        let s = status_before(client, m, &later).await?;
+        if s.state == State::Applied {
+            out.push((m.name.clone(), None));
+            continue;
+        }
+        require(&s, State::Base, m)?;
+        out.push((
+            m.name.clone(),
+            Some(apply(client, &m.name, &m.forward).await?),
+        ));
+    }
+    let m = &chain.under_test;
+    out.push((m.name.clone(), Some(up(client, m).await?)));
+    Ok(out)
+}
+
+/// Applies the rollback; refuses unless the migration is fully applied, and
+/// refuses a migration without a rollback file.
 pub async fn down(client: &mut Client, m: &Migration) -> Result<Applied> {
-    let rollback = m.rollback.as_ref().ok_or_else(|| Error::BadFixture {
-        file: m.forward.label.clone(),
-        reason: "no rollback file beside it (expected NAME_rollback.sql)".into(),
+    let rollback = m.rollback.as_ref().ok_or_else(|| Error::NoRollback {
+        name: m.name.clone(),
+        expected: expected_rollback(m),
     })?;
     require(&status(client, m).await?, State::Applied, m)?;
     apply(client, &format!("{}_rollback", m.name), rollback).await
+}
+
+/// Where `m`'s rollback file would be.
+fn expected_rollback(m: &Migration) -> String {
+    let forward = std::path::Path::new(&m.forward.label);
+    let name = if forward.file_name().and_then(|n| n.to_str()) == Some(PRISMA_FILE) {
+        PRISMA_ROLLBACK.to_string()
+    } else {
+        format!("{}_rollback.sql", m.name)
+    };
+    forward.with_file_name(name).display().to_string()
 }
 
 /// The error for a database that is not in the state an apply starts from.

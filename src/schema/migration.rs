@@ -204,6 +204,8 @@ pub struct Objects {
     pub indexes: Vec<IndexDef>,
     pub constraints: Vec<ConstraintDef>,
     pub comments: Vec<CommentDef>,
+    /// Indexes removed with `DROP INDEX`, by name, in file order.
+    pub dropped_indexes: Vec<String>,
 }
 
 impl Objects {
@@ -246,6 +248,10 @@ impl Objects {
                 self.add_alter_part(&table, part.trim());
             }
         }
+        if let Some(c) = DROP_INDEX.captures(sql) {
+            self.dropped_indexes
+                .extend(split_top_level(&c[1]).into_iter().map(unqualified));
+        }
         if let Some(c) = COLUMN_COMMENT.captures(sql) {
             self.comments.push(CommentDef {
                 table: unquote(&c[1]),
@@ -282,6 +288,7 @@ impl Objects {
             + self.indexes.len()
             + self.constraints.len()
             + self.comments.len()
+            + self.dropped_indexes.len()
     }
 
     /// True when the file creates nothing this tool recognises.
@@ -329,6 +336,14 @@ static INDEX: LazyLock<Regex> = LazyLock::new(|| {
 static INDEX_HEAD: LazyLock<Regex> =
     LazyLock::new(|| compile(r"(?i)^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+"));
 
+/// `DROP INDEX [CONCURRENTLY] [IF EXISTS] name[, name] [CASCADE | RESTRICT]`.
+static DROP_INDEX: LazyLock<Regex> = LazyLock::new(|| {
+    compile(concat!(
+        r"(?is)^DROP\s+INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+EXISTS\s+)?",
+        r"(.*?)\s*(?:\s(?:CASCADE|RESTRICT))?\s*;?\s*$"
+    ))
+});
+
 /// `ALTER TABLE [ONLY] table actions`.
 static ALTER_TABLE: LazyLock<Regex> = LazyLock::new(|| {
     compile(concat!(
@@ -371,82 +386,131 @@ fn compile(pattern: &str) -> Regex {
     Regex::new(pattern).expect("static regex")
 }
 
-/// A migration: forward file, rollback file, and what the forward file creates.
+/// A migration: forward file, rollback file, and what the forward file
+/// creates and drops.
 #[derive(Debug, Clone)]
 pub struct Migration {
-    /// The file stem, e.g. `012_help_desk_schema_updates`.
+    /// The file stem, e.g. `012_help_desk_schema_updates`, or the folder's
+    /// name for a Prisma migration folder.
     pub name: String,
     pub forward: SqlFile,
     pub rollback: Option<SqlFile>,
     pub objects: Objects,
+    /// The definitions of the indexes it drops, as the base schema or an
+    /// earlier migration created them; filled by [`super::MigrationChain`].
+    pub dropped: Vec<IndexDef>,
 }
+
+/// The file a Prisma migration folder holds.
+pub const PRISMA_FILE: &str = "migration.sql";
+/// The rollback a Prisma migration folder may hold (`prisma migrate diff`'s name).
+pub const PRISMA_ROLLBACK: &str = "down.sql";
 
 impl Migration {
     /// Migration 012 as compiled into the binary.
     pub fn builtin() -> Result<Migration> {
-        Migration::from_sql(
+        Ok(Migration::from_sql(
             fixtures::MIGRATION_012_NAME,
             SqlFile::new(fixtures::MIGRATION_012_PATH, fixtures::MIGRATION_012),
             Some(SqlFile::new(
                 fixtures::ROLLBACK_012_PATH,
                 fixtures::ROLLBACK_012,
             )),
-        )
+        ))
     }
 
-    /// A migration from a forward file on disk; its rollback is the file of
-    /// the same name with `_rollback` before the extension, when it exists.
-    pub fn from_file(path: &Path) -> Result<Migration> {
+    /// A migration from disk: a forward file, whose rollback is the file of
+    /// the same name with `_rollback` before the extension, or a Prisma
+    /// migration folder holding `migration.sql` (and maybe `down.sql`),
+    /// named after the folder.
+    pub fn from_path(path: &Path) -> Result<Migration> {
+        if path.is_dir() {
+            return Migration::from_folder(path);
+        }
         let forward = SqlFile::read(path)?;
         let stem = path
             .file_stem()
             .map(|s| s.to_string_lossy().to_string())
             .unwrap_or_default();
         let rollback_path: PathBuf = path.with_file_name(format!("{stem}_rollback.sql"));
-        let rollback = rollback_path
-            .is_file()
-            .then(|| SqlFile::read(&rollback_path))
-            .transpose()?;
-        Migration::from_sql(&stem, forward, rollback)
+        let rollback = read_if_present(&rollback_path)?;
+        Ok(Migration::from_sql(&stem, forward, rollback))
+    }
+
+    /// Same as [`Migration::from_path`], kept for callers that name a file.
+    pub fn from_file(path: &Path) -> Result<Migration> {
+        Migration::from_path(path)
+    }
+
+    /// A Prisma migration folder: `DIR/migration.sql`, named `DIR`'s name.
+    fn from_folder(dir: &Path) -> Result<Migration> {
+        let file = dir.join(PRISMA_FILE);
+        if !file.is_file() {
+            return Err(Error::BadInput(format!(
+                "{} is a folder without {PRISMA_FILE}; pass a migration file, or a Prisma migration folder holding {PRISMA_FILE}",
+                dir.display()
+            )));
+        }
+        let name = dir
+            .file_name()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let rollback = read_if_present(&dir.join(PRISMA_ROLLBACK))?;
+        Ok(Migration::from_sql(&name, SqlFile::read(&file)?, rollback))
     }
 
     /// The builtin migration, or the one in `path` when given.
     pub fn load(path: Option<&Path>) -> Result<Migration> {
         match path {
-            Some(p) => Migration::from_file(p),
+            Some(p) => Migration::from_path(p),
             None => Migration::builtin(),
         }
     }
 
-    fn from_sql(name: &str, forward: SqlFile, rollback: Option<SqlFile>) -> Result<Migration> {
-        let objects = Objects::parse(&forward.statements);
-        if objects.indexes.is_empty() {
-            return Err(Error::BadFixture {
-                file: forward.label.clone(),
-                reason: concat!(
-                    "no CREATE INDEX statement found; ",
-                    "a migration under test must create at least one index"
-                )
-                .into(),
-            });
-        }
-        Ok(Migration {
+    pub(crate) fn from_sql(name: &str, forward: SqlFile, rollback: Option<SqlFile>) -> Migration {
+        Migration {
             name: name.to_string(),
+            objects: Objects::parse(&forward.statements),
             forward,
             rollback,
-            objects,
-        })
+            dropped: Vec::new(),
+        }
     }
 
-    /// The indexes under test, in file order.
+    /// The indexes it creates, in file order: the ones leave-one-out drops.
     pub fn indexes(&self) -> &[IndexDef] {
         &self.objects.indexes
     }
 
-    /// Looks an index up by name.
+    /// Every index whose presence the migration changes: those it creates,
+    /// then those it drops. The two index states switch exactly these.
+    pub fn index_changes(&self) -> impl Iterator<Item = &IndexDef> {
+        self.objects.indexes.iter().chain(&self.dropped)
+    }
+
+    /// Looks up an index it creates, by name.
     pub fn index(&self, name: &str) -> Option<&IndexDef> {
         self.objects.indexes.iter().find(|i| i.name == name)
     }
+
+    /// True when it drops the index `name`.
+    pub fn drops(&self, name: &str) -> bool {
+        self.objects.dropped_indexes.iter().any(|d| d == name)
+    }
+}
+
+fn read_if_present(path: &Path) -> Result<Option<SqlFile>> {
+    path.is_file().then(|| SqlFile::read(path)).transpose()
+}
+
+/// An index name from a `DROP INDEX`, unquoted, without a `public.` schema.
+fn unqualified(name: &str) -> String {
+    let name = name.trim();
+    let bare = ["public.", "\"public\"."]
+        .iter()
+        .find_map(|p| name.strip_prefix(p))
+        .unwrap_or(name);
+    unquote(bare)
 }
 
 /// Splits an index's column list at top-level commas.
@@ -551,14 +615,15 @@ mod tests {
     }
 
     #[test]
-    fn a_migration_without_indexes_is_refused() {
-        let err = Migration::from_sql(
-            "x",
-            SqlFile::new("x.sql", "ALTER TABLE \"User\" ADD COLUMN a int;"),
-            None,
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("no CREATE INDEX"), "{err}");
+    fn drops_are_read_by_name() {
+        let o = Objects::parse(&split(concat!(
+            "DROP INDEX \"Conversation_status_idx\";\n",
+            "DROP INDEX CONCURRENTLY IF EXISTS public.\"A_idx\", b_idx CASCADE;"
+        )));
+        assert_eq!(
+            o.dropped_indexes,
+            ["Conversation_status_idx", "A_idx", "b_idx"]
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! `verify` proof.
 
 mod catalog;
+mod chain;
 pub mod fixtures;
 mod found;
 mod indexes;
@@ -14,15 +15,16 @@ mod sql;
 pub mod verify;
 
 pub use catalog::{table_checksum, table_columns, Catalog};
+pub use chain::{MigrationChain, MIGRATION_ENV};
 pub use found::{found, FoundDatabase, FoundState};
 pub use indexes::{present_indexes, restore_present, set_state, IndexState};
 pub use migrate::{
-    apply, base_objects, column_comment, create_base, down, status, up, Applied, State,
-    StatementTiming, Status,
+    apply, base_objects, column_comment, create_base, down, status, status_before, up, up_chain,
+    Applied, State, StatementTiming, Status,
 };
 pub use migration::{
     ColumnDef, CommentDef, ConstraintDef, ConstraintKind, IndexDef, Migration, Objects, SqlFile,
-    StatementKind, TypeDef,
+    StatementKind, TypeDef, PRISMA_FILE, PRISMA_ROLLBACK,
 };
 pub use online::{online_sql, ONLINE_LOCK_TIMEOUT};
 pub use session::{Access, Policy, Session, LOCK_TIMEOUT, STATEMENT_TIMEOUT};

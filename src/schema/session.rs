@@ -5,8 +5,9 @@
 //! built for real and committed, then ANALYZEd, and the reads run in a
 //! `READ ONLY` transaction. On any other database, a user's, every state
 //! lives inside one transaction that is always rolled back:
-//! `BEGIN; DROP INDEX …; SET TRANSACTION READ ONLY; measure; ROLLBACK`. The
-//! server undoes the drops whatever happens to the tool (an error, Ctrl-C,
+//! `BEGIN; DROP INDEX …; SET TRANSACTION READ ONLY; measure; ROLLBACK` (with a
+//! `CREATE INDEX` for an index the migration drops, before it). The
+//! server undoes the changes whatever happens to the tool (an error, Ctrl-C,
 //! SIGKILL, a lost connection), so the indexes come back exactly as they
 //! were, with their definitions, options, validity and tablespace, and no
 //! index that was absent is ever left behind. No ANALYZE runs there: even
@@ -208,8 +209,8 @@ impl<'m> Session<'m> {
     }
 }
 
-/// The migration's indexes to create (`true`) or drop (`false`) to reach
-/// `state` from what exists now.
+/// The indexes to create (`true`) or drop (`false`) to reach `state` from
+/// what exists now: the migration's own, and, before it, those it drops.
 async fn changes<'a>(
     client: &Client,
     m: &'a Migration,
@@ -219,8 +220,7 @@ async fn changes<'a>(
         return Ok(Vec::new());
     };
     let present = present_indexes(client, m).await?;
-    Ok(m.indexes()
-        .iter()
+    Ok(m.index_changes()
         .filter(|ix| wanted.contains(&ix.name) != present.contains(&ix.name))
         .map(|ix| (ix, wanted.contains(&ix.name)))
         .collect())

@@ -203,7 +203,7 @@ struct Target {
 }
 
 async fn inspect(client: &Client, m: &Migration, cfg: &SeedConfig) -> Result<Target> {
-    let status = schema::status(client, m).await?;
+    let status = schema::status_before(client, m, &cfg.migrations).await?;
     let empty = status.base_missing.len() == TABLES.len() && status.present.is_empty();
     if empty {
         return Ok(Target {
@@ -305,7 +305,42 @@ impl LoadPlan<'_> {
                 push_phase(self.progress, &mut phases, name, t.elapsed(), None);
             }
         }
+        self.apply_migrations(&mut phases).await?;
         Ok(phases)
+    }
+
+    /// Applies the configured migrations not applied yet, statement by
+    /// statement inside the seed transaction (their own transaction control
+    /// left out), each as one phase.
+    async fn apply_migrations(&self, phases: &mut Vec<PhaseTime>) -> Result<()> {
+        let all = &self.cfg.migrations;
+        for (i, m) in all.iter().enumerate() {
+            let status = schema::status_before(self.client, m, &all[i + 1..]).await?;
+            match status.state {
+                State::Applied => continue,
+                State::Base => {}
+                State::Partial => {
+                    return Err(Error::BadInput(format!(
+                        "seed: migration {} cannot be applied after the load ({}); check the order of --migration",
+                        m.name,
+                        status.to_string().replace('\n', ";")
+                    )))
+                }
+            }
+            let t = Instant::now();
+            for st in m.forward.statements.iter() {
+                if st.is_transaction_control() {
+                    continue;
+                }
+                self.client.batch_execute(&st.sql).await.map_err(|e| {
+                    self.db
+                        .query_error(format!("seed: {}: {}", m.name, st.summary()), e)
+                })?;
+            }
+            let name = format!("migration {}", m.name);
+            push_phase(self.progress, phases, &name, t.elapsed(), None);
+        }
+        Ok(())
     }
 
     /// COPYs every table, with FREEZE when the transaction created or

@@ -140,6 +140,26 @@ pub enum Shape {
     Migrated,
 }
 
+impl Shape {
+    /// The shape of the rows before `m` runs: base when `m` adds 012's
+    /// columns (it is 012, or a copy such as a Prisma folder of it), else 012.
+    pub fn before(m: &crate::schema::Migration) -> Result<Shape> {
+        let key = |c: &crate::schema::ColumnDef| (c.table.clone(), c.column.clone());
+        let adds: Vec<_> = m.objects.columns.iter().map(key).collect();
+        let builtin = crate::schema::Migration::builtin()?;
+        let adds_012 = builtin
+            .objects
+            .columns
+            .iter()
+            .all(|c| adds.contains(&key(c)));
+        Ok(if adds_012 {
+            Shape::Base
+        } else {
+            Shape::Migrated
+        })
+    }
+}
+
 impl fmt::Display for Shape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -161,6 +181,11 @@ pub struct SeedConfig {
     pub shape: Option<Shape>,
     /// Replace rows already in the tables.
     pub truncate: bool,
+    /// Migrations applied after the rows are loaded, in order, inside the
+    /// seed's transaction; those already applied are skipped. The rows are
+    /// generated for the 012 shape, so a chain such as 012 then 013 seeds
+    /// 012's data and then applies 013.
+    pub migrations: Vec<crate::schema::Migration>,
 }
 
 impl SeedConfig {
@@ -174,6 +199,7 @@ impl SeedConfig {
                 .unwrap_or(1),
             shape: None,
             truncate: false,
+            migrations: Vec::new(),
         }
     }
 

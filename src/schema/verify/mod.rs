@@ -11,6 +11,7 @@ use std::fmt;
 
 use tokio_postgres::Client;
 
+use super::chain::MigrationChain;
 use super::fixtures;
 use super::migrate::{self, State};
 use super::migration::Migration;
@@ -48,14 +49,17 @@ impl fmt::Display for Check {
 /// True when `m` is migration 012, whose spec checks [`fresh`] and
 /// [`read_only`] add to the generic ones.
 pub fn has_spec_checks(m: &Migration) -> bool {
-    m.name == fixtures::MIGRATION_012_NAME
+    m.name == fixtures::MIGRATION_012_NAME || m.forward.text == fixtures::MIGRATION_012
 }
 
 /// The full proof, in an empty database: base schema, pre-existing rows,
 /// the migration (and 012's spec checks), then the rollback round trip.
 /// Fails before changing anything when the migration has no rollback file.
-pub async fn fresh(client: &mut Client, m: &Migration) -> Result<Vec<Check>> {
-    let mut trip = roundtrip::RoundTrip::apply(client, m).await?;
+/// The chain's earlier migrations are applied after the base schema, before
+/// the round trip of the one under test.
+pub async fn fresh(client: &mut Client, chain: &MigrationChain) -> Result<Vec<Check>> {
+    let m = &chain.under_test;
+    let mut trip = roundtrip::RoundTrip::apply(client, m, &chain.earlier).await?;
     if has_spec_checks(m) && !trip.halted {
         trip.checks.extend(spec012::applied(client, m).await?);
     }
@@ -64,13 +68,25 @@ pub async fn fresh(client: &mut Client, m: &Migration) -> Result<Vec<Check>> {
 
 /// The checks that only read, for a database the tool must not change:
 /// that the migration is applied, then 012's spec checks.
-pub async fn read_only(client: &mut Client, m: &Migration) -> Result<Vec<Check>> {
+/// Every migration of the chain is checked to be applied.
+pub async fn read_only(client: &mut Client, chain: &MigrationChain) -> Result<Vec<Check>> {
+    let mut checks = Vec::new();
+    for (i, e) in chain.earlier.iter().enumerate() {
+        let later: Vec<Migration> = chain.all().skip(i + 1).cloned().collect();
+        let status = migrate::status_before(client, e, &later).await?;
+        checks.push(Check::new(
+            format!("{} is applied", e.name),
+            status.state == State::Applied,
+            status.to_string().replace('\n', ";"),
+        ));
+    }
+    let m = &chain.under_test;
     let status = migrate::status(client, m).await?;
-    let mut checks = vec![Check::new(
+    checks.push(Check::new(
         format!("{} is applied", m.name),
         status.state == State::Applied,
         status.to_string().replace('\n', ";"),
-    )];
+    ));
     if status.state == State::Applied && has_spec_checks(m) {
         checks.extend(spec012::read_only(client, m).await?);
     }

@@ -34,9 +34,14 @@ pub(super) struct RoundTrip {
 }
 
 impl RoundTrip {
-    /// Builds the base schema, inserts the pre-existing rows, proves the
-    /// forward file atomic with a trial run, then applies it.
-    pub async fn apply(client: &mut Client, m: &Migration) -> Result<RoundTrip> {
+    /// Builds the base schema, inserts the pre-existing rows, applies the
+    /// `earlier` migrations, proves the forward file atomic with a trial
+    /// run, then applies it.
+    pub async fn apply(
+        client: &mut Client,
+        m: &Migration,
+        earlier: &[Migration],
+    ) -> Result<RoundTrip> {
         if m.rollback.is_none() {
             return Err(Error::BadFixture {
                 file: m.forward.label.clone(),
@@ -55,6 +60,14 @@ impl RoundTrip {
             .batch_execute(fixtures::PREEXISTING)
             .await
             .context("inserting the pre-existing rows")?;
+        for e in earlier {
+            let applied = migrate::up(client, e).await?;
+            checks.push(Check::new(
+                format!("earlier migration {} applies", e.name),
+                true,
+                format!("{} statements", applied.statements.len()),
+            ));
+        }
         let before = Catalog::snapshot(client).await?;
         let rows_before = row_checksums(client).await?;
 
