@@ -18,11 +18,14 @@ mod common;
 
 use helpdesk_bench::measure::{write_run, RunInput};
 use helpdesk_bench::queries::{split_runnable, Catalogue, ParamPool, Prepared};
+use helpdesk_bench::report::CriterionRun;
 use helpdesk_bench::schema::{set_state, Access, IndexState, MigrationChain, Policy, Session};
 
 fn main() -> anyhow::Result<()> {
     let bench_mode = common::bench_mode();
-    let mut c = common::criterion();
+    // Before criterion runs: the baseline's samples as they are now.
+    let crit = CriterionRun::start();
+    let mut c = common::criterion(&crit)?;
     let rt = common::runtime()?;
     // HELPDESK_BENCH_MIGRATION and HELPDESK_BENCH_CATALOGUE, else 012 and
     // the repository's catalogue.
@@ -101,10 +104,16 @@ fn main() -> anyhow::Result<()> {
             states,
             reports_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reports"),
             costs: ws.cluster.is_some(),
+            criterion: &crit,
         }))?;
         eprintln!(
-            "queries: results written to {}",
-            dir.join("results.json").display()
+            "queries: results written to {}{}",
+            dir.join("results.json").display(),
+            if crit.args.filter.is_some() {
+                " (filtered run: only the benchmarks it ran; reports/latest is left as it was unless every benchmark ran)"
+            } else {
+                ""
+            }
         );
     }
     Ok(())

@@ -13,7 +13,7 @@ mod common;
 
 use helpdesk_bench::cluster::URL_ENV;
 use helpdesk_bench::queries::{split_runnable, Catalogue, ParamPool, Prepared};
-use helpdesk_bench::report::{criterion as crit, QueryResult, Results};
+use helpdesk_bench::report::{criterion as crit, CriterionRun, QueryResult, Results};
 use helpdesk_bench::schema::{Access, IndexState, Migration, MigrationChain, Session};
 
 /// Lets the write workloads run against `DATABASE_URL`.
@@ -26,7 +26,8 @@ fn main() -> anyhow::Result<()> {
         eprintln!("writes: not run: the write workloads insert and update rows in DATABASE_URL; set {ALLOW_WRITES_ENV}=1 to run them there");
         return Ok(());
     }
-    let mut c = common::criterion();
+    let crit = CriterionRun::start();
+    let mut c = common::criterion(&crit)?;
     let rt = common::runtime()?;
     // HELPDESK_BENCH_MIGRATION and HELPDESK_BENCH_CATALOGUE, else 012 and
     // the repository's catalogue.
@@ -62,13 +63,15 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(session.leave())?;
     c.final_summary();
     if bench_mode {
-        merge_into_latest(&catalogue, &migration, &states)?;
+        merge_into_latest(&crit, &catalogue, &migration, &states)?;
     }
     Ok(())
 }
 
-/// Adds the write timings to the newest run's results.json, if there is one.
+/// Adds the write timings this process measured to the newest complete
+/// run's results.json, if there is one.
 fn merge_into_latest(
+    crit: &CriterionRun,
     catalogue: &Catalogue,
     migration: &Migration,
     states: &[IndexState],
@@ -79,11 +82,13 @@ fn merge_into_latest(
         return Ok(());
     }
     let mut r = Results::read(&path)?;
-    let root = crit::criterion_dir();
     for q in catalogue.writes() {
         let group = format!("write_{}", q.name);
-        let timings = crit::timings(&root, &group, states, migration);
-        crit::copy_pages(&root, &group, &latest)?;
+        let timings = crit.timings(&group, states, migration);
+        if timings.is_empty() {
+            continue;
+        }
+        crit::copy_pages(&crit.root, &group, &latest)?;
         if let Some(w) = r.writes.iter_mut().find(|w| w.name == q.name) {
             w.speedup = QueryResult::speedup_of(&timings);
             w.timings = timings;

@@ -286,3 +286,216 @@ fn results_format_is_versioned() {
         assert!(stderr(&out).contains(&want), "{}", stderr(&out));
     }
 }
+
+/// A run as a `--baseline NAME` run on a user's database writes it: one
+/// state (as found), per-query changes, one query new in this migration.
+fn after_run(baseline_run: Option<&str>) -> Results {
+    use helpdesk_bench::report::{BaselineRef, Change, Interval, Verdict};
+    let mut r = results();
+    r.states = vec![IndexState::AsFound];
+    for q in &mut r.queries {
+        q.timings.retain(|t| t.state == IndexState::With);
+        q.plans.retain(|p| p.state == IndexState::With);
+        for t in &mut q.timings {
+            t.state = IndexState::AsFound;
+            t.change = Some(Change {
+                mean_pct: -40.0,
+                ci_low_pct: -45.0,
+                ci_high_pct: -35.0,
+                median: Some(Interval {
+                    point: -41.0,
+                    low: -46.0,
+                    high: -36.0,
+                }),
+                bootstrap: Some(Interval {
+                    point: -42.5,
+                    low: -47.0,
+                    high: -38.0,
+                }),
+                verdict: Verdict::Improved,
+                against: Some("before-012".into()),
+            });
+        }
+        for p in &mut q.plans {
+            p.state = IndexState::AsFound;
+        }
+    }
+    let new = r
+        .queries
+        .iter_mut()
+        .find(|q| q.name == "human_queue")
+        .unwrap();
+    for t in &mut new.timings {
+        t.change = None;
+        t.no_baseline = true;
+    }
+    r.compared_with = Some(BaselineRef {
+        name: "before-012".into(),
+        run_id: baseline_run.map(str::to_string),
+    });
+    r
+}
+
+/// The "before" run: as found, without the Conversation queries (they only
+/// exist after the migration), saved as baseline `before-012`.
+fn before_run() -> Results {
+    let mut r = results();
+    r.run_id = "2026-01-01T00-00-00Z".into();
+    r.states = vec![IndexState::AsFound];
+    r.queries.retain(|q| q.name != "human_queue");
+    for q in &mut r.queries {
+        q.timings.retain(|t| t.state == IndexState::Without);
+        q.plans.retain(|p| p.state == IndexState::Without);
+        q.timings
+            .iter_mut()
+            .for_each(|t| t.state = IndexState::AsFound);
+        q.plans
+            .iter_mut()
+            .for_each(|p| p.state = IndexState::AsFound);
+    }
+    r.saved_baseline = Some("before-012".into());
+    r
+}
+
+#[test]
+fn baseline_run_is_found_by_name_and_its_plans_shown_beside_the_new_ones() {
+    use helpdesk_bench::report::{baseline_run, record_baseline};
+    let reports = TempDir::new("report-baselines");
+    let before = before_run();
+    let before_dir = reports.join(&before.run_id);
+    std::fs::create_dir_all(&before_dir).unwrap();
+    before.write(&before_dir.join("results.json")).unwrap();
+    record_baseline(&reports, "before-012", &before_dir).unwrap();
+    let found = baseline_run(&reports, "before-012").unwrap();
+    assert_eq!(found.file_name(), before_dir.file_name());
+    assert!(baseline_run(&reports, "no-such-baseline").is_none());
+
+    let after = after_run(Some(&before.run_id));
+    let after_dir = reports.join("2026-01-02T00-00-00Z");
+    std::fs::create_dir_all(&after_dir).unwrap();
+    after.write(&after_dir.join("results.json")).unwrap();
+    let out = run(&["report", "--run", after_dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = std::fs::read_to_string(after_dir.join("index.html")).unwrap();
+    let md = std::fs::read_to_string(after_dir.join("summary.md")).unwrap();
+    assert!(html.contains("id=\"before-after-table\""));
+    // The baseline run's plan, linked into its own folder, beside this run's.
+    let t = before.query("transcript").unwrap();
+    let link = format!("../{}/{}", before.run_id, t.plans[0].file);
+    assert!(
+        html.contains(&link) || html.contains(&link.replace('/', "&#x2f;")),
+        "no link to {link}"
+    );
+    // Before and after medians of the same query, and the recomputed change.
+    let before_ms = helpdesk_bench::report::format_ms(t.timings[0].median_ms);
+    let after_ms =
+        helpdesk_bench::report::format_ms(after.query("transcript").unwrap().timings[0].median_ms);
+    for page in [&html, &md] {
+        assert!(page.contains(&before_ms) && page.contains(&after_ms));
+        assert!(page.contains("-42.5% [-47.0%, -38.0%]"));
+        assert!(page.contains("improved"));
+    }
+    // The query the baseline lacks is new, and has no "before" plan.
+    assert!(html.contains("<span class=\"tag new-in-migration\">new in this migration</span>"));
+    assert!(md.contains("| human_queue |") && md.contains("**new in this migration**"));
+}
+
+#[test]
+fn a_baseline_whose_run_is_gone_still_renders_and_says_so() {
+    let dir = scratch("baseline-gone");
+    let after = after_run(Some("2020-01-01T00-00-00Z"));
+    render(&after, &dir).unwrap();
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(
+        html.contains("2020-01-01T00-00-00Z is gone from reports"),
+        "missing note"
+    );
+    assert!(html.contains("new in this migration"));
+}
+
+#[test]
+fn partial_run_is_marked_on_the_page_and_in_results_json() {
+    let mut r = results();
+    r.queries.retain(|q| q.name == "newest_messages");
+    r.partial = true;
+    r.filter = Some("newest_messages".into());
+    let dir = scratch("partial");
+    r.write(&dir.join("results.json")).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    assert_eq!(json["partial"], true);
+    assert_eq!(json["filter"], "newest_messages");
+    assert_eq!(json["queries"].as_array().unwrap().len(), 1);
+    render(&r, &dir).unwrap();
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    assert!(html.contains("id=\"partial\""));
+    assert!(html.contains("it holds only the 1 queries criterion measured"));
+    assert!(md.contains("**partial**"));
+    // A complete run says nothing of the kind.
+    let full = scratch("complete");
+    render(&results(), &full).unwrap();
+    assert!(!std::fs::read_to_string(full.join("index.html"))
+        .unwrap()
+        .contains("id=\"partial\""));
+}
+
+#[test]
+fn compare_aligns_what_both_runs_measured_and_lists_the_rest() {
+    let before = before_run();
+    let mut after = after_run(None);
+    after.queries.retain(|q| q.name != "status_dashboard");
+    after.partial = true;
+    after.filter = Some("queue".into());
+    let (a, b) = (scratch("cmp-a"), scratch("cmp-b"));
+    before.write(&a.join("results.json")).unwrap();
+    after.write(&b.join("results.json")).unwrap();
+    let cmp = TempDir::new("report-cmp-align");
+    let out = run(&["report", "--compare", a.arg(), b.arg(), "--out", cmp.arg()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let html = std::fs::read_to_string(cmp.join("compare.html")).unwrap();
+    let md = std::fs::read_to_string(cmp.join("compare.md")).unwrap();
+    let rows = html.matches("<tr><td>").count();
+    let both = before
+        .queries
+        .iter()
+        .filter(|q| after.query(&q.name).is_some())
+        .count();
+    assert_eq!(rows, both, "one row per query measured in both runs");
+    assert!(html.contains("<li>human_queue: new in this migration</li>"));
+    assert!(html.contains("<li>status_dashboard: not measured in B</li>"));
+    assert!(md.contains("Only in B (new in this migration): human_queue"));
+    assert!(html.contains("B is a partial run (filter `queue`)"));
+    // Each side's interval and index.
+    let t = before.query("transcript").unwrap();
+    let ci = format!(
+        "{} – {}",
+        helpdesk_bench::report::format_ms(t.timings[0].ci_low_ms),
+        helpdesk_bench::report::format_ms(t.timings[0].ci_high_ms)
+    );
+    assert!(html.contains(&ci), "no interval {ci}");
+    let idx_after = &after.query("transcript").unwrap().plans[0]
+        .summary
+        .indexes_used;
+    assert!(html.contains(&idx_after.join(", ")));
+}
+
+/// Right after a migration adds a column, the query filtering on it has no
+/// statistics; after ANALYZE it has.
+#[tokio::test]
+async fn filter_columns_without_statistics_are_found_until_analyze() {
+    use helpdesk_bench::explain::missing_stats;
+    let db = common::seeded_tiny("stats").await;
+    let c = db.endpoint.connect().await.unwrap();
+    let sql = r#"SELECT id FROM "Conversation" WHERE status = 'RESOLVED' AND priority > $1"#;
+    let rel = vec!["Conversation".to_string()];
+    c.batch_execute(r#"ALTER TABLE "Conversation" ADD COLUMN priority int NOT NULL DEFAULT 1"#)
+        .await
+        .unwrap();
+    assert_eq!(
+        missing_stats(&c, sql, &rel).await.unwrap(),
+        [r#""Conversation".priority"#]
+    );
+    c.batch_execute(r#"ANALYZE "Conversation""#).await.unwrap();
+    assert!(missing_stats(&c, sql, &rel).await.unwrap().is_empty());
+}

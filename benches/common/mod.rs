@@ -4,16 +4,34 @@
 use std::time::Duration;
 
 use criterion::Criterion;
+use helpdesk_bench::report::{BaselineMode, CriterionRun};
 
 /// Short warm-up and measurement with 20 flat samples: enough for stable
 /// medians of queries from 50 µs to 300 ms, within the time budget of a
 /// full `cargo bench`. Command-line flags still override.
-pub fn criterion() -> Criterion {
-    Criterion::default()
+///
+/// `--baseline NAME` is made lenient: a benchmark without that baseline
+/// (a query that exists only after the migration) is measured and reported
+/// as new instead of making criterion panic. A name that no benchmark has
+/// at all is still refused, since it is most likely a typo.
+pub fn criterion(run: &CriterionRun) -> anyhow::Result<Criterion> {
+    let c = Criterion::default()
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(20)
-        .configure_from_args()
+        .configure_from_args();
+    match &run.args.baseline {
+        BaselineMode::Compare { name, strict } => {
+            if *strict && !run.any_baseline() {
+                anyhow::bail!(
+                    "no benchmark in {} has baseline '{name}'; save one first with `cargo bench --bench queries -- --save-baseline {name}`, or check the name",
+                    run.root.display()
+                );
+            }
+            Ok(c.retain_baseline(name.clone(), false))
+        }
+        _ => Ok(c),
+    }
 }
 
 /// One thread drives both the benchmark and the connection, as pgbench's

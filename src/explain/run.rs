@@ -49,7 +49,7 @@ pub struct Captured {
 }
 
 /// Everything one explain run produced.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ExplainRun {
     pub options: String,
     pub states: Vec<IndexState>,

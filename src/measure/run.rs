@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use super::{ablation, costs, environment, findings, migration_cost};
 use crate::cluster::Endpoint;
 use crate::error::{Context, Result};
-use crate::explain::{explain_all, ExplainOptions, ExplainRun};
-use crate::queries::{Catalogue, Query};
+use crate::explain::{explain_all, missing_stats, ExplainOptions, ExplainRun};
+use crate::queries::{split_runnable, Catalogue, Query};
 use crate::report::{
-    self, criterion, IndexInfo, MigrationInfo, PlanRef, QueryResult, Results, Tool,
+    self, criterion, BaselineRef, CriterionRun, IndexInfo, MigrationInfo, PlanRef, QueryResult,
+    Results, Tool,
 };
 use crate::schema::{IndexState, Migration};
 use crate::workspace::Workspace;
@@ -25,24 +26,106 @@ pub struct RunInput<'a> {
     pub reports_dir: PathBuf,
     /// Also measure index costs, ablation and the migration's cost (embedded only).
     pub costs: bool,
+    /// This bench process's criterion flags and baseline snapshot: only
+    /// benchmarks it ran are read.
+    pub criterion: &'a CriterionRun,
 }
 
 /// Collects the run and writes `results.json`; returns the run folder.
+/// A run that criterion's filter made partial holds only what it measured
+/// and leaves `reports/latest` where it was.
 pub async fn write_run(input: &RunInput<'_>) -> Result<PathBuf> {
     let id = report::run_id();
     let dir = report::new_run_dir(&input.reports_dir, &id)?;
     let m = input.migration;
     let db = &input.ws.db;
+    let crit = input.criterion;
+    let client = db.connect().await?;
+    // Queries the database can't run (a "before" database) were never
+    // benched: they make no run partial.
+    let (runnable, not_runnable) = split_runnable(&client, input.catalogue.reads()).await?;
+    let measured: Vec<&Query> = runnable
+        .iter()
+        .copied()
+        .filter(|q| !crit.timings(&q.name, &input.states, m).is_empty())
+        .collect();
+    let partial = runnable
+        .iter()
+        .any(|q| input.states.iter().any(|s| !crit.ran(&q.name, &s.id(m))));
 
-    let mut results = Results {
+    let mut results = header(
+        input,
+        id,
+        &environment::environment(&db.connect().await?, db).await?,
+    );
+    results.partial = partial;
+    results.not_runnable = not_runnable;
+    if input.ws.cluster.is_none() {
+        results.database = Some(crate::schema::found(&client, m).await?);
+    }
+    if input.costs && input.ws.may_change_indexes && !partial {
+        add_costs(&mut results, input).await?;
+    } else {
+        results.foreign_keys = super::foreign_keys(&client).await?;
+    }
+    let plans = if measured.is_empty() {
+        ExplainRun::default()
+    } else {
+        explain_all(
+            db,
+            &ExplainOptions {
+                catalogue: input.catalogue,
+                migration: m,
+                only: measured.iter().map(|q| q.name.clone()).collect(),
+                ablation: false,
+                may_change_indexes: input.ws.may_change_indexes,
+                force: input.ws.force,
+                out: dir.join("plans"),
+            },
+        )
+        .await?
+    };
+    for q in measured {
+        let mut r = query_result(q, &q.name, input, &plans, &dir)?;
+        r.missing_stats = missing_stats(&client, &q.sql, &relations(&r)).await?;
+        results.queries.push(r);
+    }
+    if !partial {
+        for q in input.catalogue.writes() {
+            let group = format!("write_{}", q.name);
+            results
+                .writes
+                .push(query_result(q, &group, input, &plans, &dir)?);
+        }
+    }
+    results.violations = plans.violations.clone();
+    results.findings = findings::findings(&results, m);
+    results.write(&dir.join("results.json"))?;
+    let online = dir.join("online_migration.sql");
+    std::fs::write(&online, crate::schema::online_sql(m)).context(online.display())?;
+    report::render(&results, &dir)?;
+    if let Some(name) = crit.args.save_name() {
+        report::record_baseline(&input.reports_dir, name, &dir)?;
+    }
+    if !partial {
+        report::point_latest(&input.reports_dir, &dir)?;
+    }
+    Ok(dir)
+}
+
+/// The run's identity, environment and migration, with nothing measured yet.
+fn header(input: &RunInput<'_>, run_id: String, env: &report::Environment) -> Results {
+    let m = input.migration;
+    let args = &input.criterion.args;
+    Results {
         schema_version: report::SCHEMA_VERSION,
-        run_id: id,
+        run_id,
         created_at: chrono::Utc::now().to_rfc3339(),
         tool: Tool {
             version: env!("CARGO_PKG_VERSION").to_string(),
             git_commit: report::git_commit(),
         },
-        environment: environment::environment(&db.connect().await?, db).await?,
+        environment: env.clone(),
         scale: input.ws.scale.name().to_string(),
         seed: input.ws.seed,
         counts: input.ws.cluster.as_ref().map(|_| input.ws.scale.counts()),
@@ -73,79 +156,64 @@ pub async fn write_run(input: &RunInput<'_>) -> Result<PathBuf> {
         not_runnable: Vec::new(),
         foreign_keys: Vec::new(),
         database: None,
-    };
-    if input.ws.cluster.is_none() {
-        results.database = Some(crate::schema::found(&db.connect().await?, m).await?);
+        partial: false,
+        filter: args.filter.clone(),
+        saved_baseline: args.save_name().map(str::to_string),
+        compared_with: args.compare_name().map(|name| BaselineRef {
+            name: name.to_string(),
+            run_id: report::baseline_run(&input.reports_dir, name)
+                .and_then(|d| d.file_name().map(|f| f.to_string_lossy().into_owned())),
+        }),
     }
+}
 
-    if input.costs && input.ws.may_change_indexes {
-        let scratch = clone_db(db, "helpdesk_bench_costs").await?;
-        let c = scratch.connect().await?;
-        results.ablation = ablation::ablation(&c, m, input.catalogue).await?;
-        let (index_costs, hot) =
-            costs::index_costs(&c, m, input.catalogue, costs::CostOptions::default()).await?;
-        results.index_costs = index_costs;
-        results.hot_updates = Some(hot);
-        results.foreign_keys = super::foreign_keys(&c).await?;
-        super::measure_deletes(&c, m, &mut results.foreign_keys).await?;
-        drop(c);
-        drop_db(db, "helpdesk_bench_costs").await?;
-    }
-    if let (true, Some(before)) = (input.costs, &input.ws.before_db) {
+/// Index costs, ablation, foreign-key delete costs, on a scratch clone; the
+/// migration's own cost on a clone of the before-the-migration copy.
+async fn add_costs(results: &mut Results, input: &RunInput<'_>) -> Result<()> {
+    let (db, m) = (&input.ws.db, input.migration);
+    let scratch = clone_db(db, "helpdesk_bench_costs").await?;
+    let c = scratch.connect().await?;
+    results.ablation = ablation::ablation(&c, m, input.catalogue).await?;
+    let (index_costs, hot) =
+        costs::index_costs(&c, m, input.catalogue, costs::CostOptions::default()).await?;
+    results.index_costs = index_costs;
+    results.hot_updates = Some(hot);
+    results.foreign_keys = super::foreign_keys(&c).await?;
+    super::measure_deletes(&c, m, &mut results.foreign_keys).await?;
+    drop(c);
+    drop_db(db, "helpdesk_bench_costs").await?;
+    if let Some(before) = &input.ws.before_db {
         let scratch = clone_db(before, "helpdesk_bench_migration_cost").await?;
         results.migration_cost = Some(migration_cost::migration_cost(&scratch, m).await?);
         drop_db(before, "helpdesk_bench_migration_cost").await?;
     }
-
-    if results.foreign_keys.is_empty() {
-        results.foreign_keys = super::foreign_keys(&db.connect().await?).await?;
-    }
-    let plans = explain_all(
-        db,
-        &ExplainOptions {
-            catalogue: input.catalogue,
-            migration: m,
-            only: vec![],
-            ablation: false,
-            may_change_indexes: input.ws.may_change_indexes,
-            force: input.ws.force,
-            out: dir.join("plans"),
-        },
-    )
-    .await?;
-    let root = criterion::criterion_dir();
-    results.not_runnable = plans.not_runnable.clone();
-    let runnable = |q: &&Query| !plans.not_runnable.iter().any(|n| n.query == q.name);
-    for q in input.catalogue.reads().filter(runnable) {
-        results
-            .queries
-            .push(query_result(q, &q.name, input, &plans, &root, &dir)?);
-    }
-    for q in input.catalogue.writes() {
-        let group = format!("write_{}", q.name);
-        results
-            .writes
-            .push(query_result(q, &group, input, &plans, &root, &dir)?);
-    }
-    results.violations = plans.violations.clone();
-    results.findings = findings::findings(&results, m);
-    results.write(&dir.join("results.json"))?;
-    report::render(&results, &dir)?;
-    report::point_latest(&input.reports_dir, &dir)?;
-    Ok(dir)
+    Ok(())
 }
 
-/// One query's timings (from criterion) and plans.
+/// The tables a query's plans read.
+fn relations(q: &QueryResult) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in q.plans.iter().flat_map(|p| &p.summary.relations) {
+        if !out.contains(r) {
+            out.push(r.clone());
+        }
+    }
+    out
+}
+
+/// One query's timings (from criterion, this process only) and plans.
 fn query_result(
     q: &Query,
     group: &str,
     input: &RunInput<'_>,
     plans: &ExplainRun,
-    root: &Path,
     dir: &Path,
 ) -> Result<QueryResult> {
-    let timings = criterion::timings(root, group, &input.states, input.migration);
-    criterion::copy_pages(root, group, dir)?;
+    let crit = input.criterion;
+    let timings = crit.timings(group, &input.states, input.migration);
+    if !timings.is_empty() {
+        criterion::copy_pages(&crit.root, group, dir)?;
+    }
     let miss = plans
         .plans
         .iter()
@@ -168,6 +236,7 @@ fn query_result(
                 summary: p.summary.clone(),
             })
             .collect(),
+        missing_stats: Vec::new(),
     })
 }
 

@@ -43,11 +43,18 @@ fn render_to(env: &Environment, name: &str, page: &impl Serialize, path: &Path) 
     std::fs::write(path, text).context(path.display())
 }
 
-/// Renders `index.html` and `summary.md` for `r` into `out`.
+/// Renders `index.html` and `summary.md` for the run folder `out` holding
+/// `r`; a baseline run it was compared with is looked for beside it.
 pub fn render(r: &Results, out: &Path) -> Result<()> {
+    let baseline = baseline_of(r, out);
+    render_with(r, baseline.as_ref(), out)
+}
+
+/// Renders `r` into `out`, with `baseline` as the run it was compared with.
+pub fn render_with(r: &Results, baseline: Option<&Results>, out: &Path) -> Result<()> {
     std::fs::create_dir_all(out).context(out.display())?;
     let env = engine()?;
-    let page = view::page(r);
+    let page = view::page(r, baseline);
     render_to(&env, "index.html", &page, &out.join("index.html"))?;
     render_to(&env, "summary.md", &page, &out.join("summary.md"))
 }
@@ -55,7 +62,17 @@ pub fn render(r: &Results, out: &Path) -> Result<()> {
 /// Re-renders a run folder from its `results.json`, into `out` (default: the run folder).
 pub fn render_run(run: &Path, out: Option<&Path>) -> Result<()> {
     let r = Results::read(&run.join("results.json"))?;
-    render(&r, out.unwrap_or(run))
+    let baseline = baseline_of(&r, run);
+    render_with(&r, baseline.as_ref(), out.unwrap_or(run))
+}
+
+/// The run that saved the baseline `r` was compared with: a sibling of
+/// `run_dir` named by its run id. `None` when there is none or it is
+/// unreadable (the page then says its plans are missing).
+pub fn baseline_of(r: &Results, run_dir: &Path) -> Option<Results> {
+    let id = r.compared_with.as_ref()?.run_id.as_ref()?;
+    let dir = run_dir.parent()?.join(id);
+    Results::read(&dir.join("results.json")).ok()
 }
 
 /// Renders two runs side by side (`compare.html`, `compare.md`) into `out`.

@@ -21,7 +21,7 @@ use crate::explain::{PlanSummary, Violation};
 use crate::queries::NotRunnable;
 use crate::schema::{FoundDatabase, IndexState, StatementTiming};
 use crate::seed::Counts;
-use crate::stats::Interval;
+pub use crate::stats::Interval;
 
 /// A leave-one-out slowdown below this is noise. Criterion calls changes under
 /// 1% noise and also demands significance; 40 in-process samples are noisier,
@@ -34,7 +34,13 @@ pub const NOISE: f64 = 0.05;
 ///   as free strings.
 /// - 2: index states as [`IndexState`] (`"with"`, `{"leave_out": "ix"}`),
 ///   finding kinds as [`FindingKind`].
-pub const SCHEMA_VERSION: u32 = 2;
+/// - 3: criterion change verdicts as `improved` / `regressed` /
+///   `within_noise` (version 2's `no change` is read as `within_noise`);
+///   added, all with defaults: partial runs and their filter, baselines
+///   saved and compared with, queries not runnable here, timed-as-a-miss
+///   notes, missing statistics, foreign keys and their delete costs,
+///   leave-one-out intervals, the database as found, node details.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The whole run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -84,6 +90,29 @@ pub struct Results {
     /// `None` for the embedded database, which `scale` and `counts` describe.
     #[serde(default)]
     pub database: Option<FoundDatabase>,
+    /// True when criterion's filter left out some query or state: the run
+    /// holds only what it measured, and `reports/latest` did not move.
+    #[serde(default)]
+    pub partial: bool,
+    /// Criterion's filter, when one was given.
+    #[serde(default)]
+    pub filter: Option<String>,
+    /// The baseline this run saved (`--save-baseline NAME`).
+    #[serde(default)]
+    pub saved_baseline: Option<String>,
+    /// The baseline this run was compared with (`--baseline NAME`).
+    #[serde(default)]
+    pub compared_with: Option<BaselineRef>,
+}
+
+/// A named criterion baseline and the run folder that saved it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineRef {
+    pub name: String,
+    /// The run id of the run that saved it, when that run is still in
+    /// `reports/` (see `reports/baselines/`).
+    #[serde(default)]
+    pub run_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -145,6 +174,11 @@ pub struct QueryResult {
     /// yet: timed as a miss`.
     #[serde(default)]
     pub miss: Option<String>,
+    /// Columns the query filters on that have no statistics (`pg_stats`),
+    /// as `"Table"."column"`: the planner guesses, and plans may change
+    /// after ANALYZE.
+    #[serde(default)]
+    pub missing_stats: Vec<String>,
 }
 
 impl QueryResult {
@@ -175,22 +209,59 @@ pub struct Timing {
     pub ci_low_ms: f64,
     pub ci_high_ms: f64,
     pub mean_ms: f64,
-    /// Criterion's verdict against the previous run or a baseline, when there was one.
+    /// The change against the previous run or a baseline, when there was one.
     #[serde(default)]
     pub change: Option<Change>,
+    /// Compared with a named baseline that this benchmark does not have:
+    /// new in this migration.
+    #[serde(default)]
+    pub no_baseline: bool,
     /// Criterion's own page for this benchmark, relative to the run folder.
     #[serde(default)]
     pub criterion_page: Option<String>,
 }
 
+/// The change of one benchmark against the run or baseline before it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Change {
-    /// Change of the mean, in percent, with its 95% interval.
+    /// Change of the mean, in percent, with its 95% interval (criterion's
+    /// `change/estimates.json`).
     pub mean_pct: f64,
     pub ci_low_pct: f64,
     pub ci_high_pct: f64,
-    /// `improved`, `regressed` or `no change`, as criterion decides it.
-    pub verdict: String,
+    /// Change of the median, in percent, with its 95% interval (criterion's).
+    #[serde(default)]
+    pub median: Option<Interval>,
+    /// Change of the median recomputed from both runs' samples (bootstrap of
+    /// the ratio of medians), in percent: what the verdict rests on.
+    #[serde(default)]
+    pub bootstrap: Option<Interval>,
+    pub verdict: Verdict,
+    /// The baseline compared with (`base` is criterion's previous run).
+    #[serde(default)]
+    pub against: Option<String>,
+}
+
+/// What a change amounts to, beyond noise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Improved,
+    Regressed,
+    /// Written `no change` before this enum existed.
+    #[serde(alias = "no change")]
+    WithinNoise,
+}
+
+impl Verdict {
+    /// How the report prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Improved => "improved",
+            Verdict::Regressed => "regressed",
+            Verdict::WithinNoise => "within noise",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

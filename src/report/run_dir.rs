@@ -1,5 +1,6 @@
 //! Run folders: `reports/<run-id>/`, with `reports/latest` pointing at the
-//! newest one.
+//! newest complete one, and `reports/baselines/<name>` at the run that saved
+//! each criterion baseline.
 
 use std::path::{Path, PathBuf};
 
@@ -35,4 +36,28 @@ pub fn git_commit() -> Option<String> {
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Records that the run in `run_dir` saved criterion baseline `name`:
+/// `reports_dir/baselines/<name>` becomes a relative symlink to it, so a
+/// later `--baseline NAME` run finds that run's plans.
+pub fn record_baseline(reports_dir: &Path, name: &str, run_dir: &Path) -> Result<()> {
+    let dir = reports_dir.join("baselines");
+    std::fs::create_dir_all(&dir).context(dir.display())?;
+    let link = dir.join(baseline_file_name(name));
+    let _ = std::fs::remove_file(&link);
+    let target = Path::new("..").join(run_dir.file_name().unwrap_or_default());
+    std::os::unix::fs::symlink(&target, &link).context(link.display())
+}
+
+/// The run folder that saved baseline `name`, if it is still there.
+pub fn baseline_run(reports_dir: &Path, name: &str) -> Option<PathBuf> {
+    let link = reports_dir.join("baselines").join(baseline_file_name(name));
+    let dir = std::fs::canonicalize(link).ok()?;
+    dir.join("results.json").is_file().then_some(dir)
+}
+
+/// A baseline name as a file name (criterion allows any string).
+fn baseline_file_name(name: &str) -> String {
+    name.replace(['/', '\\', '\0'], "_")
 }

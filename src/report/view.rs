@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::before_after::{before_after, change_pct, verdict_text, BeforeAfter};
 use super::format::{bytes, factor, ms, pct, rate};
 use super::results::{PlanRef, QueryResult, Results, NOISE};
 use crate::explain::PlanSummary;
@@ -33,6 +34,10 @@ pub struct Page {
     pub criterion: Vec<Link>,
     pub with_state: String,
     pub without_state: String,
+    /// Set for a filtered run: what it holds and what it left out.
+    pub partial: Option<String>,
+    /// Set for a run compared with a named baseline.
+    pub before_after: Option<BeforeAfter>,
 }
 
 #[derive(Debug, Serialize)]
@@ -67,6 +72,8 @@ pub struct Row {
     pub index_used: String,
     pub top_before: String,
     pub top_after: String,
+    /// Filter columns without statistics, and what that means.
+    pub stats_note: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -147,8 +154,9 @@ pub struct Link {
     pub href: String,
 }
 
-/// Builds the page for one run.
-pub fn page(r: &Results) -> Page {
+/// Builds the page for one run; `baseline` is the run that saved the
+/// baseline it was compared with, when there is one.
+pub fn page(r: &Results, baseline: Option<&Results>) -> Page {
     let with_state = measured(r, IndexState::With);
     let without_state = measured(r, IndexState::Without);
     let mut rows: Vec<Row> = r
@@ -312,7 +320,23 @@ pub fn page(r: &Results) -> Page {
             .collect(),
         with_state: with_state.to_string(),
         without_state: without_state.to_string(),
+        partial: r.partial.then(|| partial_note(r)),
+        before_after: before_after(r, baseline),
     }
+}
+
+fn partial_note(r: &Results) -> String {
+    format!(
+        concat!(
+            "Partial run{}: it holds only the {} queries criterion measured in it, ",
+            "and reports/latest was not moved to it."
+        ),
+        r.filter
+            .as_ref()
+            .map(|f| format!(" (filter `{f}`)"))
+            .unwrap_or_default(),
+        r.queries.len()
+    )
 }
 
 /// `state` if the run measured it, else the run's first state (a user's
@@ -325,7 +349,7 @@ fn measured(r: &Results, state: IndexState) -> IndexState {
     }
 }
 
-fn anchor(name: &str) -> String {
+pub(super) fn anchor(name: &str) -> String {
     format!(
         "plan-{}",
         name.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
@@ -341,10 +365,10 @@ fn row(q: &QueryResult, with: &IndexState, without: &IndexState) -> Row {
     let changes: Vec<String> = q
         .timings
         .iter()
-        .filter_map(|t| {
-            t.change
-                .as_ref()
-                .map(|c| format!("{}: {} ({:+.1}%)", t.state, c.verdict, c.mean_pct))
+        .filter(|t| t.change.is_some() || t.no_baseline)
+        .map(|t| {
+            let pct = t.change.as_ref().map(change_pct).unwrap_or_default();
+            format!("{}: {} {pct}", t.state, verdict_text(t))
         })
         .collect();
     let top = |s: &IndexState| {
@@ -383,6 +407,12 @@ fn row(q: &QueryResult, with: &IndexState, without: &IndexState) -> Row {
             .unwrap_or_default(),
         top_before: top(without),
         top_after: top(with),
+        stats_note: (!q.missing_stats.is_empty()).then(|| {
+            format!(
+                "no statistics for {} (not analyzed since the migration?): the planner guesses, and plans may change after ANALYZE",
+                q.missing_stats.join(", ")
+            )
+        }),
     }
 }
 
@@ -390,7 +420,7 @@ fn key(n: &crate::explain::NodeSummary) -> (String, Option<String>, Option<Strin
     (n.node_type.clone(), n.relation.clone(), n.index.clone())
 }
 
-fn tree(p: &PlanRef, other: Option<&PlanRef>) -> Tree {
+pub(super) fn tree(p: &PlanRef, other: Option<&PlanRef>) -> Tree {
     let s: &PlanSummary = &p.summary;
     let total = s
         .nodes
