@@ -106,6 +106,7 @@ pub async fn index_costs(
             with_all,
             without_all,
             updates: per as u64 * 3,
+            ..Default::default()
         },
     ))
 }

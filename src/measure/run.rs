@@ -155,6 +155,8 @@ fn header(input: &RunInput<'_>, run_id: String, env: &report::Environment) -> Re
         violations: Vec::new(),
         not_runnable: Vec::new(),
         foreign_keys: Vec::new(),
+        recommendations: Vec::new(),
+        deploy: None,
         database: None,
         partial: false,
         filter: args.filter.clone(),

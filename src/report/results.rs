@@ -86,6 +86,13 @@ pub struct Results {
     /// referenced row costs without the only one.
     #[serde(default)]
     pub foreign_keys: Vec<ForeignKey>,
+    /// One line per index of the migration: keep, drop, replace or keep for
+    /// the foreign key, with the evidence.
+    #[serde(default)]
+    pub recommendations: Vec<Recommendation>,
+    /// Locks, build times projected to production, and the online variant.
+    #[serde(default)]
+    pub deploy: Option<DeployAdvice>,
     /// A user's database as found: the migration's state and table sizes.
     /// `None` for the embedded database, which `scale` and `counts` describe.
     #[serde(default)]
@@ -291,14 +298,135 @@ pub struct IndexCost {
     pub hot_ratio_with: Option<f64>,
     #[serde(default)]
     pub hot_ratio_without: Option<f64>,
+    /// Time per insert with every index over time per insert with this one
+    /// dropped, over alternating rounds: 1.05 means 5% slower with it.
+    #[serde(default)]
+    pub insert_time_ratio: Option<Interval>,
+    /// WAL bytes per insert with it, over the rounds.
+    #[serde(default)]
+    pub wal_with: Option<Interval>,
+    /// WAL bytes per insert without it, over the rounds.
+    #[serde(default)]
+    pub wal_without: Option<Interval>,
+    /// HOT share of the update workload with only this index of the
+    /// migration's (the base schema's stay), over the rounds; for indexes
+    /// on the updated table.
+    #[serde(default)]
+    pub hot_alone: Option<Interval>,
+    /// Plain and concurrent build times over repeated builds (ms).
+    #[serde(default)]
+    pub build: Option<Interval>,
+    #[serde(default)]
+    pub build_concurrently: Option<Interval>,
+    /// Rows in the table it indexes when it was built.
+    #[serde(default)]
+    pub table_rows: u64,
 }
 
 /// n_tup_hot_upd / n_tup_upd of the status/assignment workload.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct HotUpdates {
     pub with_all: f64,
     pub without_all: f64,
     pub updates: u64,
+    /// The same over rounds, with intervals.
+    #[serde(default)]
+    pub with_all_ci: Option<Interval>,
+    #[serde(default)]
+    pub without_all_ci: Option<Interval>,
+    /// How the pages were given room for HOT updates, e.g. `fillfactor 90
+    /// and VACUUM FULL`.
+    #[serde(default)]
+    pub pages: String,
+    /// Rounds per state.
+    #[serde(default)]
+    pub rounds: usize,
+}
+
+/// What to do with one of the migration's indexes, and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Recommendation {
+    pub index: String,
+    pub action: Action,
+    /// The wider index that covers it, for [`Action::ReplaceWith`].
+    #[serde(default)]
+    pub replace_with: Option<String>,
+    /// The deciding evidence, with its uncertainty, in one sentence.
+    pub evidence: String,
+    /// The rule that decided, as stated on the page.
+    pub rule: String,
+}
+
+/// The action a [`Recommendation`] gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Keep,
+    Drop,
+    /// Drop it: a wider index of the migration serves everything it does.
+    ReplaceWith,
+    /// Keep it even if no catalogue query needs it: it is the only index
+    /// leading with a foreign key's column.
+    KeepForForeignKey,
+}
+
+impl Action {
+    /// How the page and `summary.md` print it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Keep => "keep",
+            Action::Drop => "drop",
+            Action::ReplaceWith => "replace with",
+            Action::KeepForForeignKey => "keep for the foreign key",
+        }
+    }
+}
+
+/// How to deploy the migration, from its measured cost, scaled to
+/// production.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeployAdvice {
+    /// Each lock the migration as written takes, and how long it is held at
+    /// the measured scale.
+    pub locks: Vec<LockHeld>,
+    /// Row counts the projection scales to, by table, and where they came
+    /// from (`--production-rows`, or the database's `reltuples`).
+    pub production_rows: Vec<(String, u64)>,
+    pub production_source: String,
+    /// Each index's build, measured and projected.
+    pub builds: Vec<BuildProjection>,
+    /// Projected time the migration as written holds its locks in
+    /// production, in seconds.
+    pub projected_lock_s: f64,
+    /// What the projection rests on, and why it may understate production.
+    pub basis: String,
+    /// The online variant, relative to the run folder.
+    pub online_file: String,
+    /// The advice in one sentence.
+    pub advice: String,
+}
+
+/// A lock the migration holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LockHeld {
+    pub table: String,
+    pub mode: String,
+    /// What it blocks, e.g. `all reads and writes`.
+    pub blocks: String,
+    pub held_ms: f64,
+}
+
+/// One index build at the measured scale and projected to production.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BuildProjection {
+    pub index: String,
+    pub table: String,
+    pub measured_rows: u64,
+    pub plain_ms: Interval,
+    pub concurrently_ms: Interval,
+    pub production_rows: u64,
+    pub projected_plain_s: f64,
+    pub projected_concurrently_s: f64,
 }
 
 /// A foreign key, as `pg_constraint` has it.
