@@ -1,44 +1,63 @@
-//! What each index costs: its size, how long it takes to build (plain and
-//! `CONCURRENTLY`), how much it slows the insert workload and how much WAL
-//! each insert writes with and without it, and what it does to the share of
-//! HOT updates in the status/assignment workload.
+//! What each index costs, with the uncertainty of every figure: its size;
+//! its build time, plain and `CONCURRENTLY`, over repeated builds; how much
+//! longer each insert of the insert workload takes with it, and how much WAL
+//! it writes, over rounds in alternating order; and which indexes cost HOT
+//! updates, the status/assignment workload run with each index alone
+//! against none.
 //!
-//! These measurements write: run them only on a database the tool owns.
+//! HOT needs room on the page. The seeder's COPY FREEZE fills every page,
+//! so the first update of a row could never be HOT whatever the indexes.
+//! The HOT rounds therefore run after `fillfactor = 90` and `VACUUM FULL`,
+//! the free space a table with some churn has, and the report says so.
+//!
+//! These measurements write: run them only on a scratch database.
 
 use std::time::Instant;
 
 use tokio_postgres::Client;
 
-use super::timing::Samples;
 use crate::error::{Context, Result};
-use crate::queries::{Catalogue, ParamPool, Prepared};
+use crate::queries::{Catalogue, ParamPool, Prepared, Query};
 use crate::report::{HotUpdates, IndexCost};
 use crate::schema::{set_state, IndexDef, IndexState, Migration};
 use crate::sql::quote_ident;
+use crate::stats::{median, median_interval, ratio_interval};
 
 /// The catalogue's insert workload.
 pub const INSERT_WORKLOAD: &str = "new_conversation";
 /// The catalogue's status/assignment update workload.
 pub const UPDATE_WORKLOAD: &str = "handover_assign_resolve";
+/// The table the update workload changes.
+const UPDATED_TABLE: &str = "Conversation";
+/// How the HOT rounds give pages room.
+const HOT_PAGES: &str = "fillfactor 90 and VACUUM FULL on \"Conversation\" (10% free space per page, as a table with some churn has)";
 
-/// How many transactions each write measurement runs.
+/// How much each write measurement runs.
 #[derive(Debug, Clone, Copy)]
 pub struct CostOptions {
+    /// Insert transactions per round and state.
     pub inserts: usize,
+    /// Update transactions per round and state (each a fresh row).
     pub updates: usize,
+    /// Rounds per state, in alternating order.
+    pub rounds: usize,
+    /// Builds per index and method.
+    pub builds: usize,
 }
 
 impl Default for CostOptions {
     fn default() -> Self {
         CostOptions {
-            inserts: 800,
-            updates: 150,
+            inserts: 200,
+            updates: 50,
+            rounds: 5,
+            builds: 3,
         }
     }
 }
 
-/// Measures every index of the migration, and the HOT share of updates with
-/// every index against none. Leaves all of them in place.
+/// Measures every index the migration creates, and the HOT share of
+/// updates per index. Leaves them all in place.
 pub async fn index_costs(
     client: &Client,
     m: &Migration,
@@ -47,72 +66,206 @@ pub async fn index_costs(
 ) -> Result<(Vec<IndexCost>, HotUpdates)> {
     set_state(client, m, &IndexState::With).await?;
     let insert_q = catalogue.get(INSERT_WORKLOAD)?;
-    let update_q = catalogue.get(UPDATE_WORKLOAD)?;
-    let inserts =
-        Prepared::new(client, insert_q, ParamPool::sample(client, insert_q).await?).await?;
-    let update_pool = ParamPool::sample(client, update_q).await?;
-    // Each HOT measurement needs conversations nobody updated yet: two per
-    // index on the updated table, plus every-index and no-index. Small data
-    // sets get an even share of what there is.
-    let measurements = 2 * m
-        .indexes()
-        .iter()
-        .filter(|i| i.table == UPDATED_TABLE)
-        .count()
-        + 2;
-    let per = o.updates.min(update_pool.rows.len() / measurements).max(1);
-    let mut update_rows = update_pool.rows.into_iter();
-
+    let pool = ParamPool::sample(client, insert_q).await?;
+    let inserts = Prepared::new(client, insert_q, pool).await?.nested(true);
     let mut out = Vec::new();
     for ix in m.indexes() {
         let mut cost = IndexCost {
             name: ix.name.clone(),
             table: ix.table.clone(),
+            size_bytes: relation_size(client, &ix.name).await?,
+            table_rows: table_rows(client, &ix.table).await?,
             ..Default::default()
         };
-        cost.size_bytes = relation_size(client, &ix.name).await?;
-        // With and without, back to back, so drift on a noisy machine hits both.
-        (cost.inserts_per_s_with, cost.wal_bytes_per_insert_with) =
-            insert_rate(client, &inserts, o.inserts).await?;
-        if ix.table == UPDATED_TABLE {
-            let rows: Vec<_> = update_rows.by_ref().take(per).collect();
-            cost.hot_ratio_with = Some(hot_ratio(client, update_q, rows).await?);
-        }
-        drop_index(client, ix).await?;
-        (
-            cost.inserts_per_s_without,
-            cost.wal_bytes_per_insert_without,
-        ) = insert_rate(client, &inserts, o.inserts).await?;
-        if ix.table == UPDATED_TABLE {
-            let rows: Vec<_> = update_rows.by_ref().take(per).collect();
-            cost.hot_ratio_without = Some(hot_ratio(client, update_q, rows).await?);
-        }
-        cost.build_ms = timed(client, &ix.create_sql(false)).await?;
-        drop_index(client, ix).await?;
-        cost.build_concurrently_ms = timed(client, &ix.create_sql(true)).await?;
+        insert_rounds(client, &inserts, ix, o, &mut cost).await?;
+        build_rounds(client, ix, o.builds, &mut cost).await?;
         out.push(cost);
     }
-    // Leave-one-out keeps `status` covered by another index, so also compare
-    // every index against none.
-    let rows: Vec<_> = update_rows.by_ref().take(per).collect();
-    let with_all = hot_ratio(client, update_q, rows).await?;
-    set_state(client, m, &IndexState::Without).await?;
-    let rows: Vec<_> = update_rows.by_ref().take(per).collect();
-    let without_all = hot_ratio(client, update_q, rows).await?;
+    let hot = hot_rounds(client, m, catalogue.get(UPDATE_WORKLOAD)?, o, &mut out).await?;
     set_state(client, m, &IndexState::With).await?;
-    Ok((
-        out,
-        HotUpdates {
-            with_all,
-            without_all,
-            updates: per as u64 * 3,
-            ..Default::default()
-        },
-    ))
+    Ok((out, hot))
 }
 
-/// The table the update workload changes.
-const UPDATED_TABLE: &str = "Conversation";
+/// Insert timings and WAL with and without `ix`, each round in a
+/// transaction that is rolled back (the drop too, so nothing is rebuilt),
+/// alternating which state goes first.
+async fn insert_rounds(
+    client: &Client,
+    q: &Prepared,
+    ix: &IndexDef,
+    o: CostOptions,
+    cost: &mut IndexCost,
+) -> Result<()> {
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    let (mut wal_with, mut wal_without) = (Vec::new(), Vec::new());
+    for round in 0..o.rounds {
+        for drop in [round % 2 == 1, round % 2 == 0] {
+            let (times, wal) = insert_round(client, q, drop.then_some(ix), o.inserts).await?;
+            if drop {
+                without.extend(times);
+                wal_without.push(wal);
+            } else {
+                with.extend(times);
+                wal_with.push(wal);
+            }
+        }
+    }
+    cost.inserts_per_s_with = 1e3 / median(&with).max(1e-9);
+    cost.inserts_per_s_without = 1e3 / median(&without).max(1e-9);
+    cost.insert_time_ratio = Some(ratio_interval(&with, &without));
+    cost.wal_bytes_per_insert_with = median(&wal_with);
+    cost.wal_bytes_per_insert_without = median(&wal_without);
+    cost.wal_with = Some(median_interval(&wal_with));
+    cost.wal_without = Some(median_interval(&wal_without));
+    Ok(())
+}
+
+/// One round: `n` insert transactions (as savepoints) with `drop` dropped
+/// first, all rolled back. Returns each insert's time (ms) and the WAL
+/// bytes per insert.
+async fn insert_round(
+    client: &Client,
+    q: &Prepared,
+    drop: Option<&IndexDef>,
+    n: usize,
+) -> Result<(Vec<f64>, f64)> {
+    client
+        .batch_execute("BEGIN")
+        .await
+        .context("insert round")?;
+    if let Some(ix) = drop {
+        client
+            .batch_execute(&ix.drop_sql())
+            .await
+            .context(format!("dropping {}", ix.name))?;
+    }
+    let before = wal_lsn(client).await?;
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        q.run_next(client).await?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let wal = wal_since(client, &before).await? / n.max(1) as f64;
+    client
+        .batch_execute("ROLLBACK")
+        .await
+        .context("insert round")?;
+    Ok((times, wal))
+}
+
+/// Plain and concurrent builds, `n` of each.
+async fn build_rounds(
+    client: &Client,
+    ix: &IndexDef,
+    n: usize,
+    cost: &mut IndexCost,
+) -> Result<()> {
+    let (mut plain, mut concurrent) = (Vec::new(), Vec::new());
+    for _ in 0..n.max(1) {
+        drop_index(client, ix).await?;
+        plain.push(timed(client, &ix.create_sql(false)).await?);
+        drop_index(client, ix).await?;
+        concurrent.push(timed(client, &ix.create_sql(true)).await?);
+    }
+    cost.build_ms = median(&plain);
+    cost.build_concurrently_ms = median(&concurrent);
+    cost.build = Some(median_interval(&plain));
+    cost.build_concurrently = Some(median_interval(&concurrent));
+    Ok(())
+}
+
+/// HOT share of the update workload with none of the migration's indexes,
+/// with each of its indexes on the updated table alone, and with all, over
+/// rounds in alternating order, on pages given room first.
+async fn hot_rounds(
+    client: &Client,
+    m: &Migration,
+    q: &Query,
+    o: CostOptions,
+    costs: &mut [IndexCost],
+) -> Result<HotUpdates> {
+    let mut rows = ParamPool::sample(client, q).await?.rows.into_iter();
+    make_room(client).await?;
+    let alone: Vec<&IndexDef> = m
+        .indexes()
+        .iter()
+        .filter(|i| i.table == UPDATED_TABLE)
+        .collect();
+    let mut states: Vec<Option<&IndexDef>> = vec![None];
+    states.extend(alone.iter().map(|&i| Some(i)));
+    let per = o
+        .updates
+        .min(rows.len() / (o.rounds * (states.len() + 1)).max(1))
+        .max(1);
+    // shares[k]: state k (none, each alone); the last, every index.
+    let mut shares = vec![Vec::new(); states.len() + 1];
+    for round in 0..o.rounds {
+        let mut order: Vec<usize> = (0..shares.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for k in order {
+            let only: Vec<&IndexDef> = match states.get(k) {
+                Some(Some(ix)) => vec![ix],
+                Some(None) => vec![],
+                None => m.indexes().iter().collect(),
+            };
+            keep_only(client, m, &only).await?;
+            let batch: Vec<_> = rows.by_ref().take(per).collect();
+            shares[k].push(hot_ratio(client, q, batch).await?);
+        }
+    }
+    for (k, state) in states.iter().enumerate() {
+        if let Some(ix) = state {
+            if let Some(c) = costs.iter_mut().find(|c| c.name == ix.name) {
+                c.hot_alone = Some(median_interval(&shares[k]));
+                c.hot_ratio_with = Some(median(&shares[k]));
+                c.hot_ratio_without = Some(median(&shares[0]));
+            }
+        }
+    }
+    let all = shares.last().cloned().unwrap_or_default();
+    Ok(HotUpdates {
+        with_all: median(&all),
+        without_all: median(&shares[0]),
+        updates: (per * o.rounds) as u64,
+        with_all_ci: Some(median_interval(&all)),
+        without_all_ci: Some(median_interval(&shares[0])),
+        pages: HOT_PAGES.to_string(),
+        rounds: o.rounds,
+    })
+}
+
+/// Gives the updated table's pages free space, so HOT is possible.
+async fn make_room(client: &Client) -> Result<()> {
+    let t = quote_ident(UPDATED_TABLE);
+    let doing = "giving the updated table's pages room for HOT updates";
+    client
+        .batch_execute(&format!("ALTER TABLE {t} SET (fillfactor = 90)"))
+        .await
+        .context(doing)?;
+    // On its own: VACUUM cannot run in the implicit transaction of a batch.
+    client
+        .batch_execute(&format!("VACUUM FULL {t}"))
+        .await
+        .context(doing)
+}
+
+/// Builds or drops the migration's indexes so exactly `only` exist.
+async fn keep_only(client: &Client, m: &Migration, only: &[&IndexDef]) -> Result<()> {
+    let wanted: Vec<&str> = only.iter().map(|i| i.name.as_str()).collect();
+    let present = crate::schema::present_indexes(client, m).await?;
+    for ix in m.indexes() {
+        let want = wanted.contains(&ix.name.as_str());
+        if want && !present.contains(&ix.name) {
+            timed(client, &ix.create_sql(false)).await?;
+        } else if !want && present.contains(&ix.name) {
+            drop_index(client, ix).await?;
+        }
+    }
+    Ok(())
+}
 
 async fn drop_index(client: &Client, ix: &IndexDef) -> Result<()> {
     client
@@ -142,21 +295,16 @@ pub async fn relation_size(client: &Client, name: &str) -> Result<u64> {
     Ok(row.get::<_, i64>(0) as u64)
 }
 
-/// Insert transactions per second (from the median latency) and WAL bytes
-/// per transaction.
-async fn insert_rate(client: &Client, q: &Prepared, n: usize) -> Result<(f64, f64)> {
-    let before = wal_lsn(client).await?;
-    let s = Samples::take(client, q, 0, n).await?;
-    let after = wal_lsn(client).await?;
-    let wal = client
+/// The planner's row count of a table.
+async fn table_rows(client: &Client, table: &str) -> Result<u64> {
+    let row = client
         .query_one(
-            "SELECT pg_wal_lsn_diff($1::text::pg_lsn, $2::text::pg_lsn)::float8",
-            &[&after, &before],
+            "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass($1)",
+            &[&quote_ident(table)],
         )
         .await
-        .context("measuring WAL")?
-        .get::<_, f64>(0);
-    Ok((1e3 / s.median().max(1e-9), wal / n as f64))
+        .context(format!("counting rows of {table}"))?;
+    Ok(row.get::<_, i64>(0) as u64)
 }
 
 async fn wal_lsn(client: &Client) -> Result<String> {
@@ -167,27 +315,33 @@ async fn wal_lsn(client: &Client) -> Result<String> {
         .get(0))
 }
 
+/// WAL bytes written since `before`.
+async fn wal_since(client: &Client, before: &str) -> Result<f64> {
+    Ok(client
+        .query_one(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::text::pg_lsn)::float8",
+            &[&before],
+        )
+        .await
+        .context("measuring WAL")?
+        .get(0))
+}
+
 /// Runs the update workload over `rows` and returns HOT updates / updates.
-async fn hot_ratio(
-    client: &Client,
-    q: &crate::queries::Query,
-    rows: Vec<Vec<Option<String>>>,
-) -> Result<f64> {
-    let table = UPDATED_TABLE;
-    let n = rows.len();
-    if n == 0 {
+async fn hot_ratio(client: &Client, q: &Query, rows: Vec<Vec<Option<String>>>) -> Result<f64> {
+    if rows.is_empty() {
         return Err(crate::error::Error::BadInput(format!(
             "the {} sample ran out of conversations to update; seed a larger scale",
             q.name
         )));
     }
-    let pool = ParamPool::from_rows(rows);
-    let p = Prepared::new(client, q, pool).await?;
-    let (upd0, hot0) = update_counts(client, table).await?;
+    let n = rows.len();
+    let p = Prepared::new(client, q, ParamPool::from_rows(rows)).await?;
+    let (upd0, hot0) = update_counts(client, UPDATED_TABLE).await?;
     for _ in 0..n {
         p.run_next(client).await?;
     }
-    let (upd1, hot1) = update_counts(client, table).await?;
+    let (upd1, hot1) = update_counts(client, UPDATED_TABLE).await?;
     let upd = (upd1 - upd0).max(0) as f64;
     Ok(if upd > 0.0 {
         (hot1 - hot0) as f64 / upd
@@ -199,11 +353,7 @@ async fn hot_ratio(
 /// `n_tup_upd` and `n_tup_hot_upd` of a table, flushed first.
 async fn update_counts(client: &Client, table: &str) -> Result<(i64, i64)> {
     client
-        .batch_execute("SELECT pg_stat_force_next_flush()")
-        .await
-        .context("flushing statistics")?;
-    client
-        .batch_execute("SELECT pg_stat_clear_snapshot()")
+        .batch_execute("SELECT pg_stat_force_next_flush(); SELECT pg_stat_clear_snapshot()")
         .await
         .context("flushing statistics")?;
     let row = client
