@@ -46,6 +46,10 @@ pub struct IndexDef {
     pub table: String,
     /// Key columns or expressions, unquoted when they are plain names.
     pub columns: Vec<String>,
+    /// `INCLUDE` columns, which the index stores but does not order by.
+    pub include: Vec<String>,
+    /// The `WHERE` predicate of a partial index, as written.
+    pub predicate: Option<String>,
     pub unique: bool,
     /// The `CREATE INDEX` statement as written in the file.
     pub sql: String,
@@ -69,11 +73,20 @@ impl IndexDef {
 
     /// True when this index's key columns lead `other`'s, on the same table,
     /// so `other` can answer every lookup this one can.
+    ///
+    /// Only when the wider index can serve every row and column this one
+    /// does: the same predicate (a partial index covers only its rows), and
+    /// this one's `INCLUDE` columns among the wider one's columns. A unique
+    /// index is never redundant: it enforces something.
     pub fn is_prefix_of(&self, other: &IndexDef) -> bool {
+        let stores = |c: &String| other.columns.contains(c) || other.include.contains(c);
         self.name != other.name
             && self.table == other.table
+            && !self.unique
             && self.columns.len() < other.columns.len()
             && other.columns.starts_with(&self.columns)
+            && normalise(&self.predicate) == normalise(&other.predicate)
+            && self.include.iter().all(stores)
     }
 
     /// The statement that drops this index.
@@ -234,11 +247,14 @@ impl Objects {
             });
         }
         if let Some(c) = INDEX.captures(sql) {
+            let (keys, include, predicate) = index_tail(&c[4]);
             self.indexes.push(IndexDef {
                 unique: c.get(1).is_some(),
                 name: unquote(&c[2]),
                 table: unquote(&c[3]),
-                columns: split_columns(&c[4]),
+                columns: split_columns(keys),
+                include: include.map(split_columns).unwrap_or_default(),
+                predicate,
                 sql: sql.to_string(),
             });
         }
@@ -328,8 +344,15 @@ static INDEX: LazyLock<Regex> = LazyLock::new(|| {
         name!(),
         r"\s+ON\s+(?:ONLY\s+)?",
         name!(),
-        r"\s*(?:USING\s+\w+\s*)?\((.*)\)"
+        r"\s*(?:USING\s+\w+\s*)?(\(.*)"
     ))
+});
+
+/// What follows the key list of a `CREATE INDEX`.
+static INDEX_REST: LazyLock<Regex> = LazyLock::new(|| {
+    compile(
+        r"(?is)^\s*(?:INCLUDE\s*(\(.*?\)))?\s*(?:WITH\s*\(.*?\))?\s*(?:TABLESPACE\s+\S+)?\s*(?:WHERE\s+(.*?))?\s*;?\s*$",
+    )
 });
 
 /// The head of a `CREATE [UNIQUE] INDEX`, where `CONCURRENTLY` goes.
@@ -514,6 +537,57 @@ fn unqualified(name: &str) -> String {
 }
 
 /// Splits an index's column list at top-level commas.
+/// Splits `(keys) [INCLUDE (cols)] [WITH (...)] [WHERE predicate]` into the
+/// key list, the include list (both without their parentheses) and the
+/// predicate.
+fn index_tail(tail: &str) -> (&str, Option<&str>, Option<String>) {
+    let close = group_end(tail).unwrap_or(tail.len());
+    let keys = tail.get(1..close.saturating_sub(1)).unwrap_or("");
+    let rest = &tail[close.min(tail.len())..];
+    match INDEX_REST.captures(rest) {
+        Some(c) => (
+            keys,
+            c.get(1)
+                .map(|m| m.as_str().trim_start_matches('(').trim_end_matches(')')),
+            c.get(2).map(|m| m.as_str().trim().to_string()),
+        ),
+        None => (keys, None, None),
+    }
+}
+
+/// The byte after the parenthesised group `s` starts with.
+fn group_end(s: &str) -> Option<usize> {
+    let (mut depth, mut quote) = (0i32, None);
+    for (i, ch) in s.char_indices() {
+        match (quote, ch) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(ch),
+            (None, '(') => depth += 1,
+            (None, ')') => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A predicate compared without case, spaces or outer parentheses.
+fn normalise(p: &Option<String>) -> Option<String> {
+    p.as_ref().map(|p| {
+        p.chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .trim_start_matches('(')
+            .trim_end_matches(')')
+            .to_lowercase()
+    })
+}
+
 fn split_columns(list: &str) -> Vec<String> {
     split_top_level(list)
         .into_iter()
@@ -546,6 +620,54 @@ fn split_top_level(s: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn index(sql: &str) -> IndexDef {
+        let mut o = Objects::default();
+        o.add(sql);
+        o.indexes.remove(0)
+    }
+
+    #[test]
+    fn prefix_redundancy_respects_predicates_include_and_uniqueness() {
+        let status = index(r#"CREATE INDEX "a" ON "Conversation"("status")"#);
+        let wide = index(r#"CREATE INDEX "b" ON "Conversation"("status", "assignedTo")"#);
+        assert!(status.is_prefix_of(&wide));
+        assert!(!wide.is_prefix_of(&status));
+
+        let partial =
+            index(r#"CREATE INDEX "p" ON "Conversation"("status") WHERE "assignedTo" IS NULL"#);
+        assert_eq!(partial.columns, ["status"]);
+        assert_eq!(
+            partial.predicate.as_deref(),
+            Some(r#""assignedTo" IS NULL"#)
+        );
+        assert!(
+            !partial.is_prefix_of(&wide),
+            "the wide index is not partial"
+        );
+        let partial_wide = index(
+            r#"CREATE INDEX "pw" ON "Conversation" USING btree ("status", "createdAt") WHERE ("assignedTo" IS NULL)"#,
+        );
+        assert!(partial.is_prefix_of(&partial_wide), "same predicate");
+
+        let covering =
+            index(r#"CREATE INDEX "c" ON "Conversation"("status") INCLUDE ("customerEmail")"#);
+        assert_eq!(covering.include, ["customerEmail"]);
+        assert!(
+            !covering.is_prefix_of(&wide),
+            "the wide index lacks customerEmail"
+        );
+        let with_email = index(
+            r#"CREATE INDEX "e" ON "Conversation"("status", "assignedTo") INCLUDE ("customerEmail") WITH (fillfactor = 90)"#,
+        );
+        assert!(covering.is_prefix_of(&with_email));
+
+        let unique = index(r#"CREATE UNIQUE INDEX "u" ON "Conversation"("status")"#);
+        assert!(
+            !unique.is_prefix_of(&wide),
+            "a unique index enforces something"
+        );
+    }
 
     #[test]
     fn builtin_012_lists_the_spec_indexes() {
