@@ -100,6 +100,7 @@ pub async fn write_run(input: &RunInput<'_>) -> Result<PathBuf> {
     }
     results.violations = plans.violations.clone();
     results.findings = findings::findings(&results, m);
+    results.recommendations = super::recommendations(&results, m);
     results.write(&dir.join("results.json"))?;
     let online = dir.join("online_migration.sql");
     std::fs::write(&online, crate::schema::online_sql(m)).context(online.display())?;
