@@ -16,13 +16,18 @@ use std::path::PathBuf;
 use criterion::SamplingMode;
 mod common;
 
-use helpdesk_bench::measure::{write_run, RunInput};
+use helpdesk_bench::measure::{parse_production_rows, write_run, RunInput, PRODUCTION_ROWS_ENV};
 use helpdesk_bench::queries::{split_runnable, Catalogue, ParamPool, Prepared};
 use helpdesk_bench::report::CriterionRun;
 use helpdesk_bench::schema::{set_state, Access, IndexState, MigrationChain, Policy, Session};
 
 fn main() -> anyhow::Result<()> {
     let bench_mode = common::bench_mode();
+    // Read first, so a typo fails before the benchmarks, not after.
+    let production_rows = match std::env::var(PRODUCTION_ROWS_ENV) {
+        Ok(text) => parse_production_rows(&text)?,
+        Err(_) => Vec::new(),
+    };
     // Before criterion runs: the baseline's samples as they are now.
     let crit = CriterionRun::start();
     let mut c = common::criterion(&crit)?;
@@ -104,6 +109,7 @@ fn main() -> anyhow::Result<()> {
             states,
             reports_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reports"),
             costs: ws.cluster.is_some(),
+            production_rows,
             criterion: &crit,
         }))?;
         eprintln!(

@@ -217,6 +217,11 @@ pub struct ReportArgs {
     /// Render two run folders side by side: a baseline (before) and a run after.
     #[arg(long, num_args = 2, value_names = ["RUN_A", "RUN_B"])]
     pub compare: Option<Vec<PathBuf>>,
+    /// Project the deploy advice to these row counts, e.g.
+    /// `Message=50000000,Conversation=5000000` (saved into the run's
+    /// results.json). Same as HELPDESK_BENCH_PRODUCTION_ROWS for `cargo bench`.
+    #[arg(long, value_name = "TABLE=ROWS,...", conflicts_with = "compare")]
+    pub production_rows: Option<String>,
 }
 
 /// Flags of `sweep`.

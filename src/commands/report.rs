@@ -20,6 +20,9 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
             out!("report: {}", out.join("compare.md").display());
         }
         _ => {
+            if let Some(rows) = &args.production_rows {
+                advise(&args.run, rows)?;
+            }
             render_run(&args.run, args.out.as_deref())?;
             let out = args.out.unwrap_or(args.run);
             out!("report: {}", out.join("index.html").display());
@@ -27,4 +30,19 @@ pub fn run(args: ReportArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Recomputes a run's deploy advice for other production row counts.
+fn advise(run: &std::path::Path, rows: &str) -> Result<()> {
+    let rows = crate::measure::parse_production_rows(rows)?;
+    let path = run.join("results.json");
+    let mut r = Results::read(&path)?;
+    r.deploy = crate::measure::deploy_advice(&r, &rows, "--production-rows");
+    if r.deploy.is_none() {
+        return Err(crate::error::Error::BadInput(format!(
+            "{}: the migration's own cost was not measured in this run (it is, on the embedded database); nothing to project",
+            path.display()
+        )));
+    }
+    r.write(&path)
 }

@@ -4,6 +4,7 @@
 
 mod ablation;
 mod costs;
+mod deploy;
 mod environment;
 mod findings;
 mod foreign_keys;
@@ -15,6 +16,7 @@ mod timing;
 
 pub use ablation::ablation;
 pub use costs::{index_costs, relation_size, CostOptions, INSERT_WORKLOAD, UPDATE_WORKLOAD};
+pub use deploy::{deploy_advice, parse_production_rows, ONLINE_FILE, PRODUCTION_ROWS_ENV};
 pub use environment::environment;
 pub use findings::findings;
 pub use foreign_keys::{foreign_keys, measure_deletes};

@@ -26,6 +26,9 @@ pub struct RunInput<'a> {
     pub reports_dir: PathBuf,
     /// Also measure index costs, ablation and the migration's cost (embedded only).
     pub costs: bool,
+    /// Production row counts to project the deploy advice to, by table
+    /// (`HELPDESK_BENCH_PRODUCTION_ROWS`); empty for no projection.
+    pub production_rows: Vec<(String, u64)>,
     /// This bench process's criterion flags and baseline snapshot: only
     /// benchmarks it ran are read.
     pub criterion: &'a CriterionRun,
@@ -101,8 +104,10 @@ pub async fn write_run(input: &RunInput<'_>) -> Result<PathBuf> {
     results.violations = plans.violations.clone();
     results.findings = findings::findings(&results, m);
     results.recommendations = super::recommendations(&results, m);
+    results.deploy =
+        super::deploy_advice(&results, &input.production_rows, super::PRODUCTION_ROWS_ENV);
     results.write(&dir.join("results.json"))?;
-    let online = dir.join("online_migration.sql");
+    let online = dir.join(super::ONLINE_FILE);
     std::fs::write(&online, crate::schema::online_sql(m)).context(online.display())?;
     report::render(&results, &dir)?;
     if let Some(name) = crit.args.save_name() {
