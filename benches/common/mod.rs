@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use criterion::Criterion;
+use criterion::{Criterion, PlottingBackend};
 use helpdesk_bench::report::{BaselineMode, CriterionRun};
 
 /// Short warm-up and measurement with 20 flat samples: enough for stable
@@ -15,7 +15,9 @@ use helpdesk_bench::report::{BaselineMode, CriterionRun};
 /// as new instead of making criterion panic. A name that no benchmark has
 /// at all is still refused, since it is most likely a typo.
 pub fn criterion(run: &CriterionRun) -> anyhow::Result<Criterion> {
+    // The plotters backend is built in: no gnuplot lookup, no warning.
     let c = Criterion::default()
+        .plotting_backend(PlottingBackend::Plotters)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
         .sample_size(20)

@@ -25,7 +25,7 @@ pub async fn run(args: SeedArgs, quiet: bool) -> Result<ExitCode> {
             }
             let db = Endpoint::from_url(url)?;
             let report = seed::run(&db, &cfg, &progress).await?;
-            print_report(&report, &db);
+            print_report(&report, &db, quiet);
         }
         None => {
             let kept = if args.keep {
@@ -42,7 +42,7 @@ pub async fn run(args: SeedArgs, quiet: bool) -> Result<ExitCode> {
             };
             let db = cluster::create_database(&admin, EMBEDDED_DB, None).await?;
             let report = seed::run(&db, &cfg, &progress).await?;
-            print_report(&report, &db);
+            print_report(&report, &db, quiet);
             if args.measure_ceiling {
                 let dir = match &kept {
                     Some(c) => c.run_dir().to_path_buf(),
@@ -117,7 +117,9 @@ fn print_ceiling(rows: &[seed::CeilingRow]) {
     }
 }
 
-fn print_report(r: &SeedReport, db: &Endpoint) {
+/// The result: what was seeded, each phase once (the per-phase table only
+/// when no progress lines were shown), and the total.
+fn print_report(r: &SeedReport, db: &Endpoint, quiet: bool) {
     out!(
         "seeded {} ({} schema, seed {}): {} users ({} staff), {} conversations, {} messages",
         db.describe(),
@@ -128,7 +130,7 @@ fn print_report(r: &SeedReport, db: &Endpoint) {
         r.counts.conversations,
         r.counts.messages
     );
-    for p in &r.phases {
+    for p in r.phases.iter().filter(|_| quiet) {
         match (p.rows, p.bytes) {
             (Some(rows), Some(bytes)) => {
                 let s = p.duration.as_secs_f64().max(1e-9);

@@ -226,8 +226,16 @@ fn query_result(
         .plans
         .iter()
         .find_map(|p| (p.query == q.name).then(|| p.miss.clone()).flatten());
+    let samples = |s: &IndexState| crit.samples(group, &s.id(input.migration));
+    let speedup_ci = match (samples(&IndexState::Without), samples(&IndexState::With)) {
+        (Some(without), Some(with)) if !without.is_empty() && !with.is_empty() => {
+            Some(crate::stats::ratio_interval(&without, &with))
+        }
+        _ => None,
+    };
     Ok(QueryResult {
         miss,
+        speedup_ci,
         name: q.name.clone(),
         screen: q.screen.clone(),
         sql: q.sql.clone(),

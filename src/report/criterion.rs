@@ -101,6 +101,15 @@ impl CriterionRun {
             .collect()
     }
 
+    /// The per-iteration times (ms) of `group/id` from this process's run.
+    pub fn samples(&self, group: &str, id: &str) -> Option<Vec<f64>> {
+        if !self.ran(group, id) {
+            return None;
+        }
+        let ns = per_iteration(&self.dir(group, id).join("new").join("sample.json"))?;
+        Some(ns.into_iter().map(|t| t / 1e6).collect())
+    }
+
     /// The timing of `group/id` (the id of `state`), if it ran in this process.
     pub fn timing(&self, group: &str, state: &IndexState, id: &str) -> Option<Timing> {
         if !self.ran(group, id) {

@@ -174,6 +174,10 @@ pub struct QueryResult {
     /// Median without the indexes over median with them.
     #[serde(default)]
     pub speedup: Option<f64>,
+    /// The speed-up's 95% interval: the ratio of medians bootstrapped from
+    /// both states' criterion samples.
+    #[serde(default)]
+    pub speedup_ci: Option<Interval>,
     #[serde(default)]
     pub plans: Vec<PlanRef>,
     /// Set when the query was timed with parameters that match nothing,

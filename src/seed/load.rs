@@ -56,17 +56,7 @@ impl SeedReport {
 
 impl fmt::Display for SeedReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self
-            .phases
-            .iter()
-            .map(|p| format!("{} {:.2} s", p.name, p.duration.as_secs_f64()))
-            .collect();
-        write!(
-            f,
-            "done in {:.2} s ({})",
-            self.total.as_secs_f64(),
-            parts.join(", ")
-        )
+        write!(f, "done in {:.2} s", self.total.as_secs_f64())
     }
 }
 
