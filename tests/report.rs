@@ -92,6 +92,28 @@ fn page_shows_the_runs_numbers_names_and_findings() {
     assert!(html.contains(&format!("<b>{faster} of {} queries</b>", r.queries.len())));
 }
 
+/// The rows of summary.md's query table, split into cells.
+fn md_query_rows(md: &str) -> Vec<Vec<String>> {
+    md.lines()
+        .skip_while(|l| !l.starts_with("### Queries"))
+        .skip(4)
+        .take_while(|l| l.starts_with("| "))
+        .map(|l| {
+            l.trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// `13.12 ms (13.00–13.46 ms)` as (13.12, "ms").
+fn time_cell(cell: &str) -> (f64, String) {
+    let mut words = cell.split_whitespace();
+    let n: f64 = words.next().unwrap().replace(',', "").parse().unwrap();
+    (n, words.next().unwrap().to_string())
+}
+
 #[test]
 fn summary_md_renders_the_same_numbers_as_the_page() {
     let r = results();
@@ -99,18 +121,42 @@ fn summary_md_renders_the_same_numbers_as_the_page() {
     render(&r, &dir).unwrap();
     let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
     let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
-    for q in &r.queries {
+    let rows = md_query_rows(&md);
+    assert_eq!(rows.len(), r.queries.len(), "{md}");
+    // Columns 1 and 3 are the client medians without and with the indexes,
+    // 2 and 4 the server's execution time: each in one unit, the same
+    // numbers as the page and as results.json.
+    for col in 1..=4 {
+        let units: Vec<String> = rows.iter().map(|row| time_cell(&row[col]).1).collect();
+        assert!(
+            units.iter().all(|u| *u == units[0]),
+            "column {col}: {units:?}"
+        );
+    }
+    for row in &rows {
+        let q = r.query(&row[0]).unwrap();
+        for (col, state) in [(1, IndexState::Without), (3, IndexState::With)] {
+            let (n, unit) = time_cell(&row[col]);
+            let ms = if unit == "µs" { n / 1e3 } else { n };
+            let median = q.timing(&state).unwrap().median_ms;
+            assert!(
+                (ms - median).abs() / median < 0.01,
+                "{}: {ms} vs {median}",
+                q.name
+            );
+            let shown = row[col].split(" (").next().unwrap();
+            assert!(
+                html.contains(&format!("<td class=\"num\">{shown}<div")),
+                "page lacks {shown}"
+            );
+        }
         let s = speedup_text(q.speedup.unwrap());
         assert!(
-            md.contains(&format!("**{s}**")),
+            row[5].starts_with(&format!("**{s}**")),
             "summary lacks {} {s}",
             q.name
         );
-        for t in &q.timings {
-            let cell = helpdesk_bench::report::format_ms(t.median_ms);
-            assert!(md.contains(&cell), "summary lacks {} {}", q.name, cell);
-            assert!(html.contains(&cell), "page lacks {} {}", q.name, cell);
-        }
+        assert!(html.contains(&format!("<strong>{s}</strong>")));
     }
     let geomean_line = md.lines().find(|l| l.contains("geometric mean")).unwrap();
     let geo = geomean_line.split("**").nth(3).unwrap();
@@ -183,17 +229,23 @@ fn report_command_rerenders_and_compares() {
 }
 
 /// Headless Chromium (Debian's `chromium`, driven by playwright-core from
-/// `tests/browser`, both installed on first use) opens the page from file://.
+/// `tests/browser`, both installed on first use) opens the page from
+/// file:// at 1280 px and at 390 px: no sideways scroll at either, the
+/// verdict and its recommendation visible, and a full page that is not
+/// blank. The screenshots stay in `$TMPDIR/hb-report-shots/` (replaced on
+/// every run) and their paths are printed, so they can be looked at.
 #[test]
 fn page_opens_offline_in_a_real_browser() {
     let browser = browser_setup::ensure();
     let dir = scratch("browser");
     render(&results(), &dir).unwrap();
-    let png = dir.join("page.png");
+    let shots = std::env::temp_dir().join("hb-report-shots");
+    let _ = std::fs::remove_dir_all(&shots);
+    std::fs::create_dir_all(&shots).unwrap();
     let out = Command::new("node")
         .arg(browser.dir.join("check.mjs"))
         .arg(dir.join("index.html"))
-        .arg(&png)
+        .arg(&shots)
         .env("CHROMIUM", &browser.chromium)
         .output()
         .expect("node is needed for the browser test: install Debian's `nodejs`");
@@ -205,16 +257,30 @@ fn page_opens_offline_in_a_real_browser() {
         serde_json::json!([]),
         "requests left file://"
     );
-    for sel in ["#verdict", "#query-table", ".tree .node"] {
-        assert_eq!(report["visible"][sel], true, "{sel} not visible");
+    for width in ["1280", "390"] {
+        let w = &report["widths"][width];
+        println!("screenshot at {width} px: {}", w["png"].as_str().unwrap());
+        assert!(
+            w["overflow"].as_i64().unwrap() <= 0,
+            "page scrolls sideways by {} px at {width} px",
+            w["overflow"]
+        );
+        for sel in [
+            "#verdict",
+            "#recommendation",
+            "#query-table",
+            "#medians-chart",
+            ".tree .node",
+        ] {
+            assert_eq!(w["visible"][sel], true, "{sel} not visible at {width} px");
+        }
+        assert_not_blank(Path::new(w["png"].as_str().unwrap()));
     }
-    assert!(
-        report["narrowOverflow"].as_i64().unwrap() <= 0,
-        "page scrolls sideways in a narrow window"
-    );
+}
 
-    // Not blank: a good share of the full-page screenshot is not background.
-    let decoder = png::Decoder::new(std::fs::File::open(&png).unwrap());
+/// A full-page screenshot with a good share of it not background.
+fn assert_not_blank(png: &Path) {
+    let decoder = png::Decoder::new(std::fs::File::open(png).unwrap());
     let mut reader = decoder.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size()];
     let info = reader.next_frame(&mut buf).unwrap();
@@ -227,12 +293,14 @@ fn page_opens_offline_in_a_real_browser() {
     let share = inked as f64 / (pixels.len() / px) as f64;
     assert!(
         info.height > 2000,
-        "full page expected, got {} px tall",
+        "{}: full page expected, got {} px tall",
+        png.display(),
         info.height
     );
     assert!(
         share > 0.02,
-        "screenshot looks blank: {:.2}% inked",
+        "{}: screenshot looks blank: {:.2}% inked",
+        png.display(),
         share * 100.0
     );
 }
