@@ -83,11 +83,18 @@ fn page_shows_the_runs_numbers_names_and_findings() {
     ] {
         assert!(!html.contains(banned), "page references {banned}");
     }
-    // The verdict counts the faster queries.
+    // The verdict counts the queries whose speed-up range (from the two
+    // medians' 95% intervals) lies wholly past 1.10×.
     let faster = r
         .queries
         .iter()
-        .filter(|q| q.speedup.unwrap() > 1.1)
+        .filter(|q| {
+            let (a, b) = (
+                q.timing(&IndexState::Without).unwrap(),
+                q.timing(&IndexState::With).unwrap(),
+            );
+            a.ci_low_ms / b.ci_high_ms > 1.1
+        })
         .count();
     assert!(html.contains(&format!("<b>{faster} of {} queries</b>", r.queries.len())));
 }
@@ -112,6 +119,37 @@ fn time_cell(cell: &str) -> (f64, String) {
     let mut words = cell.split_whitespace();
     let n: f64 = words.next().unwrap().replace(',', "").parse().unwrap();
     (n, words.next().unwrap().to_string())
+}
+
+/// Each plan as pev2 reads it: the access-path diff in one line, the
+/// parameters it ran with, each node's own time, the hot node, the node
+/// details, and nodes only one plan has.
+#[test]
+fn plans_show_the_diff_parameters_hot_node_and_details() {
+    let dir = scratch("plans");
+    render(&results(), &dir).unwrap();
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    let plan = |name: &str| {
+        let at = html
+            .find(&format!("<section class=\"plan\" id=\"plan-{name}\">"))
+            .unwrap();
+        html[at..at + html[at..].find("</section>").unwrap()].to_string()
+    };
+    let transcript = plan("transcript");
+    assert!(transcript
+        .contains("Seq Scan on Message → Index Scan using Message_conversationId_idx on Message"));
+    assert!(transcript.contains("$1 = &#x27;cmhyvjpft00001v4nj21nqexk&#x27;"));
+    assert!(transcript.contains("<span class=\"tag hot\">hot</span>"));
+    assert!(transcript.contains("self ("), "exclusive time per node");
+    assert!(transcript.contains("rows removed by filter:"));
+    assert!(transcript.contains("<span class=\"tag only-here\">only in this plan</span>"));
+    assert!(!html.contains(">new</span>"));
+    // A Bitmap Heap Scan names the index it reads.
+    assert!(plan("customer-lookup-hit")
+        .contains("Bitmap Heap Scan using Conversation_customerEmail_idx on Conversation"));
+    // Criterion links go to each group's comparison page.
+    assert!(html.contains("href=\"criterion&#x2f;transcript&#x2f;report&#x2f;index.html\""));
+    assert!(!html.contains("with_012_indexes&#x2f;report"));
 }
 
 #[test]
@@ -566,4 +604,126 @@ async fn filter_columns_without_statistics_are_found_until_analyze() {
     );
     c.batch_execute(r#"ANALYZE "Conversation""#).await.unwrap();
     assert!(missing_stats(&c, sql, &rel).await.unwrap().is_empty());
+}
+
+/// A run with the recommendation, deploy advice and foreign keys filled
+/// in, as the measurement writes them.
+fn advised_run() -> Results {
+    use helpdesk_bench::report::{
+        Action, BuildProjection, DeleteCost, DeployAdvice, ForeignKey, Interval, LockHeld,
+        Recommendation,
+    };
+    let iv = |point, low, high| Interval { point, low, high };
+    let mut r = results();
+    r.recommendations = vec![
+        Recommendation {
+            index: "Conversation_status_idx".into(),
+            action: Action::ReplaceWith,
+            replace_with: Some("Conversation_status_assignedTo_idx".into()),
+            evidence: "dropping it slows status_dashboard 1.01× [0.97×–1.05×], within noise".into(),
+            rule: "prefix redundancy".into(),
+        },
+        Recommendation {
+            index: "Message_conversationId_idx".into(),
+            action: Action::KeepForForeignKey,
+            replace_with: None,
+            evidence: "the only index serving Message_conversationId_fkey".into(),
+            rule: "foreign keys".into(),
+        },
+    ];
+    r.foreign_keys = vec![ForeignKey {
+        name: "Message_conversationId_fkey".into(),
+        table: "Message".into(),
+        columns: vec!["conversationId".into()],
+        references: "Conversation".into(),
+        on_delete: "CASCADE".into(),
+        on_update: "CASCADE".into(),
+        served_by: vec!["Message_conversationId_idx".into()],
+        delete: Some(DeleteCost {
+            index: "Message_conversationId_idx".into(),
+            with_ms: iv(0.2, 0.18, 0.22),
+            without_ms: iv(95.0, 90.0, 101.0),
+            slowdown: iv(475.0, 410.0, 560.0),
+            deletes: 30,
+        }),
+    }];
+    r.deploy = Some(DeployAdvice {
+        locks: vec![LockHeld {
+            table: "Message".into(),
+            mode: "SHARE".into(),
+            blocks: "all writes".into(),
+            held_ms: 1779.0,
+        }],
+        production_rows: vec![("Message".into(), 50_000_000)],
+        production_source: "--production-rows".into(),
+        builds: vec![BuildProjection {
+            index: "Message_role_idx".into(),
+            table: "Message".into(),
+            measured_rows: 1_000_000,
+            plain_ms: iv(733.0, 700.0, 760.0),
+            concurrently_ms: iv(1400.0, 1350.0, 1480.0),
+            production_rows: 50_000_000,
+            projected_plain_s: 36.7,
+            projected_concurrently_s: 70.0,
+        }],
+        projected_lock_s: 89.0,
+        basis: "build time linear in rows, from the measured scale".into(),
+        online_file: "online/012_online.sql".into(),
+        advice: "Deploy the online variant: one CREATE INDEX CONCURRENTLY per statement.".into(),
+    });
+    r
+}
+
+#[test]
+fn recommendation_leads_the_verdict_and_the_summary() {
+    let dir = scratch("advice");
+    render(&advised_run(), &dir).unwrap();
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    let verdict = &html[html.find("id=\"verdict\"").unwrap()..html.find("id=\"queries\"").unwrap()];
+    assert!(verdict.contains("replace with</span><span class=\"mono\">Conversation_status_idx</span> → <span class=\"mono\">Conversation_status_assignedTo_idx</span>"), "{verdict}");
+    assert!(verdict.contains(
+        "keep for the foreign key</span><span class=\"mono\">Message_conversationId_idx</span>"
+    ));
+    assert!(
+        verdict.contains("only index leading with a foreign key"),
+        "rules stated"
+    );
+    // summary.md: the recommendation comes first, one line per index.
+    let first_section = md
+        .lines()
+        .find(|l| l.starts_with("## ") && !l.contains("helpdesk-bench"));
+    assert_eq!(first_section, Some("## Recommendation"));
+    assert!(md.contains("- **replace with** `Conversation_status_idx` → `Conversation_status_assignedTo_idx`: dropping it slows status_dashboard 1.01× [0.97×–1.05×], within noise"));
+    assert!(md.contains("- **keep for the foreign key** `Message_conversationId_idx`"));
+}
+
+#[test]
+fn deploy_section_shows_locks_projections_and_foreign_key_deletes() {
+    let dir = scratch("deploy");
+    render(&advised_run(), &dir).unwrap();
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    let deploy = &html[html.find("id=\"deploy\"").unwrap()..html.find("id=\"scale\"").unwrap()];
+    assert!(
+        deploy.contains(
+            "<td class=\"mono\">SHARE</td><td>all writes</td><td class=\"num\">1,779 ms</td>"
+        ),
+        "{deploy}"
+    );
+    assert!(deploy.contains("projection: build"));
+    assert!(deploy.contains("Basis: build time linear in rows"));
+    assert!(deploy.contains("<td class=\"num\">733.0 ms [700.0–760.0 ms]</td>"));
+    assert!(deploy.contains("<td class=\"num\">36.7 s</td>"));
+    assert!(
+        deploy.contains("online&#x2f;012_online.sql") || deploy.contains("online/012_online.sql")
+    );
+    assert!(deploy.contains("475× [410×–560×], slower without it (30 deletes)"));
+    // Until measured, the section says so and shows no empty tables.
+    let plain = scratch("deploy-none");
+    render(&results(), &plain).unwrap();
+    let html = std::fs::read_to_string(plain.join("index.html")).unwrap();
+    assert!(html.contains("Deploy advice was not measured in this run."));
+    assert!(!html.contains("id=\"locks\""));
+    let md = std::fs::read_to_string(plain.join("summary.md")).unwrap();
+    assert!(md.contains("## Recommendation\n\nNot measured in this run"));
 }
