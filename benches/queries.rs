@@ -2,7 +2,8 @@
 //! the migration's indexes: one criterion group per query, with ids
 //! `without_012_indexes` and `with_012_indexes`, parameters rotating on every
 //! iteration. After criterion, a full run (plans, index costs, ablation,
-//! findings) is written to `reports/<run-id>/results.json`.
+//! findings) is written to `reports/<run-id>/`, and the last line printed is
+//! the path of its `index.html`.
 //!
 //! Embedded by default, at `HELPDESK_BENCH_SCALE` (default small; tiny in
 //! `cargo test`'s test mode), with the
@@ -113,8 +114,8 @@ fn main() -> anyhow::Result<()> {
             criterion: &crit,
         }))?;
         eprintln!(
-            "queries: results written to {}{}",
-            dir.join("results.json").display(),
+            "queries: report written to {}{}",
+            dir.join("index.html").display(),
             if crit.args.filter.is_some() {
                 " (filtered run: only the benchmarks it ran; reports/latest is left as it was unless every benchmark ran)"
             } else {

@@ -96,6 +96,11 @@ fn merge_into_latest(
     }
     r.write(&path)?;
     helpdesk_bench::report::render(&r, &latest)?;
-    eprintln!("writes: timings added to {}", path.display());
+    // cargo bench runs this file last: its last line is the page's path.
+    let page = latest.canonicalize().unwrap_or(latest).join("index.html");
+    eprintln!(
+        "writes: timings added; report written to {}",
+        page.display()
+    );
     Ok(())
 }

@@ -83,13 +83,73 @@ fn page_shows_the_runs_numbers_names_and_findings() {
     ] {
         assert!(!html.contains(banned), "page references {banned}");
     }
-    // The verdict counts the faster queries.
+    // The verdict counts the queries whose speed-up range (from the two
+    // medians' 95% intervals) lies wholly past 1.10×.
     let faster = r
         .queries
         .iter()
-        .filter(|q| q.speedup.unwrap() > 1.1)
+        .filter(|q| {
+            let (a, b) = (
+                q.timing(&IndexState::Without).unwrap(),
+                q.timing(&IndexState::With).unwrap(),
+            );
+            a.ci_low_ms / b.ci_high_ms > 1.1
+        })
         .count();
     assert!(html.contains(&format!("<b>{faster} of {} queries</b>", r.queries.len())));
+}
+
+/// The rows of summary.md's query table, split into cells.
+fn md_query_rows(md: &str) -> Vec<Vec<String>> {
+    md.lines()
+        .skip_while(|l| !l.starts_with("### Queries"))
+        .skip(4)
+        .take_while(|l| l.starts_with("| "))
+        .map(|l| {
+            l.trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+/// `13.12 ms (13.00–13.46 ms)` as (13.12, "ms").
+fn time_cell(cell: &str) -> (f64, String) {
+    let mut words = cell.split_whitespace();
+    let n: f64 = words.next().unwrap().replace(',', "").parse().unwrap();
+    (n, words.next().unwrap().to_string())
+}
+
+/// Each plan as pev2 reads it: the access-path diff in one line, the
+/// parameters it ran with, each node's own time, the hot node, the node
+/// details, and nodes only one plan has.
+#[test]
+fn plans_show_the_diff_parameters_hot_node_and_details() {
+    let dir = scratch("plans");
+    render(&results(), &dir).unwrap();
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    let plan = |name: &str| {
+        let at = html
+            .find(&format!("<section class=\"plan\" id=\"plan-{name}\">"))
+            .unwrap();
+        html[at..at + html[at..].find("</section>").unwrap()].to_string()
+    };
+    let transcript = plan("transcript");
+    assert!(transcript
+        .contains("Seq Scan on Message → Index Scan using Message_conversationId_idx on Message"));
+    assert!(transcript.contains("$1 = &#x27;cmhyvjpft00001v4nj21nqexk&#x27;"));
+    assert!(transcript.contains("<span class=\"tag hot\">hot</span>"));
+    assert!(transcript.contains("self ("), "exclusive time per node");
+    assert!(transcript.contains("rows removed by filter:"));
+    assert!(transcript.contains("<span class=\"tag only-here\">only in this plan</span>"));
+    assert!(!html.contains(">new</span>"));
+    // A Bitmap Heap Scan names the index it reads.
+    assert!(plan("customer-lookup-hit")
+        .contains("Bitmap Heap Scan using Conversation_customerEmail_idx on Conversation"));
+    // Criterion links go to each group's comparison page.
+    assert!(html.contains("href=\"criterion&#x2f;transcript&#x2f;report&#x2f;index.html\""));
+    assert!(!html.contains("with_012_indexes&#x2f;report"));
 }
 
 #[test]
@@ -99,18 +159,42 @@ fn summary_md_renders_the_same_numbers_as_the_page() {
     render(&r, &dir).unwrap();
     let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
     let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
-    for q in &r.queries {
+    let rows = md_query_rows(&md);
+    assert_eq!(rows.len(), r.queries.len(), "{md}");
+    // Columns 1 and 3 are the client medians without and with the indexes,
+    // 2 and 4 the server's execution time: each in one unit, the same
+    // numbers as the page and as results.json.
+    for col in 1..=4 {
+        let units: Vec<String> = rows.iter().map(|row| time_cell(&row[col]).1).collect();
+        assert!(
+            units.iter().all(|u| *u == units[0]),
+            "column {col}: {units:?}"
+        );
+    }
+    for row in &rows {
+        let q = r.query(&row[0]).unwrap();
+        for (col, state) in [(1, IndexState::Without), (3, IndexState::With)] {
+            let (n, unit) = time_cell(&row[col]);
+            let ms = if unit == "µs" { n / 1e3 } else { n };
+            let median = q.timing(&state).unwrap().median_ms;
+            assert!(
+                (ms - median).abs() / median < 0.01,
+                "{}: {ms} vs {median}",
+                q.name
+            );
+            let shown = row[col].split(" (").next().unwrap();
+            assert!(
+                html.contains(&format!("<td class=\"num\">{shown}<div")),
+                "page lacks {shown}"
+            );
+        }
         let s = speedup_text(q.speedup.unwrap());
         assert!(
-            md.contains(&format!("**{s}**")),
+            row[5].starts_with(&format!("**{s}**")),
             "summary lacks {} {s}",
             q.name
         );
-        for t in &q.timings {
-            let cell = helpdesk_bench::report::format_ms(t.median_ms);
-            assert!(md.contains(&cell), "summary lacks {} {}", q.name, cell);
-            assert!(html.contains(&cell), "page lacks {} {}", q.name, cell);
-        }
+        assert!(html.contains(&format!("<strong>{s}</strong>")));
     }
     let geomean_line = md.lines().find(|l| l.contains("geometric mean")).unwrap();
     let geo = geomean_line.split("**").nth(3).unwrap();
@@ -183,17 +267,23 @@ fn report_command_rerenders_and_compares() {
 }
 
 /// Headless Chromium (Debian's `chromium`, driven by playwright-core from
-/// `tests/browser`, both installed on first use) opens the page from file://.
+/// `tests/browser`, both installed on first use) opens the page from
+/// file:// at 1280 px and at 390 px: no sideways scroll at either, the
+/// verdict and its recommendation visible, and a full page that is not
+/// blank. The screenshots stay in `$TMPDIR/hb-report-shots/` (replaced on
+/// every run) and their paths are printed, so they can be looked at.
 #[test]
 fn page_opens_offline_in_a_real_browser() {
     let browser = browser_setup::ensure();
     let dir = scratch("browser");
     render(&results(), &dir).unwrap();
-    let png = dir.join("page.png");
+    let shots = std::env::temp_dir().join("hb-report-shots");
+    let _ = std::fs::remove_dir_all(&shots);
+    std::fs::create_dir_all(&shots).unwrap();
     let out = Command::new("node")
         .arg(browser.dir.join("check.mjs"))
         .arg(dir.join("index.html"))
-        .arg(&png)
+        .arg(&shots)
         .env("CHROMIUM", &browser.chromium)
         .output()
         .expect("node is needed for the browser test: install Debian's `nodejs`");
@@ -205,16 +295,30 @@ fn page_opens_offline_in_a_real_browser() {
         serde_json::json!([]),
         "requests left file://"
     );
-    for sel in ["#verdict", "#query-table", ".tree .node"] {
-        assert_eq!(report["visible"][sel], true, "{sel} not visible");
+    for width in ["1280", "390"] {
+        let w = &report["widths"][width];
+        println!("screenshot at {width} px: {}", w["png"].as_str().unwrap());
+        assert!(
+            w["overflow"].as_i64().unwrap() <= 0,
+            "page scrolls sideways by {} px at {width} px",
+            w["overflow"]
+        );
+        for sel in [
+            "#verdict",
+            "#recommendation",
+            "#query-table",
+            "#medians-chart",
+            ".tree .node",
+        ] {
+            assert_eq!(w["visible"][sel], true, "{sel} not visible at {width} px");
+        }
+        assert_not_blank(Path::new(w["png"].as_str().unwrap()));
     }
-    assert!(
-        report["narrowOverflow"].as_i64().unwrap() <= 0,
-        "page scrolls sideways in a narrow window"
-    );
+}
 
-    // Not blank: a good share of the full-page screenshot is not background.
-    let decoder = png::Decoder::new(std::fs::File::open(&png).unwrap());
+/// A full-page screenshot with a good share of it not background.
+fn assert_not_blank(png: &Path) {
+    let decoder = png::Decoder::new(std::fs::File::open(png).unwrap());
     let mut reader = decoder.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size()];
     let info = reader.next_frame(&mut buf).unwrap();
@@ -227,12 +331,14 @@ fn page_opens_offline_in_a_real_browser() {
     let share = inked as f64 / (pixels.len() / px) as f64;
     assert!(
         info.height > 2000,
-        "full page expected, got {} px tall",
+        "{}: full page expected, got {} px tall",
+        png.display(),
         info.height
     );
     assert!(
         share > 0.02,
-        "screenshot looks blank: {:.2}% inked",
+        "{}: screenshot looks blank: {:.2}% inked",
+        png.display(),
         share * 100.0
     );
 }
@@ -498,4 +604,126 @@ async fn filter_columns_without_statistics_are_found_until_analyze() {
     );
     c.batch_execute(r#"ANALYZE "Conversation""#).await.unwrap();
     assert!(missing_stats(&c, sql, &rel).await.unwrap().is_empty());
+}
+
+/// A run with the recommendation, deploy advice and foreign keys filled
+/// in, as the measurement writes them.
+fn advised_run() -> Results {
+    use helpdesk_bench::report::{
+        Action, BuildProjection, DeleteCost, DeployAdvice, ForeignKey, Interval, LockHeld,
+        Recommendation,
+    };
+    let iv = |point, low, high| Interval { point, low, high };
+    let mut r = results();
+    r.recommendations = vec![
+        Recommendation {
+            index: "Conversation_status_idx".into(),
+            action: Action::ReplaceWith,
+            replace_with: Some("Conversation_status_assignedTo_idx".into()),
+            evidence: "dropping it slows status_dashboard 1.01× [0.97×–1.05×], within noise".into(),
+            rule: "prefix redundancy".into(),
+        },
+        Recommendation {
+            index: "Message_conversationId_idx".into(),
+            action: Action::KeepForForeignKey,
+            replace_with: None,
+            evidence: "the only index serving Message_conversationId_fkey".into(),
+            rule: "foreign keys".into(),
+        },
+    ];
+    r.foreign_keys = vec![ForeignKey {
+        name: "Message_conversationId_fkey".into(),
+        table: "Message".into(),
+        columns: vec!["conversationId".into()],
+        references: "Conversation".into(),
+        on_delete: "CASCADE".into(),
+        on_update: "CASCADE".into(),
+        served_by: vec!["Message_conversationId_idx".into()],
+        delete: Some(DeleteCost {
+            index: "Message_conversationId_idx".into(),
+            with_ms: iv(0.2, 0.18, 0.22),
+            without_ms: iv(95.0, 90.0, 101.0),
+            slowdown: iv(475.0, 410.0, 560.0),
+            deletes: 30,
+        }),
+    }];
+    r.deploy = Some(DeployAdvice {
+        locks: vec![LockHeld {
+            table: "Message".into(),
+            mode: "SHARE".into(),
+            blocks: "all writes".into(),
+            held_ms: 1779.0,
+        }],
+        production_rows: vec![("Message".into(), 50_000_000)],
+        production_source: "--production-rows".into(),
+        builds: vec![BuildProjection {
+            index: "Message_role_idx".into(),
+            table: "Message".into(),
+            measured_rows: 1_000_000,
+            plain_ms: iv(733.0, 700.0, 760.0),
+            concurrently_ms: iv(1400.0, 1350.0, 1480.0),
+            production_rows: 50_000_000,
+            projected_plain_s: 36.7,
+            projected_concurrently_s: 70.0,
+        }],
+        projected_lock_s: 89.0,
+        basis: "build time linear in rows, from the measured scale".into(),
+        online_file: "online/012_online.sql".into(),
+        advice: "Deploy the online variant: one CREATE INDEX CONCURRENTLY per statement.".into(),
+    });
+    r
+}
+
+#[test]
+fn recommendation_leads_the_verdict_and_the_summary() {
+    let dir = scratch("advice");
+    render(&advised_run(), &dir).unwrap();
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    let md = std::fs::read_to_string(dir.join("summary.md")).unwrap();
+    let verdict = &html[html.find("id=\"verdict\"").unwrap()..html.find("id=\"queries\"").unwrap()];
+    assert!(verdict.contains("replace with</span><span class=\"mono\">Conversation_status_idx</span> → <span class=\"mono\">Conversation_status_assignedTo_idx</span>"), "{verdict}");
+    assert!(verdict.contains(
+        "keep for the foreign key</span><span class=\"mono\">Message_conversationId_idx</span>"
+    ));
+    assert!(
+        verdict.contains("only index leading with a foreign key"),
+        "rules stated"
+    );
+    // summary.md: the recommendation comes first, one line per index.
+    let first_section = md
+        .lines()
+        .find(|l| l.starts_with("## ") && !l.contains("helpdesk-bench"));
+    assert_eq!(first_section, Some("## Recommendation"));
+    assert!(md.contains("- **replace with** `Conversation_status_idx` → `Conversation_status_assignedTo_idx`: dropping it slows status_dashboard 1.01× [0.97×–1.05×], within noise"));
+    assert!(md.contains("- **keep for the foreign key** `Message_conversationId_idx`"));
+}
+
+#[test]
+fn deploy_section_shows_locks_projections_and_foreign_key_deletes() {
+    let dir = scratch("deploy");
+    render(&advised_run(), &dir).unwrap();
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    let deploy = &html[html.find("id=\"deploy\"").unwrap()..html.find("id=\"scale\"").unwrap()];
+    assert!(
+        deploy.contains(
+            "<td class=\"mono\">SHARE</td><td>all writes</td><td class=\"num\">1,779 ms</td>"
+        ),
+        "{deploy}"
+    );
+    assert!(deploy.contains("projection: build"));
+    assert!(deploy.contains("Basis: build time linear in rows"));
+    assert!(deploy.contains("<td class=\"num\">733.0 ms [700.0–760.0 ms]</td>"));
+    assert!(deploy.contains("<td class=\"num\">36.7 s</td>"));
+    assert!(
+        deploy.contains("online&#x2f;012_online.sql") || deploy.contains("online/012_online.sql")
+    );
+    assert!(deploy.contains("475× [410×–560×], slower without it (30 deletes)"));
+    // Until measured, the section says so and shows no empty tables.
+    let plain = scratch("deploy-none");
+    render(&results(), &plain).unwrap();
+    let html = std::fs::read_to_string(plain.join("index.html")).unwrap();
+    assert!(html.contains("Deploy advice was not measured in this run."));
+    assert!(!html.contains("id=\"locks\""));
+    let md = std::fs::read_to_string(plain.join("summary.md")).unwrap();
+    assert!(md.contains("## Recommendation\n\nNot measured in this run"));
 }

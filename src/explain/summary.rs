@@ -264,16 +264,36 @@ impl PlanSummary {
 
     /// Each scan's access path, e.g. `Index Scan using Message_createdAt_idx
     /// on Message`, for a one-line plan diff.
+    ///
+    /// A Bitmap Heap Scan names the indexes of the Bitmap Index Scans
+    /// below it.
     pub fn access_paths(&self) -> Vec<String> {
-        self.nodes
-            .iter()
-            .filter_map(|n| {
+        (0..self.nodes.len())
+            .filter_map(|i| {
+                let n = &self.nodes[i];
                 let rel = n.relation.as_ref()?;
-                Some(match &n.index {
-                    Some(ix) => format!("{} using {ix} on {rel}", n.node_type),
-                    None => format!("{} on {rel}", n.node_type),
+                let indexes = match &n.index {
+                    Some(ix) => vec![ix.clone()],
+                    None => self.bitmap_indexes(i),
+                };
+                Some(if indexes.is_empty() {
+                    format!("{} on {rel}", n.node_type)
+                } else {
+                    format!("{} using {} on {rel}", n.node_type, indexes.join(" and "))
                 })
             })
+            .collect()
+    }
+
+    /// The indexes of the Bitmap Index Scans under node `i`, through
+    /// BitmapAnd and BitmapOr.
+    fn bitmap_indexes(&self, i: usize) -> Vec<String> {
+        let depth = self.nodes[i].depth;
+        self.nodes[i + 1..]
+            .iter()
+            .take_while(|n| n.depth > depth && n.relation.is_none())
+            .filter(|n| n.node_type == "Bitmap Index Scan")
+            .filter_map(|n| n.index.clone())
             .collect()
     }
 }
@@ -407,6 +427,19 @@ mod tests {
         );
         assert_eq!(s.hot_node(), Some(1));
         assert_eq!(s.access_paths(), ["Seq Scan on Message"]);
+    }
+
+    #[test]
+    fn a_bitmap_heap_scan_names_its_index() {
+        let plan = Plan::from_json(
+            r#"[{"Plan": {"Node Type": "Bitmap Heap Scan", "Relation Name": "Conversation",
+                "Plans": [{"Node Type": "Bitmap Index Scan", "Index Name": "Conversation_customerEmail_idx"}]}}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            PlanSummary::of(&plan).access_paths(),
+            ["Bitmap Heap Scan using Conversation_customerEmail_idx on Conversation"]
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The scale chart: latency against row count on log–log axes, one line
 //! per query and state, drawn as inline SVG. Lines without the indexes are
 //! dashed and every line is labelled, so colour is never the only signal.
+//! Also every query's median without and with the indexes on one log axis
+//! ([`medians`]), drawn whether or not a sweep ran.
 
 use serde::Serialize;
 
@@ -132,6 +134,73 @@ pub fn chart(points: &[SweepPoint]) -> Option<Chart> {
             })
             .collect(),
         plot: (LEFT, TOP, w, h),
+    })
+}
+
+/// Every query's median without and with the indexes on one log axis:
+/// a row per query, a hollow circle without and a filled one with, joined
+/// by a line. Drawn whether or not a sweep ran.
+#[derive(Debug, Serialize)]
+pub struct Medians {
+    pub width: f64,
+    pub height: f64,
+    pub plot: (f64, f64, f64, f64),
+    pub ticks: Vec<Tick>,
+    pub rows: Vec<MedianRow>,
+    pub without_label: String,
+    pub with_label: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MedianRow {
+    pub y: f64,
+    pub label: String,
+    pub x_without: f64,
+    pub x_with: f64,
+    pub title_without: String,
+    pub title_with: String,
+}
+
+/// Room for query names left of the plot, and per row.
+const LABELS: f64 = 170.0;
+const ROW: f64 = 26.0;
+
+/// The chart of `(query, median without, median with)` in ms, sorted as
+/// given; `None` when there is nothing to draw.
+pub fn medians(pairs: &[(String, f64, f64)], without: &str, with: &str) -> Option<Medians> {
+    let usable: Vec<&(String, f64, f64)> =
+        pairs.iter().filter(|p| p.1 > 0.0 && p.2 > 0.0).collect();
+    if usable.is_empty() {
+        return None;
+    }
+    let (x0, x1) = decades(usable.iter().flat_map(|p| [p.1, p.2]));
+    let w = WIDTH - LABELS - RIGHT;
+    let h = ROW * usable.len() as f64;
+    let px = |x: f64| LABELS + (x.log10() - x0) / (x1 - x0) * w;
+    Some(Medians {
+        width: WIDTH,
+        height: TOP + h + BOTTOM,
+        plot: (LABELS, TOP, w, h),
+        ticks: (x0 as i32..=x1 as i32)
+            .map(|e| Tick {
+                pos: px(10f64.powi(e)),
+                label: ms(10f64.powi(e)),
+            })
+            .collect(),
+        rows: usable
+            .iter()
+            .enumerate()
+            .map(|(i, (q, a, b))| MedianRow {
+                y: TOP + ROW * (i as f64 + 0.5),
+                label: q.clone(),
+                x_without: px(*a),
+                x_with: px(*b),
+                title_without: format!("{q} {without}: {}", ms(*a)),
+                title_with: format!("{q} {with}: {}", ms(*b)),
+            })
+            .collect(),
+        without_label: without.to_string(),
+        with_label: with.to_string(),
     })
 }
 

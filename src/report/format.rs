@@ -16,6 +16,77 @@ pub fn ms(x: f64) -> String {
     }
 }
 
+/// The time unit of one table column, chosen once from its largest value
+/// so every cell of the column reads in the same unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeUnit {
+    Us,
+    Ms,
+}
+
+impl TimeUnit {
+    /// µs when every value is under 1 ms, else ms.
+    pub fn for_column(values: impl IntoIterator<Item = f64>) -> TimeUnit {
+        let max = values
+            .into_iter()
+            .filter(|v| v.is_finite())
+            .fold(0.0, f64::max);
+        if max < 1.0 {
+            TimeUnit::Us
+        } else {
+            TimeUnit::Ms
+        }
+    }
+
+    /// The unit's symbol, for a column header.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            TimeUnit::Us => "µs",
+            TimeUnit::Ms => "ms",
+        }
+    }
+
+    /// `x` milliseconds in this unit, without the symbol.
+    pub fn number(self, x: f64) -> String {
+        if !x.is_finite() {
+            return "n/a".into();
+        }
+        let v = match self {
+            TimeUnit::Us => x * 1e3,
+            TimeUnit::Ms => x,
+        };
+        if v >= 1000.0 {
+            thousands(v.round() as u64)
+        } else if v >= 100.0 || (self == TimeUnit::Us && v >= 10.0) {
+            format!("{v:.1}")
+        } else if v >= 10.0 {
+            format!("{v:.2}")
+        } else {
+            format!("{v:.3}")
+        }
+    }
+
+    /// `x` milliseconds in this unit, with the symbol.
+    pub fn fmt(self, x: f64) -> String {
+        format!("{} {}", self.number(x), self.symbol())
+    }
+
+    /// A 95% interval in this unit, e.g. `12.998–13.464 ms`.
+    pub fn range(self, low: f64, high: f64) -> String {
+        format!(
+            "{}–{} {}",
+            self.number(low),
+            self.number(high),
+            self.symbol()
+        )
+    }
+}
+
+/// A ratio with its 95% interval, e.g. `2.44× [2.26×–2.61×]`.
+pub fn factor_range(point: f64, low: f64, high: f64) -> String {
+    format!("{} [{}–{}]", factor(point), factor(low), factor(high))
+}
+
 /// Bytes in B, kB, MB or GB (powers of 1000).
 pub fn bytes(x: f64) -> String {
     if x < 1e3 {
@@ -82,5 +153,21 @@ mod tests {
         assert_eq!(rate(3008.4), "3,008 /s");
         assert_eq!(thousands(1_000_000), "1,000,000");
         assert_eq!(pct(0.6667), "66.7%");
+        assert_eq!(factor_range(2.44, 2.26, 2.61), "2.44× [2.26×–2.61×]");
+    }
+
+    #[test]
+    fn one_unit_per_column_chosen_by_its_largest_value() {
+        let us = TimeUnit::for_column([0.112, 0.53]);
+        assert_eq!(us, TimeUnit::Us);
+        assert_eq!(us.fmt(0.112), "112.0 µs");
+        assert_eq!(us.fmt(0.0085), "8.500 µs");
+        let ms = TimeUnit::for_column([0.112, 9.03]);
+        assert_eq!(ms.fmt(0.112), "0.112 ms");
+        assert_eq!(ms.fmt(9.031), "9.031 ms");
+        assert_eq!(ms.fmt(13.122), "13.12 ms");
+        assert_eq!(ms.fmt(214.03), "214.0 ms");
+        assert_eq!(ms.fmt(2513.8), "2,514 ms");
+        assert_eq!(ms.range(12.998, 13.464), "13.00–13.46 ms");
     }
 }

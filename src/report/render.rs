@@ -14,6 +14,25 @@ use super::view;
 use crate::error::{Context, Result};
 
 const INDEX: &str = include_str!("templates/index.html");
+/// The page's sections, one template part each, included by `index.html`.
+const PARTS: [(&str, &str); 10] = [
+    ("verdict.html", include_str!("templates/verdict.html")),
+    ("queries.html", include_str!("templates/queries.html")),
+    (
+        "before_after.html",
+        include_str!("templates/before_after.html"),
+    ),
+    ("plans.html", include_str!("templates/plans.html")),
+    ("tree.html", include_str!("templates/tree.html")),
+    ("costs.html", include_str!("templates/costs.html")),
+    ("heatmap.html", include_str!("templates/heatmap.html")),
+    ("deploy.html", include_str!("templates/deploy.html")),
+    ("scale.html", include_str!("templates/scale.html")),
+    (
+        "environment.html",
+        include_str!("templates/environment.html"),
+    ),
+];
 const SUMMARY: &str = include_str!("templates/summary.md");
 const COMPARE_HTML: &str = include_str!("templates/compare.html");
 const COMPARE_MD: &str = include_str!("templates/compare.md");
@@ -28,7 +47,10 @@ fn engine() -> Result<Environment<'static>> {
         ("summary.md", SUMMARY),
         ("compare.html", COMPARE_HTML),
         ("compare.md", COMPARE_MD),
-    ] {
+    ]
+    .into_iter()
+    .chain(PARTS)
+    {
         env.add_template(name, text)
             .context(format!("report template {name}"))?;
     }
@@ -52,9 +74,14 @@ pub fn render(r: &Results, out: &Path) -> Result<()> {
 
 /// Renders `r` into `out`, with `baseline` as the run it was compared with.
 pub fn render_with(r: &Results, baseline: Option<&Results>, out: &Path) -> Result<()> {
+    render_from(r, baseline, out, out)
+}
+
+/// Renders `r`, whose raw plans are in the run folder `run`, into `out`.
+fn render_from(r: &Results, baseline: Option<&Results>, run: &Path, out: &Path) -> Result<()> {
     std::fs::create_dir_all(out).context(out.display())?;
     let env = engine()?;
-    let page = view::page(r, baseline);
+    let page = view::page(r, baseline, Some(run));
     render_to(&env, "index.html", &page, &out.join("index.html"))?;
     render_to(&env, "summary.md", &page, &out.join("summary.md"))
 }
@@ -63,7 +90,7 @@ pub fn render_with(r: &Results, baseline: Option<&Results>, out: &Path) -> Resul
 pub fn render_run(run: &Path, out: Option<&Path>) -> Result<()> {
     let r = Results::read(&run.join("results.json"))?;
     let baseline = baseline_of(&r, run);
-    render_with(&r, baseline.as_ref(), out.unwrap_or(run))
+    render_from(&r, baseline.as_ref(), run, out.unwrap_or(run))
 }
 
 /// The run that saved the baseline `r` was compared with: a sibling of

@@ -1,30 +1,37 @@
-// Opens a report page from file:// in headless Chromium and prints, as one
-// JSON line, what tests/report.rs asserts on: console errors, requests that
-// left file://, which key elements are visible, and where the full-page
-// screenshot went.
+// Opens a report page from file:// in headless Chromium at a desktop and a
+// phone width, and prints, as one JSON line, what tests/report.rs asserts
+// on: console errors, requests that left file://, and per width whether the
+// page scrolls sideways (document scrollWidth over innerWidth), which key
+// elements are visible, and where its full-page screenshot went.
 //
-//   node check.mjs /abs/path/index.html /abs/path/shot.png
+//   node check.mjs /abs/path/index.html /abs/path/shots-dir
 import { chromium } from 'playwright-core';
 
-const [, , html, png] = process.argv;
+const [, , html, shots] = process.argv;
+const WIDTHS = [1280, 390];
+const SELECTORS = ['#verdict', '#recommendation', '#query-table', '#medians-chart', '.tree .node'];
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
 });
-const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
 const errors = [];
 const external = [];
-page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-page.on('pageerror', (e) => errors.push(String(e)));
-page.on('request', (r) => { if (!r.url().startsWith('file://')) external.push(r.url()); });
-await page.goto('file://' + html, { waitUntil: 'load' });
-const visible = {};
-for (const sel of ['#verdict', '#query-table', '.tree .node']) {
-  visible[sel] = await page.locator(sel).first().isVisible();
+const widths = {};
+for (const width of WIDTHS) {
+  const page = await browser.newPage({ viewport: { width, height: 900 } });
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('request', (r) => { if (!r.url().startsWith('file://')) external.push(r.url()); });
+  await page.goto('file://' + html, { waitUntil: 'load' });
+  const visible = {};
+  for (const sel of SELECTORS) {
+    visible[sel] = await page.locator(sel).first().isVisible();
+  }
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  const png = `${shots}/page-${width}.png`;
+  await page.screenshot({ path: png, fullPage: true });
+  widths[width] = { overflow, visible, png };
+  await page.close();
 }
-await page.screenshot({ path: png, fullPage: true });
-const narrow = await browser.newPage({ viewport: { width: 380, height: 800 } });
-await narrow.goto('file://' + html, { waitUntil: 'load' });
-const overflow = await narrow.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-console.log(JSON.stringify({ errors, external, visible, narrowOverflow: overflow }));
+console.log(JSON.stringify({ errors, external, widths }));
 await browser.close();

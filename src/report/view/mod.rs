@@ -1,0 +1,150 @@
+//! The report's view model: `results.json` turned into the rows, trees,
+//! cells and chart lines the templates print, with every number already
+//! formatted with its unit. One builder per section, each with its own
+//! template part (`templates/<section>.html`), as criterion's HTML report
+//! builds each page part from its own struct. Templates only lay it out.
+
+mod costs;
+mod deploy;
+mod environment;
+mod heatmap;
+mod plans;
+mod queries;
+mod verdict;
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::before_after::{before_after, BeforeAfter};
+use super::results::Results;
+use crate::schema::IndexState;
+use crate::stats::{self, Interval};
+
+pub(super) use plans::{tree, Tree};
+
+/// A query counts as faster when the near bound of its speed-up's interval
+/// is above this ([`crate::stats::SIGNIFICANT`]).
+pub const FASTER: f64 = stats::SIGNIFICANT;
+
+/// The whole page, one field per section.
+#[derive(Debug, Serialize)]
+pub struct Page {
+    pub title: String,
+    /// Set for a filtered run: what it holds and what it left out.
+    pub partial: Option<String>,
+    pub verdict: verdict::VerdictSection,
+    pub queries: queries::QueriesSection,
+    /// Set for a run compared with a named baseline.
+    pub before_after: Option<BeforeAfter>,
+    pub plans: plans::PlansSection,
+    pub costs: costs::CostsSection,
+    pub heatmap: Option<heatmap::Heatmap>,
+    pub deploy: deploy::DeploySection,
+    pub sweep: Option<super::chart::Chart>,
+    pub environment: environment::EnvironmentSection,
+}
+
+/// What every section builder reads: the run, and the two states it
+/// compares.
+pub(super) struct Ctx<'a> {
+    pub r: &'a Results,
+    pub with: IndexState,
+    pub without: IndexState,
+}
+
+/// Builds the page for one run; `baseline` is the run that saved the
+/// baseline it was compared with, when there is one; `run_dir` is the run
+/// folder, where the raw plans and `plans/plans.json` (the parameters each
+/// plan was captured with) are read from.
+pub fn page(r: &Results, baseline: Option<&Results>, run_dir: Option<&Path>) -> Page {
+    let refreshed = run_dir.map(|d| plans::with_raw_plans(r, d));
+    let r = refreshed.as_ref().unwrap_or(r);
+    let cx = Ctx {
+        r,
+        with: measured(r, IndexState::With),
+        without: measured(r, IndexState::Without),
+    };
+    Page {
+        title: format!("{} at scale {}", r.migration.name, r.scale),
+        partial: r.partial.then(|| partial_note(r)),
+        verdict: verdict::build(&cx),
+        queries: queries::build(&cx),
+        before_after: before_after(r, baseline),
+        plans: plans::build(&cx, run_dir),
+        costs: costs::build(&cx),
+        heatmap: heatmap::build(r),
+        deploy: deploy::build(&cx),
+        sweep: super::chart::chart(&r.sweep),
+        environment: environment::build(r),
+    }
+}
+
+fn partial_note(r: &Results) -> String {
+    format!(
+        concat!(
+            "Partial run{}: it holds only the {} queries criterion measured in it, ",
+            "and reports/latest was not moved to it."
+        ),
+        r.filter
+            .as_ref()
+            .map(|f| format!(" (filter `{f}`)"))
+            .unwrap_or_default(),
+        r.queries.len()
+    )
+}
+
+/// `state` if the run measured it, else the run's first state (a user's
+/// database measured as found has only that one).
+fn measured(r: &Results, state: IndexState) -> IndexState {
+    if r.states.contains(&state) {
+        state
+    } else {
+        r.states.first().cloned().unwrap_or(state)
+    }
+}
+
+pub(super) fn anchor(name: &str) -> String {
+    format!(
+        "plan-{}",
+        name.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+    )
+}
+
+/// How a ratio's interval reads: `faster`, `slower` or `within noise`,
+/// by [`Interval::verdict`] (`higher` is `high`, `lower` is `low`).
+pub(super) fn verdict_word(i: &Interval, high: &'static str, low: &'static str) -> &'static str {
+    match i.verdict() {
+        stats::Verdict::Higher => high,
+        stats::Verdict::Lower => low,
+        stats::Verdict::WithinNoise => "within noise",
+    }
+}
+
+/// A CSS class for a verdict word.
+pub(super) fn verdict_class(word: &str) -> String {
+    word.replace(' ', "-")
+}
+
+/// A ratio as results.json has it: a point, and its 95% interval when the
+/// run measured one.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Ratio {
+    pub point: f64,
+    pub ci: Option<Interval>,
+}
+
+impl Ratio {
+    /// `1.05× [0.98×–1.12×], within noise`, or `1.05× (no interval)`;
+    /// `higher` and `lower` name the verdicts of an interval past 1.10×.
+    pub fn text(&self, higher: &'static str, lower: &'static str) -> String {
+        match &self.ci {
+            Some(i) => format!(
+                "{}, {}",
+                super::format::factor_range(i.point, i.low, i.high),
+                verdict_word(i, higher, lower)
+            ),
+            None => format!("{} (no interval)", super::format::factor(self.point)),
+        }
+    }
+}
