@@ -146,9 +146,10 @@ pub(super) fn build(cx: &Ctx) -> QueriesSection {
     }
 }
 
-/// The speed-up's range from the two medians' 95% intervals (without's
-/// low over with's high, and the reverse): at least as wide as the
-/// ratio's own interval, so a verdict on it errs towards "within noise".
+/// The speed-up's 95% interval: the bootstrap of the ratio of medians the
+/// run recorded (`speedup_ci`); for older runs, the range from the two
+/// medians' intervals (without's low over with's high, and the reverse),
+/// which is at least as wide, so a verdict on it errs towards "within noise".
 pub(super) fn speedup_interval(
     q: &QueryResult,
     with: &IndexState,
@@ -157,6 +158,9 @@ pub(super) fn speedup_interval(
     let (a, b) = (q.timing(without)?, q.timing(with)?);
     if with == without {
         return None;
+    }
+    if let Some(ci) = q.speedup_ci {
+        return Some(ci);
     }
     Some(Interval {
         point: q.speedup.unwrap_or(a.median_ms / b.median_ms.max(1e-9)),
@@ -296,6 +300,7 @@ mod tests {
             sql: String::new(),
             expect_index: vec![],
             speedup: QueryResult::speedup_of(&timings),
+            speedup_ci: None,
             timings,
             plans: vec![],
             miss: None,
