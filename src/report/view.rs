@@ -38,6 +38,12 @@ pub struct Page {
     pub partial: Option<String>,
     /// Set for a run compared with a named baseline.
     pub before_after: Option<BeforeAfter>,
+    /// Catalogue queries the database could not run as found, with the
+    /// server's reason; they were not measured.
+    pub not_runnable: Vec<crate::queries::NotRunnable>,
+    /// A user's database: the migration's state as found (`base`,
+    /// `migrated`, ...).
+    pub database_state: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -322,6 +328,8 @@ pub fn page(r: &Results, baseline: Option<&Results>) -> Page {
         without_state: without_state.to_string(),
         partial: r.partial.then(|| partial_note(r)),
         before_after: before_after(r, baseline),
+        not_runnable: r.not_runnable.clone(),
+        database_state: r.database.as_ref().map(|d| d.state.to_string()),
     }
 }
 
