@@ -14,13 +14,13 @@
 
 use std::path::PathBuf;
 
-use criterion::SamplingMode;
-mod common;
+// Public, as in tests/common: what only the other bench uses is not dead here.
+pub mod common;
 
 use helpdesk_bench::measure::{parse_production_rows, write_run, RunInput, PRODUCTION_ROWS_ENV};
-use helpdesk_bench::queries::{split_runnable, Catalogue, ParamPool, Prepared};
+use helpdesk_bench::queries::Catalogue;
 use helpdesk_bench::report::CriterionRun;
-use helpdesk_bench::schema::{set_state, Access, IndexState, MigrationChain, Policy, Session};
+use helpdesk_bench::schema::MigrationChain;
 
 fn main() -> anyhow::Result<()> {
     let bench_mode = common::bench_mode();
@@ -51,56 +51,7 @@ fn main() -> anyhow::Result<()> {
     let catalogue = Catalogue::from_env(&chain)?;
     let migration = chain.under_test.clone();
     let states = ws.bench_states();
-    {
-        let mut session = rt.block_on(Session::open(&ws.db, &migration, ws.force))?;
-        // Queries the database can't run as found (a "before" database
-        // lacks the migration's columns) are listed, and the rest go on.
-        let (reads, not_runnable) =
-            rt.block_on(split_runnable(session.client(), catalogue.reads()))?;
-        for n in &not_runnable {
-            eprintln!("queries: {n}");
-        }
-        let pools = rt.block_on(async {
-            let mut v = Vec::new();
-            for q in &reads {
-                let pool = ParamPool::sample(session.client(), q).await?;
-                if let Some(note) = &pool.miss {
-                    eprintln!("queries: {}: {note}", q.name);
-                }
-                v.push(pool);
-            }
-            Ok::<_, helpdesk_bench::Error>(v)
-        })?;
-        for (i, (q, pool)) in reads.iter().zip(pools).enumerate() {
-            let mut g = c.benchmark_group(&q.name);
-            // Flat sampling: a 200 ms sequential scan runs 20 times, not 210.
-            g.sampling_mode(SamplingMode::Flat);
-            // Alternate the order so each group switches index state once.
-            let mut order: Vec<&IndexState> = states.iter().collect();
-            if i % 2 == 1 {
-                order.reverse();
-            }
-            for state in order {
-                // Each state is one read-only transaction; on a user's
-                // database it is rolled back, indexes and all.
-                rt.block_on(session.enter(state, Access::ReadOnly))?;
-                let client = session.client();
-                let prepared = rt.block_on(Prepared::new(client, q, pool.clone()))?;
-                // One run outside the timing, so a failing query stops here
-                // with its error rather than a panic inside criterion.
-                rt.block_on(prepared.run_with(client, prepared.pool.first()))?;
-                g.bench_function(state.id(&migration), |b| {
-                    b.to_async(&rt)
-                        .iter(|| async { prepared.run_next(client).await.expect("query failed") })
-                });
-            }
-            g.finish();
-        }
-        rt.block_on(session.leave())?;
-        if session.policy() == Policy::Commit && ws.may_change_indexes {
-            rt.block_on(set_state(session.client(), &migration, &IndexState::With))?;
-        }
-    }
+    common::reads::bench_reads(&mut c, &rt, &ws, &catalogue, &migration, &states)?;
     c.final_summary();
     if bench_mode {
         let dir = rt.block_on(write_run(&RunInput {

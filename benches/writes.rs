@@ -9,7 +9,8 @@
 use std::path::PathBuf;
 
 use criterion::SamplingMode;
-mod common;
+// Public, as in tests/common: what only the other bench uses is not dead here.
+pub mod common;
 
 use helpdesk_bench::cluster::URL_ENV;
 use helpdesk_bench::queries::{split_runnable, Catalogue, ParamPool, Prepared};

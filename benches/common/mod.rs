@@ -1,5 +1,8 @@
 //! Setup shared by the query and write benches: criterion's settings and the
-//! runtime the benchmarks run on.
+//! runtime the benchmarks run on; [`reads`] holds the read benchmarks
+//! themselves, which `tests/workflow.rs` runs too.
+
+pub mod reads;
 
 use std::time::Duration;
 
@@ -22,6 +25,13 @@ pub fn criterion(run: &CriterionRun) -> anyhow::Result<Criterion> {
         .measurement_time(Duration::from_secs(2))
         .sample_size(20)
         .configure_from_args();
+    with_baseline(c, run)
+}
+
+/// Applies `run`'s baseline flags to `c`: `--save-baseline NAME` saves
+/// under `NAME`; `--baseline NAME` and `--baseline-lenient NAME` compare
+/// with it leniently, after refusing a strict name no benchmark has.
+pub fn with_baseline(c: Criterion, run: &CriterionRun) -> anyhow::Result<Criterion> {
     match &run.args.baseline {
         BaselineMode::Compare { name, strict } => {
             if *strict && !run.any_baseline() {
@@ -32,7 +42,8 @@ pub fn criterion(run: &CriterionRun) -> anyhow::Result<Criterion> {
             }
             Ok(c.retain_baseline(name.clone(), false))
         }
-        _ => Ok(c),
+        BaselineMode::Save(name) => Ok(c.save_baseline(name.clone())),
+        BaselineMode::Default => Ok(c),
     }
 }
 

@@ -15,7 +15,8 @@ use std::process::{Command, Output};
 use helpdesk_bench::cluster;
 
 pub use db::{
-    checksums, fingerprint, scalar, seed_config, seeded, seeded_tiny, Fingerprint, TestDb, SEED,
+    checksums, checksums_of, columns, fingerprint, scalar, seed_config, seeded, seeded_tiny,
+    Fingerprint, TestDb, SEED,
 };
 pub use tmp::TempDir;
 

@@ -43,6 +43,12 @@ pub struct Page {
     pub deploy: deploy::DeploySection,
     pub sweep: Option<super::chart::Chart>,
     pub environment: environment::EnvironmentSection,
+    /// Catalogue queries the database could not run as found, with the
+    /// server's reason; they were not measured.
+    pub not_runnable: Vec<crate::queries::NotRunnable>,
+    /// A user's database: the migration's state as found (`base`,
+    /// `migrated`, ...).
+    pub database_state: Option<String>,
 }
 
 /// What every section builder reads: the run, and the two states it
@@ -66,7 +72,7 @@ pub fn page(r: &Results, baseline: Option<&Results>, run_dir: Option<&Path>) -> 
         without: measured(r, IndexState::Without),
     };
     Page {
-        title: format!("{} at scale {}", r.migration.name, r.scale),
+        title: title(r),
         partial: r.partial.then(|| partial_note(r)),
         verdict: verdict::build(&cx),
         queries: queries::build(&cx),
@@ -77,7 +83,29 @@ pub fn page(r: &Results, baseline: Option<&Results>, run_dir: Option<&Path>) -> 
         deploy: deploy::build(&cx),
         sweep: super::chart::chart(&r.sweep),
         environment: environment::build(r),
+        not_runnable: r.not_runnable.clone(),
+        database_state: r.database.as_ref().map(|d| d.state.to_string()),
     }
+}
+
+/// The migration and where it was measured: a preset scale on the embedded
+/// database; on a user's database, its state and size as found.
+fn title(r: &Results) -> String {
+    let Some(d) = &r.database else {
+        return format!("{} at scale {}", r.migration.name, r.scale);
+    };
+    let rows = |t: &str| {
+        d.rows_of(t)
+            .map(super::format::thousands)
+            .unwrap_or_else(|| "?".into())
+    };
+    format!(
+        "{} on your database ({}): {} conversations, {} messages",
+        r.migration.name,
+        d.state,
+        rows("Conversation"),
+        rows("Message")
+    )
 }
 
 fn partial_note(r: &Results) -> String {

@@ -15,6 +15,9 @@ use crate::schema::IndexState;
 
 #[derive(Debug, Serialize)]
 pub struct QueriesSection {
+    /// Only one index state was measured (a user's database as found):
+    /// one column of times, no speed-up.
+    pub single_state: bool,
     pub without_state: String,
     pub with_state: String,
     /// Column units, e.g. `ms`, `µs`.
@@ -130,6 +133,7 @@ pub(super) fn build(cx: &Ctx) -> QueriesSection {
         })
         .collect();
     QueriesSection {
+        single_state: cx.with == cx.without,
         without_state: cx.without.to_string(),
         with_state: cx.with.to_string(),
         units: cols.units(),
