@@ -18,8 +18,7 @@ use helpdesk_bench::report::{BaselineMode, CriterionRun};
 /// as new instead of making criterion panic. A name that no benchmark has
 /// at all is still refused, since it is most likely a typo.
 pub fn criterion(run: &CriterionRun) -> anyhow::Result<Criterion> {
-    // The plotters backend is built in: no gnuplot lookup, no warning.
-    let c = Criterion::default()
+    let c = quiet_default()
         .plotting_backend(PlottingBackend::Plotters)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2))
@@ -44,6 +43,26 @@ pub fn with_baseline(c: Criterion, run: &CriterionRun) -> anyhow::Result<Criteri
         }
         BaselineMode::Save(name) => Ok(c.save_baseline(name.clone())),
         BaselineMode::Default => Ok(c),
+    }
+}
+
+/// `Criterion::default()` looks for gnuplot and prints "Gnuplot not found,
+/// using plotters backend" whatever backend is chosen afterwards. The
+/// plotters backend is built in, so that line says nothing a user needs:
+/// stderr goes to /dev/null for this one call.
+fn quiet_default() -> Criterion {
+    use std::os::fd::AsRawFd;
+    let null = std::fs::OpenOptions::new().write(true).open("/dev/null");
+    let saved = nix::unistd::dup(2);
+    match (null, saved) {
+        (Ok(null), Ok(saved)) => {
+            let _ = nix::unistd::dup2(null.as_raw_fd(), 2);
+            let c = Criterion::default();
+            let _ = nix::unistd::dup2(saved, 2);
+            let _ = nix::unistd::close(saved);
+            c
+        }
+        _ => Criterion::default(),
     }
 }
 

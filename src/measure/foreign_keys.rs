@@ -96,11 +96,13 @@ pub async fn measure_deletes(client: &Client, m: &Migration, fks: &mut [ForeignK
     Ok(())
 }
 
-/// Referenced rows that have referencing rows, the most referenced first.
+/// Referenced rows that have referencing rows, the least referenced first:
+/// a typical delete, where finding the referencing rows is the work (a
+/// parent with thousands of children measures the cascade, not the lookup).
 async fn parents_with_children(client: &Client, fk: &ForeignKey) -> Result<Vec<String>> {
     let sql = format!(
         "SELECT {col}::text FROM {table} WHERE {col} IS NOT NULL \
-         GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT {DELETES}",
+         GROUP BY 1 ORDER BY count(*), 1 LIMIT {DELETES}",
         col = quote_ident(&fk.columns[0]),
         table = quote_ident(&fk.table)
     );

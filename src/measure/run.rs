@@ -41,59 +41,23 @@ pub async fn write_run(input: &RunInput<'_>) -> Result<PathBuf> {
     let id = report::run_id();
     let dir = report::new_run_dir(&input.reports_dir, &id)?;
     let m = input.migration;
-    let db = &input.ws.db;
-    let crit = input.criterion;
-    let client = db.connect().await?;
-    // Queries the database can't run (a "before" database) were never
-    // benched: they make no run partial.
-    let (runnable, not_runnable) = split_runnable(&client, input.catalogue.reads()).await?;
-    let measured: Vec<&Query> = runnable
-        .iter()
-        .copied()
-        .filter(|q| !crit.timings(&q.name, &input.states, m).is_empty())
-        .collect();
-    let partial = runnable
-        .iter()
-        .any(|q| input.states.iter().any(|s| !crit.ran(&q.name, &s.id(m))));
-
-    let mut results = header(
-        input,
-        id,
-        &environment::environment(&db.connect().await?, db).await?,
-    );
-    results.partial = partial;
-    results.not_runnable = not_runnable;
-    if input.ws.cluster.is_none() {
-        results.database = Some(crate::schema::found(&client, m).await?);
-    }
-    if input.costs && input.ws.may_change_indexes && !partial {
+    let (mut results, measured) = survey(input, id).await?;
+    // No connection to the workspace database may be open here: the costs
+    // are measured on a clone of it.
+    if input.costs && input.ws.may_change_indexes && !results.partial {
         add_costs(&mut results, input).await?;
-    } else {
+    }
+    let client = input.ws.db.connect().await?;
+    if results.foreign_keys.is_empty() {
         results.foreign_keys = super::foreign_keys(&client).await?;
     }
-    let plans = if measured.is_empty() {
-        ExplainRun::default()
-    } else {
-        explain_all(
-            db,
-            &ExplainOptions {
-                catalogue: input.catalogue,
-                migration: m,
-                only: measured.iter().map(|q| q.name.clone()).collect(),
-                ablation: false,
-                may_change_indexes: input.ws.may_change_indexes,
-                force: input.ws.force,
-                out: dir.join("plans"),
-            },
-        )
-        .await?
-    };
+    let plans = plans_of(input, &measured, &dir).await?;
     for q in measured {
         let mut r = query_result(q, &q.name, input, &plans, &dir)?;
         r.missing_stats = missing_stats(&client, &q.sql, &relations(&r)).await?;
         results.queries.push(r);
     }
-    if !partial {
+    if !results.partial {
         for q in input.catalogue.writes() {
             let group = format!("write_{}", q.name);
             results
@@ -106,17 +70,69 @@ pub async fn write_run(input: &RunInput<'_>) -> Result<PathBuf> {
     results.recommendations = super::recommendations(&results, m);
     results.deploy =
         super::deploy_advice(&results, &input.production_rows, super::PRODUCTION_ROWS_ENV);
+    finish(input, &results, &dir)?;
+    Ok(dir)
+}
+
+/// The run's header, which queries this process measured, whether that is
+/// all of them, and (on a user's database) what was found. Queries the
+/// database can't run (a "before" database) were never benched: they make
+/// no run partial.
+async fn survey<'a>(input: &RunInput<'a>, id: String) -> Result<(Results, Vec<&'a Query>)> {
+    let (m, db, crit) = (input.migration, &input.ws.db, input.criterion);
+    let client = db.connect().await?;
+    let (runnable, not_runnable) = split_runnable(&client, input.catalogue.reads()).await?;
+    let measured: Vec<&Query> = runnable
+        .iter()
+        .copied()
+        .filter(|q| !crit.timings(&q.name, &input.states, m).is_empty())
+        .collect();
+    let mut results = header(input, id, &environment::environment(&client, db).await?);
+    results.partial = runnable
+        .iter()
+        .any(|q| input.states.iter().any(|s| !crit.ran(&q.name, &s.id(m))));
+    results.not_runnable = not_runnable;
+    if input.ws.cluster.is_none() {
+        results.database = Some(crate::schema::found(&client, m).await?);
+    }
+    Ok((results, measured))
+}
+
+/// The plans of the measured queries, in every state.
+async fn plans_of(input: &RunInput<'_>, measured: &[&Query], dir: &Path) -> Result<ExplainRun> {
+    if measured.is_empty() {
+        return Ok(ExplainRun::default());
+    }
+    explain_all(
+        &input.ws.db,
+        &ExplainOptions {
+            catalogue: input.catalogue,
+            migration: input.migration,
+            only: measured.iter().map(|q| q.name.clone()).collect(),
+            ablation: false,
+            may_change_indexes: input.ws.may_change_indexes,
+            force: input.ws.force,
+            out: dir.join("plans"),
+        },
+    )
+    .await
+}
+
+/// Writes results.json, the online variant and the pages; records a saved
+/// baseline; moves `reports/latest` for a complete run.
+fn finish(input: &RunInput<'_>, results: &Results, dir: &Path) -> Result<()> {
     results.write(&dir.join("results.json"))?;
     let online = dir.join(super::ONLINE_FILE);
-    std::fs::write(&online, crate::schema::online_sql(m)).context(online.display())?;
-    report::render(&results, &dir)?;
-    if let Some(name) = crit.args.save_name() {
-        report::record_baseline(&input.reports_dir, name, &dir)?;
+    std::fs::write(&online, crate::schema::online_sql(input.migration))
+        .context(online.display())?;
+    report::render(results, dir)?;
+    if let Some(name) = input.criterion.args.save_name() {
+        report::record_baseline(&input.reports_dir, name, dir)?;
     }
-    if !partial {
-        report::point_latest(&input.reports_dir, &dir)?;
+    if !results.partial {
+        report::point_latest(&input.reports_dir, dir)?;
     }
-    Ok(dir)
+    Ok(())
 }
 
 /// The run's identity, environment and migration, with nothing measured yet.

@@ -1,0 +1,131 @@
+//! The default `cargo bench` run on the embedded database, end to end
+//! through the code the bench runs (`benches/common/reads.rs`,
+//! `measure::write_run` with costs): both index states, index costs with
+//! intervals, foreign-key delete costs, the migration's own cost,
+//! recommendations, deploy advice projected to production rows, the online
+//! variant, and the page that shows them. At scale tiny, with short
+//! criterion timings and a private criterion folder and `reports/`.
+
+#[path = "../benches/common/mod.rs"]
+pub mod bench;
+pub mod common;
+
+use std::time::Duration;
+
+use common::TempDir;
+use criterion::Criterion;
+use helpdesk_bench::measure::{write_run, RunInput};
+use helpdesk_bench::queries::{Catalogue, BUILTIN};
+use helpdesk_bench::report::{Action, CriterionArgs, CriterionRun, Results};
+use helpdesk_bench::schema::{IndexState, MigrationChain};
+use helpdesk_bench::seed::{Reporter, Scale};
+use helpdesk_bench::workspace::Workspace;
+
+#[test]
+fn the_default_run_measures_costs_recommends_and_advises_deploy() {
+    let rt = bench::runtime().unwrap();
+    let home = TempDir::new("default-run");
+    let chain = MigrationChain::builtin().unwrap();
+    let ws = rt
+        .block_on(Workspace::open(
+            None,
+            Scale::Tiny,
+            1,
+            &chain,
+            &Reporter::quiet(),
+        ))
+        .unwrap();
+    let root = home.join("criterion");
+    let crit = CriterionRun::at(CriterionArgs::parse(["--bench"]), root.clone());
+    let mut c = Criterion::default()
+        .output_directory(&root)
+        .warm_up_time(Duration::from_millis(50))
+        .measurement_time(Duration::from_millis(150))
+        .sample_size(10)
+        .nresamples(1_000)
+        .without_plots();
+    let catalogue = Catalogue::parse("queries.toml", BUILTIN).unwrap();
+    let m = &chain.under_test;
+    let states = ws.bench_states();
+    assert_eq!(states, [IndexState::Without, IndexState::With]);
+    bench::reads::bench_reads(&mut c, &rt, &ws, &catalogue, m, &states).unwrap();
+    let dir = rt
+        .block_on(write_run(&RunInput {
+            ws: &ws,
+            catalogue: &catalogue,
+            migration: m,
+            states,
+            reports_dir: home.join("reports"),
+            costs: true,
+            production_rows: vec![
+                ("Message".into(), 50_000_000),
+                ("Conversation".into(), 5_000_000),
+            ],
+            criterion: &crit,
+        }))
+        .unwrap();
+    let r = Results::read(&dir.join("results.json")).unwrap();
+
+    // Both states, each speed-up with its bootstrap interval.
+    assert!(!r.partial);
+    assert_eq!(r.queries.len(), 9);
+    for q in &r.queries {
+        let ci = q
+            .speedup_ci
+            .unwrap_or_else(|| panic!("{} has no interval", q.name));
+        assert!(
+            ci.low <= ci.point && ci.point <= ci.high,
+            "{}: {ci:?}",
+            q.name
+        );
+    }
+    // One recommendation per index; the cascading key's only index is kept for it.
+    assert_eq!(r.recommendations.len(), 7);
+    let rec = |n: &str| r.recommendations.iter().find(|x| x.index == n).unwrap();
+    assert_eq!(
+        rec("Message_conversationId_idx").action,
+        Action::KeepForForeignKey
+    );
+    let fk = r
+        .foreign_keys
+        .iter()
+        .find(|f| f.name == "Message_conversationId_fkey")
+        .unwrap();
+    let delete = fk.delete.as_ref().expect("delete cost measured");
+    assert!(delete.slowdown.point > 1.0, "{delete:?}");
+    // Costs carry intervals; HOT was measured on pages with room.
+    for cost in &r.index_costs {
+        assert!(
+            cost.insert_time_ratio.is_some() && cost.build.is_some(),
+            "{cost:?}"
+        );
+        assert!(cost.table_rows > 0, "{cost:?}");
+    }
+    assert!(r
+        .hot_updates
+        .as_ref()
+        .unwrap()
+        .pages
+        .contains("fillfactor 90"));
+    // The migration's cost, its locks and the projection to production.
+    assert!(r.migration_cost.is_some());
+    let d = r.deploy.as_ref().expect("deploy advice");
+    assert!(d
+        .locks
+        .iter()
+        .any(|l| l.table == "Conversation" && l.mode == "ACCESS EXCLUSIVE"));
+    assert_eq!(d.builds.len(), 7);
+    assert!(d.projected_lock_s > 0.0);
+    assert!(d.basis.starts_with("projection"));
+    let online = std::fs::read_to_string(dir.join("online_migration.sql")).unwrap();
+    assert_eq!(online.matches("CREATE INDEX CONCURRENTLY").count(), 7);
+    // The page shows it; reports/latest moved to this complete run.
+    let page = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(
+        page.contains("keep for the foreign key"),
+        "recommendation missing"
+    );
+    assert!(page.contains("online_migration.sql"));
+    let latest = std::fs::canonicalize(home.join("reports/latest")).unwrap();
+    assert_eq!(latest, std::fs::canonicalize(&dir).unwrap());
+}
