@@ -63,20 +63,7 @@ pub(super) fn build(cx: &Ctx) -> CostsSection {
     CostsSection {
         rows: r.index_costs.iter().map(|c| row(c, build_unit)).collect(),
         build_unit: build_unit.symbol(),
-        hot: r.hot_updates.as_ref().map(|h| {
-            let share = |ci: &Option<Interval>, point: f64| match ci {
-                Some(i) => format!("{} [{}–{}]", pct(i.point), pct(i.low), pct(i.high)),
-                None => pct(point),
-            };
-            format!(
-                "HOT updates in the status/assignment workload ({} updates each{}{}): {} with every index, {} with none",
-                h.updates,
-                if h.rounds > 0 { format!(", {} rounds", h.rounds) } else { String::new() },
-                if h.pages.is_empty() { String::new() } else { format!(", pages: {}", h.pages) },
-                share(&h.with_all_ci, h.with_all),
-                share(&h.without_all_ci, h.without_all)
-            )
-        }),
+        hot: hot_line(r),
         migration_name: r.migration.name.clone(),
         migration: r.migration_cost.as_ref().map(|m| {
             let unit = TimeUnit::for_column([m.wall_ms]);
@@ -87,7 +74,12 @@ pub(super) fn build(cx: &Ctx) -> CostsSection {
                     .statements
                     .iter()
                     .filter(|s| s.duration.as_secs_f64() * 1e3 >= 1.0)
-                    .map(|s| (unit.fmt(s.duration.as_secs_f64() * 1e3), s.statement.clone()))
+                    .map(|s| {
+                        (
+                            unit.fmt(s.duration.as_secs_f64() * 1e3),
+                            s.statement.clone(),
+                        )
+                    })
                     .collect(),
             }
         }),
@@ -131,6 +123,24 @@ fn row(c: &IndexCost, unit: TimeUnit) -> CostRow {
             _ => "n/a (not an updated table)".into(),
         },
     }
+}
+
+/// What the migration's indexes do to HOT updates, with the intervals and
+/// how the pages were given room: for the verdict and the costs section.
+pub(super) fn hot_line(r: &crate::report::Results) -> Option<String> {
+    let h = r.hot_updates.as_ref()?;
+    let share = |ci: &Option<Interval>, point: f64| match ci {
+        Some(i) => format!("{} [{}–{}]", pct(i.point), pct(i.low), pct(i.high)),
+        None => pct(point),
+    };
+    Some(format!(
+        "HOT updates in the status/assignment workload ({} updates each{}{}): {} with every index, {} with none",
+        h.updates,
+        if h.rounds > 0 { format!(", {} rounds", h.rounds) } else { String::new() },
+        if h.pages.is_empty() { String::new() } else { format!(", pages: {}", h.pages) },
+        share(&h.with_all_ci, h.with_all),
+        share(&h.without_all_ci, h.without_all)
+    ))
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ pub struct VerdictSection {
     pub geomean: String,
     pub index_size: String,
     pub worst_write: String,
+    /// The HOT updates the indexes cost, when measured.
+    pub hot: Option<String>,
     pub recommendations: Vec<RecommendationView>,
     pub rules: &'static [&'static str],
     pub findings: Vec<FindingView>,
@@ -73,6 +75,7 @@ pub(super) fn build(cx: &Ctx) -> VerdictSection {
             bytes(index_size as f64)
         },
         worst_write: worst_write(cx),
+        hot: super::costs::hot_line(r),
         recommendations: r.recommendations.iter().map(recommendation).collect(),
         rules: &RULES,
         findings: r
