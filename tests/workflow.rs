@@ -318,6 +318,20 @@ fn after_run_marks_the_conversation_queries_new_in_this_migration() {
     }
 }
 
+/// Right after `migrate up` nobody is assigned yet: the agent queries are
+/// timed with a parameter that matches nothing, and say so.
+#[test]
+fn after_run_times_queries_on_empty_new_columns_as_a_miss() {
+    let w = workflow();
+    let q = w.after.results.query("agent_conversations").unwrap();
+    let miss = q.miss.as_deref().expect("timed as a miss");
+    assert_eq!(miss, "no rows have \"assignedTo\" yet: timed as a miss");
+    assert!(
+        w.after.page.contains(miss.replace('"', "&quot;").as_str()) || w.after.page.contains(miss)
+    );
+    assert!(w.after.summary.contains("timed as a miss"));
+}
+
 #[test]
 fn plans_exist_in_every_measured_state_and_are_linked() {
     let w = workflow();

@@ -59,6 +59,8 @@ pub struct Row {
     pub criterion: Option<String>,
     /// Filter columns without statistics, and what that means.
     pub stats_note: Option<String>,
+    /// `no rows have "assignedTo" yet: timed as a miss`, when it was.
+    pub miss: Option<String>,
 }
 
 /// One state's client median, its interval, and the server's execution
@@ -228,6 +230,7 @@ fn row(cx: &Ctx, q: &QueryResult, cols: &Columns, write: bool) -> Row {
         index_used: index_used(q, &cx.with),
         plan_diff: plan_diff(q.plan(&cx.without), q.plan(&cx.with)),
         criterion: criterion_group_page(q),
+        miss: q.miss.clone(),
         stats_note: (!q.missing_stats.is_empty()).then(|| {
             format!(
                 "no statistics for {} (not analyzed since the migration?): the planner guesses, and plans may change after ANALYZE",
