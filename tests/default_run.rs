@@ -126,6 +126,14 @@ fn the_default_run_measures_costs_recommends_and_advises_deploy() {
         "recommendation missing"
     );
     assert!(page.contains("online_migration.sql"));
+    assert!(
+        page.contains("id=\"deploy-verdict\""),
+        "the verdict says how to deploy"
+    );
+    assert!(
+        page.contains("id=\"hot-verdict\""),
+        "the verdict gives the HOT loss"
+    );
     let latest = std::fs::canonicalize(home.join("reports/latest")).unwrap();
     assert_eq!(latest, std::fs::canonicalize(&dir).unwrap());
 }

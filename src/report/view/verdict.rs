@@ -29,6 +29,8 @@ pub struct VerdictSection {
     pub worst_write: String,
     /// The HOT updates the indexes cost, when measured.
     pub hot: Option<String>,
+    /// How to deploy, in one sentence, when the migration's cost was measured.
+    pub deploy: Option<String>,
     pub recommendations: Vec<RecommendationView>,
     pub rules: &'static [&'static str],
     pub findings: Vec<FindingView>,
@@ -76,6 +78,7 @@ pub(super) fn build(cx: &Ctx) -> VerdictSection {
         },
         worst_write: worst_write(cx),
         hot: super::costs::hot_line(r),
+        deploy: r.deploy.as_ref().map(|d| d.advice.clone()),
         recommendations: r.recommendations.iter().map(recommendation).collect(),
         rules: &RULES,
         findings: r
