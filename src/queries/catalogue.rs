@@ -49,6 +49,8 @@ struct RawQuery {
     kind: Kind,
     #[serde(default)]
     miss: Vec<String>,
+    #[serde(default)]
+    weight: f64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +80,10 @@ pub struct Query {
     /// right after a migration adds the columns it reads). Empty means
     /// [`MISS`] for every parameter.
     pub miss: Vec<String>,
+    /// Executions per hour in a typical help desk: its share of `load`'s
+    /// mix. 0 (the default) leaves it out of the mix unless `--query`
+    /// names it.
+    pub weight: f64,
 }
 
 /// The default parameter that matches nothing, for a text column.
@@ -161,6 +167,12 @@ impl Catalogue {
                 )));
             }
             let params = max_param(&q.sql);
+            if !(q.weight.is_finite() && q.weight >= 0.0) {
+                return Err(bad(format!(
+                    "query {}: weight {} must be a number of executions per hour, 0 or more",
+                    q.name, q.weight
+                )));
+            }
             if params > 0 && q.sample.is_none() {
                 return Err(bad(format!(
                     "query {} takes ${params} but has no `sample` to draw parameters from",
@@ -181,6 +193,7 @@ impl Catalogue {
                 kind: q.kind,
                 params,
                 miss: q.miss,
+                weight: q.weight,
             });
         }
         Ok(Catalogue {
