@@ -97,6 +97,10 @@ pub enum Command {
     /// Latency against row count: every read query with and without the
     /// migration's indexes at several embedded scales.
     Sweep(SweepArgs),
+    /// Concurrent clients running the catalogue's queries as a weighted mix,
+    /// in each index state: throughput and latency percentiles per query,
+    /// from HDR histograms, written to a run folder under reports/.
+    Load(LoadArgs),
     /// Start a throwaway embedded PostgreSQL, print how to connect, and keep
     /// it running until Ctrl-C; then stop it and remove its files.
     Server {
@@ -243,6 +247,76 @@ pub struct SweepArgs {
     pub catalogue: Option<PathBuf>,
 }
 
+/// Flags of `load`.
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub migration: MigrationArgs,
+    /// Embedded only: the seeded scale to load (seeded once, then cached).
+    #[arg(long, value_enum, default_value = "small")]
+    pub scale: Scale,
+    /// Embedded only: the seed of the data. Also seeds the clients' choice
+    /// of queries and parameters.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Client counts to run, each a point of its own (one connection per client).
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16", value_parser = positive_usize, allow_hyphen_values = true)]
+    pub clients: Vec<usize>,
+    /// How long each point runs: 10s, 500ms, 2m.
+    #[arg(long, default_value = "10s", value_parser = duration)]
+    pub duration: std::time::Duration,
+    /// Open loop: this many requests per second over all clients, on a fixed
+    /// schedule, latency counted from each request's intended start. Without
+    /// it, closed loop: each client as fast as the server answers.
+    #[arg(long, value_name = "TOTAL_PER_S", value_parser = positive_rate, allow_hyphen_values = true)]
+    pub rate: Option<f64>,
+    /// Run only this query (whatever its weight) instead of the weighted mix.
+    #[arg(long, value_name = "NAME")]
+    pub query: Option<String>,
+    /// Query catalogue to use (default: fixtures/queries.toml).
+    #[arg(long, value_name = "FILE", env = CATALOGUE_ENV)]
+    pub catalogue: Option<PathBuf>,
+    /// Folder the run folder is written into; `latest` there points at it.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub reports: PathBuf,
+}
+
+/// A duration: a number and a unit, `ms`, `s` or `m` (10s, 500ms, 2m).
+pub fn duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration; write e.g. 10s, 500ms or 2m"))?;
+    let secs = match unit.trim() {
+        "ms" => n / 1e3,
+        "s" => n,
+        "m" | "min" => n * 60.0,
+        _ => return Err(format!("{s:?} has no unit; write e.g. 10s, 500ms or 2m")),
+    };
+    if !(secs > 0.0 && secs <= 24.0 * 3600.0) {
+        return Err(format!("{s:?} must be more than 0 and at most a day"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+fn positive_usize(s: &str) -> Result<usize, String> {
+    positive(s).map(|n| n as usize)
+}
+
+fn positive_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
+        Ok(r) => Err(format!("must be above 0 (got {r})")),
+        Err(_) => Err(format!("{s:?} is not a number of requests per second")),
+    }
+}
+
 /// A whole number of at least 1.
 fn positive(s: &str) -> Result<u64, String> {
     match s.trim().parse::<i64>() {
@@ -263,4 +337,21 @@ pub enum MigrateAction {
     Status,
     /// Create the pre-migration base schema in an empty database.
     Base,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_as_written() {
+        assert_eq!(duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert!(duration("10").unwrap_err().contains("no unit"));
+        assert!(duration("0s").unwrap_err().contains("more than 0"));
+        assert!(duration("fast").unwrap_err().contains("not a duration"));
+    }
 }

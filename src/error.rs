@@ -127,6 +127,9 @@ pub enum Error {
     #[error("{0}")]
     BadInput(String),
 
+    #[error("query {query} got no answer within {seconds} s under load; check that the server is up and not overloaded, or lower --clients or --rate")]
+    NoAnswer { query: String, seconds: u64 },
+
     #[error("{file} is results format version {found}, newer than this helpdesk-bench reads (version {supported}); update helpdesk-bench to render it")]
     NewerResults {
         file: String,

@@ -3,7 +3,8 @@
 //!
 //! The modules follow the data: [`cluster`] finds or starts a server,
 //! [`schema`] applies and checks the migration fixtures, [`seed`] fills the
-//! tables, and [`explain`] reads query plans. [`sql`] is the leaf they all
+//! tables, and [`explain`] reads query plans, and
+//! [`load`] runs the queries from concurrent clients. [`sql`] is the leaf they all
 //! share for quoting identifiers.
 //!
 //! ```no_run
@@ -22,6 +23,7 @@ pub mod commands;
 pub mod duration;
 pub mod error;
 pub mod explain;
+pub mod load;
 pub mod measure;
 pub mod queries;
 pub mod report;

@@ -11,6 +11,7 @@ macro_rules! out {
 }
 
 mod explain;
+mod load;
 mod migrate;
 mod report;
 mod seed;
@@ -83,6 +84,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Seed(args) => seed::run(args, cli.quiet).await,
         Command::Explain(args) => explain::run(args, cli.quiet).await,
         Command::Sweep(args) => sweep::run(args, cli.quiet).await,
+        Command::Load(args) => load::run(args, cli.quiet).await,
         Command::Report(args) => report::run(args),
         Command::Server { action } => server::run(action).await,
     }

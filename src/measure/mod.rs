@@ -22,6 +22,6 @@ pub use findings::findings;
 pub use foreign_keys::{foreign_keys, measure_deletes};
 pub use migration_cost::migration_cost;
 pub use recommend::{recommendations, RULES};
-pub use run::{clone_db, drop_db, write_run, RunInput};
+pub use run::{clone_db, drop_db, migration_info, write_run, RunInput};
 pub use sweep::sweep;
 pub use timing::Samples;

@@ -151,20 +151,7 @@ fn header(input: &RunInput<'_>, run_id: String, env: &report::Environment) -> Re
         scale: input.ws.scale.name().to_string(),
         seed: input.ws.seed,
         counts: input.ws.cluster.as_ref().map(|_| input.ws.scale.counts()),
-        migration: MigrationInfo {
-            name: m.name.clone(),
-            file: m.forward.label.clone(),
-            sql: m.forward.text.clone(),
-            indexes: m
-                .indexes()
-                .iter()
-                .map(|i| IndexInfo {
-                    name: i.name.clone(),
-                    table: i.table.clone(),
-                    columns: i.columns.clone(),
-                })
-                .collect(),
-        },
+        migration: migration_info(m),
         states: input.states.clone(),
         queries: Vec::new(),
         writes: Vec::new(),
@@ -188,6 +175,25 @@ fn header(input: &RunInput<'_>, run_id: String, env: &report::Environment) -> Re
             run_id: report::baseline_run(&input.reports_dir, name)
                 .and_then(|d| d.file_name().map(|f| f.to_string_lossy().into_owned())),
         }),
+        load: None,
+    }
+}
+
+/// What `results.json` says about the migration under test.
+pub fn migration_info(m: &Migration) -> MigrationInfo {
+    MigrationInfo {
+        name: m.name.clone(),
+        file: m.forward.label.clone(),
+        sql: m.forward.text.clone(),
+        indexes: m
+            .indexes()
+            .iter()
+            .map(|i| IndexInfo {
+                name: i.name.clone(),
+                table: i.table.clone(),
+                columns: i.columns.clone(),
+            })
+            .collect(),
     }
 }
 

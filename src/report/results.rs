@@ -40,7 +40,10 @@ pub const NOISE: f64 = 0.05;
 ///   saved and compared with, queries not runnable here, timed-as-a-miss
 ///   notes, missing statistics, foreign keys and their delete costs,
 ///   leave-one-out intervals, the database as found, node details.
-pub const SCHEMA_VERSION: u32 = 3;
+/// - 4: added `load` (with a default): `helpdesk-bench load`'s settings and
+///   its points per query, index state and client count, with latency
+///   percentiles from HDR histograms stored beside `results.json`.
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// The whole run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -110,6 +113,73 @@ pub struct Results {
     /// The baseline this run was compared with (`--baseline NAME`).
     #[serde(default)]
     pub compared_with: Option<BaselineRef>,
+    /// `helpdesk-bench load`: concurrent clients running the catalogue's
+    /// mix, per query, state and client count.
+    #[serde(default)]
+    pub load: Option<LoadRun>,
+}
+
+/// What `helpdesk-bench load` ran, and what it measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoadRun {
+    /// How long each point (one state, one client count) ran, in seconds.
+    pub duration_s: f64,
+    pub mode: LoadMode,
+    /// Open loop only: requests per second, over all clients.
+    #[serde(default)]
+    pub rate_per_s: Option<f64>,
+    /// The client counts, in the order they ran.
+    pub clients: Vec<usize>,
+    /// Each query in the mix and its catalogue weight (executions per hour).
+    pub mix: Vec<MixEntry>,
+    /// Seed of the clients' random choice of query and parameters.
+    pub seed: u64,
+    /// True when the writes in the mix ran (and were committed).
+    pub writes: bool,
+    pub points: Vec<LoadPoint>,
+}
+
+/// Closed loop (each client sends its next request when the last one
+/// answers) or open loop (requests on a fixed schedule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadMode {
+    /// As fast as each client can go; latency from each request's send.
+    ClosedLoop,
+    /// A fixed rate; latency from each request's intended start, so a
+    /// stalled server shows in the latency (no coordinated omission).
+    OpenLoop,
+}
+
+/// A query's weight in the mix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MixEntry {
+    pub query: String,
+    pub weight: f64,
+}
+
+/// One query under load, in one index state, with one client count.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoadPoint {
+    pub query: String,
+    pub state: IndexState,
+    pub clients: usize,
+    /// Requests that answered without an error.
+    pub requests: u64,
+    pub throughput_per_s: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+    pub errors: u64,
+    /// The first error's message, when there were errors.
+    #[serde(default)]
+    pub first_error: Option<String>,
+    /// The HDR histogram of latencies in microseconds (V2 format, binary),
+    /// relative to the run folder; histograms of the same query and state
+    /// from several runs can be added together.
+    pub histogram: String,
 }
 
 /// A named criterion baseline and the run folder that saved it.

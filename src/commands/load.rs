@@ -1,0 +1,176 @@
+//! `helpdesk-bench load`: the catalogue's mix from concurrent clients, in
+//! each index state, into a run folder under `reports/`.
+
+use std::process::ExitCode;
+
+use crate::cli::LoadArgs;
+use crate::error::{Error, Result};
+use crate::load::{self, LoadOptions, Mix, ALLOW_WRITES_ENV};
+use crate::measure::{environment, migration_info};
+use crate::queries::{split_runnable, Catalogue};
+use crate::report::{self, LoadPoint, Results, Tool};
+use crate::schema::IndexState;
+use crate::seed::Reporter;
+use crate::workspace::Workspace;
+
+pub async fn run(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
+    let chain = args.migration.chain()?;
+    let m = &chain.under_test;
+    let catalogue = Catalogue::load(args.catalogue.as_deref(), &chain)?;
+    let embedded = args.conn.url.is_none();
+    let writes = embedded || std::env::var(ALLOW_WRITES_ENV).is_ok_and(|v| v == "1");
+    let (chosen, left_out) = load::select(&catalogue, args.query.as_deref(), writes)?;
+    let note = |line: String| {
+        if !quiet {
+            eprintln!("load: {line}");
+        }
+    };
+    if !left_out.is_empty() {
+        note(format!(
+            "writes left out of the mix ({}); set {ALLOW_WRITES_ENV}=1 to run them on your database (they are committed)",
+            left_out.join(", ")
+        ));
+    }
+    let ws = Workspace::open(
+        args.conn.url.as_deref(),
+        args.scale,
+        args.seed,
+        &chain,
+        &Reporter::auto(quiet),
+    )
+    .await?;
+    let states = if embedded {
+        vec![IndexState::Without, IndexState::With]
+    } else {
+        if ws.may_change_indexes {
+            note("on your database only the index state as found is measured: a state the tool enters is one session's rolled-back transaction, which the other clients cannot see".into());
+        }
+        vec![IndexState::AsFound]
+    };
+    let client = ws.db.connect().await?;
+    let (runnable, not_runnable) = split_runnable(&client, chosen).await?;
+    for n in &not_runnable {
+        note(n.to_string());
+    }
+    if runnable.is_empty() {
+        return Err(Error::BadInput(
+            "no query of the load mix can run on this database (see the lines above); apply the migration, or pick another with --query".into(),
+        ));
+    }
+    let env = environment(&client, &ws.db).await?;
+    let database = match embedded {
+        true => None,
+        false => Some(crate::schema::found(&client, m).await?),
+    };
+    drop(client);
+    let mix = Mix::new(runnable.into_iter().cloned().collect())?;
+    let id = report::run_id();
+    let dir = report::new_run_dir(&args.reports, &id)?;
+    note(format!(
+        "{} clients × {} state(s) × {:?} each, {}",
+        args.clients
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+        states.len(),
+        args.duration,
+        match args.rate {
+            Some(r) => format!("open loop at {r} requests/s"),
+            None => "closed loop".into(),
+        }
+    ));
+    out!(
+        "{:<24} {:<22} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6}",
+        "query",
+        "state",
+        "clients",
+        "req/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "p99.9 ms",
+        "max ms",
+        "errors"
+    );
+    let print = |p: &LoadPoint| {
+        out!(
+            "{:<24} {:<22} {:>7} {:>9.1} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>6}",
+            p.query,
+            p.state.id(m),
+            p.clients,
+            p.throughput_per_s,
+            p.p50_ms,
+            p.p95_ms,
+            p.p99_ms,
+            p.p999_ms,
+            p.max_ms,
+            p.errors
+        );
+    };
+    let run = load::run(&LoadOptions {
+        db: &ws.db,
+        migration: m,
+        mix,
+        states: states.clone(),
+        clients: args.clients.clone(),
+        duration: args.duration,
+        rate: args.rate,
+        writes,
+        seed: args.seed,
+        switch_states: embedded,
+        run_dir: &dir,
+        on_point: &print,
+    })
+    .await?;
+    for p in run.points.iter().filter(|p| p.errors > 0) {
+        if let Some(e) = &p.first_error {
+            out!(
+                "{} ({}, {} clients): {} errors, the first: {e}",
+                p.query,
+                p.state.id(m),
+                p.clients,
+                p.errors
+            );
+        }
+    }
+    let results = Results {
+        schema_version: report::SCHEMA_VERSION,
+        run_id: id,
+        created_at: chrono::Utc::now().to_rfc3339(),
+        tool: Tool {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            git_commit: report::git_commit(),
+        },
+        environment: env,
+        scale: ws.scale.name().to_string(),
+        seed: ws.seed,
+        counts: ws.cluster.as_ref().map(|_| ws.scale.counts()),
+        migration: migration_info(m),
+        states,
+        queries: Vec::new(),
+        writes: Vec::new(),
+        index_costs: Vec::new(),
+        hot_updates: None,
+        ablation: Vec::new(),
+        sweep: Vec::new(),
+        migration_cost: None,
+        findings: Vec::new(),
+        violations: Vec::new(),
+        not_runnable,
+        foreign_keys: Vec::new(),
+        recommendations: Vec::new(),
+        deploy: None,
+        database,
+        partial: false,
+        filter: None,
+        saved_baseline: None,
+        compared_with: None,
+        load: Some(run),
+    };
+    let file = dir.join("results.json");
+    results.write(&file)?;
+    report::point_latest(&args.reports, &dir)?;
+    out!("{}", file.display());
+    Ok(ExitCode::SUCCESS)
+}
