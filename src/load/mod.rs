@@ -47,7 +47,8 @@ pub struct LoadOptions<'a> {
     pub duration: Duration,
     /// Requests per second over all clients; `None` for closed loop.
     pub rate: Option<f64>,
-    /// True when the mix may write (the sessions are read-only otherwise).
+    /// True when the mix may write (recorded in the results; the mix was
+    /// chosen with it).
     pub writes: bool,
     pub seed: u64,
     /// Set when the states are switched (embedded): states are committed.
@@ -141,8 +142,8 @@ async fn run_point(
     Ok(merged.into_iter().map(|r| (r, elapsed)).collect())
 }
 
-/// Client `i` of `n`: connected, its timeouts set, read-only unless the mix
-/// may write, and every query of the mix prepared.
+/// Client `i` of `n`: connected, its timeouts set, read-only but for the
+/// writes' own transactions, and every query of the mix prepared.
 async fn connect(
     opts: &LoadOptions<'_>,
     pools: &[ParamPool],
@@ -150,14 +151,14 @@ async fn connect(
     i: usize,
 ) -> Result<LoadClient> {
     let (client, cancel) = opts.db.connect_cancellable().await?;
-    let mut settings = format!(
-        "SET statement_timeout = '{}ms'; SET lock_timeout = '{}ms'; SET application_name = 'helpdesk-bench load';",
+    // Read-only by default, so every read is, writes or not: a write opens
+    // its own `BEGIN READ WRITE`.
+    let settings = format!(
+        "SET statement_timeout = '{}ms'; SET lock_timeout = '{}ms'; \
+         SET default_transaction_read_only = on; SET application_name = 'helpdesk-bench load';",
         STATEMENT_TIMEOUT.as_millis(),
         LOCK_TIMEOUT.as_millis()
     );
-    if !opts.writes {
-        settings.push_str(" SET default_transaction_read_only = on;");
-    }
     client
         .batch_execute(&settings)
         .await

@@ -89,7 +89,9 @@ impl Prepared {
                         "ROLLBACK TO SAVEPOINT write",
                     )
                 } else {
-                    ("BEGIN", "COMMIT", "ROLLBACK")
+                    // READ WRITE, so a write also runs on a session whose
+                    // default is read-only (`load`'s, which keeps reads so).
+                    ("BEGIN READ WRITE", "COMMIT", "ROLLBACK")
                 };
                 client.batch_execute(begin).await.context(doing())?;
                 let mut n = 0;

@@ -1,0 +1,172 @@
+//! `helpdesk-bench load` on the embedded cluster at scale tiny, run as a
+//! user runs it: every (query, state, clients) point is recorded with sane
+//! percentiles and a histogram file, and `--rate` measures latency from
+//! each request's intended start.
+
+pub mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{run, stderr, stdout, TempDir};
+use helpdesk_bench::report::{LoadMode, LoadPoint, Results};
+use helpdesk_bench::schema::IndexState;
+
+/// Two reads and a write of the real catalogue, weighted evenly, so every
+/// query gets requests even in a one-second point.
+const MIX: &str = r#"
+[[query]]
+name = "human_queue"
+screen = "inbox"
+weight = 1
+sql = '''
+SELECT id, "customerEmail", source, "assignedTo", "createdAt" FROM "Conversation"
+ WHERE status = 'AWAITING_HUMAN_RESPONSE' ORDER BY "createdAt" DESC LIMIT 50
+'''
+
+[[query]]
+name = "transcript"
+screen = "conversation view"
+weight = 1
+sql = '''
+SELECT id, role, content, "createdAt" FROM "Message" WHERE "conversationId" = $1 ORDER BY "createdAt"
+'''
+sample = 'SELECT id FROM "Conversation" ORDER BY md5(id) LIMIT 200'
+
+[[query]]
+name = "reassign"
+screen = "help desk"
+kind = "write"
+weight = 1
+sql = '''
+UPDATE "Conversation" SET "updatedAt" = now() WHERE id = $1
+'''
+sample = 'SELECT id FROM "Conversation" ORDER BY md5(id) LIMIT 200'
+
+[[query]]
+name = "sleepy"
+screen = "a query that always takes 50 ms"
+sql = "SELECT pg_sleep(0.05)"
+"#;
+
+/// Runs `load` at scale tiny with `args`, into a fresh reports folder;
+/// returns the folder and the run's results.
+fn run_load(name: &str, args: &[&str]) -> (TempDir, Results) {
+    let dir = TempDir::new(name);
+    let catalogue = dir.join("queries.toml");
+    std::fs::write(&catalogue, MIX).unwrap();
+    let reports = dir.join("reports");
+    let mut all = vec![
+        "load",
+        "--scale",
+        "tiny",
+        "--catalogue",
+        catalogue.to_str().unwrap(),
+        "--reports",
+        reports.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let out = run(&all);
+    assert!(out.status.success(), "load failed: {}", stderr(&out));
+    let latest = reports.join("latest").join("results.json");
+    assert!(
+        stdout(&out).contains(&format!("{}", reports.display())),
+        "the last line names the results file: {}",
+        stdout(&out)
+    );
+    let r = Results::read(&latest).unwrap();
+    (dir, r)
+}
+
+fn run_dir(dir: &Path) -> PathBuf {
+    std::fs::canonicalize(dir.join("reports").join("latest")).unwrap()
+}
+
+fn find<'a>(points: &'a [LoadPoint], q: &str, s: &IndexState, c: usize) -> &'a LoadPoint {
+    points
+        .iter()
+        .find(|p| p.query == q && &p.state == s && p.clients == c)
+        .unwrap_or_else(|| panic!("no point for {q} {s:?} {c} clients"))
+}
+
+#[test]
+fn every_query_state_and_client_count_gets_a_point_with_its_histogram() {
+    let (dir, r) = run_load("load-mix", &["--clients", "1,2", "--duration", "1s"]);
+    let load = r.load.expect("results.json has a load object");
+    assert_eq!(load.mode, LoadMode::ClosedLoop);
+    assert_eq!(load.duration_s, 1.0);
+    assert_eq!(load.clients, [1, 2]);
+    assert!(load.writes, "the embedded database runs the writes too");
+    let mix: Vec<&str> = load.mix.iter().map(|m| m.query.as_str()).collect();
+    assert_eq!(
+        mix,
+        ["human_queue", "transcript", "reassign"],
+        "a query without a weight stays out of the mix"
+    );
+    assert_eq!(load.points.len(), 3 * 2 * 2);
+    let folder = run_dir(&dir);
+    for q in ["human_queue", "transcript", "reassign"] {
+        for s in [IndexState::Without, IndexState::With] {
+            for c in [1, 2] {
+                let p = find(&load.points, q, &s, c);
+                let what = format!("{q} {s:?} {c} clients: {p:?}");
+                assert!(p.requests > 0 && p.throughput_per_s > 0.0, "{what}");
+                assert!(
+                    p.p50_ms > 0.0
+                        && p.p50_ms <= p.p95_ms
+                        && p.p95_ms <= p.p99_ms
+                        && p.p99_ms <= p.p999_ms
+                        && p.p999_ms <= p.max_ms,
+                    "percentiles out of order: {what}"
+                );
+                assert_eq!(p.errors, 0, "{what}");
+                let h = helpdesk_bench::load::load_histogram(&folder.join(&p.histogram)).unwrap();
+                assert_eq!(
+                    h.len(),
+                    p.requests,
+                    "the histogram file holds the point: {what}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn open_loop_latency_counts_from_the_intended_start() {
+    // One client serves at most 20 of these a second; asked for 40, each
+    // request waits behind the ones before it, and that wait is latency.
+    let (_dir, open) = run_load(
+        "load-open",
+        &[
+            "--query",
+            "sleepy",
+            "--clients",
+            "1",
+            "--rate",
+            "40",
+            "--duration",
+            "1s",
+        ],
+    );
+    let load = open.load.unwrap();
+    assert_eq!(load.mode, LoadMode::OpenLoop);
+    assert_eq!(load.rate_per_s, Some(40.0));
+    let p = find(&load.points, "sleepy", &IndexState::With, 1);
+    assert!(
+        p.throughput_per_s < 25.0,
+        "one client cannot serve 40/s: {p:?}"
+    );
+    assert!(
+        p.p50_ms > 120.0,
+        "the median includes the wait behind the schedule (coordinated omission corrected): {p:?}"
+    );
+    assert!(p.max_ms > 300.0, "the last requests waited longest: {p:?}");
+    let (_dir, closed) = run_load(
+        "load-closed",
+        &["--query", "sleepy", "--clients", "1", "--duration", "1s"],
+    );
+    let c = find(&closed.load.unwrap().points, "sleepy", &IndexState::With, 1).clone();
+    assert!(
+        c.p50_ms >= 50.0 && c.p50_ms < 100.0,
+        "closed loop times the query alone: {c:?}"
+    );
+}
