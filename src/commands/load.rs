@@ -148,25 +148,10 @@ pub async fn run(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
         counts: ws.cluster.as_ref().map(|_| ws.scale.counts()),
         migration: migration_info(m),
         states,
-        queries: Vec::new(),
-        writes: Vec::new(),
-        index_costs: Vec::new(),
-        hot_updates: None,
-        ablation: Vec::new(),
-        sweep: Vec::new(),
-        migration_cost: None,
-        findings: Vec::new(),
-        violations: Vec::new(),
         not_runnable,
-        foreign_keys: Vec::new(),
-        recommendations: Vec::new(),
-        deploy: None,
         database,
-        partial: false,
-        filter: None,
-        saved_baseline: None,
-        compared_with: None,
         load: Some(run),
+        ..Default::default()
     };
     let file = dir.join("results.json");
     results.write(&file)?;

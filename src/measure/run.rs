@@ -153,21 +153,6 @@ fn header(input: &RunInput<'_>, run_id: String, env: &report::Environment) -> Re
         counts: input.ws.cluster.as_ref().map(|_| input.ws.scale.counts()),
         migration: migration_info(m),
         states: input.states.clone(),
-        queries: Vec::new(),
-        writes: Vec::new(),
-        index_costs: Vec::new(),
-        hot_updates: None,
-        ablation: Vec::new(),
-        sweep: Vec::new(),
-        migration_cost: None,
-        findings: Vec::new(),
-        violations: Vec::new(),
-        not_runnable: Vec::new(),
-        foreign_keys: Vec::new(),
-        recommendations: Vec::new(),
-        deploy: None,
-        database: None,
-        partial: false,
         filter: args.filter.clone(),
         saved_baseline: args.save_name().map(str::to_string),
         compared_with: args.compare_name().map(|name| BaselineRef {
@@ -175,7 +160,7 @@ fn header(input: &RunInput<'_>, run_id: String, env: &report::Environment) -> Re
             run_id: report::baseline_run(&input.reports_dir, name)
                 .and_then(|d| d.file_name().map(|f| f.to_string_lossy().into_owned())),
         }),
-        load: None,
+        ..Default::default()
     }
 }
 

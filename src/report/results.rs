@@ -46,7 +46,7 @@ pub const NOISE: f64 = 0.05;
 pub const SCHEMA_VERSION: u32 = 4;
 
 /// The whole run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Results {
     pub schema_version: u32,
     pub run_id: String,
@@ -192,14 +192,14 @@ pub struct BaselineRef {
     pub run_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Tool {
     pub version: String,
     #[serde(default)]
     pub git_commit: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Environment {
     pub postgres_version: String,
     /// The settings that matter for the numbers (shared_buffers, work_mem, ...).
@@ -213,7 +213,7 @@ pub struct Environment {
     pub database: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MigrationInfo {
     pub name: String,
     pub file: String,
