@@ -16,9 +16,7 @@ use helpdesk_bench::cluster::URL_ENV;
 use helpdesk_bench::queries::{split_runnable, Catalogue, ParamPool, Prepared};
 use helpdesk_bench::report::{criterion as crit, CriterionRun, QueryResult, Results};
 use helpdesk_bench::schema::{Access, IndexState, Migration, MigrationChain, Session};
-
-/// Lets the write workloads run against `DATABASE_URL`.
-const ALLOW_WRITES_ENV: &str = "HELPDESK_BENCH_ALLOW_WRITES";
+use helpdesk_bench::workspace::ALLOW_WRITES_ENV;
 
 fn main() -> anyhow::Result<()> {
     let bench_mode = common::bench_mode();

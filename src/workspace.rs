@@ -14,6 +14,9 @@ use crate::error::Result;
 use crate::schema::{fixtures, IndexState, MigrationChain};
 use crate::seed::{self, Reporter, Scale, SeedConfig, Shape};
 
+/// Environment variable that lets the write benches and `load` change rows
+/// in a user's database.
+pub const ALLOW_WRITES_ENV: &str = "HELPDESK_BENCH_ALLOW_WRITES";
 /// Environment variable that lets benches change indexes on `DATABASE_URL`.
 pub const ALLOW_INDEX_CHANGES_ENV: &str = "HELPDESK_BENCH_ALLOW_INDEX_CHANGES";
 /// Environment variable that lets benches switch index states while other

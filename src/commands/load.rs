@@ -5,13 +5,14 @@ use std::process::ExitCode;
 
 use crate::cli::LoadArgs;
 use crate::error::{Error, Result};
-use crate::load::{self, LoadOptions, Mix, ALLOW_WRITES_ENV};
+use crate::load::{self, LoadOptions, Mix};
 use crate::measure::{environment, migration_info};
 use crate::queries::{split_runnable, Catalogue};
 use crate::report::{self, LoadPoint, Results, Tool};
 use crate::schema::IndexState;
 use crate::seed::Reporter;
 use crate::workspace::Workspace;
+use crate::workspace::ALLOW_WRITES_ENV;
 
 pub async fn run(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
     let chain = args.migration.chain()?;

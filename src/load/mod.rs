@@ -28,9 +28,6 @@ use crate::report::{LoadPoint, LoadRun};
 use crate::schema::{Access, IndexState, Migration, Session};
 use client::LoadClient;
 
-/// Environment variable that lets `load` (and the write benches) change
-/// rows in a user's database.
-pub const ALLOW_WRITES_ENV: &str = "HELPDESK_BENCH_ALLOW_WRITES";
 /// How long a client waits for a row lock before its write fails (counted
 /// as an error).
 const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
