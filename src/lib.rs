@@ -28,6 +28,7 @@ pub mod measure;
 pub mod queries;
 pub mod report;
 pub mod schema;
+pub mod scratch;
 pub mod seed;
 pub mod sql;
 pub mod stats;

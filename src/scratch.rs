@@ -1,0 +1,225 @@
+//! Scratch databases: a seeded copy the tool may change at will, for
+//! `rehearse` and `advise`. Embedded, it is a `TEMPLATE` clone of the
+//! workspace's seeded database. On a user's server it is a new database the
+//! tool creates and seeds itself: it is never copied from the user's
+//! database (`CREATE DATABASE … TEMPLATE` fails while anyone is connected to
+//! the source, and the user's rows are theirs).
+//!
+//! A scratch database is dropped by [`Scratch::drop_now`]. Should the tool
+//! stop without doing so (an error, Ctrl-C, even SIGKILL), a watchdog
+//! process drops it: it waits on a pipe only the tool holds open, and when
+//! the pipe closes without the word `done` it runs
+//! `DROP DATABASE … WITH (FORCE)` through `psql`. Connection settings reach
+//! it through libpq's environment variables, so the password is never on a
+//! command line.
+
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tokio_postgres::config::{Host, SslMode};
+
+use crate::cluster::{self, Endpoint};
+use crate::error::{Context, Error, Result};
+use crate::schema::MigrationChain;
+use crate::seed::{self, Reporter, SeedConfig, Shape};
+use crate::sql::quote_ident;
+use crate::workspace::Workspace;
+
+/// Prefix of every scratch database's name.
+pub const PREFIX: &str = "helpdesk_bench_scratch";
+
+/// Which schema a scratch copy starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The chain's earlier migrations applied, not the one under test: the
+    /// schema a migration rehearsal starts from.
+    Before,
+    /// Every migration of the chain applied.
+    After,
+}
+
+/// One scratch database, dropped by [`Scratch::drop_now`] or, failing
+/// that, by its watchdog.
+pub struct Scratch {
+    /// The scratch database.
+    pub db: Endpoint,
+    /// A database on the same server to issue `DROP DATABASE` from.
+    admin: Endpoint,
+    name: String,
+    watchdog: Option<Child>,
+}
+
+impl Scratch {
+    /// Creates a scratch copy at `stage` on the workspace's server: a clone
+    /// of the seeded embedded database, or on a user's server a new database
+    /// seeded at the workspace's scale and seed.
+    pub async fn create(
+        ws: &Workspace,
+        chain: &MigrationChain,
+        stage: Stage,
+        progress: &Reporter,
+    ) -> Result<Scratch> {
+        let name = unique_name();
+        let admin = ws.db.clone();
+        if ws.cluster.is_some() {
+            let source = match stage {
+                Stage::Before => ws.before_db.as_ref().unwrap_or(&ws.db),
+                Stage::After => &ws.db,
+            };
+            let db = cluster::create_database(&admin, &name, Some(&source.dbname())).await?;
+            return Ok(Scratch {
+                db,
+                admin,
+                name,
+                watchdog: None,
+            });
+        }
+        let db = create_on_user_server(&admin, &name).await?;
+        let watchdog = spawn_watchdog(&admin, &name)?;
+        let scratch = Scratch {
+            db,
+            admin,
+            name,
+            watchdog: Some(watchdog),
+        };
+        let mut cfg = SeedConfig::new(ws.scale.counts());
+        cfg.seed = ws.seed;
+        match stage {
+            Stage::After => cfg.migrations = chain.all().cloned().collect(),
+            Stage::Before => {
+                cfg.shape = Some(Shape::before(&chain.under_test)?);
+                cfg.migrations = chain.earlier.clone();
+            }
+        }
+        seed::run(&scratch.db, &cfg, progress).await?;
+        Ok(scratch)
+    }
+
+    /// The scratch database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Drops the database now (ending any session still in it) and
+    /// dismisses the watchdog.
+    pub async fn drop_now(mut self) -> Result<()> {
+        let sql = format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            quote_ident(&self.name)
+        );
+        self.admin
+            .connect()
+            .await?
+            .batch_execute(&sql)
+            .await
+            .context(format!("dropping scratch database {}", self.name))?;
+        if let Some(mut w) = self.watchdog.take() {
+            if let Some(mut stdin) = w.stdin.take() {
+                let _ = stdin.write_all(b"done\n");
+            }
+            let _ = w.wait();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Scratch {
+    /// Not dropped by [`Scratch::drop_now`]: closing the pipe makes the
+    /// watchdog drop the database. (Embedded scratch copies go with the
+    /// cluster.)
+    fn drop(&mut self) {
+        if let Some(mut w) = self.watchdog.take() {
+            drop(w.stdin.take());
+            let _ = w.wait();
+        }
+    }
+}
+
+fn unique_name() -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{PREFIX}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+async fn create_on_user_server(admin: &Endpoint, name: &str) -> Result<Endpoint> {
+    let client = admin.connect().await?;
+    let sql = format!("CREATE DATABASE {}", quote_ident(name));
+    client.batch_execute(&sql).await.map_err(|e| {
+        let code = e.code().map(|c| c.code().to_string());
+        if code.as_deref() == Some("42501") {
+            Error::BadInput(format!(
+                "{} may not create databases, which this command needs for its scratch copy; grant it CREATEDB or run without --url",
+                admin.user()
+            ))
+        } else {
+            admin.query_error(format!("creating scratch database {name}"), e)
+        }
+    })?;
+    Ok(admin.with_dbname(name))
+}
+
+/// Waits for the tool's pipe to close; unless told `done`, drops the
+/// scratch database, retrying while the server refuses.
+const SCRIPT: &str = r#"
+trap '' INT TERM HUP
+read word
+[ "$word" = done ] && exit 0
+for i in 1 2 3 4 5; do
+  psql -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" >/dev/null 2>&1 && exit 0
+  sleep 1
+done
+"#;
+
+/// Starts the watchdog for scratch database `name`, with libpq's
+/// environment describing `admin`.
+fn spawn_watchdog(admin: &Endpoint, name: &str) -> Result<Child> {
+    let cfg = admin.config();
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(SCRIPT)
+        .arg("helpdesk-bench-scratch-watchdog")
+        .arg(name)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0);
+    for k in [
+        "PGHOST",
+        "PGPORT",
+        "PGUSER",
+        "PGPASSWORD",
+        "PGDATABASE",
+        "PGSSLMODE",
+    ] {
+        cmd.env_remove(k);
+    }
+    if let Some(h) = cfg.get_hosts().first() {
+        let h = match h {
+            Host::Tcp(h) => h.clone(),
+            Host::Unix(p) => p.display().to_string(),
+        };
+        cmd.env("PGHOST", h);
+    }
+    if let Some(p) = cfg.get_ports().first() {
+        cmd.env("PGPORT", p.to_string());
+    }
+    cmd.env("PGUSER", admin.user());
+    cmd.env("PGDATABASE", admin.dbname());
+    if let Some(pw) = cfg.get_password() {
+        cmd.env("PGPASSWORD", String::from_utf8_lossy(pw).into_owned());
+    }
+    let ssl = match cfg.get_ssl_mode() {
+        SslMode::Disable => "disable",
+        SslMode::Require => "require",
+        _ => "prefer",
+    };
+    cmd.env("PGSSLMODE", ssl);
+    cmd.env("PGCONNECT_TIMEOUT", "10");
+    cmd.spawn().context("/bin/sh (scratch watchdog)")
+}
+
+use std::os::unix::process::CommandExt;
