@@ -6,20 +6,12 @@
 //! the source, and the user's rows are theirs).
 //!
 //! A scratch database is dropped by [`Scratch::drop_now`]. Should the tool
-//! stop without doing so (an error, Ctrl-C, even SIGKILL), a watchdog
-//! process drops it: it waits on a pipe only the tool holds open, and when
-//! the pipe closes without the word `done` it runs
-//! `DROP DATABASE … WITH (FORCE)` through `psql`. Connection settings reach
-//! it through libpq's environment variables, so the password is never on a
-//! command line.
+//! stop without doing so (an error, Ctrl-C, even SIGKILL), its
+//! [`SqlGuard`] runs `DROP DATABASE … WITH (FORCE)` through `psql`.
 
-use std::io::Write;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tokio_postgres::config::{Host, SslMode};
-
-use crate::cluster::{self, Endpoint};
+use crate::cluster::{self, Endpoint, SqlGuard};
 use crate::error::{Context, Error, Result};
 use crate::schema::MigrationChain;
 use crate::seed::{self, Reporter, SeedConfig, Shape};
@@ -40,14 +32,14 @@ pub enum Stage {
 }
 
 /// One scratch database, dropped by [`Scratch::drop_now`] or, failing
-/// that, by its watchdog.
+/// that, by its guard.
 pub struct Scratch {
     /// The scratch database.
     pub db: Endpoint,
     /// A database on the same server to issue `DROP DATABASE` from.
     admin: Endpoint,
     name: String,
-    watchdog: Option<Child>,
+    guard: Option<SqlGuard>,
 }
 
 impl Scratch {
@@ -72,16 +64,16 @@ impl Scratch {
                 db,
                 admin,
                 name,
-                watchdog: None,
+                guard: None,
             });
         }
         let db = create_on_user_server(&admin, &name).await?;
-        let watchdog = spawn_watchdog(&admin, &name)?;
+        let guard = SqlGuard::spawn(&admin, &drop_sql(&name))?;
         let scratch = Scratch {
             db,
             admin,
             name,
-            watchdog: Some(watchdog),
+            guard: Some(guard),
         };
         let mut cfg = SeedConfig::new(ws.scale.counts());
         cfg.seed = ws.seed;
@@ -102,38 +94,34 @@ impl Scratch {
     }
 
     /// Drops the database now (ending any session still in it) and
-    /// dismisses the watchdog.
+    /// dismisses the guard.
     pub async fn drop_now(mut self) -> Result<()> {
-        let sql = format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            quote_ident(&self.name)
-        );
+        let sql = drop_sql(&self.name);
         self.admin
             .connect()
             .await?
             .batch_execute(&sql)
             .await
             .context(format!("dropping scratch database {}", self.name))?;
-        if let Some(mut w) = self.watchdog.take() {
-            if let Some(mut stdin) = w.stdin.take() {
-                let _ = stdin.write_all(b"done\n");
-            }
-            let _ = w.wait();
+        if let Some(g) = self.guard.take() {
+            g.dismiss();
         }
         Ok(())
     }
 }
 
 impl Drop for Scratch {
-    /// Not dropped by [`Scratch::drop_now`]: closing the pipe makes the
-    /// watchdog drop the database. (Embedded scratch copies go with the
-    /// cluster.)
+    /// Not dropped by [`Scratch::drop_now`]: the guard drops the database.
+    /// (Embedded scratch copies go with the cluster.)
     fn drop(&mut self) {
-        if let Some(mut w) = self.watchdog.take() {
-            drop(w.stdin.take());
-            let _ = w.wait();
+        if let Some(g) = self.guard.take() {
+            g.fire();
         }
     }
+}
+
+fn drop_sql(name: &str) -> String {
+    format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name))
 }
 
 fn unique_name() -> String {
@@ -161,65 +149,3 @@ async fn create_on_user_server(admin: &Endpoint, name: &str) -> Result<Endpoint>
     })?;
     Ok(admin.with_dbname(name))
 }
-
-/// Waits for the tool's pipe to close; unless told `done`, drops the
-/// scratch database, retrying while the server refuses.
-const SCRIPT: &str = r#"
-trap '' INT TERM HUP
-read word
-[ "$word" = done ] && exit 0
-for i in 1 2 3 4 5; do
-  psql -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" >/dev/null 2>&1 && exit 0
-  sleep 1
-done
-"#;
-
-/// Starts the watchdog for scratch database `name`, with libpq's
-/// environment describing `admin`.
-fn spawn_watchdog(admin: &Endpoint, name: &str) -> Result<Child> {
-    let cfg = admin.config();
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg(SCRIPT)
-        .arg("helpdesk-bench-scratch-watchdog")
-        .arg(name)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(0);
-    for k in [
-        "PGHOST",
-        "PGPORT",
-        "PGUSER",
-        "PGPASSWORD",
-        "PGDATABASE",
-        "PGSSLMODE",
-    ] {
-        cmd.env_remove(k);
-    }
-    if let Some(h) = cfg.get_hosts().first() {
-        let h = match h {
-            Host::Tcp(h) => h.clone(),
-            Host::Unix(p) => p.display().to_string(),
-        };
-        cmd.env("PGHOST", h);
-    }
-    if let Some(p) = cfg.get_ports().first() {
-        cmd.env("PGPORT", p.to_string());
-    }
-    cmd.env("PGUSER", admin.user());
-    cmd.env("PGDATABASE", admin.dbname());
-    if let Some(pw) = cfg.get_password() {
-        cmd.env("PGPASSWORD", String::from_utf8_lossy(pw).into_owned());
-    }
-    let ssl = match cfg.get_ssl_mode() {
-        SslMode::Disable => "disable",
-        SslMode::Require => "require",
-        _ => "prefer",
-    };
-    cmd.env("PGSSLMODE", ssl);
-    cmd.env("PGCONNECT_TIMEOUT", "10");
-    cmd.spawn().context("/bin/sh (scratch watchdog)")
-}
-
-use std::os::unix::process::CommandExt;

@@ -1,5 +1,5 @@
 //! Scratch databases on a user's server: created and seeded by the tool,
-//! dropped by `drop_now`, and dropped by the watchdog when the tool lets go
+//! dropped by `drop_now`, and dropped by its guard when the tool lets go
 //! of one without dropping it (as on an error, Ctrl-C or SIGKILL).
 
 pub mod common;
@@ -54,6 +54,6 @@ async fn scratch_copies_on_a_user_server_are_seeded_then_always_dropped() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert!(gone, "the watchdog dropped {name}");
+    assert!(gone, "the guard dropped {name}");
     drop(c);
 }
