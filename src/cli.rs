@@ -281,6 +281,16 @@ pub struct LoadArgs {
     /// Folder the run folder is written into; `latest` there points at it.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub reports: PathBuf,
+    /// With --url: measure both index states by dropping and building the
+    /// migration's indexes for real (committed, so every client sees them),
+    /// putting them back exactly as found at the end, even if the tool is
+    /// killed. Same as HELPDESK_BENCH_ALLOW_INDEX_CHANGES=1.
+    #[arg(long)]
+    pub allow_index_changes: bool,
+    /// With --allow-index-changes: switch states even while other sessions
+    /// use the migration's tables. Same as HELPDESK_BENCH_FORCE=1.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// A duration: a number and a unit, `ms`, `s` or `m` (10s, 500ms, 2m).

@@ -170,3 +170,90 @@ fn open_loop_latency_counts_from_the_intended_start() {
         "closed loop times the query alone: {c:?}"
     );
 }
+
+#[test]
+fn the_under_load_section_has_charts_a_percentile_table_and_a_verdict_per_client_count() {
+    // transcript reads "Message" by conversation: a scan of every message
+    // without 012's indexes, an index lookup with them, so its p99 drops
+    // by far more than noise at every client count.
+    let (dir, r) = run_load(
+        "load-page",
+        &[
+            "--query",
+            "transcript",
+            "--clients",
+            "1,2",
+            "--duration",
+            "1s",
+        ],
+    );
+    let load = r.load.unwrap();
+    assert_eq!(load.window_s, 0.1, "a 1 s point is cut into ten windows");
+    for p in &load.points {
+        assert_eq!(p.window_p99_ms.len(), 10, "{p:?}");
+        assert_eq!(p.window_throughput_per_s.len(), 10, "{p:?}");
+        let sum: f64 = p.window_throughput_per_s.iter().sum::<f64>() * load.window_s;
+        assert!(
+            (sum - p.requests as f64).abs() <= 1.0,
+            "the windows hold every request: {sum} of {p:?}"
+        );
+    }
+    let folder = run_dir(&dir);
+    let html = std::fs::read_to_string(folder.join("index.html")).unwrap();
+    let md = std::fs::read_to_string(folder.join("summary.md")).unwrap();
+    for page in [&html, &md] {
+        assert!(page.contains("Under load"), "{page}");
+        for c in [1, 2] {
+            let line = page
+                .lines()
+                .find(|l| {
+                    l.contains(&format!("with 012&#x27;s indexes at {c} client"))
+                        || l.contains(&format!("with 012's indexes at {c} client"))
+                })
+                .unwrap_or_else(|| panic!("no verdict line for {c} clients: {page}"));
+            assert!(
+                line.contains("transcript p99 −"),
+                "transcript's p99 drop is headlined at {c} clients: {line}"
+            );
+            assert!(line.contains("total throughput +"), "{line}");
+        }
+    }
+    // The percentile table: a row per state and client count.
+    let table = &html[html.find("id=\"load-table\"").expect("the table")..];
+    assert_eq!(
+        table.matches("<td class=\"mono\">transcript</td>").count(),
+        4
+    );
+    // Two charts, each a line per state: throughput, and transcript's p99.
+    let throughput =
+        &html[html.find("id=\"load-throughput\"").unwrap()..html.find("id=\"load-p99\"").unwrap()];
+    assert_eq!(throughput.matches("<polyline").count(), 2);
+    assert!(throughput.contains("all queries (without the indexes)"));
+    assert!(
+        throughput.contains("stroke-dasharray=\"6 4\""),
+        "the state without is dashed"
+    );
+    let p99 = &html[html.find("id=\"load-p99\"").unwrap()..];
+    assert_eq!(
+        p99[..p99.find("</svg>").unwrap()]
+            .matches("<polyline")
+            .count(),
+        2
+    );
+    assert!(
+        !html.contains("id=\"query-table\""),
+        "a load run has no criterion table"
+    );
+    // `helpdesk-bench report` renders the same section from results.json.
+    let again = dir.join("again");
+    let out = run(&[
+        "report",
+        "--run",
+        folder.to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rerendered = std::fs::read_to_string(again.join("index.html")).unwrap();
+    assert_eq!(rerendered, html);
+}

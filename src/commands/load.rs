@@ -40,14 +40,14 @@ pub async fn run(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
         &Reporter::auto(quiet),
     )
     .await?;
-    let states = if embedded {
-        vec![IndexState::Without, IndexState::With]
-    } else {
-        if ws.may_change_indexes {
-            note("on your database only the index state as found is measured: a state the tool enters is one session's rolled-back transaction, which the other clients cannot see".into());
-        }
-        vec![IndexState::AsFound]
+    let switch = embedded || ws.may_change_indexes || args.allow_index_changes;
+    let states = match switch {
+        true => vec![IndexState::Without, IndexState::With],
+        false => vec![IndexState::AsFound],
     };
+    if switch && !embedded {
+        note("the migration's indexes are CHANGED FOR REAL (dropped and built, committed) on your database while load runs, so that every client sees the state; they are put back exactly as found at the end, even if the tool is killed".into());
+    }
     let client = ws.db.connect().await?;
     let (runnable, not_runnable) = split_runnable(&client, chosen).await?;
     for n in &not_runnable {
@@ -119,9 +119,16 @@ pub async fn run(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
         rate: args.rate,
         writes,
         seed: args.seed,
-        switch_states: embedded,
+        switch_states: switch,
+        force: args.force || ws.force,
         run_dir: &dir,
         on_point: &print,
+        on_restored: &|names: &[String]| {
+            note(match names {
+                [] => "the indexes are as found; nothing to put back".into(),
+                _ => format!("put back as found: {}", names.join(", ")),
+            })
+        },
     })
     .await?;
     for p in run.points.iter().filter(|p| p.errors > 0) {
@@ -156,7 +163,9 @@ pub async fn run(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
     };
     let file = dir.join("results.json");
     results.write(&file)?;
+    report::render(&results, &dir)?;
     report::point_latest(&args.reports, &dir)?;
+    out!("{}", dir.join("index.html").display());
     out!("{}", file.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -48,7 +48,8 @@ pub struct LoadClient {
 
 impl LoadClient {
     /// Sends requests from `start` until `deadline`; returns each query's
-    /// recording, in the mix's order. A lost connection, a request with no
+    /// recording, in the mix's order, each latency in the time window
+    /// (`window` long, from `start`) its request was due in. A lost connection, a request with no
     /// answer, or a read that turns out to write ends the run with an error;
     /// any other failed request is counted and the client goes on.
     pub async fn run(
@@ -57,6 +58,7 @@ impl LoadClient {
         pacing: Pacing,
         start: Instant,
         deadline: Instant,
+        window: Duration,
     ) -> Result<Vec<Recorded>> {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(self.seed);
         let mut rec = vec![Recorded::default(); self.prepared.len()];
@@ -70,11 +72,13 @@ impl LoadClient {
                 break;
             }
             tokio::time::sleep_until(due).await;
+            let slot = (due.saturating_duration_since(start).as_nanos() / window.as_nanos().max(1))
+                as usize;
             let i = mix.pick(&mut rng);
             let p = &self.prepared[i];
             let row = &p.pool.rows[rng.gen_range(0..p.pool.rows.len())];
             match tokio::time::timeout(REQUEST_TIMEOUT, p.run_with(&self.client, row)).await {
-                Ok(Ok(_)) => rec[i].latency(due.elapsed()),
+                Ok(Ok(_)) => rec[i].latency(slot, due.elapsed()),
                 Ok(Err(e @ Error::UndeclaredWrite { .. })) => return Err(e),
                 Ok(Err(e)) if self.client.is_closed() => return Err(e),
                 Ok(Err(e)) => rec[i].error(chain(&e)),

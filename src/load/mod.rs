@@ -3,15 +3,17 @@
 //! index state, closed loop or at a fixed rate; latency per query recorded
 //! in HDR histograms.
 //!
-//! On a database the tool made (the embedded cluster) each state is
-//! entered for real and committed, so every client sees it. On a user's
-//! database a state the tool enters would be one session's rolled-back
-//! transaction, which other connections cannot see, so only the database
-//! as found is measured there.
+//! Each state is entered for real and committed, so every client sees it:
+//! on a database the tool made (the embedded cluster) freely; on a user's
+//! database only with the index-changes permission, after the in-use
+//! check, without ANALYZE, and with the indexes put back exactly as found
+//! at the end ([`restore`]), by a watchdog should the tool die. Without the
+//! permission only the database as found is measured there.
 
 mod client;
 mod mix;
 mod record;
+mod restore;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,12 +29,29 @@ use crate::queries::{ParamPool, Prepared, Query};
 use crate::report::{LoadPoint, LoadRun};
 use crate::schema::{Access, IndexState, Migration, Session};
 use client::LoadClient;
+use restore::Restore;
 
 /// How long a client waits for a row lock before its write fails (counted
 /// as an error).
 const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 /// Clients start together this long after the last one is ready.
 const START_DELAY: Duration = Duration::from_millis(50);
+/// A point is cut into about this many time windows (at most a second
+/// each), whose p99s and throughputs the report's intervals are
+/// bootstrapped from.
+const WINDOWS: u32 = 10;
+const MAX_WINDOW: Duration = Duration::from_secs(1);
+
+/// The time window of a point `duration` long: a tenth of it, at most a
+/// second, so a 10 s point has ten windows and a 20 s point twenty.
+pub fn window_of(duration: Duration) -> Duration {
+    (duration / WINDOWS).clamp(Duration::from_millis(1), MAX_WINDOW)
+}
+
+/// How many whole windows a point `duration` long holds.
+fn window_count(duration: Duration) -> usize {
+    (duration.as_nanos() / window_of(duration).as_nanos()).max(1) as usize
+}
 
 /// What to run.
 pub struct LoadOptions<'a> {
@@ -48,8 +67,15 @@ pub struct LoadOptions<'a> {
     /// chosen with it).
     pub writes: bool,
     pub seed: u64,
-    /// Set when the states are switched (embedded): states are committed.
+    /// Set when the states are switched: they are committed (on a user's
+    /// database, then put back as found).
     pub switch_states: bool,
+    /// Switch states on a user's database even while other sessions use
+    /// the tables.
+    pub force: bool,
+    /// Called with the names of the indexes put back as found on a user's
+    /// database, at the end.
+    pub on_restored: &'a (dyn Fn(&[String]) + Sync),
     /// The run folder; histograms go under `load/`.
     pub run_dir: &'a Path,
     /// Called with each point as it is measured, for progress.
@@ -65,23 +91,16 @@ pub async fn run(opts: &LoadOptions<'_>) -> Result<LoadRun> {
         pools.push(ParamPool::sample(&sampler, q).await?);
     }
     drop(sampler);
-    let mix = Arc::new(opts.mix.clone());
-    let mut points = Vec::new();
-    for state in &opts.states {
-        if opts.switch_states {
-            let mut s = Session::open(opts.db, opts.migration, false).await?;
-            s.enter(state, Access::ReadWrite).await?;
-            s.leave().await?;
-        }
-        for &n in &opts.clients {
-            let recorded = run_point(opts, &mix, &pools, n).await?;
-            for (q, (rec, elapsed)) in opts.mix.queries.iter().zip(recorded) {
-                let p = point(opts, q, state, n, &rec, elapsed)?;
-                (opts.on_point)(&p);
-                points.push(p);
-            }
-        }
+    let restore = match opts.switch_states && !opts.db.is_embedded() {
+        true => Some(Restore::begin(opts.db, opts.migration).await?),
+        false => None,
+    };
+    let measured = measure(opts, &pools).await;
+    if let Some(r) = restore {
+        let put_back = r.finish(opts.db, opts.migration, opts.force).await;
+        (opts.on_restored)(&put_back?);
     }
+    let points = measured?;
     Ok(LoadRun {
         duration_s: opts.duration.as_secs_f64(),
         mode: match opts.rate {
@@ -93,8 +112,32 @@ pub async fn run(opts: &LoadOptions<'_>) -> Result<LoadRun> {
         mix: opts.mix.entries(),
         seed: opts.seed,
         writes: opts.writes,
+        window_s: window_of(opts.duration).as_secs_f64(),
+        indexes_changed: opts.switch_states && !opts.db.is_embedded(),
         points,
     })
+}
+
+/// Every state and client count, in order.
+async fn measure(opts: &LoadOptions<'_>, pools: &[ParamPool]) -> Result<Vec<LoadPoint>> {
+    let mix = Arc::new(opts.mix.clone());
+    let mut points = Vec::new();
+    for state in &opts.states {
+        if opts.switch_states {
+            let mut s = Session::open_committing(opts.db, opts.migration, opts.force).await?;
+            s.enter(state, Access::ReadWrite).await?;
+            s.leave().await?;
+        }
+        for &n in &opts.clients {
+            let recorded = run_point(opts, &mix, pools, n).await?;
+            for (q, (rec, elapsed)) in opts.mix.queries.iter().zip(recorded) {
+                let p = point(opts, q, state, n, &rec, elapsed)?;
+                (opts.on_point)(&p);
+                points.push(p);
+            }
+        }
+    }
+    Ok(points)
 }
 
 /// `n` clients for one duration: each query's merged recording and the
@@ -111,7 +154,7 @@ async fn run_point(
     }
     let start = tokio::time::Instant::now() + START_DELAY;
     let deadline = start + opts.duration;
-    let mut tasks = Vec::with_capacity(n);
+    let mut tasks = tokio::task::JoinSet::new();
     for (i, c) in clients.into_iter().enumerate() {
         let pacing = match opts.rate {
             None => Pacing::Closed,
@@ -124,13 +167,14 @@ async fn run_point(
                 }
             }
         };
-        tasks.push(tokio::spawn(c.run(mix.clone(), pacing, start, deadline)));
+        let window = window_of(opts.duration);
+        tasks.spawn(c.run(mix.clone(), pacing, start, deadline, window));
     }
     let mut merged = vec![Recorded::default(); mix.queries.len()];
-    for t in tasks {
-        let rec = t
-            .await
-            .map_err(|e| Error::BadInput(format!("a load client stopped: {e}")))??;
+    // A JoinSet aborts its clients when dropped: on an error or Ctrl-C
+    // their connections close with it.
+    while let Some(t) = tasks.join_next().await {
+        let rec = t.map_err(|e| Error::BadInput(format!("a load client stopped: {e}")))??;
         for (m, r) in merged.iter_mut().zip(&rec) {
             m.merge(r);
         }
@@ -184,6 +228,8 @@ fn point(
     let rel = histogram_file(&state.id(opts.migration), clients, &q.name);
     save_histogram(&rec.histogram, &opts.run_dir.join(&rel))?;
     let requests = rec.histogram.len();
+    let (window_p99_ms, window_throughput_per_s) =
+        rec.per_window(window_count(opts.duration), window_of(opts.duration));
     Ok(LoadPoint {
         query: q.name.clone(),
         state: state.clone(),
@@ -198,6 +244,8 @@ fn point(
         errors: rec.errors,
         first_error: rec.first_error.clone(),
         histogram: rel.display().to_string(),
+        window_p99_ms,
+        window_throughput_per_s,
     })
 }
 

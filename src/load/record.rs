@@ -1,7 +1,10 @@
 //! Recording latencies under load: one HDR histogram per query (in
 //! microseconds, three significant digits), with the error count, merged
 //! across clients, summarised as percentiles, and saved in HdrHistogram's
-//! V2 format so histograms of several runs can be added together.
+//! V2 format so histograms of several runs can be added together. Each
+//! latency is also kept in its time window (by the request's intended
+//! start), so a point's p99 and throughput can be read per window: the
+//! spread over windows is what the report's intervals are bootstrapped from.
 
 use std::path::Path;
 use std::time::Duration;
@@ -23,6 +26,8 @@ pub struct Recorded {
     pub histogram: Histogram<u64>,
     pub errors: u64,
     pub first_error: Option<String>,
+    /// Latencies in microseconds, per time window of the point.
+    pub windows: Vec<Vec<u32>>,
 }
 
 impl Default for Recorded {
@@ -32,15 +37,22 @@ impl Default for Recorded {
                 .expect("valid histogram bounds"),
             errors: 0,
             first_error: None,
+            windows: Vec::new(),
         }
     }
 }
 
 impl Recorded {
-    /// Records one answered request.
-    pub fn latency(&mut self, d: Duration) {
-        let us = u64::try_from(d.as_micros()).unwrap_or(MAX_US);
-        self.histogram.saturating_record(us.clamp(1, MAX_US));
+    /// Records one answered request, due in time window `window`.
+    pub fn latency(&mut self, window: usize, d: Duration) {
+        let us = u64::try_from(d.as_micros())
+            .unwrap_or(MAX_US)
+            .clamp(1, MAX_US);
+        self.histogram.saturating_record(us);
+        if self.windows.len() <= window {
+            self.windows.resize_with(window + 1, Vec::new);
+        }
+        self.windows[window].push(u32::try_from(us).unwrap_or(u32::MAX));
     }
 
     /// Records one failed request.
@@ -58,6 +70,26 @@ impl Recorded {
         if self.first_error.is_none() {
             self.first_error.clone_from(&other.first_error);
         }
+        if self.windows.len() < other.windows.len() {
+            self.windows.resize_with(other.windows.len(), Vec::new);
+        }
+        for (mine, theirs) in self.windows.iter_mut().zip(&other.windows) {
+            mine.extend_from_slice(theirs);
+        }
+    }
+
+    /// Each of the first `n` windows' p99 in milliseconds (`None` for a
+    /// window without an answered request) and throughput per second, for
+    /// windows `window` long.
+    pub fn per_window(&self, n: usize, window: Duration) -> (Vec<Option<f64>>, Vec<f64>) {
+        let empty = Vec::new();
+        (0..n)
+            .map(|i| {
+                let w = self.windows.get(i).unwrap_or(&empty);
+                let rate = w.len() as f64 / window.as_secs_f64().max(1e-9);
+                (p99_of(w), rate)
+            })
+            .unzip()
     }
 
     /// The latency at quantile `q` (0.5 for the median), in milliseconds.
@@ -73,6 +105,18 @@ impl Recorded {
 
 fn ms(us: u64) -> f64 {
     us as f64 / 1e3
+}
+
+/// The 99th percentile of `us` in milliseconds, by the nearest rank (as
+/// the histogram reads it), or `None` for no values.
+fn p99_of(us: &[u32]) -> Option<f64> {
+    if us.is_empty() {
+        return None;
+    }
+    let mut v = us.to_vec();
+    v.sort_unstable();
+    let rank = ((v.len() as f64 * 0.99).ceil() as usize).clamp(1, v.len());
+    Some(v[rank - 1] as f64 / 1e3)
 }
 
 /// Writes a histogram to `path` in HdrHistogram's V2 format.
@@ -107,10 +151,10 @@ mod tests {
         let mut a = Recorded::default();
         let mut b = Recorded::default();
         for ms in 1..=50 {
-            a.latency(Duration::from_millis(ms));
+            a.latency(0, Duration::from_millis(ms));
         }
         for ms in 51..=100 {
-            b.latency(Duration::from_millis(ms));
+            b.latency((ms as usize - 51) / 25, Duration::from_millis(ms));
         }
         b.error("statement timeout".into());
         a.merge(&b);
@@ -122,6 +166,10 @@ mod tests {
             a.quantile_ms(0.5)
         );
         assert!((a.max_ms() - 100.0).abs() < 0.1);
+        // Window 0: 1..=50 and 51..=75 ms; window 1: 76..=100 ms; window 2: none.
+        let (p99, rate) = a.per_window(3, Duration::from_millis(500));
+        assert_eq!(p99, [Some(75.0), Some(100.0), None]);
+        assert_eq!(rate, [150.0, 50.0, 0.0]);
         let dir = std::env::temp_dir().join(format!("hb-hdr-{}", std::process::id()));
         let file = dir.join("q.hdr");
         save(&a.histogram, &file).unwrap();

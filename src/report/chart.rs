@@ -2,7 +2,9 @@
 //! per query and state, drawn as inline SVG. Lines without the indexes are
 //! dashed and every line is labelled, so colour is never the only signal.
 //! Also every query's median without and with the indexes on one log axis
-//! ([`medians`]), drawn whether or not a sweep ran.
+//! ([`medians`]), drawn whether or not a sweep ran, and any other set of
+//! labelled lines on log–log axes ([`lines`]), such as `load`'s throughput
+//! and p99 against clients.
 
 use serde::Serialize;
 
@@ -202,6 +204,101 @@ pub fn medians(pairs: &[(String, f64, f64)], without: &str, with: &str) -> Optio
         without_label: without.to_string(),
         with_label: with.to_string(),
     })
+}
+
+/// One labelled line for [`lines`]: lines of the same `group` share a
+/// colour, and a `dashed` one is the state without the indexes.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub label: String,
+    pub group: usize,
+    pub dashed: bool,
+    /// `(x, y, tooltip)`, in any order; points with x or y at or below 0
+    /// are left out (log axes).
+    pub points: Vec<(f64, f64, String)>,
+}
+
+/// Lines on log–log axes, x ticks at every x a line has (labelled as
+/// whole numbers), y ticks at decades labelled by `y_label`; `None` when
+/// no point can be drawn.
+pub fn lines(series: &[Series], y_label: impl Fn(f64) -> String) -> Option<Chart> {
+    let usable = |s: &Series| {
+        let mut p: Vec<(f64, f64, String)> = s
+            .points
+            .iter()
+            .filter(|p| p.0 > 0.0 && p.1 > 0.0 && p.1.is_finite())
+            .cloned()
+            .collect();
+        p.sort_by(|a, b| a.0.total_cmp(&b.0));
+        p
+    };
+    let all: Vec<(f64, f64, String)> = series.iter().flat_map(usable).collect();
+    if all.is_empty() {
+        return None;
+    }
+    let (x0, x1) = span(all.iter().map(|p| p.0));
+    let (y0, y1) = decades(all.iter().map(|p| p.1));
+    let (w, h) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
+    let px = |x: f64| LEFT + (x.log10() - x0) / (x1 - x0) * w;
+    let py = |y: f64| TOP + h - (y.log10() - y0) / (y1 - y0) * h;
+    let mut xs: Vec<f64> = all.iter().map(|p| p.0).collect();
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
+    let lines = series
+        .iter()
+        .map(|s| {
+            let pts = usable(s);
+            Line {
+                label: s.label.clone(),
+                points: pts
+                    .iter()
+                    .map(|p| format!("{:.1},{:.1}", px(p.0), py(p.1)))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                color: PALETTE[s.group % PALETTE.len()].to_string(),
+                dash: if s.dashed {
+                    "6 4".into()
+                } else {
+                    String::new()
+                },
+                markers: pts
+                    .iter()
+                    .map(|p| (px(p.0), py(p.1), p.2.clone()))
+                    .collect(),
+            }
+        })
+        .collect();
+    Some(Chart {
+        width: WIDTH,
+        height: HEIGHT,
+        lines,
+        x_ticks: xs
+            .iter()
+            .map(|x| Tick {
+                pos: px(*x),
+                label: format!("{x:.0}"),
+            })
+            .collect(),
+        y_ticks: (y0 as i32..=y1 as i32)
+            .map(|e| Tick {
+                pos: py(10f64.powi(e)),
+                label: y_label(10f64.powi(e)),
+            })
+            .collect(),
+        plot: (LEFT, TOP, w, h),
+    })
+}
+
+/// The log10 range of the values, widened a little at each end (a unit
+/// either side of a single value) so end points are not on the frame.
+fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::MAX, f64::MIN);
+    for v in values {
+        lo = lo.min(v.log10());
+        hi = hi.max(v.log10());
+    }
+    let pad = ((hi - lo) * 0.05).max(0.15);
+    (lo - pad, hi + pad)
 }
 
 /// The whole decades (as exponents) that cover the values.

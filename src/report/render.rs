@@ -15,7 +15,7 @@ use crate::error::{Context, Result};
 
 const INDEX: &str = include_str!("templates/index.html");
 /// The page's sections, one template part each, included by `index.html`.
-const PARTS: [(&str, &str); 10] = [
+const PARTS: [(&str, &str); 11] = [
     ("verdict.html", include_str!("templates/verdict.html")),
     ("queries.html", include_str!("templates/queries.html")),
     (
@@ -28,6 +28,7 @@ const PARTS: [(&str, &str); 10] = [
     ("heatmap.html", include_str!("templates/heatmap.html")),
     ("deploy.html", include_str!("templates/deploy.html")),
     ("scale.html", include_str!("templates/scale.html")),
+    ("load.html", include_str!("templates/load.html")),
     (
         "environment.html",
         include_str!("templates/environment.html"),

@@ -43,7 +43,9 @@ pub const NOISE: f64 = 0.05;
 /// - 4: added `load` (with a default): `helpdesk-bench load`'s settings and
 ///   its points per query, index state and client count, with latency
 ///   percentiles from HDR histograms stored beside `results.json`.
-pub const SCHEMA_VERSION: u32 = 4;
+/// - 5: added to `load`, with defaults: `window_s`, `indexes_changed`, and
+///   per point `window_p99_ms` and `window_throughput_per_s`.
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// The whole run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -136,6 +138,14 @@ pub struct LoadRun {
     pub seed: u64,
     /// True when the writes in the mix ran (and were committed).
     pub writes: bool,
+    /// Length of the time windows each point's `window_p99_ms` and
+    /// `window_throughput_per_s` are cut into, in seconds (0: not recorded).
+    #[serde(default)]
+    pub window_s: f64,
+    /// True when the index states were switched, committed, on a user's
+    /// database (`--allow-index-changes`), and put back as found at the end.
+    #[serde(default)]
+    pub indexes_changed: bool,
     pub points: Vec<LoadPoint>,
 }
 
@@ -180,6 +190,14 @@ pub struct LoadPoint {
     /// relative to the run folder; histograms of the same query and state
     /// from several runs can be added together.
     pub histogram: String,
+    /// The p99 of each time window (`LoadRun::window_s` long) by the
+    /// requests due in it, in ms; `null` for a window without an answered
+    /// request. The report bootstraps its p99 intervals from these.
+    #[serde(default)]
+    pub window_p99_ms: Vec<Option<f64>>,
+    /// Answered requests per second in each time window.
+    #[serde(default)]
+    pub window_throughput_per_s: Vec<f64>,
 }
 
 /// A named criterion baseline and the run folder that saved it.

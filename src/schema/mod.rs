@@ -11,6 +11,7 @@ mod migrate;
 mod migration;
 mod online;
 mod session;
+mod snapshot;
 mod sql;
 pub mod verify;
 
@@ -28,4 +29,5 @@ pub use migration::{
 };
 pub use online::{online_sql, ONLINE_LOCK_TIMEOUT};
 pub use session::{Access, Policy, Session, LOCK_TIMEOUT, STATEMENT_TIMEOUT};
+pub use snapshot::FoundIndexes;
 pub use sql::{split, Statement};

@@ -42,6 +42,12 @@ pub enum Policy {
     Commit,
     /// A user's database: each state is a transaction that is rolled back.
     RollBack,
+    /// A user's database whose owner let the tool switch states for real
+    /// (`load --allow-index-changes`: its clients, on connections of their
+    /// own, must all see the state): changes are committed, after the
+    /// in-use check, without ANALYZE; the caller puts the indexes back as
+    /// found ([`super::FoundIndexes`]).
+    CommitOnUserDb,
 }
 
 /// What the state's transaction allows.
@@ -69,12 +75,36 @@ impl<'m> Session<'m> {
     /// Connects and sets the session's timeouts. `force` lets states be
     /// switched while other sessions use the migration's tables.
     pub async fn open(db: &Endpoint, m: &'m Migration, force: bool) -> Result<Session<'m>> {
-        let (client, cancel) = db.connect_cancellable().await?;
         let policy = if db.is_embedded() {
             Policy::Commit
         } else {
             Policy::RollBack
         };
+        Session::open_with(db, m, force, policy).await
+    }
+
+    /// A session whose states are committed even on a user's database
+    /// ([`Policy::CommitOnUserDb`]); on the embedded one, as [`Session::open`].
+    pub async fn open_committing(
+        db: &Endpoint,
+        m: &'m Migration,
+        force: bool,
+    ) -> Result<Session<'m>> {
+        let policy = if db.is_embedded() {
+            Policy::Commit
+        } else {
+            Policy::CommitOnUserDb
+        };
+        Session::open_with(db, m, force, policy).await
+    }
+
+    async fn open_with(
+        db: &Endpoint,
+        m: &'m Migration,
+        force: bool,
+        policy: Policy,
+    ) -> Result<Session<'m>> {
+        let (client, cancel) = db.connect_cancellable().await?;
         let version: i32 = client
             .query_one("SELECT current_setting('server_version_num')::int", &[])
             .await
@@ -133,6 +163,7 @@ impl<'m> Session<'m> {
                 self.switch_in_transaction(state).await?;
                 Vec::new()
             }
+            Policy::CommitOnUserDb => self.switch_committed(state).await?,
         };
         if access == Access::ReadOnly {
             let sql = if self.in_transaction {
@@ -177,6 +208,33 @@ impl<'m> Session<'m> {
             }
         }
         Ok(())
+    }
+
+    /// The drops, then the builds, the state needs, each committed on its
+    /// own, no ANALYZE; refused while other sessions use the tables unless
+    /// forced. Returns the build times.
+    async fn switch_committed(&mut self, state: &IndexState) -> Result<Vec<(String, Duration)>> {
+        let mut changes = changes(&self.client, self.m, state).await?;
+        if !changes.is_empty() && !self.force {
+            refuse_if_in_use(&self.client, &changes).await?;
+        }
+        changes.sort_by_key(|(_, create)| *create);
+        let mut builds = Vec::new();
+        for (ix, create) in changes {
+            let t = Instant::now();
+            let sql = if create {
+                ix.create_sql(false)
+            } else {
+                ix.drop_sql()
+            };
+            if let Err(e) = self.client.batch_execute(&sql).await {
+                return Err(self.ddl_error(ix, state, e).await);
+            }
+            if create {
+                builds.push((ix.name.clone(), t.elapsed()));
+            }
+        }
+        Ok(builds)
     }
 
     /// A failed state change, naming the sessions that held the lock when

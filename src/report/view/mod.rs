@@ -8,6 +8,7 @@ mod costs;
 mod deploy;
 mod environment;
 mod heatmap;
+mod load;
 mod plans;
 mod queries;
 mod verdict;
@@ -49,6 +50,10 @@ pub struct Page {
     /// A user's database: the migration's state as found (`base`,
     /// `migrated`, ...).
     pub database_state: Option<String>,
+    /// `helpdesk-bench load`'s "Under load" section, when the run has one.
+    pub load: Option<load::LoadSection>,
+    /// True for a run that only ran `load`: the per-query sections are left out.
+    pub load_only: bool,
 }
 
 /// What every section builder reads: the run, and the two states it
@@ -85,6 +90,8 @@ pub fn page(r: &Results, baseline: Option<&Results>, run_dir: Option<&Path>) -> 
         environment: environment::build(r),
         not_runnable: r.not_runnable.clone(),
         database_state: r.database.as_ref().map(|d| d.state.to_string()),
+        load: load::build(r),
+        load_only: r.load.is_some() && r.queries.is_empty(),
     }
 }
 

@@ -1,0 +1,334 @@
+//! The "Under load" section, from `results.load`: total throughput and
+//! each query's p99 against the client count, a line per index state; a
+//! percentile table; and per client count a verdict line comparing the
+//! states. A p99 (or throughput) change is the ratio of the medians of the
+//! per-window p99s (throughputs) with over without the indexes, with its
+//! 95% bootstrap interval over the windows ([`stats::ratio_interval`]):
+//! windows, not requests, are what vary together (a checkpoint, autovacuum,
+//! a neighbour's burst), so they are the unit resampled. A change whose
+//! interval is not past [`stats::SIGNIFICANT`] is listed as within noise,
+//! never headlined. A run of one state (a user's database as found) gets
+//! the charts and table, without a verdict.
+
+use serde::Serialize;
+
+use crate::report::chart::{self, Chart, Series};
+use crate::report::format::{factor_range, ms, thousands};
+use crate::report::results::{LoadMode, LoadPoint, LoadRun, Results};
+use crate::schema::IndexState;
+use crate::stats::{self, Interval, Verdict};
+
+/// Fewer windows than this on either side: no interval, no verdict.
+const MIN_WINDOWS: usize = 3;
+
+#[derive(Debug, Serialize)]
+pub struct LoadSection {
+    /// How the run went: mode, duration, clients, mix, where.
+    pub settings: String,
+    /// Set when the indexes were switched for real on a user's database.
+    pub changed_note: Option<String>,
+    pub single_state: bool,
+    pub throughput: Option<Chart>,
+    pub p99: Option<Chart>,
+    pub rows: Vec<LoadRow>,
+    /// One line per client count comparing the states (two states only).
+    pub verdicts: Vec<VerdictLine>,
+}
+
+/// One query, state and client count.
+#[derive(Debug, Serialize)]
+pub struct LoadRow {
+    pub query: String,
+    pub state: String,
+    pub clients: usize,
+    pub throughput: String,
+    pub p50: String,
+    pub p95: String,
+    pub p99: String,
+    pub p999: String,
+    pub max: String,
+    pub errors: String,
+}
+
+/// What the indexes changed at one client count.
+#[derive(Debug, Serialize)]
+pub struct VerdictLine {
+    pub clients: usize,
+    /// E.g. `with 012's indexes at 16 clients: throughput 1.02× [0.97×–1.08×], within noise`.
+    pub headline: String,
+    /// Queries whose p99 changed past noise, e.g. `reassign p99 +35% [+20%, +52%]`.
+    pub changes: Vec<String>,
+    /// Queries whose p99 change is within noise (or has too few windows).
+    pub within_noise: Vec<String>,
+}
+
+/// The section, when the run has a `load` object.
+pub fn build(r: &Results) -> Option<LoadSection> {
+    let load = r.load.as_ref()?;
+    let states = states(load);
+    let single_state = states.len() < 2;
+    let verdicts = match (single_state, tag(r)) {
+        (false, tag) => load
+            .clients
+            .iter()
+            .map(|&n| verdict(load, n, &tag))
+            .collect(),
+        (true, _) => Vec::new(),
+    };
+    Some(LoadSection {
+        settings: settings(load, r),
+        changed_note: load.indexes_changed.then(|| {
+            "The index states were switched for real (committed) on your database while the load ran, and put back exactly as found at the end.".to_string()
+        }),
+        single_state,
+        throughput: throughput_chart(load, &states),
+        p99: p99_chart(load, &states),
+        rows: load.points.iter().map(row).collect(),
+        verdicts,
+    })
+}
+
+/// The states the run measured, in the order they ran.
+fn states(load: &LoadRun) -> Vec<IndexState> {
+    let mut out: Vec<IndexState> = Vec::new();
+    for p in &load.points {
+        if !out.contains(&p.state) {
+            out.push(p.state.clone());
+        }
+    }
+    out
+}
+
+/// `012` from `012_help_desk_schema_updates`.
+fn tag(r: &Results) -> String {
+    let name = &r.migration.name;
+    name.split('_').next().unwrap_or(name).to_string()
+}
+
+fn settings(load: &LoadRun, r: &Results) -> String {
+    let mode = match (load.mode, load.rate_per_s) {
+        (LoadMode::OpenLoop, Some(rate)) => format!(
+            "open loop at {rate} requests/s over all clients (latency from each request's intended start)"
+        ),
+        _ => "closed loop (each client sends its next request when the last answers)".into(),
+    };
+    let clients = load
+        .clients
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mix = load
+        .mix
+        .iter()
+        .map(|m| m.query.clone())
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "{mode}; {clients} clients, {} s per point, {} s windows; mix: {mix}; writes {}; on {}.",
+        load.duration_s,
+        load.window_s,
+        if load.writes { "committed" } else { "left out" },
+        if r.environment.embedded {
+            format!("the embedded database at scale {}", r.scale)
+        } else {
+            "your database".to_string()
+        }
+    )
+}
+
+fn row(p: &LoadPoint) -> LoadRow {
+    LoadRow {
+        query: p.query.clone(),
+        state: p.state.to_string(),
+        clients: p.clients,
+        throughput: format!("{:.1}", p.throughput_per_s),
+        p50: ms(p.p50_ms),
+        p95: ms(p.p95_ms),
+        p99: ms(p.p99_ms),
+        p999: ms(p.p999_ms),
+        max: ms(p.max_ms),
+        errors: match &p.first_error {
+            Some(e) if p.errors > 0 => format!("{} (first: {e})", thousands(p.errors)),
+            _ => thousands(p.errors),
+        },
+    }
+}
+
+/// Requests per second over the whole mix, per window.
+fn total_windows(load: &LoadRun, state: &IndexState, clients: usize) -> Vec<f64> {
+    let mut total: Vec<f64> = Vec::new();
+    for p in at(load, state, clients) {
+        if total.len() < p.window_throughput_per_s.len() {
+            total.resize(p.window_throughput_per_s.len(), 0.0);
+        }
+        for (t, w) in total.iter_mut().zip(&p.window_throughput_per_s) {
+            *t += w;
+        }
+    }
+    total
+}
+
+fn at<'a>(
+    load: &'a LoadRun,
+    state: &'a IndexState,
+    clients: usize,
+) -> impl Iterator<Item = &'a LoadPoint> {
+    load.points
+        .iter()
+        .filter(move |p| &p.state == state && p.clients == clients)
+}
+
+/// `with / without` over windows, when both sides have enough of them.
+fn window_ratio(with: &[f64], without: &[f64]) -> Option<Interval> {
+    (with.len() >= MIN_WINDOWS && without.len() >= MIN_WINDOWS)
+        .then(|| stats::ratio_interval(with, without))
+}
+
+fn verdict(load: &LoadRun, clients: usize, tag: &str) -> VerdictLine {
+    let (with, without) = (IndexState::With, IndexState::Without);
+    let throughput = window_ratio(
+        &total_windows(load, &with, clients),
+        &total_windows(load, &without, clients),
+    );
+    let mut changes = Vec::new();
+    let mut within_noise = Vec::new();
+    for p in at(load, &with, clients) {
+        let Some(base) = at(load, &without, clients).find(|b| b.query == p.query) else {
+            continue;
+        };
+        let windows = |p: &LoadPoint| {
+            p.window_p99_ms
+                .iter()
+                .flatten()
+                .copied()
+                .collect::<Vec<_>>()
+        };
+        match window_ratio(&windows(p), &windows(base)) {
+            Some(i) if i.verdict() != Verdict::WithinNoise => {
+                changes.push(format!("{} p99 {}", p.query, change(&i)))
+            }
+            Some(i) => within_noise.push(format!("{} ({})", p.query, change(&i))),
+            None => within_noise.push(format!("{} (too few windows)", p.query)),
+        }
+    }
+    let throughput = match throughput {
+        Some(i) => format!("total throughput {}", ratio_words(&i)),
+        None => "total throughput: too few windows for an interval".into(),
+    };
+    VerdictLine {
+        clients,
+        headline: format!(
+            "with {tag}'s indexes at {clients} client{}: {throughput}",
+            if clients == 1 { "" } else { "s" }
+        ),
+        changes,
+        within_noise,
+    }
+}
+
+/// A ratio as a signed change with its interval, `+35% [+20%, +52%]`;
+/// past tenfold, as a factor.
+pub fn change(i: &Interval) -> String {
+    let tenfold = |x: f64| !(0.1..=10.0).contains(&x);
+    if tenfold(i.low) || tenfold(i.high) {
+        return factor_range(i.point, i.low, i.high);
+    }
+    let pct = |x: f64| {
+        let d = (x - 1.0) * 100.0;
+        if d < 0.0 {
+            format!("−{:.0}%", -d)
+        } else {
+            format!("+{d:.0}%")
+        }
+    };
+    format!("{} [{}, {}]", pct(i.point), pct(i.low), pct(i.high))
+}
+
+fn ratio_words(i: &Interval) -> String {
+    let word = match i.verdict() {
+        Verdict::Higher => "higher",
+        Verdict::Lower => "lower",
+        Verdict::WithinNoise => "within noise",
+    };
+    format!("{}, {word}", change(i))
+}
+
+/// A line per state: total requests per second against clients.
+fn throughput_chart(load: &LoadRun, states: &[IndexState]) -> Option<Chart> {
+    let series: Vec<Series> = states
+        .iter()
+        .enumerate()
+        .map(|(g, s)| Series {
+            label: format!("all queries ({s})"),
+            group: g,
+            dashed: *s == IndexState::Without,
+            points: load
+                .clients
+                .iter()
+                .map(|&n| {
+                    let t: f64 = at(load, s, n).map(|p| p.throughput_per_s).sum();
+                    (n as f64, t, format!("{s}, {n} clients: {t:.1} requests/s"))
+                })
+                .collect(),
+        })
+        .collect();
+    chart::lines(&series, |y| format!("{y}/s"))
+}
+
+/// A line per query and state: p99 against clients; a query keeps its
+/// colour, the state without the indexes is dashed.
+fn p99_chart(load: &LoadRun, states: &[IndexState]) -> Option<Chart> {
+    let mut series = Vec::new();
+    for (g, m) in load.mix.iter().enumerate() {
+        for s in states {
+            series.push(Series {
+                label: format!("{} ({s})", m.query),
+                group: g,
+                dashed: *s == IndexState::Without,
+                points: load
+                    .points
+                    .iter()
+                    .filter(|p| p.query == m.query && &p.state == s)
+                    .map(|p| {
+                        let tip = format!(
+                            "{} {s}, {} clients: p99 {}",
+                            p.query,
+                            p.clients,
+                            ms(p.p99_ms)
+                        );
+                        (p.clients as f64, p.p99_ms, tip)
+                    })
+                    .collect(),
+            });
+        }
+    }
+    chart::lines(&series, ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_read_as_signed_percentages_with_their_interval() {
+        let i = Interval {
+            point: 1.35,
+            low: 1.2,
+            high: 1.52,
+        };
+        assert_eq!(change(&i), "+35% [+20%, +52%]");
+        let i = Interval {
+            point: 0.4,
+            low: 0.3,
+            high: 0.5,
+        };
+        assert_eq!(change(&i), "−60% [−70%, −50%]");
+        let i = Interval {
+            point: 0.02,
+            low: 0.01,
+            high: 0.03,
+        };
+        assert_eq!(change(&i), "0.02× [0.01×–0.03×]");
+    }
+}
