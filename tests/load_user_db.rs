@@ -1,0 +1,292 @@
+//! `helpdesk-bench load --url` on a user's database: a seeded database of
+//! the embedded cluster, reached through `--url` so the tool does not know
+//! it made it, with 012's indexes tuned as an owner would. Without the
+//! index-changes flag, only reads run, in the state as found; with it, both
+//! states are measured, committed so every client sees them, and the
+//! indexes come back exactly as found (definitions, options, validity,
+//! tablespace, `reltuples`, every row's checksum) after a full run, after
+//! SIGINT, SIGTERM and SIGKILL mid-run, and when another session uses the
+//! tables (refused).
+
+pub mod common;
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{fingerprint, seeded_tiny, stderr, Fingerprint, TempDir, TestDb};
+use helpdesk_bench::report::Results;
+use helpdesk_bench::schema::IndexState;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// A read that uses 012's `Message_conversationId_idx`, and a write.
+const MIX: &str = r#"
+[[query]]
+name = "transcript"
+screen = "conversation view"
+weight = 3
+sql = '''
+SELECT id, role, content, "createdAt" FROM "Message" WHERE "conversationId" = $1 ORDER BY "createdAt"
+'''
+sample = 'SELECT id FROM "Conversation" ORDER BY md5(id) LIMIT 200'
+
+[[query]]
+name = "reassign"
+screen = "help desk"
+kind = "write"
+weight = 1
+sql = '''
+UPDATE "Conversation" SET "updatedAt" = now() WHERE id = $1
+'''
+sample = 'SELECT id FROM "Conversation" ORDER BY md5(id) LIMIT 200'
+"#;
+
+/// A seeded database whose owner has tuned 012's indexes: one rebuilt
+/// descending with a fillfactor, one with a fillfactor set, one dropped.
+async fn tuned_user_db(prefix: &str) -> (TestDb, Fingerprint) {
+    let db = seeded_tiny(prefix).await;
+    let c = db.endpoint.connect().await.unwrap();
+    c.batch_execute(
+        r#"DROP INDEX "Message_createdAt_idx";
+           CREATE INDEX "Message_createdAt_idx" ON "Message" ("createdAt" DESC) WITH (fillfactor = 70);
+           ALTER INDEX "Conversation_status_idx" SET (fillfactor = 50);
+           DROP INDEX "Message_role_idx";"#,
+    )
+    .await
+    .unwrap();
+    let before = fingerprint(&db.endpoint).await;
+    (db, before)
+}
+
+/// `helpdesk-bench load --url DB` on [`MIX`] into `dir`, with more
+/// arguments, no permission from the environment, not yet waited for.
+fn load(db: &TestDb, dir: &TempDir, args: &[&str]) -> Child {
+    let catalogue = dir.join("mix.toml");
+    std::fs::write(&catalogue, MIX).unwrap();
+    Command::new(common::bin())
+        .args(["load", "--url", &db.url(), "--catalogue"])
+        .arg(&catalogue)
+        .arg("--reports")
+        .arg(dir.join("reports"))
+        .args(args)
+        .env_remove(helpdesk_bench::cluster::URL_ENV)
+        .env_remove(helpdesk_bench::workspace::ALLOW_INDEX_CHANGES_ENV)
+        .env_remove(helpdesk_bench::workspace::ALLOW_WRITES_ENV)
+        .env_remove(helpdesk_bench::workspace::FORCE_ENV)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for the tool to exit, failing the test after `limit`.
+fn finish(mut child: Child, limit: Duration) -> Output {
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("helpdesk-bench still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn results(dir: &TempDir) -> Results {
+    Results::read(&dir.join("reports").join("latest").join("results.json")).unwrap()
+}
+
+/// Polls until the database's fingerprint is `want` again (the watchdog
+/// at work); fails after `limit`.
+async fn wait_for_fingerprint(db: &TestDb, want: &Fingerprint, limit: Duration) {
+    let start = Instant::now();
+    loop {
+        let now = fingerprint(&db.endpoint).await;
+        if &now == want {
+            return;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "not restored after {limit:?}:\nnow {now:#?}\nwanted {want:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn without_the_flag_only_reads_run_in_the_state_as_found() {
+    let (db, before) = tuned_user_db("load_as_found").await;
+    let dir = TempDir::new("load-as-found");
+    let done = finish(
+        load(&db, &dir, &["--clients", "2", "--duration", "1s"]),
+        Duration::from_secs(60),
+    );
+    assert!(done.status.success(), "{}", stderr(&done));
+    assert!(
+        stderr(&done).contains("writes left out of the mix (reassign)"),
+        "{}",
+        stderr(&done)
+    );
+    let load = results(&dir).load.unwrap();
+    assert!(!load.writes && !load.indexes_changed);
+    assert!(load
+        .points
+        .iter()
+        .all(|p| p.state == IndexState::AsFound && p.query == "transcript" && p.requests > 0));
+    assert_eq!(fingerprint(&db.endpoint).await, before);
+    let html = std::fs::read_to_string(dir.join("reports/latest/index.html")).unwrap();
+    assert!(html.contains("Under load") && html.contains("One index state, as found"));
+    assert!(!html.contains("load-verdict"), "one state has no verdict");
+}
+
+#[tokio::test]
+async fn with_the_flag_both_states_run_and_the_indexes_come_back_exactly() {
+    let (db, before) = tuned_user_db("load_switch").await;
+    let dir = TempDir::new("load-switch");
+    let done = finish(
+        load(
+            &db,
+            &dir,
+            &[
+                "--allow-index-changes",
+                "--clients",
+                "2",
+                "--duration",
+                "1s",
+            ],
+        ),
+        Duration::from_secs(90),
+    );
+    let err = stderr(&done);
+    assert!(done.status.success(), "{err}");
+    assert!(err.contains("CHANGED FOR REAL"), "{err}");
+    // Built with the migration's definition in the state with the indexes,
+    // so the owner's versions are rebuilt and the one they dropped goes.
+    for name in [
+        "Message_createdAt_idx",
+        "Conversation_status_idx",
+        "Message_role_idx",
+    ] {
+        assert!(err.contains(name), "{name} is put back: {err}");
+    }
+    let load = results(&dir).load.unwrap();
+    assert!(load.indexes_changed && !load.writes);
+    let p50 = |s: IndexState| {
+        load.points
+            .iter()
+            .find(|p| p.state == s)
+            .map(|p| p.p50_ms)
+            .unwrap()
+    };
+    assert!(
+        p50(IndexState::Without) > 2.0 * p50(IndexState::With),
+        "every client saw each state: the transcript is far slower without the index: {:?}",
+        load.points
+    );
+    assert_eq!(fingerprint(&db.endpoint).await, before);
+}
+
+/// SIGINT and SIGTERM (the tool's own stop path: its guard runs the
+/// restoring SQL before it exits) and SIGKILL (the watchdog does, after)
+/// while the state without the indexes is committed and under load.
+#[tokio::test]
+async fn a_signal_mid_run_puts_the_indexes_back() {
+    let (db, before) = tuned_user_db("load_kill").await;
+    let watch = db.endpoint.connect().await.unwrap();
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGKILL] {
+        let dir = TempDir::new("load-kill");
+        let child = load(
+            &db,
+            &dir,
+            &[
+                "--allow-index-changes",
+                "--clients",
+                "2",
+                "--duration",
+                "20s",
+            ],
+        );
+        wait_for_load_without_indexes(&watch).await;
+        kill(Pid::from_raw(child.id() as i32), sig).unwrap();
+        let done = finish(child, Duration::from_secs(30));
+        match sig {
+            Signal::SIGKILL => {
+                assert_eq!(done.status.code(), None, "killed");
+                wait_for_fingerprint(&db, &before, Duration::from_secs(60)).await;
+            }
+            _ => {
+                assert_eq!(done.status.code(), Some(130), "{sig}: {}", stderr(&done));
+                assert_eq!(
+                    fingerprint(&db.endpoint).await,
+                    before,
+                    "{sig}: put back before the tool exits"
+                );
+            }
+        }
+    }
+}
+
+/// Polls until 012's indexes are dropped (committed) and load's clients
+/// are connected.
+async fn wait_for_load_without_indexes(watch: &tokio_postgres::Client) {
+    let start = Instant::now();
+    loop {
+        let dropped: bool = watch
+            .query_one(
+                "SELECT to_regclass('\"Message_conversationId_idx\"') IS NULL \
+                 AND EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'helpdesk-bench load' AND datname = current_database())",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if dropped {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "never loaded without the indexes"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn another_session_using_the_tables_is_refused_and_nothing_changes() {
+    let (db, before) = tuned_user_db("load_busy").await;
+    let other = db.endpoint.connect().await.unwrap();
+    other
+        .batch_execute(
+            "SET application_name = 'someone else'; BEGIN; SELECT count(*) FROM \"Message\";",
+        )
+        .await
+        .unwrap();
+    let dir = TempDir::new("load-busy");
+    let done = finish(
+        load(
+            &db,
+            &dir,
+            &[
+                "--allow-index-changes",
+                "--clients",
+                "1",
+                "--duration",
+                "1s",
+            ],
+        ),
+        Duration::from_secs(60),
+    );
+    let err = stderr(&done);
+    assert_eq!(done.status.code(), Some(1), "{err}");
+    assert!(err.contains("someone else"), "names the session: {err}");
+    assert_eq!(
+        err.trim()
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .count(),
+        1,
+        "{err}"
+    );
+    other.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(fingerprint(&db.endpoint).await, before);
+}
