@@ -4,6 +4,7 @@
 //! request's intended start, so a server that stalls shows in the latency
 //! instead of slowing the schedule down: no coordinated omission).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,7 +27,7 @@ pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(40);
 
 /// When a client sends its requests.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Pacing {
     /// Each request as soon as the previous one answered.
     Closed,
@@ -49,7 +50,8 @@ pub struct LoadClient {
 impl LoadClient {
     /// Sends requests from `start` until `deadline`; returns each query's
     /// recording, in the mix's order, each latency in the time window
-    /// (`window` long, from `start`) its request was due in. A lost connection, a request with no
+    /// (`window` long, from `start`) its request was due in. Returns early
+    /// once `stop` is raised. A lost connection, a request with no
     /// answer, or a read that turns out to write ends the run with an error;
     /// any other failed request is counted and the client goes on.
     pub async fn run(
@@ -59,6 +61,7 @@ impl LoadClient {
         start: Instant,
         deadline: Instant,
         window: Duration,
+        stop: Arc<AtomicBool>,
     ) -> Result<Vec<Recorded>> {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(self.seed);
         let mut rec = vec![Recorded::default(); self.prepared.len()];
@@ -68,10 +71,15 @@ impl LoadClient {
                 Pacing::Closed => Instant::now(),
                 Pacing::Open { interval, offset } => start + offset + interval.mul_f64(k as f64),
             };
-            if due >= deadline || Instant::now() >= deadline {
+            if due >= deadline || Instant::now() >= deadline || stop.load(Ordering::Relaxed) {
                 break;
             }
-            tokio::time::sleep_until(due).await;
+            // Only a request still ahead of its time waits: tokio's timer
+            // ticks in milliseconds, so even a sleep until now would add up
+            // to a millisecond to every closed-loop request.
+            if due > Instant::now() {
+                tokio::time::sleep_until(due).await;
+            }
             let slot = (due.saturating_duration_since(start).as_nanos() / window.as_nanos().max(1))
                 as usize;
             let i = mix.pick(&mut rng);

@@ -14,6 +14,7 @@ mod client;
 mod mix;
 mod record;
 mod restore;
+mod workers;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,7 +25,7 @@ pub use mix::{select, Mix};
 pub use record::{load as load_histogram, save as save_histogram, Recorded};
 
 use crate::cluster::Endpoint;
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Result};
 use crate::queries::{ParamPool, Prepared, Query};
 use crate::report::{LoadPoint, LoadRun};
 use crate::schema::{Access, IndexState, Migration, Session};
@@ -140,23 +141,17 @@ async fn measure(opts: &LoadOptions<'_>, pools: &[ParamPool]) -> Result<Vec<Load
     Ok(points)
 }
 
-/// `n` clients for one duration: each query's merged recording and the
-/// wall time the clients ran.
+/// `n` clients for one duration, on threads of their own
+/// ([`workers`]): each query's merged recording and the wall time the
+/// clients ran.
 async fn run_point(
     opts: &LoadOptions<'_>,
     mix: &Arc<Mix>,
     pools: &[ParamPool],
     n: usize,
 ) -> Result<Vec<(Recorded, Duration)>> {
-    let mut clients = Vec::with_capacity(n);
-    for i in 0..n {
-        clients.push(connect(opts, pools, n, i).await?);
-    }
-    let start = tokio::time::Instant::now() + START_DELAY;
-    let deadline = start + opts.duration;
-    let mut tasks = tokio::task::JoinSet::new();
-    for (i, c) in clients.into_iter().enumerate() {
-        let pacing = match opts.rate {
+    let pacing = (0..n)
+        .map(|i| match opts.rate {
             None => Pacing::Closed,
             Some(rate) => {
                 let interval = Duration::from_secs_f64(n as f64 / rate);
@@ -166,32 +161,46 @@ async fn run_point(
                     offset: interval.mul_f64(i as f64 / n as f64),
                 }
             }
-        };
-        let window = window_of(opts.duration);
-        tasks.spawn(c.run(mix.clone(), pacing, start, deadline, window));
-    }
+        })
+        .collect();
+    let setup = Arc::new(Setup {
+        db: opts.db.clone(),
+        queries: opts.mix.queries.clone(),
+        pools: pools.to_vec(),
+        seed: opts.seed,
+        clients: n,
+    });
+    let connect: workers::Connect = Arc::new(move |i| Box::pin(connect(setup.clone(), i)));
+    let point = workers::Point {
+        clients: n,
+        pacing,
+        duration: opts.duration,
+        window: window_of(opts.duration),
+        start_delay: START_DELAY,
+    };
+    let (recorded, elapsed) = workers::run(point, mix.clone(), connect).await?;
     let mut merged = vec![Recorded::default(); mix.queries.len()];
-    // A JoinSet aborts its clients when dropped: on an error or Ctrl-C
-    // their connections close with it.
-    while let Some(t) = tasks.join_next().await {
-        let rec = t.map_err(|e| Error::BadInput(format!("a load client stopped: {e}")))??;
+    for rec in recorded {
         for (m, r) in merged.iter_mut().zip(&rec) {
             m.merge(r);
         }
     }
-    let elapsed = start.elapsed();
     Ok(merged.into_iter().map(|r| (r, elapsed)).collect())
 }
 
-/// Client `i` of `n`: connected, its timeouts set, read-only but for the
-/// writes' own transactions, and every query of the mix prepared.
-async fn connect(
-    opts: &LoadOptions<'_>,
-    pools: &[ParamPool],
-    n: usize,
-    i: usize,
-) -> Result<LoadClient> {
-    let (client, cancel) = opts.db.connect_cancellable().await?;
+/// What a client thread needs to connect its clients.
+struct Setup {
+    db: Endpoint,
+    queries: Vec<Query>,
+    pools: Vec<ParamPool>,
+    seed: u64,
+    clients: usize,
+}
+
+/// Client `i` of the point: connected, its timeouts set, read-only but
+/// for the writes' own transactions, and every query of the mix prepared.
+async fn connect(s: Arc<Setup>, i: usize) -> Result<LoadClient> {
+    let (client, cancel) = s.db.connect_cancellable().await?;
     // Read-only by default, so every read is, writes or not: a write opens
     // its own `BEGIN READ WRITE`.
     let settings = format!(
@@ -205,14 +214,14 @@ async fn connect(
         .await
         .context("setting the load client's timeouts")?;
     let mut prepared = Vec::new();
-    for (q, pool) in opts.mix.queries.iter().zip(pools) {
+    for (q, pool) in s.queries.iter().zip(&s.pools) {
         prepared.push(Prepared::new(&client, q, pool.clone()).await?);
     }
     Ok(LoadClient {
         client,
         cancel,
         prepared,
-        seed: opts.seed ^ (n as u64) << 32 ^ i as u64,
+        seed: s.seed ^ (s.clients as u64) << 32 ^ i as u64,
     })
 }
 
