@@ -1,8 +1,9 @@
 //! One load client: a connection of its own, sending the mix's requests
 //! until the point's deadline, closed loop (the next request when the last
 //! answers) or open loop (on a fixed schedule, latency counted from each
-//! request's intended start, so a server that stalls shows in the latency
-//! instead of slowing the schedule down: no coordinated omission).
+//! request's intended start whenever the client is behind it, so a server
+//! that stalls shows in the latency instead of slowing the schedule down:
+//! no coordinated omission).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -74,19 +75,26 @@ impl LoadClient {
             if due >= deadline || Instant::now() >= deadline || stop.load(Ordering::Relaxed) {
                 break;
             }
-            // Only a request still ahead of its time waits: tokio's timer
-            // ticks in milliseconds, so even a sleep until now would add up
-            // to a millisecond to every closed-loop request.
-            if due > Instant::now() {
+            // A client behind its schedule sends at once, and the request's
+            // latency counts from when it was due (the wait behind the
+            // server is latency). A client ahead of it sleeps until then,
+            // and the latency counts from when it woke: tokio's timer ticks
+            // in milliseconds and wakes up to one late, which is the tool's
+            // lateness, not the server's. (A closed-loop client is never
+            // ahead, so it never touches the timer.)
+            let counted_from = if due > Instant::now() {
                 tokio::time::sleep_until(due).await;
-            }
+                Instant::now()
+            } else {
+                due
+            };
             let slot = (due.saturating_duration_since(start).as_nanos() / window.as_nanos().max(1))
                 as usize;
             let i = mix.pick(&mut rng);
             let p = &self.prepared[i];
             let row = &p.pool.rows[rng.gen_range(0..p.pool.rows.len())];
             match tokio::time::timeout(REQUEST_TIMEOUT, p.run_with(&self.client, row)).await {
-                Ok(Ok(_)) => rec[i].latency(slot, due.elapsed()),
+                Ok(Ok(_)) => rec[i].latency(slot, counted_from.elapsed()),
                 Ok(Err(e @ Error::UndeclaredWrite { .. })) => return Err(e),
                 Ok(Err(e)) if self.client.is_closed() => return Err(e),
                 Ok(Err(e)) => rec[i].error(chain(&e)),
