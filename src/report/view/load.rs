@@ -138,16 +138,21 @@ fn settings(load: &LoadRun, r: &Results) -> String {
 }
 
 fn row(p: &LoadPoint) -> LoadRow {
+    // A point without an answered request has no percentiles.
+    let lat = |x: f64| match p.requests {
+        0 => "–".to_string(),
+        _ => ms(x),
+    };
     LoadRow {
         query: p.query.clone(),
         state: p.state.to_string(),
         clients: p.clients,
         throughput: format!("{:.1}", p.throughput_per_s),
-        p50: ms(p.p50_ms),
-        p95: ms(p.p95_ms),
-        p99: ms(p.p99_ms),
-        p999: ms(p.p999_ms),
-        max: ms(p.max_ms),
+        p50: lat(p.p50_ms),
+        p95: lat(p.p95_ms),
+        p99: lat(p.p99_ms),
+        p999: lat(p.p999_ms),
+        max: lat(p.max_ms),
         errors: match &p.first_error {
             Some(e) if p.errors > 0 => format!("{} (first: {e})", thousands(p.errors)),
             _ => thousands(p.errors),
@@ -235,11 +240,13 @@ pub fn change(i: &Interval) -> String {
         return factor_range(i.point, i.low, i.high);
     }
     let pct = |x: f64| {
-        let d = (x - 1.0) * 100.0;
+        let d = ((x - 1.0) * 100.0).round();
         if d < 0.0 {
             format!("−{:.0}%", -d)
-        } else {
+        } else if d > 0.0 {
             format!("+{d:.0}%")
+        } else {
+            "0%".to_string()
         }
     };
     format!("{} [{}, {}]", pct(i.point), pct(i.low), pct(i.high))
@@ -273,7 +280,10 @@ fn throughput_chart(load: &LoadRun, states: &[IndexState]) -> Option<Chart> {
                 .collect(),
         })
         .collect();
-    chart::lines(&series, |y| format!("{y}/s"))
+    chart::lines(&series, |y| match y >= 1.0 {
+        true => format!("{}/s", thousands(y.round() as u64)),
+        false => format!("{y}/s"),
+    })
 }
 
 /// A line per query and state: p99 against clients; a query keeps its
@@ -330,5 +340,11 @@ mod tests {
             high: 0.03,
         };
         assert_eq!(change(&i), "0.02× [0.01×–0.03×]");
+        let i = Interval {
+            point: 1.6,
+            low: 0.998,
+            high: 2.84,
+        };
+        assert_eq!(change(&i), "+60% [0%, +184%]");
     }
 }
