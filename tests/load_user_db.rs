@@ -290,3 +290,49 @@ async fn another_session_using_the_tables_is_refused_and_nothing_changes() {
     other.batch_execute("ROLLBACK").await.unwrap();
     assert_eq!(fingerprint(&db.endpoint).await, before);
 }
+
+/// With `--force`, a lock another session holds on "Message" stops the
+/// switch after the lock timeout, part way (the drops on "Conversation"
+/// are committed by then): the error names the session, and what was
+/// changed is put back.
+#[tokio::test]
+async fn forced_past_a_lock_the_run_fails_and_what_was_switched_comes_back() {
+    let (db, before) = tuned_user_db("load_forced").await;
+    let other = db.endpoint.connect().await.unwrap();
+    other
+        .batch_execute(
+            "SET application_name = 'someone else'; BEGIN; SELECT count(*) FROM \"Message\";",
+        )
+        .await
+        .unwrap();
+    let dir = TempDir::new("load-forced");
+    let started = Instant::now();
+    let done = finish(
+        load(
+            &db,
+            &dir,
+            &[
+                "--allow-index-changes",
+                "--force",
+                "--clients",
+                "1",
+                "--duration",
+                "1s",
+            ],
+        ),
+        Duration::from_secs(60),
+    );
+    let err = stderr(&done);
+    assert_eq!(done.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("put back as found: Conversation_status_idx"),
+        "the drops already committed are undone: {err}"
+    );
+    assert!(err.contains("someone else"), "names the lock holder: {err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "the lock wait is bounded"
+    );
+    other.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(fingerprint(&db.endpoint).await, before);
+}
