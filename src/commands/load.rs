@@ -1,5 +1,6 @@
 //! `helpdesk-bench load`: the catalogue's mix from concurrent clients, in
-//! each index state, into a run folder under `reports/`.
+//! each index state, into a run folder under `reports/` (`results.json`,
+//! `index.html`, `summary.md`).
 
 use std::process::ExitCode;
 
@@ -7,9 +8,9 @@ use crate::cli::LoadArgs;
 use crate::error::{Error, Result};
 use crate::load::{self, LoadOptions, Mix};
 use crate::measure::{environment, migration_info};
-use crate::queries::{split_runnable, Catalogue};
-use crate::report::{self, LoadPoint, Results, Tool};
-use crate::schema::IndexState;
+use crate::queries::{split_runnable, Catalogue, NotRunnable};
+use crate::report::{self, Environment, LoadPoint, LoadRun, Results, Tool};
+use crate::schema::{FoundDatabase, IndexState, Migration};
 use crate::seed::Reporter;
 use crate::workspace::Workspace;
 use crate::workspace::ALLOW_WRITES_ENV;
@@ -48,6 +49,78 @@ pub async fn run(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
     if switch && !embedded {
         note("the migration's indexes are CHANGED FOR REAL (dropped and built, committed) on your database while load runs, so that every client sees the state; they are put back exactly as found at the end, even if the tool is killed".into());
     }
+    let found = inspect(&ws, m, chosen, &note).await?;
+    let id = report::run_id();
+    let dir = report::new_run_dir(&args.reports, &id)?;
+    note(plan(&args, states.len()));
+    print_header();
+    let run = load::run(&LoadOptions {
+        db: &ws.db,
+        migration: m,
+        mix: found.mix,
+        states: states.clone(),
+        clients: args.clients.clone(),
+        duration: args.duration,
+        rate: args.rate,
+        writes,
+        seed: args.seed,
+        switch_states: switch,
+        force: args.force || ws.force,
+        run_dir: &dir,
+        on_point: &|p: &LoadPoint| print_point(p, m),
+        on_restored: &|names: &[String]| {
+            note(match names {
+                [] => "the indexes are as found; nothing to put back".into(),
+                _ => format!("put back as found: {}", names.join(", ")),
+            })
+        },
+    })
+    .await?;
+    print_errors(&run, m);
+    let results = Results {
+        schema_version: report::SCHEMA_VERSION,
+        run_id: id,
+        created_at: chrono::Utc::now().to_rfc3339(),
+        tool: Tool {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            git_commit: report::git_commit(),
+        },
+        environment: found.env,
+        scale: ws.scale.name().to_string(),
+        seed: ws.seed,
+        counts: ws.cluster.as_ref().map(|_| ws.scale.counts()),
+        migration: migration_info(m),
+        states,
+        not_runnable: found.not_runnable,
+        database: found.database,
+        load: Some(run),
+        ..Default::default()
+    };
+    let file = dir.join("results.json");
+    results.write(&file)?;
+    report::render(&results, &dir)?;
+    report::point_latest(&args.reports, &dir)?;
+    out!("{}", dir.join("index.html").display());
+    out!("{}", file.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What the database can run, and what it is.
+struct Found {
+    mix: Mix,
+    not_runnable: Vec<NotRunnable>,
+    env: Environment,
+    database: Option<FoundDatabase>,
+}
+
+/// The mix of the chosen queries the database can run (the others are
+/// noted), the environment, and on a user's database its state as found.
+async fn inspect(
+    ws: &Workspace,
+    m: &Migration,
+    chosen: Vec<&crate::queries::Query>,
+    note: &dyn Fn(String),
+) -> Result<Found> {
     let client = ws.db.connect().await?;
     let (runnable, not_runnable) = split_runnable(&client, chosen).await?;
     for n in &not_runnable {
@@ -59,28 +132,36 @@ pub async fn run(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
         ));
     }
     let env = environment(&client, &ws.db).await?;
-    let database = match embedded {
-        true => None,
-        false => Some(crate::schema::found(&client, m).await?),
+    let database = match ws.cluster {
+        Some(_) => None,
+        None => Some(crate::schema::found(&client, m).await?),
     };
-    drop(client);
-    let mix = Mix::new(runnable.into_iter().cloned().collect())?;
-    let id = report::run_id();
-    let dir = report::new_run_dir(&args.reports, &id)?;
-    note(format!(
-        "{} clients × {} state(s) × {:?} each, {}",
+    Ok(Found {
+        mix: Mix::new(runnable.into_iter().cloned().collect())?,
+        not_runnable,
+        env,
+        database,
+    })
+}
+
+/// `1,4,16 clients × 2 state(s) × 10s each, closed loop`.
+fn plan(args: &LoadArgs, states: usize) -> String {
+    format!(
+        "{} clients × {states} state(s) × {:?} each, {}",
         args.clients
             .iter()
             .map(usize::to_string)
             .collect::<Vec<_>>()
             .join(","),
-        states.len(),
         args.duration,
         match args.rate {
             Some(r) => format!("open loop at {r} requests/s"),
             None => "closed loop".into(),
         }
-    ));
+    )
+}
+
+fn print_header() {
     out!(
         "{:<24} {:<22} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>6}",
         "query",
@@ -94,43 +175,26 @@ pub async fn run(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
         "max ms",
         "errors"
     );
-    let print = |p: &LoadPoint| {
-        out!(
-            "{:<24} {:<22} {:>7} {:>9.1} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>6}",
-            p.query,
-            p.state.id(m),
-            p.clients,
-            p.throughput_per_s,
-            p.p50_ms,
-            p.p95_ms,
-            p.p99_ms,
-            p.p999_ms,
-            p.max_ms,
-            p.errors
-        );
-    };
-    let run = load::run(&LoadOptions {
-        db: &ws.db,
-        migration: m,
-        mix,
-        states: states.clone(),
-        clients: args.clients.clone(),
-        duration: args.duration,
-        rate: args.rate,
-        writes,
-        seed: args.seed,
-        switch_states: switch,
-        force: args.force || ws.force,
-        run_dir: &dir,
-        on_point: &print,
-        on_restored: &|names: &[String]| {
-            note(match names {
-                [] => "the indexes are as found; nothing to put back".into(),
-                _ => format!("put back as found: {}", names.join(", ")),
-            })
-        },
-    })
-    .await?;
+}
+
+fn print_point(p: &LoadPoint, m: &Migration) {
+    out!(
+        "{:<24} {:<22} {:>7} {:>9.1} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>6}",
+        p.query,
+        p.state.id(m),
+        p.clients,
+        p.throughput_per_s,
+        p.p50_ms,
+        p.p95_ms,
+        p.p99_ms,
+        p.p999_ms,
+        p.max_ms,
+        p.errors
+    );
+}
+
+/// The first error of each point that had errors.
+fn print_errors(run: &LoadRun, m: &Migration) {
     for p in run.points.iter().filter(|p| p.errors > 0) {
         if let Some(e) = &p.first_error {
             out!(
@@ -142,30 +206,4 @@ pub async fn run(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
             );
         }
     }
-    let results = Results {
-        schema_version: report::SCHEMA_VERSION,
-        run_id: id,
-        created_at: chrono::Utc::now().to_rfc3339(),
-        tool: Tool {
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            git_commit: report::git_commit(),
-        },
-        environment: env,
-        scale: ws.scale.name().to_string(),
-        seed: ws.seed,
-        counts: ws.cluster.as_ref().map(|_| ws.scale.counts()),
-        migration: migration_info(m),
-        states,
-        not_runnable,
-        database,
-        load: Some(run),
-        ..Default::default()
-    };
-    let file = dir.join("results.json");
-    results.write(&file)?;
-    report::render(&results, &dir)?;
-    report::point_latest(&args.reports, &dir)?;
-    out!("{}", dir.join("index.html").display());
-    out!("{}", file.display());
-    Ok(ExitCode::SUCCESS)
 }
