@@ -43,7 +43,8 @@ pub const NOISE: f64 = 0.05;
 /// - 4: added `load` (with a default): `helpdesk-bench load`'s settings and
 ///   its points per query, index state and client count, with latency
 ///   percentiles from HDR histograms stored beside `results.json`.
-pub const SCHEMA_VERSION: u32 = 4;
+/// - 5: added `advice`
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// The whole run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -117,6 +118,10 @@ pub struct Results {
     /// mix, per query, state and client count.
     #[serde(default)]
     pub load: Option<LoadRun>,
+    /// `helpdesk-bench advise`: candidates built and measured on a scratch
+    /// copy, the set chosen, and that set against the migration's own.
+    #[serde(default)]
+    pub advice: Option<super::advice::Advice>,
 }
 
 /// What `helpdesk-bench load` ran, and what it measured.

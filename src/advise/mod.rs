@@ -1,0 +1,476 @@
+//! `helpdesk-bench advise`: what the indexes should be instead. On a
+//! scratch copy of the seeded data (never the user's tables), every
+//! candidate ([`candidates`]) is built for real on top of the state before
+//! the migration's indexes and measured alone ([`measure`], [`sets`]); the
+//! set that saves the most time per hour of the catalogue's traffic, within
+//! the size budget and with an index for every foreign key, is chosen
+//! ([`select`]), then measured as a whole beside the migration's own set;
+//! [`output`] writes it as SQL a reviewer can run.
+
+pub mod candidates;
+mod measure;
+pub mod output;
+pub mod select;
+mod sets;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio_postgres::Client;
+
+use crate::cluster::Endpoint;
+use crate::error::{Error, Result};
+use crate::measure::costs::{make_room, UPDATED_TABLE};
+use crate::measure::{foreign_keys, INSERT_WORKLOAD, UPDATE_WORKLOAD};
+use crate::queries::{split_runnable, Catalogue, NotRunnable, ParamPool, Prepared, Query};
+use crate::report::{Advice, AdviceCandidate, AdviceRow, ForeignKey, Target};
+use crate::schema::{IndexDef, MigrationChain};
+use crate::stats::{geomean_ratio_interval, median, median_interval, ratio_interval};
+use candidates::Candidate;
+use measure::{Read, Timed, TABLES};
+use output::Change;
+use sets::{HotSamples, Updates};
+
+/// How candidates are found, for the report.
+pub const METHOD: &str = "read from each catalogue read's generic plan without the migration's indexes (EXPLAIN VERBOSE of a prepared statement under plan_cache_mode = force_generic_plan): the server resolves each scan's table, its equality filters ($n parameters and constants told apart), sort and group keys and output columns, so no SQL parser of ours can disagree with it";
+
+/// How much `advise` measures.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Size budget in bytes; `None`: the migration's own indexes' total.
+    pub size_budget: Option<u64>,
+    /// At most this many candidates besides the migration's own.
+    pub max_candidates: usize,
+    /// Untimed runs, then up to `runs` timed runs within `budget`, per query and state.
+    pub warmup: usize,
+    pub runs: usize,
+    pub budget: Duration,
+    /// Plain and concurrent builds per candidate.
+    pub builds: usize,
+    /// Insert transactions per round, and rounds (alternating) per measurement.
+    pub inserts: usize,
+    pub rounds: usize,
+    /// Update transactions per HOT batch, at most.
+    pub updates: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            size_budget: None,
+            max_candidates: 20,
+            warmup: 2,
+            runs: 25,
+            budget: Duration::from_millis(1500),
+            builds: 2,
+            inserts: 40,
+            rounds: 4,
+            updates: 15,
+        }
+    }
+}
+
+/// What `advise` produced: the advice for `results.json`, the change for
+/// the SQL files, and the queries it could not run.
+pub struct Outcome {
+    pub advice: Advice,
+    pub change: Change,
+    pub not_runnable: Vec<NotRunnable>,
+}
+
+/// The scratch connection and what every measurement reuses.
+pub(crate) struct Lab<'a> {
+    pub client: Client,
+    pub reads: Vec<Read>,
+    pub inserts: Prepared,
+    pub o: &'a Options,
+}
+
+/// Runs the whole advice on `db`, a scratch database at the chain's last
+/// migration that this command may change at will. `note` gets progress lines.
+pub async fn advise(
+    db: &Endpoint,
+    chain: &MigrationChain,
+    catalogue: &Catalogue,
+    o: &Options,
+    note: &dyn Fn(String),
+) -> Result<Outcome> {
+    let m = &chain.under_test;
+    let client = db.connect().await?;
+    measure::enter_baseline(&client, m).await?;
+    make_room(&client).await?;
+    measure::vacuum(&client, &TABLES).await?;
+    let (runnable, not_runnable) = split_runnable(&client, catalogue.reads()).await?;
+    if runnable.is_empty() {
+        return Err(Error::BadInput(
+            "no read query of the catalogue runs on this schema; check --catalogue and --migration"
+                .into(),
+        ));
+    }
+    let fks = foreign_keys(&client).await?;
+    let cands = find_candidates(&client, chain, &runnable, &fks, o).await?;
+    note(format!(
+        "{} candidates from {} read queries",
+        cands.len(),
+        runnable.len()
+    ));
+    let reads = measure::prepare_reads(&client, &runnable).await?;
+    let insert_q = catalogue.get(INSERT_WORKLOAD)?;
+    let pool = ParamPool::sample(&client, insert_q).await?;
+    let inserts = Prepared::new(&client, insert_q, pool).await?.nested(true);
+    let lab = Lab {
+        client,
+        reads,
+        inserts,
+        o,
+    };
+    let upd_q = catalogue.get(UPDATE_WORKLOAD)?;
+    let measured = measure_candidates(&lab, &cands, upd_q, note).await?;
+    finish(&lab, chain, catalogue, &fks, cands, measured, note)
+        .await
+        .map(|(advice, change)| Outcome {
+            advice,
+            change,
+            not_runnable,
+        })
+}
+
+/// Candidates from the generic plans, the migration's own indexes, and
+/// the foreign keys nothing serves in the baseline.
+async fn find_candidates(
+    client: &Client,
+    chain: &MigrationChain,
+    reads: &[&Query],
+    fks: &[ForeignKey],
+    o: &Options,
+) -> Result<Vec<Candidate>> {
+    let mut scans = Vec::new();
+    for q in reads {
+        let plan = candidates::generic_plan(client, q).await?;
+        scans.extend(
+            candidates::scans(&plan)
+                .into_iter()
+                .map(|s| (q.name.clone(), s)),
+        );
+    }
+    let mut facts = BTreeMap::new();
+    let all: Vec<&candidates::Scan> = scans.iter().map(|(_, s)| s).collect();
+    for (_, s) in &scans {
+        if !facts.contains_key(&s.table) {
+            facts.insert(
+                s.table.clone(),
+                candidates::facts(client, &s.table, &all).await?,
+            );
+        }
+    }
+    let derived = scans
+        .iter()
+        .flat_map(|(q, s)| candidates::from_scan(s, q, &facts[&s.table]))
+        .collect();
+    let unserved: Vec<ForeignKey> = fks
+        .iter()
+        .filter(|f| f.served_by.is_empty())
+        .cloned()
+        .collect();
+    let m = &chain.under_test;
+    let mut list = candidates::collect(m, derived, &unserved, o.max_candidates + m.indexes().len());
+    // What the migration drops competes too: the suggestion applies where it ran.
+    for ix in &m.dropped {
+        candidates::add(&mut list, candidates::from_migration(ix));
+    }
+    Ok(list)
+}
+
+/// The HOT rounds (before anything else writes), the baseline, then each
+/// candidate alone.
+async fn measure_candidates(
+    lab: &Lab<'_>,
+    cands: &[Candidate],
+    upd_q: &Query,
+    note: &dyn Fn(String),
+) -> Result<Measured> {
+    let (client, o) = (&lab.client, lab.o);
+    let updated: Vec<&Candidate> = cands
+        .iter()
+        .filter(|c| c.def.table == UPDATED_TABLE)
+        .collect();
+    let batches = o.rounds * (updated.len() + 3);
+    let mut upd = Updates::new(client, upd_q, UPDATED_TABLE, batches, o).await?;
+    note(format!(
+        "update workload: HOT share with each of {} candidates on \"{UPDATED_TABLE}\" alone",
+        updated.len()
+    ));
+    let (none, each) = sets::hot_alone(client, &updated, &mut upd, o).await?;
+    measure::vacuum(client, &TABLES).await?;
+    let baseline = measure::time_all(client, &lab.reads, o).await?;
+    let mut out = Vec::new();
+    for (i, c) in cands.iter().enumerate() {
+        note(format!("[{}/{}] {}", i + 1, cands.len(), c.def.sql));
+        let mut a = measure::candidate(lab, c, &baseline).await?;
+        if let Some(k) = updated.iter().position(|u| u.def.name == c.def.name) {
+            a.cost.hot_alone = Some(median_interval(&each[k].shares));
+            a.cost.hot_ratio_with = Some(median(&each[k].shares));
+            a.cost.hot_ratio_without = Some(median(&none.shares));
+            a.update_added_ms = median(&each[k].times) - median(&none.times);
+        }
+        out.push(a);
+    }
+    Ok(Measured {
+        baseline,
+        candidates: out,
+        hot_none: none,
+        updates: upd,
+    })
+}
+
+/// What the per-candidate phase leaves for the selection and the sets.
+struct Measured {
+    baseline: Vec<Timed>,
+    candidates: Vec<AdviceCandidate>,
+    hot_none: HotSamples,
+    updates: Updates,
+}
+
+/// Selects, measures both sets whole, and assembles the advice.
+async fn finish(
+    lab: &Lab<'_>,
+    chain: &MigrationChain,
+    catalogue: &Catalogue,
+    fks: &[ForeignKey],
+    cands: Vec<Candidate>,
+    mut ms: Measured,
+    note: &dyn Fn(String),
+) -> Result<(Advice, Change)> {
+    let m = &chain.under_test;
+    let weight = |name: &str| catalogue.get(name).map(|q| q.weight).unwrap_or(0.0);
+    let (w_ins, w_upd) = (weight(INSERT_WORKLOAD), weight(UPDATE_WORKLOAD));
+    let own: u64 = ms
+        .candidates
+        .iter()
+        .filter(|c| m.index(&c.name).is_some())
+        .map(|c| c.cost.size_bytes)
+        .sum();
+    let budget = lab.o.size_budget.unwrap_or(own);
+    let reqs: Vec<&ForeignKey> = fks.iter().filter(|f| f.served_by.is_empty()).collect();
+    let items = items(&cands, &mut ms, &reqs, w_ins, w_upd);
+    let choice = select::select(&items, budget, reqs.len()).ok_or_else(|| {
+        Error::BadInput(format!(
+            "no candidate set within the size budget ({}) keeps an index for every foreign key; raise --size-budget",
+            crate::report::format_bytes(budget as f64)
+        ))
+    })?;
+    for &i in &choice.chosen {
+        ms.candidates[i].chosen = true;
+    }
+    let chosen: Vec<IndexDef> = choice
+        .chosen
+        .iter()
+        .map(|&i| cands[i].def.clone())
+        .collect();
+    note(format!(
+        "chosen: {}",
+        chosen
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    note(format!(
+        "measuring {}'s own set and the suggested set, each whole",
+        m.name
+    ));
+    let own_defs: Vec<IndexDef> = m.indexes().to_vec();
+    let (own_set, own_t) = sets::measure_set(
+        lab,
+        &format!("{}'s indexes", m.name),
+        &own_defs,
+        &mut ms.updates,
+        &ms.hot_none,
+    )
+    .await?;
+    let (sug_set, sug_t) =
+        sets::measure_set(lab, "suggested", &chosen, &mut ms.updates, &ms.hot_none).await?;
+    let change = Change {
+        drop: own_defs
+            .iter()
+            .filter(|d| !chosen.iter().any(|c| c.name == d.name))
+            .cloned()
+            .collect(),
+        create: chosen
+            .iter()
+            .filter(|c| m.index(&c.name).is_none())
+            .cloned()
+            .collect(),
+    };
+    let rows = side_by_side(&own_t, &sug_t);
+    let pairs: Vec<(&[f64], &[f64])> = own_t
+        .iter()
+        .zip(&sug_t)
+        .map(|(a, b)| (a.samples.as_slice(), b.samples.as_slice()))
+        .collect();
+    let geomean = (!pairs.is_empty()).then(|| geomean_ratio_interval(&pairs));
+    let advice = Advice {
+        budget_bytes: budget,
+        budget_source: match lab.o.size_budget {
+            Some(_) => "--size-budget".into(),
+            None => format!("{}'s own indexes, as built on the scratch copy", m.name),
+        },
+        method: METHOD.into(),
+        baseline: ms.baseline.iter().map(|t| t.row.clone()).collect(),
+        hot_without: Some(median_interval(&ms.hot_none.shares)),
+        chosen: chosen.iter().map(|d| d.name.clone()).collect(),
+        drop: change.drop.iter().map(|d| d.name.clone()).collect(),
+        create: change.create.iter().map(|d| d.create_sql(false)).collect(),
+        foreign_keys: served(fks, &chosen, &cands),
+        targets: targets(m.name.as_str(), geomean, &rows, &own_set, &sug_set),
+        warnings: output::warnings(m, &change),
+        candidates: ms.candidates,
+        migration_set: own_set,
+        suggested_set: sug_set,
+        rows,
+        geomean_speedup: geomean,
+        files: vec![output::SUGGESTED_FILE.into(), output::ROLLBACK_FILE.into()],
+        wall_s: 0.0,
+    };
+    Ok((advice, change))
+}
+
+/// The selection's view of each candidate: savings per hour per query, write
+/// cost per hour, and the foreign keys it leads with; fills the candidate's
+/// own per-hour figures as it goes.
+fn items(
+    cands: &[Candidate],
+    ms: &mut Measured,
+    reqs: &[&ForeignKey],
+    w_ins: f64,
+    w_upd: f64,
+) -> Vec<select::Item> {
+    let mut out = Vec::new();
+    for (c, a) in cands.iter().zip(ms.candidates.iter_mut()) {
+        let saving: Vec<f64> = a
+            .effects
+            .iter()
+            .zip(&ms.baseline)
+            .map(|(e, b)| match (e.median, e.speedup) {
+                (Some(t), Some(s)) if s.low > 1.0 || s.high < 1.0 => {
+                    b.row.weight * (b.row.median.point - t.point)
+                }
+                _ => 0.0,
+            })
+            .collect();
+        let write = w_ins * a.insert_added_ms.max(0.0) + w_upd * a.update_added_ms.max(0.0);
+        a.saved_ms_per_hour = saving.iter().filter(|s| **s > 0.0).sum();
+        a.write_ms_per_hour = write;
+        let serves = reqs
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.table == c.def.table && c.leads_with(&f.columns))
+            .map(|(i, _)| i)
+            .collect();
+        out.push(select::Item {
+            size: a.cost.size_bytes,
+            saving,
+            write,
+            serves,
+        });
+    }
+    out
+}
+
+/// Each foreign key with the indexes that lead with its columns once the
+/// suggestion is applied (the base schema's and the chosen ones).
+fn served(fks: &[ForeignKey], chosen: &[IndexDef], cands: &[Candidate]) -> Vec<ForeignKey> {
+    fks.iter()
+        .map(|f| {
+            let mut f = f.clone();
+            for d in chosen {
+                let leads = cands.iter().any(|c| {
+                    c.def.name == d.name && c.def.table == f.table && c.leads_with(&f.columns)
+                });
+                if leads {
+                    f.served_by.push(d.name.clone());
+                }
+            }
+            f
+        })
+        .collect()
+}
+
+/// One row per read: the migration's set against the suggestion.
+fn side_by_side(own: &[Timed], sug: &[Timed]) -> Vec<AdviceRow> {
+    own.iter()
+        .zip(sug)
+        .map(|(a, b)| {
+            let speedup = ratio_interval(&a.samples, &b.samples);
+            AdviceRow {
+                query: a.row.query.clone(),
+                weight: a.row.weight,
+                migration: a.row.median,
+                suggested: b.row.median,
+                speedup,
+                verdict: speedup.verdict(),
+                migration_plan: a.row.plan.clone(),
+                suggested_plan: b.row.plan.clone(),
+            }
+        })
+        .collect()
+}
+
+/// The three targets, as measured.
+fn targets(
+    name: &str,
+    geomean: Option<crate::stats::Interval>,
+    rows: &[AdviceRow],
+    own: &crate::report::SetMeasure,
+    sug: &crate::report::SetMeasure,
+) -> Vec<Target> {
+    let f = crate::report::format_factor;
+    let mut out = Vec::new();
+    if let Some(g) = geomean {
+        out.push(Target {
+            what: format!(
+                "≥ 1.20× faster than {name}'s set on the geometric mean of the read medians"
+            ),
+            measured: format!("{} [{}–{}]", f(g.point), f(g.low), f(g.high)),
+            met: g.point >= 1.2,
+        });
+    }
+    if let Some(worst) = rows
+        .iter()
+        .min_by(|a, b| a.speedup.point.total_cmp(&b.speedup.point))
+    {
+        let slow = 1.0 / worst.speedup.point.max(1e-12);
+        let measured = if slow > 1.0 {
+            format!(
+                "slowest: {} at {} slower [{}–{}]",
+                worst.query,
+                f(slow),
+                f(1.0 / worst.speedup.high.max(1e-12)),
+                f(1.0 / worst.speedup.low.max(1e-12))
+            )
+        } else {
+            format!(
+                "none slower; the least gain: {} at {} faster",
+                worst.query,
+                f(worst.speedup.point)
+            )
+        };
+        out.push(Target {
+            what: "no query more than 1.15× slower".into(),
+            measured,
+            met: slow <= 1.15,
+        });
+    }
+    let ratio = sug.size_bytes as f64 / (own.size_bytes as f64).max(1.0);
+    out.push(Target {
+        what: format!("no larger than 1.05× {name}'s total index size"),
+        measured: format!(
+            "{} against {} ({})",
+            crate::report::format_bytes(sug.size_bytes as f64),
+            crate::report::format_bytes(own.size_bytes as f64),
+            f(ratio)
+        ),
+        met: ratio <= 1.05,
+    });
+    out
+}
