@@ -10,6 +10,8 @@
 //! tuples still dirty pages, so each candidate ends with a `VACUUM` of its
 //! table, and reads are always timed on freshly vacuumed pages.
 
+use std::time::Instant;
+
 use tokio_postgres::Client;
 
 use super::candidates::Candidate;
@@ -17,7 +19,6 @@ use super::{Lab, Options};
 use crate::error::{Context, Result};
 use crate::explain::{capture, Plan, PlanSummary};
 use crate::measure::costs::{build_rounds, insert_rounds, relation_size, table_rows, CostOptions};
-use crate::measure::Samples;
 use crate::queries::{as_sql, ParamPool, Prepared, Query};
 use crate::report::{AdviceCandidate, AdviceQuery, Effect, IndexCost};
 use crate::schema::{set_state, IndexDef, IndexState, Migration};
@@ -91,7 +92,7 @@ pub async fn time_all(client: &Client, reads: &[Read], o: &Options) -> Result<Ve
 /// One read: samples within the time budget, then its plan (EXPLAIN
 /// ANALYZE with the pool's first parameters).
 pub async fn time_one(client: &Client, r: &Read, o: &Options) -> Result<Timed> {
-    let s = Samples::take_within(client, &r.prepared, o.warmup, o.runs, o.budget).await?;
+    let s = samples(client, &r.prepared, o).await?;
     let params = r.prepared.pool.first().to_vec();
     let json = capture(client, &r.query, &params).await?;
     let plan = Plan::from_json(&json)?;
@@ -101,14 +102,36 @@ pub async fn time_one(client: &Client, r: &Read, o: &Options) -> Result<Timed> {
         row: AdviceQuery {
             query: r.query.name.clone(),
             weight: r.query.weight,
-            median: median_interval(&s.0),
+            median: median_interval(&s),
             plan: plan_line(&summary),
             indexes_used: summary.indexes_used.clone(),
             estimated_cost,
             params,
         },
-        samples: s.0,
+        samples: s,
     })
+}
+
+/// Up to `runs` timed runs (ms) within the time budget, at least 3, after
+/// `warmup` untimed ones. Every state starts from the pool's first row, so
+/// two states are compared on the same parameters in the same order.
+async fn samples(client: &Client, p: &Prepared, o: &Options) -> Result<Vec<f64>> {
+    let rows = &p.pool.rows;
+    let row = |i: usize| {
+        rows.get(i % rows.len().max(1))
+            .map_or(&[][..], Vec::as_slice)
+    };
+    for i in 0..o.warmup {
+        p.run_with(client, row(i)).await?;
+    }
+    let started = Instant::now();
+    let mut v = Vec::with_capacity(o.runs);
+    while v.len() < o.runs && (v.len() < 3 || started.elapsed() < o.budget) {
+        let t = Instant::now();
+        p.run_with(client, row(v.len())).await?;
+        v.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(v)
 }
 
 /// `Limit · Index Scan using x on Message`: the top node, then each access path.

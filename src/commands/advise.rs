@@ -45,7 +45,7 @@ pub async fn run(args: AdviseArgs, quiet: bool) -> Result<ExitCode> {
         ws.scale.name()
     ));
     let opts = Options {
-        size_budget: args.size_budget.map(|mb| (mb * 1024.0 * 1024.0) as u64),
+        size_budget: args.size_budget.map(|mb| (mb * 1e6) as u64),
         max_candidates: args.max_candidates,
         ..Default::default()
     };

@@ -4,6 +4,7 @@
 //! template part (`templates/<section>.html`), as criterion's HTML report
 //! builds each page part from its own struct. Templates only lay it out.
 
+mod advisor;
 mod costs;
 mod deploy;
 mod environment;
@@ -49,6 +50,11 @@ pub struct Page {
     /// A user's database: the migration's state as found (`base`,
     /// `migrated`, ...).
     pub database_state: Option<String>,
+    /// `helpdesk-bench advise`'s section, when the run holds advice.
+    pub advisor: Option<advisor::AdvisorSection>,
+    /// False for a run that holds advice and no benchmark: the benchmark
+    /// sections are left out.
+    pub bench: bool,
 }
 
 /// What every section builder reads: the run, and the two states it
@@ -85,6 +91,8 @@ pub fn page(r: &Results, baseline: Option<&Results>, run_dir: Option<&Path>) -> 
         environment: environment::build(r),
         not_runnable: r.not_runnable.clone(),
         database_state: r.database.as_ref().map(|d| d.state.to_string()),
+        advisor: advisor::build(r),
+        bench: !r.queries.is_empty() || r.advice.is_none(),
     }
 }
 
