@@ -182,18 +182,28 @@ pub(crate) async fn candidate(
     build_rounds(client, &c.def, o.builds, &mut cost).await?;
     cost.size_bytes = relation_size(client, &c.def.name).await?;
     cost.table_rows = table_rows(client, &c.def.table).await?;
-    let mut effects = Vec::new();
-    for (r, base) in lab.reads.iter().zip(baseline) {
-        effects.push(effect(client, c, r, base, o).await?);
-    }
     let co = CostOptions {
         inserts: o.inserts,
         rounds: o.rounds,
         ..Default::default()
     };
     insert_rounds(client, &lab.inserts, &[&c.def], co, &mut cost).await?;
-    drop_index(client, &c.def).await?;
     vacuum(client, &[&c.def.table]).await?;
+    let (mut effects, mut with) = (Vec::new(), Vec::new());
+    for (r, base) in lab.reads.iter().zip(baseline) {
+        let (e, samples) = effect(client, c, r, base, o).await?;
+        effects.push(e);
+        with.push(samples);
+    }
+    drop_index(client, &c.def).await?;
+    // The baseline again, right after, for the reads timed with it: the
+    // two sides are then seconds apart, not minutes.
+    for ((r, e), samples) in lab.reads.iter().zip(&mut effects).zip(&with) {
+        if let Some(samples) = samples {
+            let b = time_one(client, r, o).await?;
+            e.speedup = Some(ratio_interval(&b.samples, samples));
+        }
+    }
     let per_insert = |rate: f64| 1e3 / rate.max(1e-9);
     Ok(AdviceCandidate {
         name: c.def.name.clone(),
@@ -212,14 +222,15 @@ pub(crate) async fn candidate(
 }
 
 /// One read with the candidate built: estimated first; timed only when
-/// the plan uses the candidate at a lower cost than the baseline's.
+/// the plan uses the candidate at a lower cost than the baseline's (then
+/// its samples come back too, for the speed-up).
 async fn effect(
     client: &Client,
     c: &Candidate,
     r: &Read,
     base: &Timed,
     o: &Options,
-) -> Result<Effect> {
+) -> Result<(Effect, Option<Vec<f64>>)> {
     let (cost, used) = estimate(client, r).await?;
     let uses = used.contains(&c.def.name);
     let mut e = Effect {
@@ -232,11 +243,11 @@ async fn effect(
     };
     if uses && cost < base.row.estimated_cost {
         let t = time_one(client, r, o).await?;
-        e.speedup = Some(ratio_interval(&base.samples, &t.samples));
         e.median = Some(t.row.median);
         e.plan = t.row.plan;
+        return Ok((e, Some(t.samples)));
     }
-    Ok(e)
+    Ok((e, None))
 }
 
 /// Drops an index by its definition's name.

@@ -194,6 +194,7 @@ async fn measure_candidates(
         .iter()
         .filter(|c| c.def.table == UPDATED_TABLE)
         .collect();
+    // The rounds alone, then one batch per round for each of the two sets.
     let batches = o.rounds * (updated.len() + 3);
     let mut upd = Updates::new(client, upd_q, UPDATED_TABLE, batches, o).await?;
     note(format!(
@@ -280,16 +281,13 @@ async fn finish(
         m.name
     ));
     let own_defs: Vec<IndexDef> = m.indexes().to_vec();
-    let (own_set, own_t) = sets::measure_set(
-        lab,
-        &format!("{}'s indexes", m.name),
-        &own_defs,
-        &mut ms.updates,
-        &ms.hot_none,
-    )
-    .await?;
-    let (sug_set, sug_t) =
-        sets::measure_set(lab, "suggested", &chosen, &mut ms.updates, &ms.hot_none).await?;
+    let sets = [
+        (format!("{}'s indexes", m.name), own_defs.clone()),
+        ("suggested".to_string(), chosen.clone()),
+    ];
+    let mut both = sets::compare_sets(lab, &sets, &mut ms.updates, &ms.hot_none).await?;
+    let (sug_set, sug_t) = both.pop().expect("two sets");
+    let (own_set, own_t) = both.pop().expect("two sets");
     let change = Change {
         drop: own_defs
             .iter()
@@ -351,9 +349,12 @@ fn items(
             .effects
             .iter()
             .zip(&ms.baseline)
-            .map(|(e, b)| match (e.median, e.speedup) {
-                (Some(t), Some(s)) if s.low > 1.0 || s.high < 1.0 => {
-                    b.row.weight * (b.row.median.point - t.point)
+            .map(|(e, b)| match e.speedup {
+                // Savings from the paired ratio and the one baseline median,
+                // so a baseline re-timed while the machine was busy cannot
+                // inflate one candidate's saving over another's.
+                Some(s) if s.low > 1.0 || s.high < 1.0 => {
+                    b.row.weight * b.row.median.point * (1.0 - 1.0 / s.point.max(1e-12))
                 }
                 _ => 0.0,
             })

@@ -125,4 +125,28 @@ mod tests {
         assert!(r.contains("DROP INDEX IF EXISTS \"Message_createdAt_agent_idx\";\n\nCREATE INDEX \"Message_role_idx\" ON \"Message\"(\"role\");"));
         assert!(warnings(&m, &c).is_empty());
     }
+
+    #[test]
+    fn a_prisma_migration_warns_that_migrate_dev_drops_partial_indexes() {
+        let dir = std::env::temp_dir().join(format!("hb-prisma-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join(PRISMA_FILE),
+            crate::schema::fixtures::MIGRATION_012,
+        )
+        .unwrap();
+        let m = Migration::from_path(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let mut partial = m.indexes()[0].clone();
+        partial.name = "Message_createdAt_agent_idx".into();
+        partial.predicate = Some("\"role\" = 'agent'::text".into());
+        let c = Change {
+            drop: vec![],
+            create: vec![partial],
+        };
+        let w = warnings(&m, &c);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("prisma migrate dev") && w[0].contains("partialIndexes"));
+        assert!(w[0].contains("Message_createdAt_agent_idx"), "{}", w[0]);
+    }
 }

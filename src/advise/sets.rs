@@ -8,6 +8,7 @@
 //! next one), each on a conversation not updated before, on pages given
 //! room first, as the index-costs table does.
 
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 use tokio_postgres::Client;
@@ -125,25 +126,41 @@ pub async fn hot_alone(
     Ok((none, each))
 }
 
-/// Builds `defs` on the baseline, measures the update workload, every read
-/// and the insert cost with them together, and drops them again.
-pub(crate) async fn measure_set(
+/// Switches the built indexes of `all` to exactly `want`.
+async fn enter(
+    client: &Client,
+    want: &[IndexDef],
+    all: &[IndexDef],
+    present: &mut BTreeSet<String>,
+) -> Result<()> {
+    for d in all {
+        if present.contains(&d.name) && !want.iter().any(|w| w.name == d.name) {
+            drop_index(client, d).await?;
+            present.remove(&d.name);
+        }
+    }
+    for d in want {
+        if present.insert(d.name.clone()) {
+            create_index(client, d).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Each set's costs measured once: the update workload's HOT share, the
+/// insert cost against the baseline, and its size.
+async fn set_costs(
     lab: &Lab<'_>,
     label: &str,
     defs: &[IndexDef],
     upd: &mut Updates,
     none: &HotSamples,
-) -> Result<(SetMeasure, Vec<Timed>)> {
+) -> Result<SetMeasure> {
     let (client, o) = (&lab.client, lab.o);
-    for d in defs {
-        create_index(client, d).await?;
-    }
     let mut with = HotSamples::default();
     for _ in 0..o.rounds {
         with.add(upd.batch(client).await?);
     }
-    vacuum(client, &TABLES).await?;
-    let timed = time_all(client, &lab.reads, o).await?;
     let mut cost = IndexCost::default();
     let refs: Vec<&IndexDef> = defs.iter().collect();
     let co = CostOptions {
@@ -152,30 +169,84 @@ pub(crate) async fn measure_set(
         ..Default::default()
     };
     insert_rounds(client, &lab.inserts, &refs, co, &mut cost).await?;
+    vacuum(client, &TABLES).await?;
     let mut size = 0;
     for d in defs {
         size += relation_size(client, &d.name).await?;
     }
-    for d in defs {
-        drop_index(client, d).await?;
-    }
-    vacuum(client, &TABLES).await?;
-    let hot = HotUpdates {
-        with_all: median(&with.shares),
-        without_all: median(&none.shares),
-        updates: (upd.per * o.rounds) as u64,
-        with_all_ci: Some(median_interval(&with.shares)),
-        without_all_ci: Some(median_interval(&none.shares)),
-        pages: HOT_PAGES.to_string(),
-        rounds: o.rounds,
-    };
-    let set = SetMeasure {
+    Ok(SetMeasure {
         label: label.to_string(),
         indexes: defs.iter().map(|d| d.name.clone()).collect(),
         size_bytes: size,
         insert_ratio: cost.insert_time_ratio,
-        hot: Some(hot),
-        queries: timed.iter().map(|t| t.row.clone()).collect(),
-    };
-    Ok((set, timed))
+        hot: Some(HotUpdates {
+            with_all: median(&with.shares),
+            without_all: median(&none.shares),
+            updates: (upd.per * o.rounds) as u64,
+            with_all_ci: Some(median_interval(&with.shares)),
+            without_all_ci: Some(median_interval(&none.shares)),
+            pages: HOT_PAGES.to_string(),
+            rounds: o.rounds,
+        }),
+        queries: Vec::new(),
+    })
+}
+
+/// Measures whole index sets on the baseline: each one's costs, then every
+/// read in rounds that alternate the sets' order, so a change in the
+/// machine's load falls on all of them alike. Leaves the baseline.
+pub(crate) async fn compare_sets(
+    lab: &Lab<'_>,
+    sets: &[(String, Vec<IndexDef>)],
+    upd: &mut Updates,
+    none: &HotSamples,
+) -> Result<Vec<(SetMeasure, Vec<Timed>)>> {
+    let client = &lab.client;
+    let mut all: Vec<IndexDef> = Vec::new();
+    for d in sets.iter().flat_map(|(_, defs)| defs) {
+        if !all.iter().any(|a| a.name == d.name) {
+            all.push(d.clone());
+        }
+    }
+    let mut present = BTreeSet::new();
+    let mut out = Vec::new();
+    for (label, defs) in sets {
+        enter(client, defs, &all, &mut present).await?;
+        out.push((
+            set_costs(lab, label, defs, upd, none).await?,
+            Vec::<Timed>::new(),
+        ));
+    }
+    for round in 0..lab.o.rounds {
+        let mut order: Vec<usize> = (0..sets.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for k in order {
+            enter(client, &sets[k].1, &all, &mut present).await?;
+            let timed = time_all(client, &lab.reads, lab.o).await?;
+            merge(&mut out[k].1, timed);
+        }
+    }
+    enter(client, &[], &all, &mut present).await?;
+    for (set, timed) in &mut out {
+        for t in timed.iter_mut() {
+            t.row.median = median_interval(&t.samples);
+        }
+        set.queries = timed.iter().map(|t| t.row.clone()).collect();
+    }
+    Ok(out)
+}
+
+/// Adds a round's samples; the plan kept is the last round's.
+fn merge(acc: &mut Vec<Timed>, round: Vec<Timed>) {
+    if acc.is_empty() {
+        *acc = round;
+        return;
+    }
+    for (a, mut r) in acc.iter_mut().zip(round) {
+        a.samples.append(&mut r.samples);
+        a.row.plan = r.row.plan;
+        a.row.indexes_used = r.row.indexes_used;
+    }
 }
