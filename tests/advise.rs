@@ -337,41 +337,47 @@ async fn on_a_user_server_it_measures_in_its_own_scratch_database_and_leaves_you
     assert!(!a.chosen.is_empty());
 }
 
+/// SIGINT, SIGTERM and SIGKILL while advise measures on a user's server:
+/// its scratch database goes (dropped on the way out, or by its watchdog
+/// after SIGKILL) and the user's database is as found.
 #[tokio::test]
-async fn sigkill_on_a_user_server_leaves_no_scratch_database_and_yours_as_found() {
+async fn a_signal_on_a_user_server_leaves_no_scratch_database_and_yours_as_found() {
+    use nix::sys::signal::Signal;
     let db = seeded_tiny("advise_kill").await;
     let before = fingerprint(&db.endpoint).await;
-    let reports = common::TempDir::new("advise-kill");
-    let mut child = advise_on(&db, &reports);
-    let pid = child.id();
     let admin = db.endpoint.connect().await.unwrap();
-    let started = Instant::now();
-    while scratch_dbs(&admin, pid).await.is_empty() {
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGKILL] {
+        let reports = common::TempDir::new("advise-kill");
+        let mut child = advise_on(&db, &reports);
+        let pid = child.id();
+        let started = Instant::now();
+        while scratch_dbs(&admin, pid).await.is_empty() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "{sig}: no scratch database appeared"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // Let it get into the measuring.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
         assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no scratch database appeared"
+            child.try_wait().unwrap().is_none(),
+            "{sig}: advise finished before the signal"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).unwrap();
+        let status = child.wait().unwrap();
+        match sig {
+            Signal::SIGKILL => assert_eq!(status.code(), None),
+            _ => assert_eq!(status.code(), Some(130), "{sig}"),
+        }
+        let stopped = Instant::now();
+        while !scratch_dbs(&admin, pid).await.is_empty() {
+            assert!(
+                stopped.elapsed() < Duration::from_secs(30),
+                "{sig}: the scratch database outlived the tool"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(fingerprint(&db.endpoint).await, before, "after {sig}");
     }
-    // Let it get into the measuring.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "advise finished before the kill"
-    );
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    child.wait().unwrap();
-    let killed = Instant::now();
-    while !scratch_dbs(&admin, pid).await.is_empty() {
-        assert!(
-            killed.elapsed() < Duration::from_secs(30),
-            "the scratch database outlived SIGKILL"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(fingerprint(&db.endpoint).await, before);
 }
