@@ -7,9 +7,11 @@
 //! ([`select`]), then measured as a whole beside the migration's own set;
 //! [`output`] writes it as SQL a reviewer can run.
 
+mod assemble;
 pub mod candidates;
 mod measure;
 pub mod output;
+pub mod scans;
 pub mod select;
 mod sets;
 
@@ -23,9 +25,9 @@ use crate::error::{Error, Result};
 use crate::measure::costs::{make_room, UPDATED_TABLE};
 use crate::measure::{foreign_keys, INSERT_WORKLOAD, UPDATE_WORKLOAD};
 use crate::queries::{split_runnable, Catalogue, NotRunnable, ParamPool, Prepared, Query};
-use crate::report::{Advice, AdviceCandidate, AdviceRow, ForeignKey, Target};
+use crate::report::{Advice, AdviceCandidate, ForeignKey};
 use crate::schema::{IndexDef, MigrationChain};
-use crate::stats::{geomean_ratio_interval, median, median_interval, ratio_interval};
+use crate::stats::{geomean_ratio_interval, median, median_interval};
 use candidates::Candidate;
 use measure::{Read, Timed, TABLES};
 use output::Change;
@@ -146,15 +148,11 @@ async fn find_candidates(
 ) -> Result<Vec<Candidate>> {
     let mut scans = Vec::new();
     for q in reads {
-        let plan = candidates::generic_plan(client, q).await?;
-        scans.extend(
-            candidates::scans(&plan)
-                .into_iter()
-                .map(|s| (q.name.clone(), s)),
-        );
+        let plan = scans::generic_plan(client, q).await?;
+        scans.extend(scans::scans(&plan).into_iter().map(|s| (q.name.clone(), s)));
     }
     let mut facts = BTreeMap::new();
-    let all: Vec<&candidates::Scan> = scans.iter().map(|(_, s)| s).collect();
+    let all: Vec<&scans::Scan> = scans.iter().map(|(_, s)| s).collect();
     for (_, s) in &scans {
         if !facts.contains_key(&s.table) {
             facts.insert(
@@ -253,7 +251,7 @@ async fn finish(
         .sum();
     let budget = lab.o.size_budget.unwrap_or(own);
     let reqs: Vec<&ForeignKey> = fks.iter().filter(|f| f.served_by.is_empty()).collect();
-    let items = items(&cands, &mut ms, &reqs, w_ins, w_upd);
+    let items = assemble::items(&cands, &mut ms, &reqs, w_ins, w_upd);
     let choice = select::select(&items, budget, reqs.len()).ok_or_else(|| {
         Error::BadInput(format!(
             "no candidate set within the size budget ({}) keeps an index for every foreign key; raise --size-budget",
@@ -300,7 +298,7 @@ async fn finish(
             .cloned()
             .collect(),
     };
-    let rows = side_by_side(&own_t, &sug_t);
+    let rows = assemble::side_by_side(&own_t, &sug_t);
     let pairs: Vec<(&[f64], &[f64])> = own_t
         .iter()
         .zip(&sug_t)
@@ -319,8 +317,8 @@ async fn finish(
         chosen: chosen.iter().map(|d| d.name.clone()).collect(),
         drop: change.drop.iter().map(|d| d.name.clone()).collect(),
         create: change.create.iter().map(|d| d.create_sql(false)).collect(),
-        foreign_keys: served(fks, &chosen, &cands),
-        targets: targets(m.name.as_str(), geomean, &rows, &own_set, &sug_set),
+        foreign_keys: assemble::served(fks, &chosen, &cands),
+        targets: assemble::targets(m.name.as_str(), geomean, &rows, &own_set, &sug_set),
         warnings: output::warnings(m, &change),
         candidates: ms.candidates,
         migration_set: own_set,
@@ -331,147 +329,4 @@ async fn finish(
         wall_s: 0.0,
     };
     Ok((advice, change))
-}
-
-/// The selection's view of each candidate: savings per hour per query, write
-/// cost per hour, and the foreign keys it leads with; fills the candidate's
-/// own per-hour figures as it goes.
-fn items(
-    cands: &[Candidate],
-    ms: &mut Measured,
-    reqs: &[&ForeignKey],
-    w_ins: f64,
-    w_upd: f64,
-) -> Vec<select::Item> {
-    let mut out = Vec::new();
-    for (c, a) in cands.iter().zip(ms.candidates.iter_mut()) {
-        let saving: Vec<f64> = a
-            .effects
-            .iter()
-            .zip(&ms.baseline)
-            .map(|(e, b)| match e.speedup {
-                // Savings from the paired ratio and the one baseline median,
-                // so a baseline re-timed while the machine was busy cannot
-                // inflate one candidate's saving over another's.
-                Some(s) if s.low > 1.0 || s.high < 1.0 => {
-                    b.row.weight * b.row.median.point * (1.0 - 1.0 / s.point.max(1e-12))
-                }
-                _ => 0.0,
-            })
-            .collect();
-        let write = w_ins * a.insert_added_ms.max(0.0) + w_upd * a.update_added_ms.max(0.0);
-        a.saved_ms_per_hour = saving.iter().filter(|s| **s > 0.0).sum();
-        a.write_ms_per_hour = write;
-        let serves = reqs
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.table == c.def.table && c.leads_with(&f.columns))
-            .map(|(i, _)| i)
-            .collect();
-        out.push(select::Item {
-            size: a.cost.size_bytes,
-            saving,
-            write,
-            serves,
-        });
-    }
-    out
-}
-
-/// Each foreign key with the indexes that lead with its columns once the
-/// suggestion is applied (the base schema's and the chosen ones).
-fn served(fks: &[ForeignKey], chosen: &[IndexDef], cands: &[Candidate]) -> Vec<ForeignKey> {
-    fks.iter()
-        .map(|f| {
-            let mut f = f.clone();
-            for d in chosen {
-                let leads = cands.iter().any(|c| {
-                    c.def.name == d.name && c.def.table == f.table && c.leads_with(&f.columns)
-                });
-                if leads {
-                    f.served_by.push(d.name.clone());
-                }
-            }
-            f
-        })
-        .collect()
-}
-
-/// One row per read: the migration's set against the suggestion.
-fn side_by_side(own: &[Timed], sug: &[Timed]) -> Vec<AdviceRow> {
-    own.iter()
-        .zip(sug)
-        .map(|(a, b)| {
-            let speedup = ratio_interval(&a.samples, &b.samples);
-            AdviceRow {
-                query: a.row.query.clone(),
-                weight: a.row.weight,
-                migration: a.row.median,
-                suggested: b.row.median,
-                speedup,
-                verdict: speedup.verdict(),
-                migration_plan: a.row.plan.clone(),
-                suggested_plan: b.row.plan.clone(),
-            }
-        })
-        .collect()
-}
-
-/// The three targets, as measured.
-fn targets(
-    name: &str,
-    geomean: Option<crate::stats::Interval>,
-    rows: &[AdviceRow],
-    own: &crate::report::SetMeasure,
-    sug: &crate::report::SetMeasure,
-) -> Vec<Target> {
-    let f = crate::report::format_factor;
-    let mut out = Vec::new();
-    if let Some(g) = geomean {
-        out.push(Target {
-            what: format!(
-                "≥ 1.20× faster than {name}'s set on the geometric mean of the read medians"
-            ),
-            measured: format!("{} [{}–{}]", f(g.point), f(g.low), f(g.high)),
-            met: g.point >= 1.2,
-        });
-    }
-    if let Some(worst) = rows
-        .iter()
-        .min_by(|a, b| a.speedup.point.total_cmp(&b.speedup.point))
-    {
-        let slow = 1.0 / worst.speedup.point.max(1e-12);
-        let measured = if slow > 1.0 {
-            format!(
-                "slowest: {} at {} slower [{}–{}]",
-                worst.query,
-                f(slow),
-                f(1.0 / worst.speedup.high.max(1e-12)),
-                f(1.0 / worst.speedup.low.max(1e-12))
-            )
-        } else {
-            format!(
-                "none slower; the least gain: {} at {} faster",
-                worst.query,
-                f(worst.speedup.point)
-            )
-        };
-        out.push(Target {
-            what: "no query more than 1.15× slower".into(),
-            measured,
-            met: slow <= 1.15,
-        });
-    }
-    let ratio = sug.size_bytes as f64 / (own.size_bytes as f64).max(1.0);
-    out.push(Target {
-        what: format!("no larger than 1.05× {name}'s total index size"),
-        measured: format!(
-            "{} against {} ({})",
-            crate::report::format_bytes(sug.size_bytes as f64),
-            crate::report::format_bytes(own.size_bytes as f64),
-            f(ratio)
-        ),
-        met: ratio <= 1.05,
-    });
-    out
 }
