@@ -45,11 +45,18 @@ pub(super) fn items(
             .filter(|(_, f)| f.table == c.def.table && c.leads_with(&f.columns))
             .map(|(i, _)| i)
             .collect();
+        let group = cands
+            .iter()
+            .position(|o| {
+                o.def.table == c.def.table && o.keys == c.keys && o.def.predicate == c.def.predicate
+            })
+            .unwrap_or(out.len());
         out.push(select::Item {
             size: a.cost.size_bytes,
             saving,
             write,
             serves,
+            group,
         });
     }
     out

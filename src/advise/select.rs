@@ -22,6 +22,10 @@ pub struct Item {
     pub write: f64,
     /// Indexes of the foreign-key requirements it meets.
     pub serves: Vec<usize>,
+    /// Candidates of one group differ only in `INCLUDE` columns: a set holds
+    /// at most one of them (the planner would pick one and the other would
+    /// only cost writes and space).
+    pub group: usize,
 }
 
 /// The best set: indexes into `items`, and its modelled net saving per hour.
@@ -61,7 +65,8 @@ impl Search<'_> {
             return;
         }
         let item = &self.items[i];
-        if size + item.size <= self.budget {
+        let twin = chosen.iter().any(|&c| self.items[c].group == item.group);
+        if size + item.size <= self.budget && !twin {
             chosen.push(i);
             self.dfs(i + 1, chosen, size + item.size);
             chosen.pop();
@@ -114,11 +119,13 @@ mod tests {
     use super::*;
 
     fn item(size: u64, saving: &[f64], write: f64, serves: &[usize]) -> Item {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         Item {
             size,
             saving: saving.to_vec(),
             write,
             serves: serves.to_vec(),
+            group: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 
@@ -153,6 +160,20 @@ mod tests {
             "the key's index despite its cost; not the useless one"
         );
         assert_eq!(select(&items, 5, 1), None, "the key's index does not fit");
+    }
+
+    #[test]
+    fn two_variants_of_one_index_are_never_both_chosen() {
+        let mut items = vec![
+            item(1, &[10.0, 0.0], 0.0, &[]),
+            item(2, &[9.0, 5.0], 0.0, &[]),
+        ];
+        items[1].group = items[0].group;
+        assert_eq!(
+            select(&items, 10, 0).unwrap().chosen,
+            [1],
+            "the variant that helps both"
+        );
     }
 
     #[test]
