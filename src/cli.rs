@@ -101,6 +101,11 @@ pub enum Command {
     /// in each index state: throughput and latency percentiles per query,
     /// from HDR histograms, written to a run folder under reports/.
     Load(LoadArgs),
+    /// What the indexes should be instead: candidates from the catalogue's
+    /// plans, each built and measured on a scratch copy of the seeded data,
+    /// the best set within a size budget measured against the migration's
+    /// own, and suggested_migration.sql in a run folder under reports/.
+    Advise(AdviseArgs),
     /// Start a throwaway embedded PostgreSQL, print how to connect, and keep
     /// it running until Ctrl-C; then stop it and remove its files.
     Server {
@@ -291,6 +296,38 @@ pub struct LoadArgs {
     /// use the migration's tables. Same as HELPDESK_BENCH_FORCE=1.
     #[arg(long)]
     pub force: bool,
+}
+
+/// Flags of `advise`.
+#[derive(Debug, Clone, Args)]
+pub struct AdviseArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub migration: MigrationArgs,
+    /// With --url: lets advise create, seed, change and drop a scratch
+    /// database of its own on that server (never your tables). Needs CREATEDB.
+    #[arg(long)]
+    pub allow_writes: bool,
+    /// The scale of the seeded scratch copy (embedded: seeded once, then cached).
+    #[arg(long, value_enum, default_value = "small")]
+    pub scale: Scale,
+    /// The seed of the data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Query catalogue to use (default: fixtures/queries.toml).
+    #[arg(long, value_name = "FILE", env = CATALOGUE_ENV)]
+    pub catalogue: Option<PathBuf>,
+    /// Total size the suggested indexes may take, in MB (default: the
+    /// migration's own indexes' total, as built on the scratch copy).
+    #[arg(long, value_name = "MB", value_parser = positive_rate, allow_hyphen_values = true)]
+    pub size_budget: Option<f64>,
+    /// At most this many candidates besides the migration's own indexes.
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = positive_usize, allow_hyphen_values = true)]
+    pub max_candidates: usize,
+    /// Folder the run folder is written into; `latest` there points at it.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub reports: PathBuf,
 }
 
 /// A duration: a number and a unit, `ms`, `s` or `m` (10s, 500ms, 2m).

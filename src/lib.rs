@@ -17,6 +17,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod advise;
 pub mod cli;
 pub mod cluster;
 pub mod commands;

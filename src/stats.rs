@@ -95,6 +95,31 @@ pub fn ratio_interval(num: &[f64], den: &[f64]) -> Interval {
     interval(ratio(median(num), median(den)), stats)
 }
 
+/// The geometric mean over `pairs` of `median(num) / median(den)`, with
+/// its 95% bootstrap interval (every pair's sides resampled on their own).
+pub fn geomean_ratio_interval(pairs: &[(&[f64], &[f64])]) -> Interval {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(SEED);
+    let geo = |ratios: Vec<f64>| {
+        let n = ratios.len().max(1) as f64;
+        (ratios.iter().map(|r| r.max(1e-12).ln()).sum::<f64>() / n).exp()
+    };
+    let point = geo(pairs
+        .iter()
+        .map(|(a, b)| median(a) / median(b).max(1e-12))
+        .collect());
+    let stats: Vec<f64> = (0..RESAMPLES)
+        .map(|_| {
+            geo(pairs
+                .iter()
+                .map(|(a, b)| {
+                    median(&resample(a, &mut rng)) / median(&resample(b, &mut rng)).max(1e-12)
+                })
+                .collect())
+        })
+        .collect();
+    interval(point, stats)
+}
+
 fn resample(xs: &[f64], rng: &mut Xoshiro256PlusPlus) -> Vec<f64> {
     if xs.is_empty() {
         return Vec::new();

@@ -10,6 +10,7 @@ macro_rules! out {
     }};
 }
 
+mod advise;
 mod explain;
 mod load;
 mod migrate;
@@ -85,6 +86,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Explain(args) => explain::run(args, cli.quiet).await,
         Command::Sweep(args) => sweep::run(args, cli.quiet).await,
         Command::Load(args) => load::run(args, cli.quiet).await,
+        Command::Advise(args) => advise::run(args, cli.quiet).await,
         Command::Report(args) => report::run(args),
         Command::Server { action } => server::run(action).await,
     }

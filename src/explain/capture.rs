@@ -11,7 +11,7 @@ use crate::error::{Context, Error, Result};
 use crate::queries::{as_sql, read_error, Kind, Query};
 
 /// A `json` value read as its text, byte for byte.
-struct JsonText(String);
+pub(crate) struct JsonText(pub String);
 
 impl<'a> FromSql<'a> for JsonText {
     fn from_sql(

@@ -8,6 +8,7 @@ mod run;
 mod stats;
 mod summary;
 
+pub(crate) use capture::JsonText;
 pub use capture::{capture, OPTIONS};
 pub use plan::Plan;
 pub use run::{explain_all, Captured, ExplainOptions, ExplainRun};

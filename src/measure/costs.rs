@@ -28,9 +28,9 @@ pub const INSERT_WORKLOAD: &str = "new_conversation";
 /// The catalogue's status/assignment update workload.
 pub const UPDATE_WORKLOAD: &str = "handover_assign_resolve";
 /// The table the update workload changes.
-const UPDATED_TABLE: &str = "Conversation";
+pub(crate) const UPDATED_TABLE: &str = "Conversation";
 /// How the HOT rounds give pages room.
-const HOT_PAGES: &str = "fillfactor 90 and VACUUM FULL on \"Conversation\" (10% free space per page, as a table with some churn has)";
+pub(crate) const HOT_PAGES: &str = "fillfactor 90 and VACUUM FULL on \"Conversation\" (10% free space per page, as a table with some churn has)";
 
 /// How much each write measurement runs.
 #[derive(Debug, Clone, Copy)]
@@ -77,7 +77,7 @@ pub async fn index_costs(
             table_rows: table_rows(client, &ix.table).await?,
             ..Default::default()
         };
-        insert_rounds(client, &inserts, ix, o, &mut cost).await?;
+        insert_rounds(client, &inserts, &[ix], o, &mut cost).await?;
         build_rounds(client, ix, o.builds, &mut cost).await?;
         out.push(cost);
     }
@@ -86,13 +86,14 @@ pub async fn index_costs(
     Ok((out, hot))
 }
 
-/// Insert timings and WAL with and without `ix`, each round in a
-/// transaction that is rolled back (the drop too, so nothing is rebuilt),
-/// alternating which state goes first.
-async fn insert_rounds(
+/// Insert timings and WAL with and without the indexes of `set`, each
+/// round in a transaction that is rolled back (the drops too, so nothing is
+/// rebuilt), alternating which state goes first. `advise` passes a whole
+/// index set.
+pub(crate) async fn insert_rounds(
     client: &Client,
     q: &Prepared,
-    ix: &IndexDef,
+    set: &[&IndexDef],
     o: CostOptions,
     cost: &mut IndexCost,
 ) -> Result<()> {
@@ -100,7 +101,8 @@ async fn insert_rounds(
     let (mut wal_with, mut wal_without) = (Vec::new(), Vec::new());
     for round in 0..o.rounds {
         for drop in [round % 2 == 1, round % 2 == 0] {
-            let (times, wal) = insert_round(client, q, drop.then_some(ix), o.inserts).await?;
+            let dropped = if drop { set } else { &[] };
+            let (times, wal) = insert_round(client, q, dropped, o.inserts).await?;
             if drop {
                 without.extend(times);
                 wal_without.push(wal);
@@ -126,14 +128,14 @@ async fn insert_rounds(
 async fn insert_round(
     client: &Client,
     q: &Prepared,
-    drop: Option<&IndexDef>,
+    drop: &[&IndexDef],
     n: usize,
 ) -> Result<(Vec<f64>, f64)> {
     client
         .batch_execute("BEGIN")
         .await
         .context("insert round")?;
-    if let Some(ix) = drop {
+    for ix in drop {
         client
             .batch_execute(&ix.drop_sql())
             .await
@@ -154,8 +156,8 @@ async fn insert_round(
     Ok((times, wal))
 }
 
-/// Plain and concurrent builds, `n` of each.
-async fn build_rounds(
+/// Plain and concurrent builds, `n` of each; the index is left built.
+pub(crate) async fn build_rounds(
     client: &Client,
     ix: &IndexDef,
     n: usize,
@@ -238,7 +240,7 @@ async fn hot_rounds(
 }
 
 /// Gives the updated table's pages free space, so HOT is possible.
-async fn make_room(client: &Client) -> Result<()> {
+pub(crate) async fn make_room(client: &Client) -> Result<()> {
     let t = quote_ident(UPDATED_TABLE);
     let doing = "giving the updated table's pages room for HOT updates";
     client
@@ -296,7 +298,7 @@ pub async fn relation_size(client: &Client, name: &str) -> Result<u64> {
 }
 
 /// The planner's row count of a table.
-async fn table_rows(client: &Client, table: &str) -> Result<u64> {
+pub(crate) async fn table_rows(client: &Client, table: &str) -> Result<u64> {
     let row = client
         .query_one(
             "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass($1)",
@@ -351,7 +353,7 @@ async fn hot_ratio(client: &Client, q: &Query, rows: Vec<Vec<Option<String>>>) -
 }
 
 /// `n_tup_upd` and `n_tup_hot_upd` of a table, flushed first.
-async fn update_counts(client: &Client, table: &str) -> Result<(i64, i64)> {
+pub(crate) async fn update_counts(client: &Client, table: &str) -> Result<(i64, i64)> {
     client
         .batch_execute("SELECT pg_stat_force_next_flush(); SELECT pg_stat_clear_snapshot()")
         .await

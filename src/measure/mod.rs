@@ -3,7 +3,7 @@
 //! environment, findings, and collecting a whole run into `results.json`.
 
 mod ablation;
-mod costs;
+pub(crate) mod costs;
 mod deploy;
 mod environment;
 mod findings;

@@ -15,7 +15,8 @@ use crate::error::{Context, Result};
 
 const INDEX: &str = include_str!("templates/index.html");
 /// The page's sections, one template part each, included by `index.html`.
-const PARTS: [(&str, &str); 11] = [
+const PARTS: [(&str, &str); 12] = [
+    ("advisor.html", include_str!("templates/advisor.html")),
     ("verdict.html", include_str!("templates/verdict.html")),
     ("queries.html", include_str!("templates/queries.html")),
     (

@@ -43,8 +43,9 @@ pub const NOISE: f64 = 0.05;
 /// - 4: added `load` (with a default): `helpdesk-bench load`'s settings and
 ///   its points per query, index state and client count, with latency
 ///   percentiles from HDR histograms stored beside `results.json`.
-/// - 5: added to `load`, with defaults: `window_s`, `indexes_changed`, and
-///   per point `window_p99_ms` and `window_throughput_per_s`.
+/// - 5: added `advice`; added to `load`, with defaults: `window_s`,
+///   `indexes_changed`, and per point `window_p99_ms` and
+///   `window_throughput_per_s`.
 pub const SCHEMA_VERSION: u32 = 5;
 
 /// The whole run.
@@ -119,6 +120,10 @@ pub struct Results {
     /// mix, per query, state and client count.
     #[serde(default)]
     pub load: Option<LoadRun>,
+    /// `helpdesk-bench advise`: candidates built and measured on a scratch
+    /// copy, the set chosen, and that set against the migration's own.
+    #[serde(default)]
+    pub advice: Option<super::advice::Advice>,
 }
 
 /// What `helpdesk-bench load` ran, and what it measured.

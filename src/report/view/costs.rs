@@ -86,7 +86,7 @@ pub(super) fn build(cx: &Ctx) -> CostsSection {
     }
 }
 
-fn row(c: &IndexCost, unit: TimeUnit) -> CostRow {
+pub(super) fn row(c: &IndexCost, unit: TimeUnit) -> CostRow {
     let time = |point: f64, ci: &Option<Interval>| match ci {
         Some(i) => format!("{} [{}]", unit.fmt(i.point), unit.range(i.low, i.high)),
         None => unit.fmt(point),

@@ -4,6 +4,7 @@
 //! template part (`templates/<section>.html`), as criterion's HTML report
 //! builds each page part from its own struct. Templates only lay it out.
 
+mod advisor;
 mod costs;
 mod deploy;
 mod environment;
@@ -52,8 +53,11 @@ pub struct Page {
     pub database_state: Option<String>,
     /// `helpdesk-bench load`'s "Under load" section, when the run has one.
     pub load: Option<load::LoadSection>,
-    /// True for a run that only ran `load`: the per-query sections are left out.
-    pub load_only: bool,
+    /// `helpdesk-bench advise`'s section, when the run holds advice.
+    pub advisor: Option<advisor::AdvisorSection>,
+    /// False for a run that holds only load points or advice, and no
+    /// benchmark: the benchmark sections are left out.
+    pub bench: bool,
 }
 
 /// What every section builder reads: the run, and the two states it
@@ -91,7 +95,8 @@ pub fn page(r: &Results, baseline: Option<&Results>, run_dir: Option<&Path>) -> 
         not_runnable: r.not_runnable.clone(),
         database_state: r.database.as_ref().map(|d| d.state.to_string()),
         load: load::build(r),
-        load_only: r.load.is_some() && r.queries.is_empty(),
+        advisor: advisor::build(r),
+        bench: !r.queries.is_empty() || (r.advice.is_none() && r.load.is_none()),
     }
 }
 

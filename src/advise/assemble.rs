@@ -1,0 +1,165 @@
+//! Assembling the advice from the measurements: each candidate as the
+//! selection sees it (savings and write cost per hour, the foreign keys it
+//! leads with), the two sets side by side, the foreign keys served, and the
+//! issue's targets as measured.
+
+use super::candidates::Candidate;
+use super::measure::Timed;
+use super::select;
+use crate::report::{AdviceRow, ForeignKey, SetMeasure, Target};
+use crate::schema::IndexDef;
+use crate::stats::{ratio_interval, Interval};
+
+/// The selection's view of each candidate: savings per hour per query, write
+/// cost per hour, and the foreign keys it leads with; fills the candidate's
+/// own per-hour figures as it goes.
+pub(super) fn items(
+    cands: &[Candidate],
+    ms: &mut super::Measured,
+    reqs: &[&ForeignKey],
+    w_ins: f64,
+    w_upd: f64,
+) -> Vec<select::Item> {
+    let mut out = Vec::new();
+    for (c, a) in cands.iter().zip(ms.candidates.iter_mut()) {
+        let saving: Vec<f64> = a
+            .effects
+            .iter()
+            .zip(&ms.baseline)
+            .map(|(e, b)| match e.speedup {
+                // Savings from the paired ratio and the one baseline median,
+                // so a baseline re-timed while the machine was busy cannot
+                // inflate one candidate's saving over another's.
+                Some(s) if s.low > 1.0 || s.high < 1.0 => {
+                    b.row.weight * b.row.median.point * (1.0 - 1.0 / s.point.max(1e-12))
+                }
+                _ => 0.0,
+            })
+            .collect();
+        let write = w_ins * a.insert_added_ms.max(0.0) + w_upd * a.update_added_ms.max(0.0);
+        a.saved_ms_per_hour = saving.iter().filter(|s| **s > 0.0).sum();
+        a.write_ms_per_hour = write;
+        let serves = reqs
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.table == c.def.table && c.leads_with(&f.columns))
+            .map(|(i, _)| i)
+            .collect();
+        let group = cands
+            .iter()
+            .position(|o| {
+                o.def.table == c.def.table && o.keys == c.keys && o.def.predicate == c.def.predicate
+            })
+            .unwrap_or(out.len());
+        out.push(select::Item {
+            size: a.cost.size_bytes,
+            saving,
+            write,
+            serves,
+            group,
+        });
+    }
+    out
+}
+
+/// Each foreign key with the indexes that lead with its columns once the
+/// suggestion is applied (the base schema's and the chosen ones).
+pub(super) fn served(
+    fks: &[ForeignKey],
+    chosen: &[IndexDef],
+    cands: &[Candidate],
+) -> Vec<ForeignKey> {
+    fks.iter()
+        .map(|f| {
+            let mut f = f.clone();
+            for d in chosen {
+                let leads = cands.iter().any(|c| {
+                    c.def.name == d.name && c.def.table == f.table && c.leads_with(&f.columns)
+                });
+                if leads {
+                    f.served_by.push(d.name.clone());
+                }
+            }
+            f
+        })
+        .collect()
+}
+
+/// One row per read: the migration's set against the suggestion.
+pub(super) fn side_by_side(own: &[Timed], sug: &[Timed]) -> Vec<AdviceRow> {
+    own.iter()
+        .zip(sug)
+        .map(|(a, b)| {
+            let speedup = ratio_interval(&a.samples, &b.samples);
+            AdviceRow {
+                query: a.row.query.clone(),
+                weight: a.row.weight,
+                migration: a.row.median,
+                suggested: b.row.median,
+                speedup,
+                verdict: speedup.verdict(),
+                migration_plan: a.row.plan.clone(),
+                suggested_plan: b.row.plan.clone(),
+            }
+        })
+        .collect()
+}
+
+/// The three targets, as measured.
+pub(super) fn targets(
+    name: &str,
+    geomean: Option<Interval>,
+    rows: &[AdviceRow],
+    own: &SetMeasure,
+    sug: &SetMeasure,
+) -> Vec<Target> {
+    let f = crate::report::format_factor;
+    let mut out = Vec::new();
+    if let Some(g) = geomean {
+        out.push(Target {
+            what: format!(
+                "≥ 1.20× faster than {name}'s set on the geometric mean of the read medians"
+            ),
+            measured: format!("{} [{}–{}]", f(g.point), f(g.low), f(g.high)),
+            met: g.point >= 1.2,
+        });
+    }
+    if let Some(worst) = rows
+        .iter()
+        .min_by(|a, b| a.speedup.point.total_cmp(&b.speedup.point))
+    {
+        let slow = 1.0 / worst.speedup.point.max(1e-12);
+        let measured = if slow > 1.0 {
+            format!(
+                "slowest: {} at {} slower [{}–{}]",
+                worst.query,
+                f(slow),
+                f(1.0 / worst.speedup.high.max(1e-12)),
+                f(1.0 / worst.speedup.low.max(1e-12))
+            )
+        } else {
+            format!(
+                "none slower; the least gain: {} at {} faster",
+                worst.query,
+                f(worst.speedup.point)
+            )
+        };
+        out.push(Target {
+            what: "no query more than 1.15× slower".into(),
+            measured,
+            met: slow <= 1.15,
+        });
+    }
+    let ratio = sug.size_bytes as f64 / (own.size_bytes as f64).max(1.0);
+    out.push(Target {
+        what: format!("no larger than 1.05× {name}'s total index size"),
+        measured: format!(
+            "{} against {} ({})",
+            crate::report::format_bytes(sug.size_bytes as f64),
+            crate::report::format_bytes(own.size_bytes as f64),
+            f(ratio)
+        ),
+        met: ratio <= 1.05,
+    });
+    out
+}

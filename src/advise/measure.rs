@@ -1,0 +1,267 @@
+//! Measuring on the scratch copy: the baseline (the migration's columns,
+//! none of the indexes it changes), then each candidate built alone on top
+//! of it. A candidate's reads are re-timed only where the planner's plan
+//! with the built index uses it at a lower estimated cost than the
+//! baseline's (the prune); its size, build times and insert cost come from
+//! the index-costs machinery ([`crate::measure::costs`]).
+//!
+//! Visibility: writes clear visibility-map bits, which turns index-only
+//! scans into heap fetches. The insert rounds roll back, but their dead
+//! tuples still dirty pages, so each candidate ends with a `VACUUM` of its
+//! table, and reads are always timed on freshly vacuumed pages.
+
+use std::time::Instant;
+
+use tokio_postgres::Client;
+
+use super::candidates::Candidate;
+use super::{Lab, Options};
+use crate::error::{Context, Result};
+use crate::explain::{capture, Plan, PlanSummary};
+use crate::measure::costs::{build_rounds, insert_rounds, relation_size, table_rows, CostOptions};
+use crate::queries::{as_sql, ParamPool, Prepared, Query};
+use crate::report::{AdviceCandidate, AdviceQuery, Effect, IndexCost};
+use crate::schema::{set_state, IndexDef, IndexState, Migration};
+use crate::sql::quote_ident;
+use crate::stats::{median_interval, ratio_interval};
+
+/// Tables the help-desk workloads touch, vacuumed before reads are timed.
+pub const TABLES: [&str; 3] = ["User", "Conversation", "Message"];
+
+/// A read query prepared on the scratch connection, with its parameters.
+pub struct Read {
+    pub query: Query,
+    pub prepared: Prepared,
+}
+
+/// One read query measured in one state, with its raw samples.
+pub struct Timed {
+    pub row: AdviceQuery,
+    pub samples: Vec<f64>,
+}
+
+/// Enters the baseline: every index the migration creates or drops is
+/// absent ([`IndexState::Without`], then the ones it drops too, since the
+/// suggestion applies where it ran). Committed: the scratch copy is ours.
+pub async fn enter_baseline(client: &Client, m: &Migration) -> Result<()> {
+    set_state(client, m, &IndexState::Without).await?;
+    for ix in &m.dropped {
+        client
+            .batch_execute(&ix.drop_sql())
+            .await
+            .context(format!("dropping {}", ix.name))?;
+    }
+    Ok(())
+}
+
+/// `VACUUM ANALYZE` of the workload's tables, so reads see fresh
+/// statistics and a visibility map with every page all-visible.
+pub async fn vacuum(client: &Client, tables: &[&str]) -> Result<()> {
+    for t in tables {
+        client
+            .batch_execute(&format!("VACUUM ANALYZE {}", quote_ident(t)))
+            .await
+            .context(format!("vacuuming {t}"))?;
+    }
+    Ok(())
+}
+
+/// Prepares every read with a parameter pool sampled from the scratch data.
+pub async fn prepare_reads(client: &Client, reads: &[&Query]) -> Result<Vec<Read>> {
+    let mut out = Vec::new();
+    for q in reads {
+        let pool = ParamPool::sample(client, q).await?;
+        let prepared = Prepared::new(client, q, pool).await?;
+        out.push(Read {
+            query: (*q).clone(),
+            prepared,
+        });
+    }
+    Ok(out)
+}
+
+/// Times every read and captures its plan, in the state as it is.
+pub async fn time_all(client: &Client, reads: &[Read], o: &Options) -> Result<Vec<Timed>> {
+    let mut out = Vec::new();
+    for r in reads {
+        out.push(time_one(client, r, o).await?);
+    }
+    Ok(out)
+}
+
+/// One read: samples within the time budget, then its plan (EXPLAIN
+/// ANALYZE with the pool's first parameters).
+pub async fn time_one(client: &Client, r: &Read, o: &Options) -> Result<Timed> {
+    let s = samples(client, &r.prepared, o).await?;
+    let params = r.prepared.pool.first().to_vec();
+    let json = capture(client, &r.query, &params).await?;
+    let plan = Plan::from_json(&json)?;
+    let summary = PlanSummary::of(&plan);
+    let estimated_cost = total_cost(&plan);
+    Ok(Timed {
+        row: AdviceQuery {
+            query: r.query.name.clone(),
+            weight: r.query.weight,
+            median: median_interval(&s),
+            plan: plan_line(&summary),
+            indexes_used: summary.indexes_used.clone(),
+            estimated_cost,
+            params,
+        },
+        samples: s,
+    })
+}
+
+/// Up to `runs` timed runs (ms) within the time budget, at least 3, after
+/// `warmup` untimed ones. Every state starts from the pool's first row, so
+/// two states are compared on the same parameters in the same order.
+async fn samples(client: &Client, p: &Prepared, o: &Options) -> Result<Vec<f64>> {
+    let rows = &p.pool.rows;
+    let row = |i: usize| {
+        rows.get(i % rows.len().max(1))
+            .map_or(&[][..], Vec::as_slice)
+    };
+    for i in 0..o.warmup {
+        p.run_with(client, row(i)).await?;
+    }
+    let started = Instant::now();
+    let mut v = Vec::with_capacity(o.runs);
+    while v.len() < o.runs && (v.len() < 3 || started.elapsed() < o.budget) {
+        let t = Instant::now();
+        p.run_with(client, row(v.len())).await?;
+        v.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(v)
+}
+
+/// `Limit · Index Scan using x on Message`: the top node, then each access path.
+pub fn plan_line(s: &PlanSummary) -> String {
+    let paths = s.access_paths();
+    if paths.is_empty() {
+        return s.top_node.clone();
+    }
+    format!("{} · {}", s.top_node, paths.join(", "))
+}
+
+fn total_cost(plan: &Plan) -> f64 {
+    plan.root()
+        .and_then(|r| r.get("Total Cost"))
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(0.0)
+}
+
+/// The planner's plan (no execution) with the pool's first parameters:
+/// its total cost and the indexes it uses.
+async fn estimate(client: &Client, r: &Read) -> Result<(f64, Vec<String>)> {
+    let q = &r.query;
+    let sql = format!("EXPLAIN (FORMAT JSON) {}", q.statements[0]);
+    let types = vec![tokio_postgres::types::Type::TEXT; q.params];
+    let doing = format!("estimating {}", q.name);
+    let stmt = client.prepare_typed(&sql, &types).await.context(&doing)?;
+    let row = client
+        .query_one(&stmt, &as_sql(r.prepared.pool.first(), q.params))
+        .await
+        .context(&doing)?;
+    let json: crate::explain::JsonText = row.get(0);
+    let plan = Plan::from_json(&json.0)?;
+    Ok((total_cost(&plan), plan.indexes_used()))
+}
+
+/// Builds `c` alone on the baseline, measures it, and drops it again.
+pub(crate) async fn candidate(
+    lab: &Lab<'_>,
+    c: &Candidate,
+    baseline: &[Timed],
+) -> Result<AdviceCandidate> {
+    let (client, o) = (&lab.client, lab.o);
+    let mut cost = IndexCost {
+        name: c.def.name.clone(),
+        table: c.def.table.clone(),
+        ..Default::default()
+    };
+    build_rounds(client, &c.def, o.builds, &mut cost).await?;
+    cost.size_bytes = relation_size(client, &c.def.name).await?;
+    cost.table_rows = table_rows(client, &c.def.table).await?;
+    let co = CostOptions {
+        inserts: o.inserts,
+        rounds: o.rounds,
+        ..Default::default()
+    };
+    insert_rounds(client, &lab.inserts, &[&c.def], co, &mut cost).await?;
+    vacuum(client, &[&c.def.table]).await?;
+    let (mut effects, mut with) = (Vec::new(), Vec::new());
+    for (r, base) in lab.reads.iter().zip(baseline) {
+        let (e, samples) = effect(client, c, r, base, o).await?;
+        effects.push(e);
+        with.push(samples);
+    }
+    drop_index(client, &c.def).await?;
+    // The baseline again, right after, for the reads timed with it: the
+    // two sides are then seconds apart, not minutes.
+    for ((r, e), samples) in lab.reads.iter().zip(&mut effects).zip(&with) {
+        if let Some(samples) = samples {
+            let b = time_one(client, r, o).await?;
+            e.speedup = Some(ratio_interval(&b.samples, samples));
+        }
+    }
+    let per_insert = |rate: f64| 1e3 / rate.max(1e-9);
+    Ok(AdviceCandidate {
+        name: c.def.name.clone(),
+        table: c.def.table.clone(),
+        sql: c.def.create_sql(false),
+        kind: c.kind,
+        reason: c.reason.clone(),
+        queries: c.queries.clone(),
+        share: c.share,
+        insert_added_ms: per_insert(cost.inserts_per_s_with)
+            - per_insert(cost.inserts_per_s_without),
+        cost,
+        effects,
+        ..Default::default()
+    })
+}
+
+/// One read with the candidate built: estimated first; timed only when
+/// the plan uses the candidate at a lower cost than the baseline's (then
+/// its samples come back too, for the speed-up).
+async fn effect(
+    client: &Client,
+    c: &Candidate,
+    r: &Read,
+    base: &Timed,
+    o: &Options,
+) -> Result<(Effect, Option<Vec<f64>>)> {
+    let (cost, used) = estimate(client, r).await?;
+    let uses = used.contains(&c.def.name);
+    let mut e = Effect {
+        query: r.query.name.clone(),
+        uses,
+        estimated_cost: cost,
+        median: None,
+        speedup: None,
+        plan: base.row.plan.clone(),
+    };
+    if uses && cost < base.row.estimated_cost {
+        let t = time_one(client, r, o).await?;
+        e.median = Some(t.row.median);
+        e.plan = t.row.plan;
+        return Ok((e, Some(t.samples)));
+    }
+    Ok((e, None))
+}
+
+/// Drops an index by its definition's name.
+pub async fn drop_index(client: &Client, ix: &IndexDef) -> Result<()> {
+    client
+        .batch_execute(&ix.drop_sql())
+        .await
+        .context(format!("dropping {}", ix.name))
+}
+
+/// Builds an index (plainly, as a migration in a transaction would).
+pub async fn create_index(client: &Client, ix: &IndexDef) -> Result<()> {
+    client
+        .batch_execute(&ix.create_sql(false))
+        .await
+        .context(format!("building {}", ix.name))
+}

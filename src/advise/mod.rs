@@ -1,0 +1,332 @@
+//! `helpdesk-bench advise`: what the indexes should be instead. On a
+//! scratch copy of the seeded data (never the user's tables), every
+//! candidate ([`candidates`]) is built for real on top of the state before
+//! the migration's indexes and measured alone ([`measure`], [`sets`]); the
+//! set that saves the most time per hour of the catalogue's traffic, within
+//! the size budget and with an index for every foreign key, is chosen
+//! ([`select`]), then measured as a whole beside the migration's own set;
+//! [`output`] writes it as SQL a reviewer can run.
+
+mod assemble;
+pub mod candidates;
+mod measure;
+pub mod output;
+pub mod scans;
+pub mod select;
+mod sets;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio_postgres::Client;
+
+use crate::cluster::Endpoint;
+use crate::error::{Error, Result};
+use crate::measure::costs::{make_room, UPDATED_TABLE};
+use crate::measure::{foreign_keys, INSERT_WORKLOAD, UPDATE_WORKLOAD};
+use crate::queries::{split_runnable, Catalogue, NotRunnable, ParamPool, Prepared, Query};
+use crate::report::{Advice, AdviceCandidate, ForeignKey};
+use crate::schema::{IndexDef, MigrationChain};
+use crate::stats::{geomean_ratio_interval, median, median_interval};
+use candidates::Candidate;
+use measure::{Read, Timed, TABLES};
+use output::Change;
+use sets::{HotSamples, Updates};
+
+/// How candidates are found, for the report.
+pub const METHOD: &str = "read from each catalogue read's generic plan without the migration's indexes (EXPLAIN VERBOSE of a prepared statement under plan_cache_mode = force_generic_plan): the server resolves each scan's table, its equality filters ($n parameters and constants told apart), sort and group keys and output columns, so no SQL parser of ours can disagree with it";
+
+/// How much `advise` measures.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Size budget in bytes; `None`: the migration's own indexes' total.
+    pub size_budget: Option<u64>,
+    /// At most this many candidates besides the migration's own.
+    pub max_candidates: usize,
+    /// Untimed runs, then up to `runs` timed runs within `budget`, per query and state.
+    pub warmup: usize,
+    pub runs: usize,
+    pub budget: Duration,
+    /// Plain and concurrent builds per candidate.
+    pub builds: usize,
+    /// Insert transactions per round, and rounds (alternating) per measurement.
+    pub inserts: usize,
+    pub rounds: usize,
+    /// Update transactions per HOT batch, at most.
+    pub updates: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            size_budget: None,
+            max_candidates: 20,
+            warmup: 2,
+            runs: 40,
+            budget: Duration::from_millis(2000),
+            builds: 2,
+            inserts: 40,
+            rounds: 4,
+            updates: 15,
+        }
+    }
+}
+
+/// What `advise` produced: the advice for `results.json`, the change for
+/// the SQL files, and the queries it could not run.
+pub struct Outcome {
+    pub advice: Advice,
+    pub change: Change,
+    pub not_runnable: Vec<NotRunnable>,
+}
+
+/// The scratch connection and what every measurement reuses.
+pub(crate) struct Lab<'a> {
+    pub client: Client,
+    pub reads: Vec<Read>,
+    pub inserts: Prepared,
+    pub o: &'a Options,
+}
+
+/// Runs the whole advice on `db`, a scratch database at the chain's last
+/// migration that this command may change at will. `note` gets progress lines.
+pub async fn advise(
+    db: &Endpoint,
+    chain: &MigrationChain,
+    catalogue: &Catalogue,
+    o: &Options,
+    note: &dyn Fn(String),
+) -> Result<Outcome> {
+    let m = &chain.under_test;
+    let client = db.connect().await?;
+    measure::enter_baseline(&client, m).await?;
+    make_room(&client).await?;
+    measure::vacuum(&client, &TABLES).await?;
+    let (runnable, not_runnable) = split_runnable(&client, catalogue.reads()).await?;
+    if runnable.is_empty() {
+        return Err(Error::BadInput(
+            "no read query of the catalogue runs on this schema; check --catalogue and --migration"
+                .into(),
+        ));
+    }
+    let fks = foreign_keys(&client).await?;
+    let cands = find_candidates(&client, chain, &runnable, &fks, o).await?;
+    note(format!(
+        "{} candidates from {} read queries",
+        cands.len(),
+        runnable.len()
+    ));
+    let reads = measure::prepare_reads(&client, &runnable).await?;
+    let insert_q = catalogue.get(INSERT_WORKLOAD)?;
+    let pool = ParamPool::sample(&client, insert_q).await?;
+    let inserts = Prepared::new(&client, insert_q, pool).await?.nested(true);
+    let lab = Lab {
+        client,
+        reads,
+        inserts,
+        o,
+    };
+    let upd_q = catalogue.get(UPDATE_WORKLOAD)?;
+    let measured = measure_candidates(&lab, &cands, upd_q, note).await?;
+    finish(&lab, chain, catalogue, &fks, cands, measured, note)
+        .await
+        .map(|(advice, change)| Outcome {
+            advice,
+            change,
+            not_runnable,
+        })
+}
+
+/// Candidates from the generic plans, the migration's own indexes, and
+/// the foreign keys nothing serves in the baseline.
+async fn find_candidates(
+    client: &Client,
+    chain: &MigrationChain,
+    reads: &[&Query],
+    fks: &[ForeignKey],
+    o: &Options,
+) -> Result<Vec<Candidate>> {
+    let mut scans = Vec::new();
+    for q in reads {
+        let plan = scans::generic_plan(client, q).await?;
+        scans.extend(scans::scans(&plan).into_iter().map(|s| (q.name.clone(), s)));
+    }
+    let mut facts = BTreeMap::new();
+    let all: Vec<&scans::Scan> = scans.iter().map(|(_, s)| s).collect();
+    for (_, s) in &scans {
+        if !facts.contains_key(&s.table) {
+            facts.insert(
+                s.table.clone(),
+                candidates::facts(client, &s.table, &all).await?,
+            );
+        }
+    }
+    let derived = scans
+        .iter()
+        .flat_map(|(q, s)| candidates::from_scan(s, q, &facts[&s.table]))
+        .collect();
+    let unserved: Vec<ForeignKey> = fks
+        .iter()
+        .filter(|f| f.served_by.is_empty())
+        .cloned()
+        .collect();
+    let m = &chain.under_test;
+    let mut list = candidates::collect(m, derived, &unserved, o.max_candidates + m.indexes().len());
+    // What the migration drops competes too: the suggestion applies where it ran.
+    for ix in &m.dropped {
+        candidates::add(&mut list, candidates::from_migration(ix));
+    }
+    Ok(list)
+}
+
+/// The HOT rounds (before anything else writes), the baseline, then each
+/// candidate alone.
+async fn measure_candidates(
+    lab: &Lab<'_>,
+    cands: &[Candidate],
+    upd_q: &Query,
+    note: &dyn Fn(String),
+) -> Result<Measured> {
+    let (client, o) = (&lab.client, lab.o);
+    let updated: Vec<&Candidate> = cands
+        .iter()
+        .filter(|c| c.def.table == UPDATED_TABLE)
+        .collect();
+    // The rounds alone, then one batch per round for each of the two sets.
+    let batches = o.rounds * (updated.len() + 3);
+    let mut upd = Updates::new(client, upd_q, UPDATED_TABLE, batches, o).await?;
+    note(format!(
+        "update workload: HOT share with each of {} candidates on \"{UPDATED_TABLE}\" alone",
+        updated.len()
+    ));
+    let (none, each) = sets::hot_alone(client, &updated, &mut upd, o).await?;
+    measure::vacuum(client, &TABLES).await?;
+    let baseline = measure::time_all(client, &lab.reads, o).await?;
+    let mut out = Vec::new();
+    for (i, c) in cands.iter().enumerate() {
+        note(format!("[{}/{}] {}", i + 1, cands.len(), c.def.sql));
+        let mut a = measure::candidate(lab, c, &baseline).await?;
+        if let Some(k) = updated.iter().position(|u| u.def.name == c.def.name) {
+            a.cost.hot_alone = Some(median_interval(&each[k].shares));
+            a.cost.hot_ratio_with = Some(median(&each[k].shares));
+            a.cost.hot_ratio_without = Some(median(&none.shares));
+            a.update_added_ms = median(&each[k].times) - median(&none.times);
+        }
+        out.push(a);
+    }
+    Ok(Measured {
+        baseline,
+        candidates: out,
+        hot_none: none,
+        updates: upd,
+    })
+}
+
+/// What the per-candidate phase leaves for the selection and the sets.
+struct Measured {
+    baseline: Vec<Timed>,
+    candidates: Vec<AdviceCandidate>,
+    hot_none: HotSamples,
+    updates: Updates,
+}
+
+/// Selects, measures both sets whole, and assembles the advice.
+async fn finish(
+    lab: &Lab<'_>,
+    chain: &MigrationChain,
+    catalogue: &Catalogue,
+    fks: &[ForeignKey],
+    cands: Vec<Candidate>,
+    mut ms: Measured,
+    note: &dyn Fn(String),
+) -> Result<(Advice, Change)> {
+    let m = &chain.under_test;
+    let weight = |name: &str| catalogue.get(name).map(|q| q.weight).unwrap_or(0.0);
+    let (w_ins, w_upd) = (weight(INSERT_WORKLOAD), weight(UPDATE_WORKLOAD));
+    let own: u64 = ms
+        .candidates
+        .iter()
+        .filter(|c| m.index(&c.name).is_some())
+        .map(|c| c.cost.size_bytes)
+        .sum();
+    let budget = lab.o.size_budget.unwrap_or(own);
+    let reqs: Vec<&ForeignKey> = fks.iter().filter(|f| f.served_by.is_empty()).collect();
+    let items = assemble::items(&cands, &mut ms, &reqs, w_ins, w_upd);
+    let choice = select::select(&items, budget, reqs.len()).ok_or_else(|| {
+        Error::BadInput(format!(
+            "no candidate set within the size budget ({}) keeps an index for every foreign key; raise --size-budget",
+            crate::report::format_bytes(budget as f64)
+        ))
+    })?;
+    for &i in &choice.chosen {
+        ms.candidates[i].chosen = true;
+    }
+    let chosen: Vec<IndexDef> = choice
+        .chosen
+        .iter()
+        .map(|&i| cands[i].def.clone())
+        .collect();
+    note(format!(
+        "chosen: {}",
+        chosen
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    note(format!(
+        "measuring {}'s own set and the suggested set, each whole",
+        m.name
+    ));
+    let own_defs: Vec<IndexDef> = m.indexes().to_vec();
+    let sets = [
+        (format!("{}'s indexes", m.name), own_defs.clone()),
+        ("suggested".to_string(), chosen.clone()),
+    ];
+    let mut both = sets::compare_sets(lab, &sets, &mut ms.updates, &ms.hot_none).await?;
+    let (sug_set, sug_t) = both.pop().expect("two sets");
+    let (own_set, own_t) = both.pop().expect("two sets");
+    let change = Change {
+        drop: own_defs
+            .iter()
+            .filter(|d| !chosen.iter().any(|c| c.name == d.name))
+            .cloned()
+            .collect(),
+        create: chosen
+            .iter()
+            .filter(|c| m.index(&c.name).is_none())
+            .cloned()
+            .collect(),
+    };
+    let rows = assemble::side_by_side(&own_t, &sug_t);
+    let pairs: Vec<(&[f64], &[f64])> = own_t
+        .iter()
+        .zip(&sug_t)
+        .map(|(a, b)| (a.samples.as_slice(), b.samples.as_slice()))
+        .collect();
+    let geomean = (!pairs.is_empty()).then(|| geomean_ratio_interval(&pairs));
+    let advice = Advice {
+        budget_bytes: budget,
+        budget_source: match lab.o.size_budget {
+            Some(_) => "--size-budget".into(),
+            None => format!("{}'s own indexes, as built on the scratch copy", m.name),
+        },
+        method: METHOD.into(),
+        baseline: ms.baseline.iter().map(|t| t.row.clone()).collect(),
+        hot_without: Some(median_interval(&ms.hot_none.shares)),
+        chosen: chosen.iter().map(|d| d.name.clone()).collect(),
+        drop: change.drop.iter().map(|d| d.name.clone()).collect(),
+        create: change.create.iter().map(|d| d.create_sql(false)).collect(),
+        foreign_keys: assemble::served(fks, &chosen, &cands),
+        targets: assemble::targets(m.name.as_str(), geomean, &rows, &own_set, &sug_set),
+        warnings: output::warnings(m, &change),
+        candidates: ms.candidates,
+        migration_set: own_set,
+        suggested_set: sug_set,
+        rows,
+        geomean_speedup: geomean,
+        files: vec![output::SUGGESTED_FILE.into(), output::ROLLBACK_FILE.into()],
+        wall_s: 0.0,
+    };
+    Ok((advice, change))
+}
