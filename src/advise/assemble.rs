@@ -51,12 +51,27 @@ pub(super) fn items(
                 o.def.table == c.def.table && o.keys == c.keys && o.def.predicate == c.def.predicate
             })
             .unwrap_or(out.len());
+        // A set never holds an index whose keys lead another's in it: the
+        // longer one serves every query the shorter one does, and the
+        // planner's pick between them is a coin toss on near-equal costs.
+        let covered_by = cands
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| {
+                o.def.table == c.def.table
+                    && o.def.predicate == c.def.predicate
+                    && o.keys.len() > c.keys.len()
+                    && o.keys.starts_with(&c.keys)
+            })
+            .map(|(j, _)| j)
+            .collect();
         out.push(select::Item {
             size: a.cost.size_bytes,
             saving,
             write,
             serves,
             group,
+            covered_by,
         });
     }
     out

@@ -26,6 +26,9 @@ pub struct Item {
     /// at most one of them (the planner would pick one and the other would
     /// only cost writes and space).
     pub group: usize,
+    /// Candidates whose keys start with this one's keys (same table and
+    /// predicate): a set holds this one or those, never both.
+    pub covered_by: Vec<usize>,
 }
 
 /// The best set: indexes into `items`, and its modelled net saving per hour.
@@ -65,7 +68,11 @@ impl Search<'_> {
             return;
         }
         let item = &self.items[i];
-        let twin = chosen.iter().any(|&c| self.items[c].group == item.group);
+        let twin = chosen.iter().any(|&c| {
+            self.items[c].group == item.group
+                || self.items[c].covered_by.contains(&i)
+                || item.covered_by.contains(&c)
+        });
         if size + item.size <= self.budget && !twin {
             chosen.push(i);
             self.dfs(i + 1, chosen, size + item.size);
@@ -126,7 +133,21 @@ mod tests {
             write,
             serves: serves.to_vec(),
             group: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            covered_by: Vec::new(),
         }
+    }
+
+    #[test]
+    fn an_index_is_never_chosen_beside_one_its_keys_lead() {
+        // 0 = ("status"), 1 = ("status", "createdAt"). By the model the pair
+        // saves most (60 + 50); the rule keeps only the longer one.
+        let mut items = vec![
+            item(10, &[60.0, 0.0], 1.0, &[]),
+            item(30, &[40.0, 50.0], 1.0, &[]),
+        ];
+        assert_eq!(select(&items, 100, 0).unwrap().chosen, vec![0, 1]);
+        items[0].covered_by = vec![1];
+        assert_eq!(select(&items, 100, 0).unwrap().chosen, vec![1]);
     }
 
     #[test]
