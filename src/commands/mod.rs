@@ -13,6 +13,7 @@ macro_rules! out {
 mod explain;
 mod load;
 mod migrate;
+mod rehearse;
 mod report;
 mod seed;
 mod server;
@@ -85,6 +86,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Explain(args) => explain::run(args, cli.quiet).await,
         Command::Sweep(args) => sweep::run(args, cli.quiet).await,
         Command::Load(args) => load::run(args, cli.quiet).await,
+        Command::Rehearse(args) => rehearse::run(args, cli.quiet).await,
         Command::Report(args) => report::run(args),
         Command::Server { action } => server::run(action).await,
     }

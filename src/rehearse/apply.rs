@@ -1,0 +1,86 @@
+//! Applying one variant of the migration under traffic: the file as
+//! written (`schema::up`, which also checks the copy is in the state before
+//! it), or the online variant from `schema::online_sql`, the one generator
+//! of it, run the way its own transaction control says. Also the long
+//! transaction a real application has open: an idle session holding a
+//! snapshot, which every concurrent index build must wait for.
+
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::cluster::Endpoint;
+use crate::error::{Context, Result};
+use crate::measure::ONLINE_FILE;
+use crate::report::RehearsalVariant;
+use crate::schema::{self, online_sql, Applied, Migration, SqlFile};
+
+/// The migration session's `application_name`.
+pub const MIGRATION_APP: &str = "helpdesk-bench rehearse migration";
+/// The long transaction's `application_name`.
+pub const LONG_TRANSACTION_APP: &str = "helpdesk-bench rehearse long transaction";
+
+/// A connected migration session, and the server's clock (epoch seconds)
+/// when it started applying.
+pub async fn apply(
+    db: &Endpoint,
+    m: &Migration,
+    variant: RehearsalVariant,
+) -> Result<(Applied, f64)> {
+    let (mut client, _cancel) = db.connect_cancellable().await?;
+    client
+        .batch_execute(&format!("SET application_name = '{MIGRATION_APP}'"))
+        .await
+        .context("setting up the migration session")?;
+    let t0: f64 = client
+        .query_one("SELECT extract(epoch FROM clock_timestamp())::float8", &[])
+        .await
+        .context("reading the server's clock")?
+        .get(0);
+    let applied = match variant {
+        RehearsalVariant::AsWritten => schema::up(&mut client, m).await?,
+        RehearsalVariant::Online | RehearsalVariant::OnlineLongTransaction => {
+            let file = SqlFile::new(ONLINE_FILE, online_sql(m));
+            schema::apply(&mut client, &format!("{} (online)", m.name), &file).await?
+        }
+    };
+    Ok((applied, t0))
+}
+
+/// An idle session with an open snapshot, ended after a while.
+pub struct LongTransaction {
+    task: JoinHandle<Result<()>>,
+}
+
+impl LongTransaction {
+    /// Opens `BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1` on `db`,
+    /// stays idle in it for `hold`, then rolls back and disconnects.
+    pub async fn open(db: &Endpoint, hold: Duration) -> Result<LongTransaction> {
+        let (client, cancel) = db.connect_cancellable().await?;
+        client
+            .batch_execute(&format!(
+                "SET application_name = '{LONG_TRANSACTION_APP}'; \
+                 SET idle_in_transaction_session_timeout = 0; \
+                 BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1"
+            ))
+            .await
+            .context("opening the long transaction")?;
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(hold).await;
+            client
+                .batch_execute("ROLLBACK")
+                .await
+                .context("ending the long transaction")?;
+            drop(cancel);
+            Ok(())
+        });
+        Ok(LongTransaction { task })
+    }
+
+    /// Waits until the transaction has ended.
+    pub async fn ended(self) -> Result<()> {
+        self.task.await.map_err(|e| {
+            crate::error::Error::BadInput(format!("the long transaction's session stopped: {e}"))
+        })?
+    }
+}

@@ -1,0 +1,130 @@
+//! Blocked time projected to production row counts. A wait is laid over
+//! the migration's statements as they ran (each statement's window on the
+//! server's clock); the part of the wait spent under a statement that
+//! scans its table (an index build, a foreign key's check, a `VALIDATE
+//! CONSTRAINT`) grows with that table's rows, linearly, and the rest
+//! (catalog-only `ALTER TABLE`s, commits, waits for other sessions) stays
+//! as measured. It is a projection and is labelled so: builds that sort
+//! on disk in production take longer than linear, so it is a lower bound.
+
+use crate::measure::statement_table;
+use crate::schema::{split, StatementKind, StatementTiming};
+
+/// How the projection was made, shown beside it.
+pub const BASIS: &str = "projection: each wait split over the migration's statements as they ran; time under an index build or a foreign-key check scaled linearly by its table's production rows over the rows measured, the rest kept as measured; builds that sort on disk take longer, so read it as a lower bound";
+
+/// One statement's run, on the server's clock, with how its time scales.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    pub start: f64,
+    pub end: f64,
+    pub factor: f64,
+}
+
+/// The statements' windows, back to back from `t0` (server epoch seconds),
+/// each statement's time scaled by `rows_factor(table)` when it scans its
+/// table, else by 1.
+pub fn windows(
+    t0: f64,
+    statements: &[StatementTiming],
+    rows_factor: impl Fn(&str) -> Option<f64>,
+) -> Vec<Window> {
+    let mut t = t0;
+    statements
+        .iter()
+        .map(|s| {
+            let start = t;
+            t += s.duration.as_secs_f64();
+            let factor = match (scans(&s.statement), statement_table(&s.statement)) {
+                (true, Some(table)) => rows_factor(&table).unwrap_or(1.0),
+                _ => 1.0,
+            };
+            Window {
+                start,
+                end: t,
+                factor,
+            }
+        })
+        .collect()
+}
+
+/// True for a statement whose time grows with its table's rows.
+fn scans(sql: &str) -> bool {
+    let upper = sql.to_ascii_uppercase();
+    if upper.contains("VALIDATE CONSTRAINT") {
+        return true;
+    }
+    split(sql).first().is_some_and(|st| {
+        matches!(
+            StatementKind::of(st),
+            StatementKind::CreateIndex { .. } | StatementKind::AddForeignKey
+        ) && !upper.contains("NOT VALID")
+    })
+}
+
+/// The wait `from..to` (server epoch seconds) projected, in milliseconds.
+pub fn project(from: f64, to: f64, windows: &[Window]) -> f64 {
+    let mut covered = 0.0;
+    let mut projected = 0.0;
+    for w in windows {
+        let overlap = (to.min(w.end) - from.max(w.start)).max(0.0);
+        covered += overlap;
+        projected += overlap * w.factor;
+    }
+    let rest = ((to - from) - covered).max(0.0);
+    (projected + rest) * 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn st(sql: &str, ms: u64) -> StatementTiming {
+        StatementTiming {
+            line: 1,
+            statement: sql.into(),
+            duration: Duration::from_millis(ms),
+        }
+    }
+
+    #[test]
+    fn only_time_under_a_scan_grows_with_the_rows() {
+        let ws = windows(
+            100.0,
+            &[
+                st(r#"ALTER TABLE "User" ADD COLUMN "role" text"#, 100),
+                st(
+                    r#"CREATE INDEX "Message_role_idx" ON "Message"("role")"#,
+                    1000,
+                ),
+                st(
+                    r#"CREATE INDEX CONCURRENTLY "c" ON "Conversation"("x")"#,
+                    200,
+                ),
+                st("COMMIT", 10),
+            ],
+            |t| (t == "Message").then_some(10.0),
+        );
+        assert_eq!(ws[0].factor, 1.0);
+        assert_eq!(ws[1].factor, 10.0);
+        assert_eq!(ws[2].factor, 1.0, "no production rows for Conversation");
+        // Waited from the ALTER to COMMIT: 100 + 10 × 1000 + 200 + 10 ms.
+        let p = project(100.0, 101.31, &ws);
+        assert!((p - 10_310.0).abs() < 1e-6, "{p}");
+        // A wait past the statements keeps its measured tail.
+        let p = project(101.3, 101.5, &ws);
+        assert!((p - 200.0).abs() < 1e-6, "{p}");
+    }
+
+    #[test]
+    fn a_foreign_key_added_not_valid_does_not_scan() {
+        assert!(!scans(
+            r#"ALTER TABLE "C" ADD CONSTRAINT "f" FOREIGN KEY ("a") REFERENCES "U"("id") NOT VALID"#
+        ));
+        assert!(scans(r#"ALTER TABLE "C" VALIDATE CONSTRAINT "f""#));
+        assert!(scans(
+            r#"ALTER TABLE "C" ADD CONSTRAINT "f" FOREIGN KEY ("a") REFERENCES "U"("id")"#
+        ));
+    }
+}
