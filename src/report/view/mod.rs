@@ -10,6 +10,7 @@ mod environment;
 mod heatmap;
 mod plans;
 mod queries;
+mod rehearsal;
 mod verdict;
 
 use std::path::Path;
