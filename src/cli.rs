@@ -307,8 +307,10 @@ pub struct RehearseArgs {
     /// Traffic: requests per second over all clients, open loop.
     #[arg(long, value_name = "TOTAL_PER_S", default_value = "50", value_parser = positive_rate, allow_hyphen_values = true)]
     pub rate: f64,
-    /// Traffic clients, one connection each.
-    #[arg(long, default_value = "8", value_parser = positive_usize, allow_hyphen_values = true)]
+    /// Traffic clients per query, one connection each: each query's
+    /// requests go over their own clients, so one stuck behind a lock holds
+    /// up only its own query.
+    #[arg(long, default_value = "2", value_parser = positive_usize, allow_hyphen_values = true)]
     pub clients: usize,
     /// Also send the catalogue's other weighted queries that run before the
     /// migration (before it, some scan all of "Message" on every request).

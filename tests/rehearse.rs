@@ -12,7 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{fingerprint, scalar, seeded_tiny, stderr, stdout, TempDir, TestDb};
-use helpdesk_bench::rehearse::{worst_blocked, Sampler, TRAFFIC_APP};
+use helpdesk_bench::rehearse::{worst_blocked, Detail, Sampler, TRAFFIC_APP};
 use helpdesk_bench::report::{Operation, RehearsalVariant, Results};
 use helpdesk_bench::schema::{online_sql, Migration};
 use nix::sys::signal::{kill, Signal};
@@ -55,7 +55,10 @@ async fn a_lock_held_for_500_ms_is_measured_as_500_ms() {
         .unwrap();
     let client_side = read.await.unwrap();
     let waits = sampler.stop().await.unwrap();
-    let blocked = worst_blocked(&waits, TRAFFIC_APP, |_| None);
+    let blocked = worst_blocked(&waits, TRAFFIC_APP, |_| Detail {
+        taken_by: None,
+        projected_ms: None,
+    });
     assert_eq!(blocked.len(), 1, "{blocked:?}");
     let b = &blocked[0];
     eprintln!(

@@ -173,6 +173,14 @@ fn print(r: &Rehearsal) {
         runs[1].wall_ms,
         runs[2].wall_ms
     );
+    for run in runs.iter() {
+        if let Some(e) = &run.failed {
+            out!(
+                "{}: the migration failed under traffic: {e}",
+                rehearse::label(run.variant)
+            );
+        }
+    }
     for w in &r.online_long_transaction.migration_waits {
         out!(
             "online waited {:.0} ms on pid {} ({}, {}, transaction since {}) for {}",

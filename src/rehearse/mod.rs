@@ -23,12 +23,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 pub use apply::{LongTransaction, LONG_TRANSACTION_APP, MIGRATION_APP};
-pub use blocked::{operation, waited_on, worst_blocked};
+pub use blocked::{operation, request_target, strongest, waited_on, worst_blocked, Detail};
 pub use projection::BASIS as PROJECTION_BASIS;
 pub use sampler::{Blocker, Sampler, Wait, SAMPLER_APP, SAMPLE_EVERY};
 pub use traffic::TRAFFIC_APP;
 
-use crate::error::{Context, Result};
+use crate::error::{chain, Context, Result};
 use crate::load::Mix;
 use crate::queries::{split_runnable, NotRunnable, ParamPool, Query};
 use crate::report::{Rehearsal, RehearsalRun, RehearsalVariant, RehearsedQuery};
@@ -55,6 +55,7 @@ pub struct Options<'a> {
     /// the migration are set aside.
     pub queries: Vec<Query>,
     pub rate: f64,
+    /// Traffic clients per query.
     pub clients: usize,
     pub seed: u64,
     /// Production rows per table, for the projection (empty: none).
@@ -108,7 +109,7 @@ pub async fn run(opts: &Options<'_>) -> Result<(Rehearsal, Vec<NotRunnable>)> {
     Ok((
         Rehearsal {
             rate_per_s: opts.rate,
-            clients: opts.clients,
+            clients: opts.clients * mix.queries.len(),
             mix: mix.entries(),
             sample_interval_ms: SAMPLE_EVERY.as_secs_f64() * 1e3,
             long_transaction_ms: LONG_TRANSACTION.as_secs_f64() * 1e3,
@@ -173,8 +174,19 @@ async fn one(
     };
     (opts.note)(format!("{}: applying under traffic", label(variant)));
     let migration_from = Instant::now();
-    let (applied, t0) = apply::apply(db, &opts.chain.under_test, variant).await?;
+    let applied = apply::apply(db, &opts.chain.under_test, variant).await;
     let migration_to = Instant::now();
+    let (applied, t0, failed) = match applied {
+        Ok((a, t0)) => (a.statements, t0, None),
+        Err(e) => {
+            (opts.note)(format!(
+                "{}: the migration failed: {}",
+                label(variant),
+                chain(&e)
+            ));
+            (Vec::new(), 0.0, Some(chain(&e)))
+        }
+    };
     if let Some(l) = long {
         l.ended().await?;
     }
@@ -206,20 +218,28 @@ async fn one(
         let have = *measured.get(table)?;
         (have > 0.0).then_some(prod / have)
     };
-    let windows = projection::windows(t0, &applied.statements, factor);
-    let project = |w: &Wait| {
-        (!opts.production.is_empty()).then(|| {
+    let windows = projection::windows(t0, &applied, factor);
+    let detail = |w: &Wait| Detail {
+        taken_by: w
+            .blocker
+            .as_ref()
+            .filter(|b| b.app == MIGRATION_APP)
+            .zip(w.rel.as_deref())
+            .and_then(|(_, rel)| projection::taken_by(w.waitstart, rel, &applied, &windows)),
+        projected_ms: (!opts.production.is_empty()).then(|| {
             let end = w.waitstart + w.blocked_ms() / 1e3;
             projection::project(w.waitstart, end, &windows)
-        })
+        }),
     };
+    let blocked = worst_blocked(&waits, TRAFFIC_APP, detail);
     Ok(RehearsalRun {
         variant,
         wall_ms: (migration_to - migration_from).as_secs_f64() * 1e3,
-        statements: applied.statements,
-        blocked: worst_blocked(&waits, TRAFFIC_APP, project),
+        statements: applied,
+        blocked,
         queries,
         migration_waits: waited_on(&waits, MIGRATION_APP),
+        failed,
     })
 }
 

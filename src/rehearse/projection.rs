@@ -6,6 +6,10 @@
 //! (catalog-only `ALTER TABLE`s, commits, waits for other sessions) stays
 //! as measured. It is a projection and is labelled so: builds that sort
 //! on disk in production take longer than linear, so it is a lower bound.
+//!
+//! The same windows tell which of the migration's statements took the lock
+//! a wait was for: the first statement of the transaction running at the
+//! wait's start that works on the table waited for.
 
 use crate::measure::statement_table;
 use crate::schema::{split, StatementKind, StatementTiming};
@@ -62,6 +66,38 @@ fn scans(sql: &str) -> bool {
     })
 }
 
+/// The statement that took the lock on `table` that a wait starting at
+/// `at` (server epoch seconds) found held: within the transaction running
+/// then (from its `BEGIN`, or the statement alone outside a block), the
+/// first statement on `table`.
+pub fn taken_by(
+    at: f64,
+    table: &str,
+    statements: &[StatementTiming],
+    windows: &[Window],
+) -> Option<String> {
+    let i = windows
+        .iter()
+        .position(|w| at < w.end)
+        .unwrap_or(windows.len().checked_sub(1)?);
+    let is = |k: usize, word: &str| {
+        statements[k]
+            .statement
+            .trim()
+            .to_ascii_uppercase()
+            .starts_with(word)
+    };
+    let begin = (0..=i)
+        .rev()
+        .take_while(|&k| k == i || !is(k, "COMMIT"))
+        .find(|&k| is(k, "BEGIN"))
+        .unwrap_or(i);
+    statements[begin..=i]
+        .iter()
+        .find(|s| statement_table(&s.statement).as_deref() == Some(table))
+        .map(|s| s.statement.clone())
+}
+
 /// The wait `from..to` (server epoch seconds) projected, in milliseconds.
 pub fn project(from: f64, to: f64, windows: &[Window]) -> f64 {
     let mut covered = 0.0;
@@ -115,6 +151,29 @@ mod tests {
         // A wait past the statements keeps its measured tail.
         let p = project(101.3, 101.5, &ws);
         assert!((p - 200.0).abs() < 1e-6, "{p}");
+    }
+
+    #[test]
+    fn the_lock_is_taken_by_the_first_statement_of_the_transaction_on_the_table() {
+        let sts = [
+            st("BEGIN", 1),
+            st(r#"ALTER TABLE "User" ADD COLUMN "role" text"#, 10),
+            st(r#"CREATE INDEX "m" ON "Message"("role")"#, 1000),
+            st("COMMIT", 1),
+            st(
+                r#"CREATE INDEX CONCURRENTLY "c" ON "Conversation"("x")"#,
+                100,
+            ),
+        ];
+        let ws = windows(0.0, &sts, |_| None);
+        assert_eq!(
+            taken_by(0.5, "User", &sts, &ws).as_deref(),
+            Some(r#"ALTER TABLE "User" ADD COLUMN "role" text"#)
+        );
+        assert_eq!(taken_by(1.05, "User", &sts, &ws), None, "outside the block");
+        assert!(taken_by(1.05, "Conversation", &sts, &ws)
+            .unwrap()
+            .contains("CONCURRENTLY"));
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! The application's traffic during a rehearsal: open-loop clients, each
-//! with a connection of its own, sending the traffic mix on a fixed
-//! schedule until told to stop. Latency counts from each request's
-//! intended start (as `load`'s open loop does), so a request queued behind
-//! a lock shows its whole wait. Every request is kept with its due time, so
+//! with a connection of its own, sending requests on a fixed schedule until
+//! told to stop. Each query of the mix has its own lane of clients, at its
+//! share of the rate (its catalogue weight): a request stuck behind a lock
+//! then holds up only its own query's lane, so a read of "User" stuck
+//! behind an `ALTER TABLE` does not keep the writes to "Message" from
+//! meeting the index builds. Latency counts from each request's intended
+//! start (as `load`'s open loop does), so requests queued behind a stuck
+//! one show the whole wait. Every request is kept with its due time, so
 //! the rehearsal can split them into before and during the migration.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
@@ -43,40 +46,44 @@ pub struct Traffic {
 }
 
 impl Traffic {
-    /// Connects `clients` clients to `db`, prepares the mix on each, and
-    /// starts `rate` requests per second over all of them.
+    /// Connects `per_query` clients for each query of `mix`, prepares its
+    /// query on each, and starts `rate` requests per second over all of
+    /// them, each query at its weight's share.
     pub async fn start(
         db: &Endpoint,
         mix: &Mix,
         pools: &[ParamPool],
-        clients: usize,
+        per_query: usize,
         rate: f64,
         seed: u64,
     ) -> Result<Traffic> {
-        let mix = Arc::new(mix.clone());
         let (stop, rx) = watch::channel(false);
-        let mut ready = Vec::with_capacity(clients);
-        for _ in 0..clients {
-            ready.push(connect(db, &mix, pools).await?);
-        }
-        let start = Instant::now() + Duration::from_millis(20);
-        let interval = Duration::from_secs_f64(clients as f64 / rate);
-        let tasks = ready
-            .into_iter()
-            .enumerate()
-            .map(|(i, (client, cancel, prepared))| {
+        let total: f64 = mix.weights.iter().sum();
+        let mut ready = Vec::new();
+        for (i, (q, pool)) in mix.queries.iter().zip(pools).enumerate() {
+            let share = rate * mix.weights[i] / total;
+            for k in 0..per_query {
+                let (client, cancel) = connect(db).await?;
+                let prepared = Prepared::new(&client, q, pool.clone()).await?;
+                let interval = Duration::from_secs_f64(per_query as f64 / share);
                 let pacing = Pacing::Open {
                     interval,
-                    offset: interval.mul_f64(i as f64 / clients as f64),
+                    offset: interval.mul_f64(k as f64 / per_query as f64),
                 };
-                let run = Client {
+                let lane = Client {
                     client,
                     _cancel: cancel,
                     prepared,
-                    rng: Xoshiro256PlusPlus::seed_from_u64(seed ^ (i as u64) << 16),
+                    query: i,
+                    rng: Xoshiro256PlusPlus::seed_from_u64(seed ^ ((i as u64) << 32) ^ k as u64),
                 };
-                tokio::spawn(run.run(mix.clone(), pacing, start, rx.clone()))
-            })
+                ready.push((lane, pacing));
+            }
+        }
+        let start = Instant::now() + Duration::from_millis(20);
+        let tasks = ready
+            .into_iter()
+            .map(|(lane, pacing)| tokio::spawn(lane.run(pacing, start, rx.clone())))
             .collect();
         Ok(Traffic { stop, tasks })
     }
@@ -118,10 +125,8 @@ pub fn record(sent: &[Sent], queries: usize, from: Instant, to: Instant) -> Vec<
     rec
 }
 
-type Ready = (tokio_postgres::Client, Registration, Vec<Prepared>);
-
-/// One client: its connection, timeouts, name, and the mix prepared.
-async fn connect(db: &Endpoint, mix: &Mix, pools: &[ParamPool]) -> Result<Ready> {
+/// One client's connection, with its timeouts and name.
+async fn connect(db: &Endpoint) -> Result<(tokio_postgres::Client, Registration)> {
     let (client, cancel) = db.connect_cancellable().await?;
     client
         .batch_execute(&format!(
@@ -130,17 +135,16 @@ async fn connect(db: &Endpoint, mix: &Mix, pools: &[ParamPool]) -> Result<Ready>
         ))
         .await
         .context("setting up a traffic client")?;
-    let mut prepared = Vec::new();
-    for (q, pool) in mix.queries.iter().zip(pools) {
-        prepared.push(Prepared::new(&client, q, pool.clone()).await?);
-    }
-    Ok((client, cancel, prepared))
+    Ok((client, cancel))
 }
 
+/// One client of one query's lane.
 struct Client {
     client: tokio_postgres::Client,
     _cancel: Registration,
-    prepared: Vec<Prepared>,
+    prepared: Prepared,
+    /// The query's index in the mix.
+    query: usize,
     rng: Xoshiro256PlusPlus,
 }
 
@@ -148,7 +152,6 @@ impl Client {
     /// Sends requests on the schedule until `stop` turns true.
     async fn run(
         mut self,
-        mix: Arc<Mix>,
         pacing: Pacing,
         start: Instant,
         stop: watch::Receiver<bool>,
@@ -167,8 +170,7 @@ impl Client {
             if *stop.borrow() {
                 break;
             }
-            let i = mix.pick(&mut self.rng);
-            let p = &self.prepared[i];
+            let p = &self.prepared;
             let row = &p.pool.rows[self.rng.gen_range(0..p.pool.rows.len())];
             let outcome =
                 tokio::time::timeout(REQUEST_TIMEOUT, p.run_with(&self.client, row)).await;
@@ -184,7 +186,7 @@ impl Client {
                 }
             };
             sent.push(Sent {
-                query: i,
+                query: self.query,
                 due,
                 latency: due.elapsed(),
                 error,

@@ -167,6 +167,11 @@ pub struct RehearsalRun {
     /// Sessions the migration itself waited for (an old snapshot).
     #[serde(default)]
     pub migration_waits: Vec<SessionWait>,
+    /// Set when the migration failed under traffic (a deadlock with it, a
+    /// lock timeout), with the server's error; it was rolled back as far
+    /// as its transactions allow.
+    #[serde(default)]
+    pub failed: Option<String>,
 }
 
 /// Which SQL a rehearsal applied.
@@ -198,12 +203,20 @@ pub struct Blocked {
     pub worst_blocked_ms: f64,
     /// Lock waits seen (each a request that waited at least one sample).
     pub waits: u64,
+    /// The table (or index, or lock type) the worst wait was for: a write
+    /// to "Message" waits for "Conversation" in its foreign-key check.
+    #[serde(default)]
+    pub lock_on: String,
     /// The lock mode the request asked for.
     pub wanted_mode: String,
     /// The lock mode the blocking session held (or queued for) there.
     pub blocking_mode: String,
-    /// What the blocking session was running.
+    /// The statement that took the lock (the migration's, when it was
+    /// the blocker), else what the blocking session was running.
     pub blocking_statement: String,
+    /// What the blocking session was running when last seen.
+    #[serde(default)]
+    pub blocker_running: String,
     /// The worst wait projected to production rows (labelled a projection).
     #[serde(default)]
     pub projected_ms: Option<f64>,

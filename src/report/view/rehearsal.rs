@@ -73,7 +73,13 @@ pub(super) fn build(r: &Rehearsal) -> RehearsalView {
             cells: runs.iter().map(|run| cell(run, k, unit)).collect(),
         })
         .collect();
-    let wall = runs.map(|run| TimeUnit::for_column([run.wall_ms]).fmt(run.wall_ms));
+    let wall = runs.map(|run| {
+        let t = TimeUnit::for_column([run.wall_ms]).fmt(run.wall_ms);
+        match &run.failed {
+            Some(e) => format!("{t}, then failed: {e}"),
+            None => t,
+        }
+    });
     RehearsalView {
         rows,
         wall,
@@ -134,7 +140,10 @@ fn cell(run: &RehearsalRun, k: &(String, Operation), unit: TimeUnit) -> Cell {
         },
         Some(b) => Cell {
             blocked: unit.fmt(b.worst_blocked_ms),
-            by: format!("{} by {}", b.blocking_mode, b.blocking_statement),
+            by: format!(
+                "waited for {} on {}, held by {}",
+                b.blocking_mode, b.lock_on, b.blocking_statement
+            ),
             projected: b
                 .projected_ms
                 .map(|p| TimeUnit::for_column([p]).fmt(p))
@@ -160,15 +169,18 @@ fn headline(r: &Rehearsal) -> String {
             "Neither variant blocked the traffic measurably (both within the sampler's ±{resolution:.1} ms)."
         );
     }
-    let share = if w > 0.0 {
-        format!(", {:.0}% of it", o / w * 100.0)
+    let online = if o <= resolution {
+        format!("online, no request waited long enough to be seen (under {resolution:.1} ms)")
     } else {
-        String::new()
+        format!(
+            "online, for up to {}, {:.0}% of it",
+            fmt(o),
+            o / w.max(o) * 100.0
+        )
     };
     format!(
-        "As written, the migration blocked the traffic for up to {}; online, for up to {}{share}.",
-        fmt(w),
-        fmt(o)
+        "As written, the migration blocked the traffic for up to {}; {online}.",
+        fmt(w)
     )
 }
 
@@ -194,7 +206,13 @@ fn queries(runs: &[&RehearsalRun; 3]) -> Vec<QueryRow> {
                         .iter()
                         .find(|x| x.query == q.query)
                         .map_or(String::new(), |x| {
-                            ms(x.during_p99_ms, x.during_max_ms, x.during_requests)
+                            let cell = ms(x.during_p99_ms, x.during_max_ms, x.during_requests);
+                            // One run each: the spread before is the noise.
+                            if x.during_requests > 0 && x.during_max_ms <= x.before_max_ms {
+                                format!("{cell} (within the spread before)")
+                            } else {
+                                cell
+                            }
                         })
                 })
                 .collect(),
@@ -223,6 +241,8 @@ mod tests {
                     operation: *op,
                     worst_blocked_ms: *ms,
                     waits: 1,
+                    lock_on: t.to_string(),
+                    blocker_running: String::new(),
                     wanted_mode: "AccessShareLock".into(),
                     blocking_mode: "AccessExclusiveLock".into(),
                     blocking_statement: "CREATE INDEX \"x\"".into(),
@@ -231,6 +251,7 @@ mod tests {
                 .collect(),
             queries: vec![],
             migration_waits: vec![],
+            failed: None,
         }
     }
 
@@ -272,9 +293,10 @@ mod tests {
         assert_eq!(v.rows[0].cells[1].blocked, "–");
         assert_eq!(v.rows[1].cells[0].blocked, "1,900 ms");
         assert_eq!(v.rows[1].cells[1].blocked, "19.00 ms");
-        assert!(v.rows[1].cells[0]
-            .by
-            .starts_with("AccessExclusiveLock by CREATE INDEX"));
+        assert_eq!(
+            v.rows[1].cells[0].by,
+            "waited for AccessExclusiveLock on User, held by CREATE INDEX \"x\""
+        );
         assert_eq!(
             v.headline,
             "As written, the migration blocked the traffic for up to 1,900 ms; online, for up to 19.00 ms, 1% of it."
