@@ -137,10 +137,19 @@ async fn nothing_left(db: &TestDb, pid: u32) {
         if dbs == 0 && sessions == 0 && processes == 0 {
             return;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "left behind: {dbs} scratch databases, {sessions} sessions, {processes} processes"
-        );
+        if start.elapsed() > Duration::from_secs(20) {
+            let names: Vec<String> = c
+                .query(
+                    &format!("SELECT datname FROM pg_database WHERE datname LIKE '{scratch}'"),
+                    &[],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            panic!("left behind: {dbs} scratch databases {names:?}, {sessions} sessions, {processes} processes");
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -241,28 +250,22 @@ fn rehearsal_mix(rh: &helpdesk_bench::report::Rehearsal) -> Vec<&str> {
     rh.mix.iter().map(|m| m.query.as_str()).collect()
 }
 
-#[tokio::test]
-async fn sigint_mid_rehearsal_leaves_no_scratch_database_session_or_process() {
-    let db = seeded_tiny("rehearse_sigint").await;
+/// Runs a rehearsal on a fresh "user's server", sends SIGINT once `when`
+/// (SQL counting rows, with `{scratch}` for this run's scratch name
+/// pattern) is above 0, and checks that nothing is left and the user's
+/// database is as found.
+async fn interrupted_when(prefix: &str, when: &str) {
+    let db = seeded_tiny(prefix).await;
     let before = fingerprint(&db.endpoint).await;
-    let dir = TempDir::new("rehearse-sigint");
+    let dir = TempDir::new(prefix);
     let child = rehearse(&db, &dir.join("reports"), &["--allow-writes"]);
     let pid = child.id();
-    // Wait until the traffic runs on a scratch copy, then interrupt.
+    let sql = when.replace("{scratch}", &format!("helpdesk_bench_scratch_{pid}_%"));
     let c = db.endpoint.connect().await.unwrap();
     let start = Instant::now();
-    while scalar(
-        &c,
-        &format!("SELECT count(*) FROM pg_stat_activity WHERE application_name = '{TRAFFIC_APP}'"),
-    )
-    .await
-        == 0
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "no traffic started"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    while scalar(&c, &sql).await == 0 {
+        assert!(start.elapsed() < Duration::from_secs(120), "never: {sql}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     drop(c);
     kill(Pid::from_raw(pid as i32), Signal::SIGINT).unwrap();
@@ -270,4 +273,25 @@ async fn sigint_mid_rehearsal_leaves_no_scratch_database_session_or_process() {
     assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
     nothing_left(&db, pid).await;
     assert_eq!(fingerprint(&db.endpoint).await, before);
+}
+
+#[tokio::test]
+async fn sigint_while_traffic_runs_leaves_no_scratch_database_session_or_process() {
+    interrupted_when(
+        "rehearse_sigint_traffic",
+        &format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = '{TRAFFIC_APP}' \
+             AND datname LIKE '{{scratch}}'"
+        ),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn sigint_while_the_scratch_copy_is_made_leaves_nothing_behind() {
+    interrupted_when(
+        "rehearse_sigint_seed",
+        "SELECT count(*) FROM pg_database WHERE datname LIKE '{scratch}'",
+    )
+    .await;
 }

@@ -32,7 +32,7 @@ use crate::error::{chain, Context, Result};
 use crate::load::Mix;
 use crate::queries::{split_runnable, NotRunnable, ParamPool, Query};
 use crate::report::{Rehearsal, RehearsalRun, RehearsalVariant, RehearsedQuery};
-use crate::schema::MigrationChain;
+use crate::schema::{MigrationChain, StatementTiming};
 use crate::scratch::{Scratch, Stage};
 use crate::seed::Reporter;
 use crate::workspace::Workspace;
@@ -145,6 +145,22 @@ async fn traffic_mix(scratch: &Scratch, queries: &[Query]) -> Result<(Mix, Vec<N
     Ok((Mix::new(ok.into_iter().cloned().collect())?, not))
 }
 
+/// What one variant's run recorded, before it is summarised.
+struct Recording {
+    variant: RehearsalVariant,
+    sent: Vec<traffic::Sent>,
+    waits: Vec<Wait>,
+    before_from: Instant,
+    migration_from: Instant,
+    migration_to: Instant,
+    /// The migration's statements, and the server's clock at its start.
+    statements: Vec<StatementTiming>,
+    t0: f64,
+    failed: Option<String>,
+    /// Rows per table of the copy.
+    rows: BTreeMap<String, f64>,
+}
+
 /// One variant on one scratch copy.
 async fn one(
     opts: &Options<'_>,
@@ -158,7 +174,7 @@ async fn one(
     for q in &mix.queries {
         pools.push(ParamPool::sample(&client, q).await?);
     }
-    let measured = measured_rows(&client).await?;
+    let rows = measured_rows(&client).await?;
     drop(client);
     let sampler = Sampler::start(db).await?;
     let traffic =
@@ -176,15 +192,12 @@ async fn one(
     let migration_from = Instant::now();
     let applied = apply::apply(db, &opts.chain.under_test, variant).await;
     let migration_to = Instant::now();
-    let (applied, t0, failed) = match applied {
+    let (statements, t0, failed) = match applied {
         Ok((a, t0)) => (a.statements, t0, None),
         Err(e) => {
-            (opts.note)(format!(
-                "{}: the migration failed: {}",
-                label(variant),
-                chain(&e)
-            ));
-            (Vec::new(), 0.0, Some(chain(&e)))
+            let e = chain(&e);
+            (opts.note)(format!("{}: the migration failed: {e}", label(variant)));
+            (Vec::new(), 0.0, Some(e))
         }
     };
     if let Some(l) = long {
@@ -193,12 +206,64 @@ async fn one(
     tokio::time::sleep(TAIL).await;
     let sent = traffic.stop().await?;
     let waits = sampler.stop().await?;
+    Ok(summarise(
+        opts,
+        mix,
+        Recording {
+            variant,
+            sent,
+            waits,
+            before_from,
+            migration_from,
+            migration_to,
+            statements,
+            t0,
+            failed,
+            rows,
+        },
+    ))
+}
 
+/// The run as `results.json` keeps it: latencies per query, the worst
+/// waits with what blocked them and their projection, the sessions the
+/// migration waited for.
+fn summarise(opts: &Options<'_>, mix: &Mix, r: Recording) -> RehearsalRun {
+    let factor = |table: &str| {
+        let prod = opts.production.iter().find(|(t, _)| t == table)?.1 as f64;
+        let have = *r.rows.get(table)?;
+        (have > 0.0).then_some(prod / have)
+    };
+    let windows = projection::windows(r.t0, &r.statements, factor);
+    let detail = |w: &Wait| Detail {
+        taken_by: w
+            .blocker
+            .as_ref()
+            .filter(|b| b.app == MIGRATION_APP)
+            .zip(w.rel.as_deref())
+            .and_then(|(_, rel)| projection::taken_by(w.waitstart, rel, &r.statements, &windows)),
+        projected_ms: (!opts.production.is_empty()).then(|| {
+            let end = w.waitstart + w.blocked_ms() / 1e3;
+            projection::project(w.waitstart, end, &windows)
+        }),
+    };
+    let blocked = worst_blocked(&r.waits, TRAFFIC_APP, detail);
+    RehearsalRun {
+        variant: r.variant,
+        wall_ms: (r.migration_to - r.migration_from).as_secs_f64() * 1e3,
+        queries: latencies(mix, &r),
+        migration_waits: waited_on(&r.waits, MIGRATION_APP),
+        statements: r.statements,
+        blocked,
+        failed: r.failed,
+    }
+}
+
+/// Each traffic query's latency before and during the migration.
+fn latencies(mix: &Mix, r: &Recording) -> Vec<RehearsedQuery> {
     let n = mix.queries.len();
-    let before = traffic::record(&sent, n, before_from, migration_from);
-    let during = traffic::record(&sent, n, migration_from, migration_to);
-    let queries = mix
-        .queries
+    let before = traffic::record(&r.sent, n, r.before_from, r.migration_from);
+    let during = traffic::record(&r.sent, n, r.migration_from, r.migration_to);
+    mix.queries
         .iter()
         .zip(before.iter().zip(&during))
         .map(|(q, (b, d))| RehearsedQuery {
@@ -212,35 +277,7 @@ async fn one(
             errors: b.errors + d.errors,
             first_error: b.first_error.clone().or_else(|| d.first_error.clone()),
         })
-        .collect();
-    let factor = |table: &str| {
-        let prod = opts.production.iter().find(|(t, _)| t == table)?.1 as f64;
-        let have = *measured.get(table)?;
-        (have > 0.0).then_some(prod / have)
-    };
-    let windows = projection::windows(t0, &applied, factor);
-    let detail = |w: &Wait| Detail {
-        taken_by: w
-            .blocker
-            .as_ref()
-            .filter(|b| b.app == MIGRATION_APP)
-            .zip(w.rel.as_deref())
-            .and_then(|(_, rel)| projection::taken_by(w.waitstart, rel, &applied, &windows)),
-        projected_ms: (!opts.production.is_empty()).then(|| {
-            let end = w.waitstart + w.blocked_ms() / 1e3;
-            projection::project(w.waitstart, end, &windows)
-        }),
-    };
-    let blocked = worst_blocked(&waits, TRAFFIC_APP, detail);
-    Ok(RehearsalRun {
-        variant,
-        wall_ms: (migration_to - migration_from).as_secs_f64() * 1e3,
-        statements: applied,
-        blocked,
-        queries,
-        migration_waits: waited_on(&waits, MIGRATION_APP),
-        failed,
-    })
+        .collect()
 }
 
 /// Rows per table of the copy, from the planner's statistics.
