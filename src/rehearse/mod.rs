@@ -241,7 +241,8 @@ fn summarise(opts: &Options<'_>, mix: &Mix, r: Recording) -> RehearsalRun {
             .filter(|b| b.app == MIGRATION_APP)
             .zip(w.rel.as_deref())
             .and_then(|(_, rel)| projection::taken_by(w.waitstart, rel, &r.statements, &windows)),
-        projected_ms: (!opts.production.is_empty()).then(|| {
+        // A failed migration's statements are unknown: nothing to scale.
+        projected_ms: (!opts.production.is_empty() && r.failed.is_none()).then(|| {
             let end = w.waitstart + w.blocked_ms() / 1e3;
             projection::project(w.waitstart, end, &windows)
         }),

@@ -144,11 +144,20 @@ fn cell(run: &RehearsalRun, k: &(String, Operation), unit: TimeUnit) -> Cell {
                 "waited for {} on {}, held by {}",
                 b.blocking_mode, b.lock_on, b.blocking_statement
             ),
-            projected: b
-                .projected_ms
-                .map(|p| TimeUnit::for_column([p]).fmt(p))
-                .unwrap_or_default(),
+            projected: b.projected_ms.map(projected).unwrap_or_default(),
         },
+    }
+}
+
+/// A projection: seconds once it reaches one, which projections often do.
+fn projected(ms: f64) -> String {
+    if ms >= 1000.0 {
+        format!(
+            "{} s",
+            crate::report::format::thousands((ms / 1e3).round() as u64)
+        )
+    } else {
+        TimeUnit::for_column([ms]).fmt(ms)
     }
 }
 
@@ -302,5 +311,7 @@ mod tests {
             "As written, the migration blocked the traffic for up to 1,900 ms; online, for up to 19.00 ms, 1% of it."
         );
         assert!(v.projected);
+        assert_eq!(v.rows[1].cells[0].projected, "19 s");
+        assert_eq!(projected(181_645.0), "182 s");
     }
 }
