@@ -327,6 +327,10 @@ pub struct RehearseArgs {
     /// Folder the run folder is written into; `latest` there points at it.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub reports: PathBuf,
+    /// Also add the rehearsal to this run folder's results.json and report
+    /// (e.g. reports/latest after `cargo bench`), beside its deploy advice.
+    #[arg(long, value_name = "RUN")]
+    pub into: Option<PathBuf>,
 }
 
 /// A duration: a number and a unit, `ms`, `s` or `m` (10s, 500ms, 2m).

@@ -181,7 +181,17 @@ async fn a_rehearsal_on_a_user_server_measures_both_variants_and_leaves_it_as_fo
         "{e}"
     );
 
-    let child = rehearse(&db, &dir.join("reports"), &["--allow-writes"]);
+    // A saved run of the same migration, to add the rehearsal into.
+    let into = dir.join("into");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/run"),
+        &into,
+    );
+    let child = rehearse(
+        &db,
+        &dir.join("reports"),
+        &["--allow-writes", "--into", into.to_str().unwrap()],
+    );
     let pid = child.id();
     let out = finish(child, Duration::from_secs(240));
     assert!(out.status.success(), "{}", stderr(&out));
@@ -244,6 +254,29 @@ async fn a_rehearsal_on_a_user_server_measures_both_variants_and_leaves_it_as_fo
         html.contains("id=\"rehearsal\""),
         "the report has the side-by-side table"
     );
+    // --into: the saved run now holds the rehearsal, its report shows it,
+    // and the online variant sits beside it.
+    let merged = Results::read(&into.join("results.json")).unwrap();
+    assert!(merged.rehearsal.is_some() && !merged.queries.is_empty());
+    let html = std::fs::read_to_string(into.join("index.html")).unwrap();
+    assert!(html.contains("id=\"rehearsal\""));
+    assert!(into.join("online_migration.sql").is_file());
+    let md = std::fs::read_to_string(into.join("summary.md")).unwrap();
+    assert!(md.contains("### Rehearsed under traffic"), "{md}");
+}
+
+/// Copies a folder tree.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
 }
 
 fn rehearsal_mix(rh: &helpdesk_bench::report::Rehearsal) -> Vec<&str> {

@@ -27,6 +27,10 @@ pub async fn run(args: RehearseArgs, quiet: bool) -> Result<ExitCode> {
         ));
     }
     let queries = candidates(&catalogue, args.with_catalogue_queries)?;
+    if let Some(run) = &args.into {
+        // Checked before the rehearsal, not after minutes of it.
+        same_migration(run, m)?;
+    }
     let note = |line: String| {
         if !quiet {
             eprintln!("rehearse: {line}");
@@ -88,7 +92,30 @@ pub async fn run(args: RehearseArgs, quiet: bool) -> Result<ExitCode> {
     report::point_latest(&args.reports, &dir)?;
     out!("{}", online.display());
     out!("{}", dir.join("index.html").display());
+    if let Some(run) = &args.into {
+        add_into(run, results.rehearsal, m)?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Adds the rehearsal to another run's results and report, with the online
+/// variant beside it.
+fn add_into(
+    run: &std::path::Path,
+    rehearsal: Option<Rehearsal>,
+    m: &crate::schema::Migration,
+) -> Result<()> {
+    let path = run.join("results.json");
+    let mut r = same_migration(run, m)?;
+    let online = run.join(ONLINE_FILE);
+    if !online.is_file() {
+        std::fs::write(&online, online_sql(m)).context(online.display())?;
+    }
+    r.rehearsal = rehearsal;
+    r.write(&path)?;
+    report::render(&r, run)?;
+    out!("rehearse: added to {}", path.display());
+    Ok(())
 }
 
 /// The catalogue's traffic queries, and with `all` its other weighted ones.
@@ -106,6 +133,20 @@ fn candidates(catalogue: &Catalogue, all: bool) -> Result<Vec<Query>> {
         )));
     }
     Ok(chosen)
+}
+
+/// The results of run folder `run`, which must have measured `m`.
+fn same_migration(run: &std::path::Path, m: &crate::schema::Migration) -> Result<Results> {
+    let r = Results::read(&run.join("results.json"))?;
+    if r.migration.name != m.name {
+        return Err(Error::BadInput(format!(
+            "{} measured migration {}, not {}; pass --into a run of the same migration",
+            run.display(),
+            r.migration.name,
+            m.name
+        )));
+    }
+    Ok(r)
 }
 
 /// `--production-rows`, else on a user's server its tables'
