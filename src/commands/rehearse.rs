@@ -70,13 +70,7 @@ pub async fn run(args: RehearseArgs, quiet: bool) -> Result<ExitCode> {
     }
     print(&rehearsal);
     let results = Results {
-        schema_version: report::SCHEMA_VERSION,
         run_id: id,
-        created_at: chrono::Utc::now().to_rfc3339(),
-        tool: Tool {
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            git_commit: report::git_commit(),
-        },
         environment: env,
         scale: ws.scale.name().to_string(),
         seed: ws.seed,
@@ -84,7 +78,7 @@ pub async fn run(args: RehearseArgs, quiet: bool) -> Result<ExitCode> {
         migration: migration_info(m),
         not_runnable,
         rehearsal: Some(rehearsal),
-        ..Default::default()
+        ..stamped()
     };
     let file = dir.join("results.json");
     results.write(&file)?;
@@ -96,6 +90,19 @@ pub async fn run(args: RehearseArgs, quiet: bool) -> Result<ExitCode> {
         add_into(run, results.rehearsal, m)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A results file's version, time and tool, the rest to be filled.
+fn stamped() -> Results {
+    Results {
+        schema_version: report::SCHEMA_VERSION,
+        created_at: chrono::Utc::now().to_rfc3339(),
+        tool: Tool {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            git_commit: report::git_commit(),
+        },
+        ..Default::default()
+    }
 }
 
 /// Adds the rehearsal to another run's results and report, with the online
