@@ -10,10 +10,10 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::cluster::Endpoint;
-use crate::error::{Context, Result};
+use crate::error::{Context, Error, Result};
 use crate::measure::ONLINE_FILE;
 use crate::report::RehearsalVariant;
-use crate::schema::{self, online_sql, Applied, Migration, SqlFile};
+use crate::schema::{self, online_sql, Applied, Migration, SqlFile, StatementTiming};
 
 /// The migration session's `application_name`.
 pub const MIGRATION_APP: &str = "helpdesk-bench rehearse migration";
@@ -45,6 +45,34 @@ pub async fn apply(
         }
     };
     Ok((applied, t0))
+}
+
+/// The statements of the variant's SQL that ran before and up to the one
+/// a failure `e` names (its 1-based index), for telling which of them took
+/// a lock; `None` when `e` is not a failed statement.
+pub fn ran_until_failure(
+    m: &Migration,
+    variant: RehearsalVariant,
+    e: &Error,
+) -> Option<Vec<StatementTiming>> {
+    let (Error::MigrationFailed { index, .. } | Error::MigrationStopped { index, .. }) = e else {
+        return None;
+    };
+    let statements = match variant {
+        RehearsalVariant::AsWritten => m.forward.statements.clone(),
+        _ => schema::split(&online_sql(m)),
+    };
+    Some(
+        statements
+            .into_iter()
+            .take(*index)
+            .map(|st| StatementTiming {
+                line: st.line,
+                statement: st.sql,
+                duration: Duration::ZERO,
+            })
+            .collect(),
+    )
 }
 
 /// An idle session with an open snapshot, ended after a while.
@@ -79,8 +107,42 @@ impl LongTransaction {
 
     /// Waits until the transaction has ended.
     pub async fn ended(self) -> Result<()> {
-        self.task.await.map_err(|e| {
-            crate::error::Error::BadInput(format!("the long transaction's session stopped: {e}"))
-        })?
+        self.task
+            .await
+            .map_err(|e| Error::BadInput(format!("the long transaction's session stopped: {e}")))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rehearse::projection::{taken_by, windows};
+
+    #[test]
+    fn a_deadlocked_migration_still_names_the_statement_that_took_the_lock() {
+        let m = Migration::builtin().unwrap();
+        // 012 as written, stopped by a deadlock at its first index on "Message".
+        let index = m
+            .forward
+            .statements
+            .iter()
+            .position(|s| s.sql.contains("\"Message_conversationId_idx\""))
+            .unwrap()
+            + 1;
+        let e = Error::MigrationFailed {
+            name: m.name.clone(),
+            index,
+            statement: String::new(),
+            detail: "deadlock detected".into(),
+        };
+        let ran = ran_until_failure(&m, RehearsalVariant::AsWritten, &e).unwrap();
+        assert_eq!(ran.len(), index);
+        let ws = windows(0.0, &ran, |_| None);
+        let user = taken_by(1.7e9, "User", &ran, &ws).unwrap();
+        assert!(
+            user.starts_with("ALTER TABLE \"User\" ADD COLUMN"),
+            "{user}"
+        );
+        assert!(ran_until_failure(&m, RehearsalVariant::Online, &Error::Interrupted).is_none());
     }
 }

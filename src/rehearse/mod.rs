@@ -195,9 +195,11 @@ async fn one(
     let (statements, t0, failed) = match applied {
         Ok((a, t0)) => (a.statements, t0, None),
         Err(e) => {
+            // Their times are unknown; they still tell which took a lock.
+            let ran = apply::ran_until_failure(&opts.chain.under_test, variant, &e);
             let e = chain(&e);
             (opts.note)(format!("{}: the migration failed: {e}", label(variant)));
-            (Vec::new(), 0.0, Some(e))
+            (ran.unwrap_or_default(), 0.0, Some(e))
         }
     };
     if let Some(l) = long {
@@ -253,7 +255,12 @@ fn summarise(opts: &Options<'_>, mix: &Mix, r: Recording) -> RehearsalRun {
         wall_ms: (r.migration_to - r.migration_from).as_secs_f64() * 1e3,
         queries: latencies(mix, &r),
         migration_waits: waited_on(&r.waits, MIGRATION_APP),
-        statements: r.statements,
+        // A failed run's statements carry no times: left out.
+        statements: if r.failed.is_some() {
+            Vec::new()
+        } else {
+            r.statements
+        },
         blocked,
         failed: r.failed,
     }
