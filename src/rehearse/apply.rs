@@ -20,23 +20,19 @@ pub const MIGRATION_APP: &str = "helpdesk-bench rehearse migration";
 /// The long transaction's `application_name`.
 pub const LONG_TRANSACTION_APP: &str = "helpdesk-bench rehearse long transaction";
 
-/// A connected migration session, and the server's clock (epoch seconds)
-/// when it started applying.
+/// Applies `variant` of `m` on `db`; returns what ran and the server's
+/// clock (epoch seconds) just before and just after it.
 pub async fn apply(
     db: &Endpoint,
     m: &Migration,
     variant: RehearsalVariant,
-) -> Result<(Applied, f64)> {
+) -> Result<(Applied, f64, f64)> {
     let (mut client, _cancel) = db.connect_cancellable().await?;
     client
         .batch_execute(&format!("SET application_name = '{MIGRATION_APP}'"))
         .await
         .context("setting up the migration session")?;
-    let t0: f64 = client
-        .query_one("SELECT extract(epoch FROM clock_timestamp())::float8", &[])
-        .await
-        .context("reading the server's clock")?
-        .get(0);
+    let t0 = server_clock(&client).await?;
     let applied = match variant {
         RehearsalVariant::AsWritten => schema::up(&mut client, m).await?,
         RehearsalVariant::Online | RehearsalVariant::OnlineLongTransaction => {
@@ -44,7 +40,17 @@ pub async fn apply(
             schema::apply(&mut client, &format!("{} (online)", m.name), &file).await?
         }
     };
-    Ok((applied, t0))
+    let t1 = server_clock(&client).await?;
+    Ok((applied, t0, t1))
+}
+
+/// The server's clock, epoch seconds.
+async fn server_clock(client: &tokio_postgres::Client) -> Result<f64> {
+    Ok(client
+        .query_one("SELECT extract(epoch FROM clock_timestamp())::float8", &[])
+        .await
+        .context("reading the server's clock")?
+        .get(0))
 }
 
 /// The statements of the variant's SQL that ran before and up to the one
@@ -137,7 +143,7 @@ mod tests {
         };
         let ran = ran_until_failure(&m, RehearsalVariant::AsWritten, &e).unwrap();
         assert_eq!(ran.len(), index);
-        let ws = windows(0.0, &ran, |_| None);
+        let ws = windows(0.0, 0.0, &ran, |_| None);
         let user = taken_by(1.7e9, "User", &ran, &ws).unwrap();
         assert!(
             user.starts_with("ALTER TABLE \"User\" ADD COLUMN"),

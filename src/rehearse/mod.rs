@@ -156,6 +156,7 @@ struct Recording {
     /// The migration's statements, and the server's clock at its start.
     statements: Vec<StatementTiming>,
     t0: f64,
+    t1: f64,
     failed: Option<String>,
     /// Rows per table of the copy.
     rows: BTreeMap<String, f64>,
@@ -192,14 +193,14 @@ async fn one(
     let migration_from = Instant::now();
     let applied = apply::apply(db, &opts.chain.under_test, variant).await;
     let migration_to = Instant::now();
-    let (statements, t0, failed) = match applied {
-        Ok((a, t0)) => (a.statements, t0, None),
+    let (statements, (t0, t1), failed) = match applied {
+        Ok((a, t0, t1)) => (a.statements, (t0, t1), None),
         Err(e) => {
             // Their times are unknown; they still tell which took a lock.
             let ran = apply::ran_until_failure(&opts.chain.under_test, variant, &e);
             let e = chain(&e);
             (opts.note)(format!("{}: the migration failed: {e}", label(variant)));
-            (ran.unwrap_or_default(), 0.0, Some(e))
+            (ran.unwrap_or_default(), (0.0, 0.0), Some(e))
         }
     };
     if let Some(l) = long {
@@ -220,6 +221,7 @@ async fn one(
             migration_to,
             statements,
             t0,
+            t1,
             failed,
             rows,
         },
@@ -235,7 +237,7 @@ fn summarise(opts: &Options<'_>, mix: &Mix, r: Recording) -> RehearsalRun {
         let have = *r.rows.get(table)?;
         (have > 0.0).then_some(prod / have)
     };
-    let windows = projection::windows(r.t0, &r.statements, factor);
+    let windows = projection::windows(r.t0, r.t1, &r.statements, factor);
     let detail = |w: &Wait| Detail {
         taken_by: w
             .blocker

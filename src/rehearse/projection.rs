@@ -25,29 +25,32 @@ pub struct Window {
     pub factor: f64,
 }
 
-/// The statements' windows, back to back from `t0` (server epoch seconds),
-/// each statement's time scaled by `rows_factor(table)` when it scans its
-/// table, else by 1.
+/// The statements' windows between `t0` and `t1` (server epoch seconds,
+/// read just before and after the migration): each statement's own time,
+/// with the time between them (round trips) shared out evenly, so the
+/// windows line up with the server's clock. Each statement's time is
+/// scaled by `rows_factor(table)` when it scans its table, else by 1.
 pub fn windows(
     t0: f64,
+    t1: f64,
     statements: &[StatementTiming],
     rows_factor: impl Fn(&str) -> Option<f64>,
 ) -> Vec<Window> {
-    let mut t = t0;
+    let own: f64 = statements.iter().map(|s| s.duration.as_secs_f64()).sum();
+    let gap = ((t1 - t0) - own).max(0.0) / (statements.len() as f64 + 1.0);
+    let mut t = t0 + gap;
     statements
         .iter()
         .map(|s| {
             let start = t;
             t += s.duration.as_secs_f64();
+            let end = t;
+            t += gap;
             let factor = match (scans(&s.statement), statement_table(&s.statement)) {
                 (true, Some(table)) => rows_factor(&table).unwrap_or(1.0),
                 _ => 1.0,
             };
-            Window {
-                start,
-                end: t,
-                factor,
-            }
+            Window { start, end, factor }
         })
         .collect()
 }
@@ -128,6 +131,7 @@ mod tests {
     fn only_time_under_a_scan_grows_with_the_rows() {
         let ws = windows(
             100.0,
+            101.31,
             &[
                 st(r#"ALTER TABLE "User" ADD COLUMN "role" text"#, 100),
                 st(
@@ -165,7 +169,7 @@ mod tests {
                 100,
             ),
         ];
-        let ws = windows(0.0, &sts, |_| None);
+        let ws = windows(0.0, 1.112, &sts, |_| None);
         assert_eq!(
             taken_by(0.5, "User", &sts, &ws).as_deref(),
             Some(r#"ALTER TABLE "User" ADD COLUMN "role" text"#)
@@ -174,6 +178,14 @@ mod tests {
         assert!(taken_by(1.05, "Conversation", &sts, &ws)
             .unwrap()
             .contains("CONCURRENTLY"));
+    }
+
+    #[test]
+    fn the_time_between_statements_is_shared_out_so_windows_meet_the_server_clock() {
+        // Two statements of 100 ms over 230 ms: 10 ms before, between, after.
+        let ws = windows(0.0, 0.23, &[st("COMMIT", 100), st("COMMIT", 100)], |_| None);
+        assert!((ws[0].start - 0.01).abs() < 1e-9 && (ws[0].end - 0.11).abs() < 1e-9);
+        assert!((ws[1].start - 0.12).abs() < 1e-9 && (ws[1].end - 0.22).abs() < 1e-9);
     }
 
     #[test]

@@ -33,12 +33,13 @@ pub struct BlockedRow {
     pub operation: &'static str,
     /// One cell per variant.
     pub cells: Vec<Cell>,
+    /// What blocked the longest of the row's waits.
+    pub by: String,
 }
 
 #[derive(Debug, Serialize)]
 pub struct Cell {
     pub blocked: String,
-    pub by: String,
     pub projected: String,
 }
 
@@ -71,6 +72,12 @@ pub(super) fn build(r: &Rehearsal) -> RehearsalView {
                 Operation::Write => "write",
             },
             cells: runs.iter().map(|run| cell(run, k, unit)).collect(),
+            by: runs
+                .iter()
+                .filter_map(|run| find(run, k))
+                .max_by(|a, b| a.worst_blocked_ms.total_cmp(&b.worst_blocked_ms))
+                .map(by)
+                .unwrap_or_default(),
         })
         .collect();
     let wall = runs.map(|run| {
@@ -135,18 +142,21 @@ fn cell(run: &RehearsalRun, k: &(String, Operation), unit: TimeUnit) -> Cell {
     match find(run, k) {
         None => Cell {
             blocked: "–".into(),
-            by: String::new(),
             projected: String::new(),
         },
         Some(b) => Cell {
             blocked: unit.fmt(b.worst_blocked_ms),
-            by: format!(
-                "waited for {} on {}, held by {}",
-                b.blocking_mode, b.lock_on, b.blocking_statement
-            ),
             projected: b.projected_ms.map(projected).unwrap_or_default(),
         },
     }
+}
+
+/// What blocked a wait: the lock, where, and the statement holding it.
+fn by(b: &Blocked) -> String {
+    format!(
+        "waited for {} on {}, held by {}",
+        b.blocking_mode, b.lock_on, b.blocking_statement
+    )
 }
 
 /// A projection: seconds once it reaches one, which projections often do.
@@ -181,11 +191,13 @@ fn headline(r: &Rehearsal) -> String {
     let online = if o <= resolution {
         format!("online, no request waited long enough to be seen (under {resolution:.1} ms)")
     } else {
-        format!(
-            "online, for up to {}, {:.0}% of it",
-            fmt(o),
-            o / w.max(o) * 100.0
-        )
+        let share = o / w.max(o) * 100.0;
+        let share = if share < 1.0 {
+            "under 1%".to_string()
+        } else {
+            format!("{share:.0}%")
+        };
+        format!("online, for up to {}, {share} of it", fmt(o))
     };
     format!(
         "As written, the migration blocked the traffic for up to {}; {online}.",
@@ -303,7 +315,7 @@ mod tests {
         assert_eq!(v.rows[1].cells[0].blocked, "1,900 ms");
         assert_eq!(v.rows[1].cells[1].blocked, "19.00 ms");
         assert_eq!(
-            v.rows[1].cells[0].by,
+            v.rows[1].by,
             "waited for AccessExclusiveLock on User, held by CREATE INDEX \"x\""
         );
         assert_eq!(
