@@ -106,6 +106,10 @@ pub enum Command {
     /// the best set within a size budget measured against the migration's
     /// own, and suggested_migration.sql in a run folder under reports/.
     Advise(AdviseArgs),
+    /// Apply the migration under the application's traffic on a scratch
+    /// copy, as written, online, and online beside a long transaction: how
+    /// long each blocks reads and writes per table, and its wall time.
+    Rehearse(RehearseArgs),
     /// Start a throwaway embedded PostgreSQL, print how to connect, and keep
     /// it running until Ctrl-C; then stop it and remove its files.
     Server {
@@ -328,6 +332,52 @@ pub struct AdviseArgs {
     /// Folder the run folder is written into; `latest` there points at it.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub reports: PathBuf,
+}
+
+/// Flags of `rehearse`.
+#[derive(Debug, Clone, Args)]
+pub struct RehearseArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    #[command(flatten)]
+    pub migration: MigrationArgs,
+    /// On your server (--url): let the tool create, seed and drop scratch
+    /// databases there (never copied from yours; yours is not touched).
+    #[arg(long)]
+    pub allow_writes: bool,
+    /// Scale of the scratch copies (embedded: seeded once, then cached).
+    #[arg(long, value_enum, default_value = "small")]
+    pub scale: Scale,
+    /// Seed of the data, and of the traffic's choice of queries.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Traffic: requests per second over all clients, open loop.
+    #[arg(long, value_name = "TOTAL_PER_S", default_value = "50", value_parser = positive_rate, allow_hyphen_values = true)]
+    pub rate: f64,
+    /// Traffic clients per query, one connection each: each query's
+    /// requests go over their own clients, so one stuck behind a lock holds
+    /// up only its own query.
+    #[arg(long, default_value = "2", value_parser = positive_usize, allow_hyphen_values = true)]
+    pub clients: usize,
+    /// Also send the catalogue's other weighted queries that run before the
+    /// migration (before it, some scan all of "Message" on every request).
+    #[arg(long)]
+    pub with_catalogue_queries: bool,
+    /// Production rows per table for the projection, e.g.
+    /// Message=50000000,Conversation=5000000 (with --url: your tables'
+    /// pg_class.reltuples when not given).
+    #[arg(long, value_name = "TABLE=ROWS,...", env = crate::measure::PRODUCTION_ROWS_ENV)]
+    pub production_rows: Option<String>,
+    /// Query catalogue to use (default: fixtures/queries.toml).
+    #[arg(long, value_name = "FILE", env = CATALOGUE_ENV)]
+    pub catalogue: Option<PathBuf>,
+    /// Folder the run folder is written into; `latest` there points at it.
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub reports: PathBuf,
+    /// Also add the rehearsal to this run folder's results.json and report
+    /// (e.g. reports/latest after `cargo bench`), beside its deploy advice.
+    #[arg(long, value_name = "RUN")]
+    pub into: Option<PathBuf>,
 }
 
 /// A duration: a number and a unit, `ms`, `s` or `m` (10s, 500ms, 2m).

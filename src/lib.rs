@@ -27,6 +27,7 @@ pub mod explain;
 pub mod load;
 pub mod measure;
 pub mod queries;
+pub mod rehearse;
 pub mod report;
 pub mod schema;
 pub mod scratch;

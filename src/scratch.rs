@@ -67,8 +67,18 @@ impl Scratch {
                 guard: None,
             });
         }
-        let db = create_on_user_server(&admin, &name).await?;
+        // The guard first: a stop while CREATE DATABASE runs still drops
+        // what it made (the CREATE itself is cancelled on Ctrl-C).
         let guard = SqlGuard::spawn(&admin, &drop_sql(&name))?;
+        let db = match create_on_user_server(&admin, &name).await {
+            Ok(db) => db,
+            Err(e @ Error::BadInput(_)) => {
+                // Refused (no CREATEDB): there is nothing to drop.
+                guard.dismiss();
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         let scratch = Scratch {
             db,
             admin,
@@ -134,7 +144,7 @@ fn unique_name() -> String {
 }
 
 async fn create_on_user_server(admin: &Endpoint, name: &str) -> Result<Endpoint> {
-    let client = admin.connect().await?;
+    let (client, _cancel) = admin.connect_cancellable().await?;
     let sql = format!("CREATE DATABASE {}", quote_ident(name));
     client.batch_execute(&sql).await.map_err(|e| {
         let code = e.code().map(|c| c.code().to_string());

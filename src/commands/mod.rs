@@ -14,6 +14,7 @@ mod advise;
 mod explain;
 mod load;
 mod migrate;
+mod rehearse;
 mod report;
 mod seed;
 mod server;
@@ -87,6 +88,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sweep(args) => sweep::run(args, cli.quiet).await,
         Command::Load(args) => load::run(args, cli.quiet).await,
         Command::Advise(args) => advise::run(args, cli.quiet).await,
+        Command::Rehearse(args) => rehearse::run(args, cli.quiet).await,
         Command::Report(args) => report::run(args),
         Command::Server { action } => server::run(action).await,
     }

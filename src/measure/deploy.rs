@@ -34,6 +34,11 @@ static REFERENCES: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"(?i)REFERENCES\s+("(?:[^"]|"")+"|[\w.]+)"#).expect("valid regex")
 });
 
+/// The table an `ALTER TABLE` or `CREATE INDEX` statement works on.
+pub fn statement_table(sql: &str) -> Option<String> {
+    TABLE.captures(sql).map(|c| crate::sql::unquote(&c[1]))
+}
+
 /// Parses `Message=50000000,Conversation=5000000`.
 pub fn parse_production_rows(text: &str) -> Result<Vec<(String, u64)>> {
     let bad = || {

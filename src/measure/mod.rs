@@ -16,7 +16,9 @@ mod timing;
 
 pub use ablation::ablation;
 pub use costs::{index_costs, relation_size, CostOptions, INSERT_WORKLOAD, UPDATE_WORKLOAD};
-pub use deploy::{deploy_advice, parse_production_rows, ONLINE_FILE, PRODUCTION_ROWS_ENV};
+pub use deploy::{
+    deploy_advice, parse_production_rows, statement_table, ONLINE_FILE, PRODUCTION_ROWS_ENV,
+};
 pub use environment::environment;
 pub use findings::findings;
 pub use foreign_keys::{foreign_keys, measure_deletes};

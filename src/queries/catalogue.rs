@@ -51,6 +51,8 @@ struct RawQuery {
     miss: Vec<String>,
     #[serde(default)]
     weight: f64,
+    #[serde(default)]
+    traffic: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -84,6 +86,10 @@ pub struct Query {
     /// mix. 0 (the default) leaves it out of the mix unless `--query`
     /// names it.
     pub weight: f64,
+    /// True for the application's everyday traffic on the schema before
+    /// the migration: `rehearse` and `load` run it, `cargo bench` and
+    /// `explain` (which measure the migration's queries) leave it out.
+    pub traffic: bool,
 }
 
 /// The default parameter that matches nothing, for a text column.
@@ -194,6 +200,7 @@ impl Catalogue {
                 params,
                 miss: q.miss,
                 weight: q.weight,
+                traffic: q.traffic,
             });
         }
         Ok(Catalogue {
@@ -202,14 +209,23 @@ impl Catalogue {
         })
     }
 
-    /// The read queries.
+    /// The read queries the benchmarks measure (not the `traffic` ones).
     pub fn reads(&self) -> impl Iterator<Item = &Query> {
-        self.queries.iter().filter(|q| q.kind == Kind::Read)
+        self.queries
+            .iter()
+            .filter(|q| q.kind == Kind::Read && !q.traffic)
     }
 
-    /// The write workloads.
+    /// The write workloads the benchmarks measure (not the `traffic` ones).
     pub fn writes(&self) -> impl Iterator<Item = &Query> {
-        self.queries.iter().filter(|q| q.kind == Kind::Write)
+        self.queries
+            .iter()
+            .filter(|q| q.kind == Kind::Write && !q.traffic)
+    }
+
+    /// The application's everyday traffic before the migration.
+    pub fn traffic(&self) -> impl Iterator<Item = &Query> {
+        self.queries.iter().filter(|q| q.traffic)
     }
 
     /// Looks a query up by name, or says which names exist.
@@ -319,6 +335,17 @@ mod tests {
             assert!(names.contains(&n), "{n} missing");
         }
         assert_eq!(c.writes().count(), 2);
+        let traffic: Vec<&str> = c.traffic().map(|q| q.name.as_str()).collect();
+        assert_eq!(
+            traffic,
+            [
+                "user_by_email",
+                "user_conversations",
+                "post_message",
+                "open_conversation"
+            ]
+        );
+        assert!(c.reads().chain(c.writes()).all(|q| !q.traffic));
         assert_eq!(
             c.get("handover_assign_resolve").unwrap().statements.len(),
             3

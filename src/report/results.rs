@@ -43,9 +43,13 @@ pub const NOISE: f64 = 0.05;
 /// - 4: added `load` (with a default): `helpdesk-bench load`'s settings and
 ///   its points per query, index state and client count, with latency
 ///   percentiles from HDR histograms stored beside `results.json`.
-/// - 5: added `advice`; added to `load`, with defaults: `window_s`,
-///   `indexes_changed`, and per point `window_p99_ms` and
-///   `window_throughput_per_s`.
+/// - 5: added `advice` and `rehearsal` (with defaults): `helpdesk-bench
+///   advise`'s measured index advice, and `helpdesk-bench rehearse`'s
+///   migration as written, online, and online beside a long transaction,
+///   each with its wall time, the worst blocked time per table and
+///   operation (`worst_blocked_ms`), the blocking lock mode and statement;
+///   added to `load`, with defaults: `window_s`, `indexes_changed`, and per
+///   point `window_p99_ms` and `window_throughput_per_s`.
 pub const SCHEMA_VERSION: u32 = 5;
 
 /// The whole run.
@@ -124,6 +128,136 @@ pub struct Results {
     /// copy, the set chosen, and that set against the migration's own.
     #[serde(default)]
     pub advice: Option<super::advice::Advice>,
+    /// `helpdesk-bench rehearse`: the migration applied under traffic, as
+    /// written and online.
+    #[serde(default)]
+    pub rehearsal: Option<Rehearsal>,
+}
+
+/// What `helpdesk-bench rehearse` ran, and what each variant did to the
+/// traffic.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Rehearsal {
+    /// Open-loop requests per second over all traffic clients.
+    pub rate_per_s: f64,
+    pub clients: usize,
+    /// The traffic's queries and their catalogue weights.
+    pub mix: Vec<MixEntry>,
+    /// How often the lock sampler looked at pg_locks, in milliseconds.
+    pub sample_interval_ms: f64,
+    /// How long the long transaction stayed open, in milliseconds.
+    pub long_transaction_ms: f64,
+    pub as_written: RehearsalRun,
+    pub online: RehearsalRun,
+    /// The online variant again, with one idle session holding a snapshot.
+    pub online_long_transaction: RehearsalRun,
+    /// Rows per table the projection scales to, and where they came from.
+    #[serde(default)]
+    pub production_rows: Vec<(String, u64)>,
+    #[serde(default)]
+    pub production_source: String,
+    /// The online variant's SQL, beside results.json.
+    pub online_file: String,
+}
+
+/// One variant applied under traffic.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RehearsalRun {
+    pub variant: RehearsalVariant,
+    /// The migration's wall time.
+    pub wall_ms: f64,
+    pub statements: Vec<StatementTiming>,
+    /// Per table and operation of the traffic, its longest lock wait.
+    pub blocked: Vec<Blocked>,
+    /// Per traffic query, its latency before and during the migration.
+    pub queries: Vec<RehearsedQuery>,
+    /// Sessions the migration itself waited for (an old snapshot).
+    #[serde(default)]
+    pub migration_waits: Vec<SessionWait>,
+    /// Set when the migration failed under traffic (a deadlock with it, a
+    /// lock timeout), with the server's error; it was rolled back as far
+    /// as its transactions allow.
+    #[serde(default)]
+    pub failed: Option<String>,
+}
+
+/// Which SQL a rehearsal applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RehearsalVariant {
+    /// The migration file as written.
+    AsWritten,
+    /// `schema::online_sql`'s variant.
+    Online,
+    /// The online variant beside one idle transaction holding a snapshot.
+    OnlineLongTransaction,
+}
+
+/// A request's kind, as the lock it waited for shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    Read,
+    Write,
+}
+
+/// The longest time traffic requests of one kind waited for a lock on one
+/// table, and what held it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Blocked {
+    pub table: String,
+    pub operation: Operation,
+    pub worst_blocked_ms: f64,
+    /// Lock waits seen (each a request that waited at least one sample).
+    pub waits: u64,
+    /// The table (or index, or lock type) the worst wait was for: a write
+    /// to "Message" waits for "Conversation" in its foreign-key check.
+    #[serde(default)]
+    pub lock_on: String,
+    /// The lock mode the request asked for.
+    pub wanted_mode: String,
+    /// The lock mode the blocking session held (or queued for) there.
+    pub blocking_mode: String,
+    /// The statement that took the lock (the migration's, when it was
+    /// the blocker), else what the blocking session was running.
+    pub blocking_statement: String,
+    /// What the blocking session was running when last seen.
+    #[serde(default)]
+    pub blocker_running: String,
+    /// The worst wait projected to production rows (labelled a projection).
+    #[serde(default)]
+    pub projected_ms: Option<f64>,
+}
+
+/// Latency of one traffic query before and during the migration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RehearsedQuery {
+    pub query: String,
+    pub before_requests: u64,
+    pub before_p99_ms: f64,
+    pub before_max_ms: f64,
+    pub during_requests: u64,
+    pub during_p99_ms: f64,
+    pub during_max_ms: f64,
+    pub errors: u64,
+    #[serde(default)]
+    pub first_error: Option<String>,
+}
+
+/// A session that the migration waited on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionWait {
+    pub pid: i32,
+    pub application_name: String,
+    pub state: String,
+    pub xact_start: String,
+    /// What the session last ran.
+    pub query: String,
+    /// The lock the migration waited for (`virtualxid` for a snapshot).
+    pub lock: String,
+    pub waited_ms: f64,
+    /// The migration's statement that waited.
+    pub statement: String,
 }
 
 /// What `helpdesk-bench load` ran, and what it measured.

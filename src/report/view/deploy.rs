@@ -14,6 +14,8 @@ use crate::report::results::{BuildProjection, DeployAdvice, ForeignKey, Interval
 pub struct DeploySection {
     pub advice: Option<AdviceView>,
     pub foreign_keys: Vec<ForeignKeyView>,
+    /// `rehearse`'s variants side by side, when the run rehearsed.
+    pub rehearsal: Option<super::rehearsal::RehearsalView>,
 }
 
 #[derive(Debug, Serialize)]
@@ -67,6 +69,7 @@ fn build_from(r: &Results) -> DeploySection {
     DeploySection {
         advice: r.deploy.as_ref().map(advice),
         foreign_keys: r.foreign_keys.iter().map(foreign_key).collect(),
+        rehearsal: r.rehearsal.as_ref().map(super::rehearsal::build),
     }
 }
 
@@ -160,7 +163,7 @@ mod tests {
     #[test]
     fn nothing_is_rendered_until_measured() {
         let d = build_from(&serde_json::from_value(minimal()).unwrap());
-        assert!(d.advice.is_none() && d.foreign_keys.is_empty());
+        assert!(d.advice.is_none() && d.foreign_keys.is_empty() && d.rehearsal.is_none());
     }
 
     fn minimal() -> serde_json::Value {

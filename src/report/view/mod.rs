@@ -12,6 +12,7 @@ mod heatmap;
 mod load;
 mod plans;
 mod queries;
+mod rehearsal;
 mod verdict;
 
 use std::path::Path;
@@ -55,7 +56,7 @@ pub struct Page {
     pub load: Option<load::LoadSection>,
     /// `helpdesk-bench advise`'s section, when the run holds advice.
     pub advisor: Option<advisor::AdvisorSection>,
-    /// False for a run that holds only load points or advice, and no
+    /// False for a run that holds only load points, advice or a rehearsal, and no
     /// benchmark: the benchmark sections are left out.
     pub bench: bool,
 }
@@ -96,7 +97,8 @@ pub fn page(r: &Results, baseline: Option<&Results>, run_dir: Option<&Path>) -> 
         database_state: r.database.as_ref().map(|d| d.state.to_string()),
         load: load::build(r),
         advisor: advisor::build(r),
-        bench: !r.queries.is_empty() || (r.advice.is_none() && r.load.is_none()),
+        bench: !r.queries.is_empty()
+            || (r.advice.is_none() && r.load.is_none() && r.rehearsal.is_none()),
     }
 }
 

@@ -1,0 +1,307 @@
+//! The lock sampler: every [`SAMPLE_EVERY`] it reads `pg_locks` and
+//! `pg_stat_activity` for every backend of the database that waits for a
+//! lock, with the session blocking it (`pg_blocking_pids`), what that
+//! session runs and which lock mode it holds. Each wait is followed from
+//! its `waitstart` (the server's own timestamp of when the backend began
+//! waiting) until the first sample that no longer sees it; it ended
+//! between the last sample that saw it and that one, so its length is
+//! known to half a sampling interval.
+//!
+//! The sampler never holds a transaction open: each sample is one
+//! autocommit statement, so it cannot delay a concurrent index build's wait
+//! for old snapshots, which is what it watches for.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_postgres::Client;
+
+use crate::cluster::Endpoint;
+use crate::error::{Context, Error, Result};
+
+/// How often the sampler looks: well under the 10 ms the blocked times
+/// must resolve to.
+pub const SAMPLE_EVERY: Duration = Duration::from_millis(5);
+/// The sampler's own `application_name`.
+pub const SAMPLER_APP: &str = "helpdesk-bench rehearse sampler";
+/// Longest a sample may run before the sampler gives up on the server.
+const SAMPLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One sample: the server's clock, and every waiting backend as JSON.
+const SAMPLE_SQL: &str = r#"
+SELECT extract(epoch FROM clock_timestamp())::float8,
+  coalesce((SELECT json_agg(w)::text FROM (
+    SELECT l.pid, coalesce(a.application_name, '') AS app, l.locktype, l.mode,
+           c.relname AS rel,
+           extract(epoch FROM l.waitstart)::float8 AS waitstart,
+           left(coalesce(a.query, ''), 500) AS query,
+           (SELECT coalesce(json_agg(json_build_object(
+                     'pid', b.pid, 'app', coalesce(b.application_name, ''),
+                     'state', coalesce(b.state, ''),
+                     'xact_start', coalesce(b.xact_start::text, ''),
+                     'query', left(coalesce(b.query, ''), 500),
+                     'held', (SELECT string_agg(bl.mode, ', ' ORDER BY bl.mode)
+                                FROM pg_locks bl
+                               WHERE bl.pid = b.pid AND bl.granted
+                                 AND bl.locktype = l.locktype
+                                 AND bl.relation IS NOT DISTINCT FROM l.relation
+                                 AND bl.virtualxid IS NOT DISTINCT FROM l.virtualxid
+                                 AND bl.transactionid IS NOT DISTINCT FROM l.transactionid),
+                     'queued', (SELECT string_agg(bl.mode, ', ' ORDER BY bl.mode)
+                                  FROM pg_locks bl
+                                 WHERE bl.pid = b.pid AND NOT bl.granted))), '[]')
+              FROM unnest(pg_blocking_pids(l.pid)) AS bp(pid)
+              JOIN pg_stat_activity b ON b.pid = bp.pid) AS blockers
+      FROM pg_locks l
+      JOIN pg_stat_activity a ON a.pid = l.pid
+      LEFT JOIN pg_class c ON c.oid = l.relation
+     WHERE NOT l.granted AND a.datname = current_database()) w), '[]')
+"#;
+
+/// A session blocking a wait, as the sampler saw it.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Blocker {
+    pub pid: i32,
+    pub app: String,
+    pub state: String,
+    pub xact_start: String,
+    pub query: String,
+    /// Modes it holds on the object waited for.
+    pub held: Option<String>,
+    /// Modes it is itself waiting for (it is queued ahead).
+    pub queued: Option<String>,
+}
+
+impl Blocker {
+    /// The lock mode through which it blocks: the one it holds on the
+    /// object, else the one it queues for ahead of the waiter.
+    pub fn mode(&self) -> String {
+        match (&self.held, &self.queued) {
+            (Some(h), _) => h.clone(),
+            (None, Some(q)) => format!("{q} (queued ahead)"),
+            (None, None) => String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Row {
+    pid: i32,
+    app: String,
+    locktype: String,
+    mode: String,
+    rel: Option<String>,
+    waitstart: Option<f64>,
+    query: String,
+    blockers: Vec<Blocker>,
+}
+
+/// One backend's wait for one lock, from its start to its end.
+#[derive(Debug, Clone)]
+pub struct Wait {
+    pub pid: i32,
+    pub app: String,
+    pub locktype: String,
+    /// The mode it asked for.
+    pub mode: String,
+    /// The table (or index) waited for, when it is a relation lock.
+    pub rel: Option<String>,
+    /// Server epoch seconds.
+    pub waitstart: f64,
+    /// The last sample that saw it waiting, server epoch seconds.
+    pub last_seen: f64,
+    /// The first sample that no longer saw it (none: still waiting at stop).
+    pub gone_at: Option<f64>,
+    /// What it was running.
+    pub query: String,
+    /// The session that blocked it, as last seen: the one holding a lock on
+    /// the object when there is one.
+    pub blocker: Option<Blocker>,
+}
+
+impl Wait {
+    /// How long it waited, in milliseconds: to the middle of the interval
+    /// between the last sample that saw it and the first that did not.
+    pub fn blocked_ms(&self) -> f64 {
+        let end = match self.gone_at {
+            Some(g) => (self.last_seen + g) / 2.0,
+            None => self.last_seen,
+        };
+        ((end - self.waitstart) * 1e3).max(0.0)
+    }
+}
+
+/// A running sampler; [`Sampler::stop`] returns the waits it saw.
+pub struct Sampler {
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<Result<Vec<Wait>>>>,
+}
+
+impl Drop for Sampler {
+    /// Not stopped (an error elsewhere): it stops at once.
+    fn drop(&mut self) {
+        if let Some(t) = &self.task {
+            t.abort();
+        }
+    }
+}
+
+impl Sampler {
+    /// Connects and starts sampling `db` every [`SAMPLE_EVERY`].
+    pub async fn start(db: &Endpoint) -> Result<Sampler> {
+        let client = db.connect().await?;
+        client
+            .batch_execute(&format!(
+                "SET application_name = '{SAMPLER_APP}'; SET statement_timeout = '{}ms'",
+                SAMPLE_TIMEOUT.as_millis()
+            ))
+            .await
+            .context("setting up the lock sampler")?;
+        let (stop, rx) = watch::channel(false);
+        let task = tokio::spawn(sample_until(client, rx));
+        Ok(Sampler {
+            stop,
+            task: Some(task),
+        })
+    }
+
+    /// Takes one last sample and returns every wait seen, oldest first.
+    pub async fn stop(mut self) -> Result<Vec<Wait>> {
+        let _ = self.stop.send(true);
+        let Some(task) = self.task.take() else {
+            return Ok(Vec::new());
+        };
+        task.await
+            .map_err(|e| Error::BadInput(format!("the lock sampler stopped: {e}")))?
+    }
+}
+
+async fn sample_until(client: Client, mut stop: watch::Receiver<bool>) -> Result<Vec<Wait>> {
+    let statement = client
+        .prepare(SAMPLE_SQL)
+        .await
+        .context("preparing the lock sampler's query")?;
+    let mut open: HashMap<(i32, u64, String), Wait> = HashMap::new();
+    let mut done = Vec::new();
+    let mut tick = tokio::time::interval(SAMPLE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let last = *stop.borrow();
+        let row = tokio::time::timeout(SAMPLE_TIMEOUT, client.query_one(&statement, &[]))
+            .await
+            .map_err(|_| Error::BadInput("the lock sampler's query got no answer in 10 s; check that the server is still running".into()))?
+            .context("sampling pg_locks")?;
+        let t: f64 = row.get(0);
+        let json: String = row.get(1);
+        let rows: Vec<Row> = serde_json::from_str(&json).context("reading a lock sample")?;
+        track(&mut open, &mut done, t, rows);
+        if last {
+            break;
+        }
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => {}
+        }
+    }
+    done.extend(open.into_values());
+    done.sort_by(|a, b| a.waitstart.total_cmp(&b.waitstart));
+    Ok(done)
+}
+
+/// Folds one sample taken at `t` into the open and finished waits.
+fn track(
+    open: &mut HashMap<(i32, u64, String), Wait>,
+    done: &mut Vec<Wait>,
+    t: f64,
+    rows: Vec<Row>,
+) {
+    let mut seen = Vec::with_capacity(rows.len());
+    for r in rows {
+        // A wait without a start time is one that began this instant.
+        let start = r.waitstart.unwrap_or(t);
+        let key = (r.pid, start.to_bits(), r.locktype.clone());
+        let blocker = pick_blocker(r.blockers);
+        let w = open.entry(key.clone()).or_insert_with(|| Wait {
+            pid: r.pid,
+            app: r.app,
+            locktype: r.locktype,
+            mode: r.mode,
+            rel: r.rel,
+            waitstart: start,
+            last_seen: t,
+            gone_at: None,
+            query: r.query,
+            blocker: None,
+        });
+        w.last_seen = t;
+        if blocker.is_some() {
+            w.blocker = blocker;
+        }
+        seen.push(key);
+    }
+    let ended: Vec<_> = open.keys().filter(|k| !seen.contains(k)).cloned().collect();
+    for k in ended {
+        if let Some(mut w) = open.remove(&k) {
+            w.gone_at = Some(t);
+            done.push(w);
+        }
+    }
+}
+
+/// The blocker that holds a lock on the object, else the first one queued
+/// ahead.
+fn pick_blocker(mut blockers: Vec<Blocker>) -> Option<Blocker> {
+    let holder = blockers.iter().position(|b| b.held.is_some()).unwrap_or(0);
+    (!blockers.is_empty()).then(|| blockers.swap_remove(holder))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(pid: i32, start: f64) -> Row {
+        Row {
+            pid,
+            app: "a".into(),
+            locktype: "relation".into(),
+            mode: "AccessShareLock".into(),
+            rel: Some("User".into()),
+            waitstart: Some(start),
+            query: "SELECT".into(),
+            blockers: vec![],
+        }
+    }
+
+    #[test]
+    fn a_wait_ends_halfway_between_the_last_sample_that_saw_it_and_the_next() {
+        let (mut open, mut done) = (HashMap::new(), Vec::new());
+        track(&mut open, &mut done, 10.000, vec![row(1, 9.998)]);
+        track(&mut open, &mut done, 10.250, vec![row(1, 9.998)]);
+        track(&mut open, &mut done, 10.500, vec![row(1, 9.998)]);
+        track(&mut open, &mut done, 10.510, vec![]);
+        assert_eq!(done.len(), 1);
+        assert!((done[0].blocked_ms() - 507.0).abs() < 1e-6);
+        assert!(open.is_empty());
+    }
+
+    #[test]
+    fn the_blocker_holding_the_lock_is_named_over_one_queued_ahead() {
+        let b = |pid, held: Option<&str>| Blocker {
+            pid,
+            app: String::new(),
+            state: "active".into(),
+            xact_start: String::new(),
+            query: String::new(),
+            held: held.map(String::from),
+            queued: Some("AccessExclusiveLock".into()),
+        };
+        let picked = pick_blocker(vec![b(1, None), b(2, Some("ShareLock"))]).unwrap();
+        assert_eq!(picked.pid, 2);
+        assert_eq!(picked.mode(), "ShareLock");
+        assert_eq!(b(1, None).mode(), "AccessExclusiveLock (queued ahead)");
+        assert!(pick_blocker(vec![]).is_none());
+    }
+}
