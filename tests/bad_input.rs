@@ -203,10 +203,14 @@ fn nothing_from_a_malformed_password_is_printed() {
     );
 }
 
-/// Writes a one-query catalogue into a fresh directory and returns its path.
-fn catalogue_file(tag: &str, name: &str, expect_index: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("hb-cat-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// Writes a one-query catalogue into a fresh directory (removed when the
+/// returned guard drops) and returns both.
+fn catalogue_file(
+    tag: &str,
+    name: &str,
+    expect_index: &str,
+) -> (common::TempDir, std::path::PathBuf) {
+    let dir = common::TempDir::new(&format!("cat-{tag}"));
     let file = dir.join("bad.toml");
     std::fs::write(
         &file,
@@ -216,12 +220,12 @@ fn catalogue_file(tag: &str, name: &str, expect_index: &str) -> std::path::PathB
         ),
     )
     .unwrap();
-    file
+    (dir, file)
 }
 
 #[test]
 fn catalogue_expecting_an_index_the_migration_lacks() {
-    let file = catalogue_file("idx", "human_queue", "Conversation_statsu_idx");
+    let (_dir, file) = catalogue_file("idx", "human_queue", "Conversation_statsu_idx");
     let out = run(&["explain", "--catalogue", file.to_str().unwrap()]);
     assert_one_line_error(
         &out,
@@ -232,18 +236,16 @@ fn catalogue_expecting_an_index_the_migration_lacks() {
     );
     assert!(stderr(&out)
         .contains("its indexes are Conversation_status_idx, Conversation_assignedTo_idx"));
-    let _ = std::fs::remove_dir_all(file.parent().unwrap());
 }
 
 #[test]
 fn catalogue_query_name_criterion_cannot_use() {
-    let file = catalogue_file("name", "human queue/open", "Conversation_status_idx");
+    let (_dir, file) = catalogue_file("name", "human queue/open", "Conversation_status_idx");
     let out = run(&["explain", "--catalogue", file.to_str().unwrap()]);
     assert_one_line_error(&out, "query name \"human queue/open\" holds ' '");
     assert!(stderr(&out).contains("use only ASCII letters, digits, '_' and '-'"));
     let long = "q".repeat(70);
-    let file = catalogue_file("long", &long, "Conversation_status_idx");
+    let (_dir, file) = catalogue_file("long", &long, "Conversation_status_idx");
     let out = run(&["explain", "--catalogue", file.to_str().unwrap()]);
     assert_one_line_error(&out, "is 70 characters long; shorten it to 64 or fewer");
-    let _ = std::fs::remove_dir_all(file.parent().unwrap());
 }
