@@ -15,6 +15,8 @@ pub struct RehearsalView {
     pub rows: Vec<BlockedRow>,
     /// Wall time per variant: as written, online, online + long transaction.
     pub wall: [String; 3],
+    /// One line per variant whose migration failed, with the error.
+    pub failures: Vec<String>,
     /// One sentence comparing the worst waits.
     pub headline: String,
     pub resolution: String,
@@ -83,13 +85,20 @@ pub(super) fn build(r: &Rehearsal) -> RehearsalView {
     let wall = runs.map(|run| {
         let t = TimeUnit::for_column([run.wall_ms]).fmt(run.wall_ms);
         match &run.failed {
-            Some(e) => format!("{t}, then failed: {e}"),
+            Some(_) => format!("{t}, then failed"),
             None => t,
         }
     });
+    let names = ["as written", "online", "online, beside a long transaction"];
+    let failures = runs
+        .iter()
+        .zip(names)
+        .filter_map(|(run, name)| run.failed.as_ref().map(|e| format!("{name}: {e}")))
+        .collect();
     RehearsalView {
         rows,
         wall,
+        failures,
         headline: headline(r),
         resolution: format!(
             "Lock waits sampled every {:.0} ms from pg_locks and pg_stat_activity; each is known to ±{:.1} ms. A dash: no request waited for a lock long enough to be seen.",
