@@ -233,10 +233,10 @@ fn verdict(load: &LoadRun, clients: usize, tag: &str) -> VerdictLine {
 }
 
 /// A ratio as a signed change with its interval, `+35% [+20%, +52%]`;
-/// past tenfold, as a factor.
+/// a rise past tenfold as a factor (a fall never passes −100%, so it stays
+/// a percentage).
 pub fn change(i: &Interval) -> String {
-    let tenfold = |x: f64| !(0.1..=10.0).contains(&x);
-    if tenfold(i.low) || tenfold(i.high) {
+    if i.high > 10.0 {
         return factor_range(i.point, i.low, i.high);
     }
     let pct = |x: f64| {
@@ -339,7 +339,7 @@ mod tests {
             low: 0.01,
             high: 0.03,
         };
-        assert_eq!(change(&i), "0.02× [0.01×–0.03×]");
+        assert_eq!(change(&i), "−98% [−99%, −97%]");
         let i = Interval {
             point: 1.6,
             low: 0.998,
