@@ -10,10 +10,10 @@
 
 pub mod common;
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fingerprint, seeded_tiny, stderr, Fingerprint, TempDir, TestDb};
+use common::{fingerprint, finish, seeded_tiny, stderr, Fingerprint, TempDir, TestDb};
 use helpdesk_bench::report::Results;
 use helpdesk_bench::schema::IndexState;
 use nix::sys::signal::{kill, Signal};
@@ -77,19 +77,6 @@ fn load(db: &TestDb, dir: &TempDir, args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-/// Waits for the tool to exit, failing the test after `limit`.
-fn finish(mut child: Child, limit: Duration) -> Output {
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("helpdesk-bench still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
 }
 
 fn results(dir: &TempDir) -> Results {

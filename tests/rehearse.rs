@@ -8,10 +8,10 @@
 pub mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fingerprint, scalar, seeded_tiny, stderr, stdout, TempDir, TestDb};
+use common::{fingerprint, finish, scalar, seeded_tiny, stderr, stdout, TempDir, TestDb};
 use helpdesk_bench::rehearse::{worst_blocked, Detail, Sampler, TRAFFIC_APP};
 use helpdesk_bench::report::{Operation, RehearsalVariant, Results};
 use helpdesk_bench::schema::{online_sql, Migration};
@@ -95,19 +95,6 @@ fn rehearse(db: &TestDb, reports: &Path, extra: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-/// Waits for the tool to exit, failing the test after `limit`.
-fn finish(mut child: Child, limit: Duration) -> Output {
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("helpdesk-bench still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
 }
 
 /// Nothing of run `pid` is left on the server: no scratch database, no

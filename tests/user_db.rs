@@ -10,10 +10,10 @@
 
 pub mod common;
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{fingerprint, seeded_tiny, stderr, stdout, Fingerprint, TempDir, TestDb};
+use common::{fingerprint, finish, seeded_tiny, stderr, stdout, Fingerprint, TempDir, TestDb};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use tokio_postgres::Client;
@@ -66,19 +66,6 @@ fn explain(db: &TestDb, out: &TempDir, args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
-}
-
-/// Waits for the tool to exit, failing the test after `limit`.
-fn finish(mut child: Child, limit: Duration) -> Output {
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("helpdesk-bench still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
 }
 
 /// A connection of the test's own, named so it is never taken for the tool's.
