@@ -302,6 +302,31 @@ pub struct LoadArgs {
     pub force: bool,
 }
 
+/// Flags of the commands that work on scratch copies (`advise`, `rehearse`).
+#[derive(Debug, Clone, Args)]
+pub struct ScratchArgs {
+    /// With --url: let the tool create, seed, change and drop scratch
+    /// databases of its own on that server (never copied from yours; your
+    /// tables are not touched). Needs CREATEDB. Same as
+    /// HELPDESK_BENCH_ALLOW_WRITES=1.
+    #[arg(long)]
+    pub allow_writes: bool,
+    /// Scale of the scratch copies (embedded: seeded once, then cached).
+    #[arg(long, value_enum, default_value = "small")]
+    pub scale: Scale,
+    /// Seed of the data (and of rehearse's choice of queries).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+impl ScratchArgs {
+    /// True when --allow-writes or HELPDESK_BENCH_ALLOW_WRITES=1 was given.
+    pub fn writes_allowed(&self) -> bool {
+        self.allow_writes
+            || std::env::var(crate::workspace::ALLOW_WRITES_ENV).is_ok_and(|v| v == "1")
+    }
+}
+
 /// Flags of `advise`.
 #[derive(Debug, Clone, Args)]
 pub struct AdviseArgs {
@@ -309,16 +334,8 @@ pub struct AdviseArgs {
     pub conn: ConnArgs,
     #[command(flatten)]
     pub migration: MigrationArgs,
-    /// With --url: lets advise create, seed, change and drop a scratch
-    /// database of its own on that server (never your tables). Needs CREATEDB.
-    #[arg(long)]
-    pub allow_writes: bool,
-    /// The scale of the seeded scratch copy (embedded: seeded once, then cached).
-    #[arg(long, value_enum, default_value = "small")]
-    pub scale: Scale,
-    /// The seed of the data.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub scratch: ScratchArgs,
     /// Query catalogue to use (default: fixtures/queries.toml).
     #[arg(long, value_name = "FILE", env = CATALOGUE_ENV)]
     pub catalogue: Option<PathBuf>,
@@ -341,16 +358,8 @@ pub struct RehearseArgs {
     pub conn: ConnArgs,
     #[command(flatten)]
     pub migration: MigrationArgs,
-    /// On your server (--url): let the tool create, seed and drop scratch
-    /// databases there (never copied from yours; yours is not touched).
-    #[arg(long)]
-    pub allow_writes: bool,
-    /// Scale of the scratch copies (embedded: seeded once, then cached).
-    #[arg(long, value_enum, default_value = "small")]
-    pub scale: Scale,
-    /// Seed of the data, and of the traffic's choice of queries.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub scratch: ScratchArgs,
     /// Traffic: requests per second over all clients, open loop.
     #[arg(long, value_name = "TOTAL_PER_S", default_value = "50", value_parser = positive_rate, allow_hyphen_values = true)]
     pub rate: f64,

@@ -18,12 +18,12 @@ use crate::report::{self, format_ms, Advice, Results, Tool};
 use crate::schema::Migration;
 use crate::scratch::{Scratch, Stage};
 use crate::seed::Reporter;
-use crate::workspace::{Workspace, ALLOW_WRITES_ENV};
+use crate::workspace::Workspace;
 
 pub async fn run(args: AdviseArgs, quiet: bool) -> Result<ExitCode> {
     let started = Instant::now();
     let url = args.conn.url.as_deref();
-    let allowed = args.allow_writes || std::env::var(ALLOW_WRITES_ENV).is_ok_and(|v| v == "1");
+    let allowed = args.scratch.writes_allowed();
     if url.is_some() && !allowed {
         return Err(Error::BadInput(
             "advise builds indexes and writes rows in a scratch database it creates, seeds and drops on your server (never in your tables); pass --allow-writes to let it, or leave out --url to use the embedded database".into(),
@@ -37,7 +37,14 @@ pub async fn run(args: AdviseArgs, quiet: bool) -> Result<ExitCode> {
         }
     };
     let progress = Reporter::auto(quiet);
-    let ws = Workspace::open(url, args.scale, args.seed, &chain, &progress).await?;
+    let ws = Workspace::open(
+        url,
+        args.scratch.scale,
+        args.scratch.seed,
+        &chain,
+        &progress,
+    )
+    .await?;
     let scratch = Scratch::create(&ws, &chain, Stage::After, &progress).await?;
     note(format!(
         "scratch copy {} at scale {}",

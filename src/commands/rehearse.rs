@@ -12,16 +12,14 @@ use crate::rehearse::{self, Options};
 use crate::report::{self, Blocked, Rehearsal, RehearsalRun, Results, Tool};
 use crate::schema::online_sql;
 use crate::seed::Reporter;
-use crate::workspace::{Workspace, ALLOW_WRITES_ENV};
+use crate::workspace::Workspace;
 
 pub async fn run(args: RehearseArgs, quiet: bool) -> Result<ExitCode> {
     let chain = args.migration.chain()?;
     let m = &chain.under_test;
     let catalogue = Catalogue::load(args.catalogue.as_deref(), &chain)?;
     let on_user_server = args.conn.url.is_some();
-    if on_user_server
-        && !(args.allow_writes || std::env::var(ALLOW_WRITES_ENV).is_ok_and(|v| v == "1"))
-    {
+    if on_user_server && !args.scratch.writes_allowed() {
         return Err(Error::BadInput(
             "rehearse creates, seeds and drops scratch databases on the server; add --allow-writes (your own database is not touched)".into(),
         ));
@@ -38,8 +36,8 @@ pub async fn run(args: RehearseArgs, quiet: bool) -> Result<ExitCode> {
     };
     let ws = Workspace::open(
         args.conn.url.as_deref(),
-        args.scale,
-        args.seed,
+        args.scratch.scale,
+        args.scratch.seed,
         &chain,
         &Reporter::auto(quiet),
     )
@@ -58,7 +56,7 @@ pub async fn run(args: RehearseArgs, quiet: bool) -> Result<ExitCode> {
         queries,
         rate: args.rate,
         clients: args.clients,
-        seed: args.seed,
+        seed: args.scratch.seed,
         production,
         production_source: source,
         progress: &Reporter::auto(quiet),
