@@ -230,6 +230,45 @@ struct Measured {
     updates: Updates,
 }
 
+/// The selection: the size budget (given, or the migration's own indexes'
+/// total as built) and the chosen candidates' definitions, marked chosen
+/// in `ms`.
+fn choose(
+    lab: &Lab<'_>,
+    m: &crate::schema::Migration,
+    catalogue: &Catalogue,
+    fks: &[ForeignKey],
+    cands: &[Candidate],
+    ms: &mut Measured,
+) -> Result<(u64, Vec<IndexDef>)> {
+    let weight = |name: &str| catalogue.get(name).map(|q| q.weight).unwrap_or(0.0);
+    let (w_ins, w_upd) = (weight(INSERT_WORKLOAD), weight(UPDATE_WORKLOAD));
+    let own: u64 = ms
+        .candidates
+        .iter()
+        .filter(|c| m.index(&c.name).is_some())
+        .map(|c| c.cost.size_bytes)
+        .sum();
+    let budget = lab.o.size_budget.unwrap_or(own);
+    let reqs: Vec<&ForeignKey> = fks.iter().filter(|f| f.served_by.is_empty()).collect();
+    let items = assemble::items(cands, ms, &reqs, w_ins, w_upd);
+    let choice = select::select(&items, budget, reqs.len()).ok_or_else(|| {
+        Error::BadInput(format!(
+            "no candidate set within the size budget ({}) keeps an index for every foreign key; raise --size-budget",
+            crate::report::format_bytes(budget as f64)
+        ))
+    })?;
+    for &i in &choice.chosen {
+        ms.candidates[i].chosen = true;
+    }
+    let chosen = choice
+        .chosen
+        .iter()
+        .map(|&i| cands[i].def.clone())
+        .collect();
+    Ok((budget, chosen))
+}
+
 /// Selects, measures both sets whole, and assembles the advice.
 async fn finish(
     lab: &Lab<'_>,
@@ -241,31 +280,7 @@ async fn finish(
     note: &dyn Fn(String),
 ) -> Result<(Advice, Change)> {
     let m = &chain.under_test;
-    let weight = |name: &str| catalogue.get(name).map(|q| q.weight).unwrap_or(0.0);
-    let (w_ins, w_upd) = (weight(INSERT_WORKLOAD), weight(UPDATE_WORKLOAD));
-    let own: u64 = ms
-        .candidates
-        .iter()
-        .filter(|c| m.index(&c.name).is_some())
-        .map(|c| c.cost.size_bytes)
-        .sum();
-    let budget = lab.o.size_budget.unwrap_or(own);
-    let reqs: Vec<&ForeignKey> = fks.iter().filter(|f| f.served_by.is_empty()).collect();
-    let items = assemble::items(&cands, &mut ms, &reqs, w_ins, w_upd);
-    let choice = select::select(&items, budget, reqs.len()).ok_or_else(|| {
-        Error::BadInput(format!(
-            "no candidate set within the size budget ({}) keeps an index for every foreign key; raise --size-budget",
-            crate::report::format_bytes(budget as f64)
-        ))
-    })?;
-    for &i in &choice.chosen {
-        ms.candidates[i].chosen = true;
-    }
-    let chosen: Vec<IndexDef> = choice
-        .chosen
-        .iter()
-        .map(|&i| cands[i].def.clone())
-        .collect();
+    let (budget, chosen) = choose(lab, m, catalogue, fks, &cands, &mut ms)?;
     note(format!(
         "chosen: {}",
         chosen
