@@ -53,6 +53,25 @@ pub struct QueryRow {
     pub during: Vec<String>,
 }
 
+/// Each variant's wall time (", then failed" when it failed), and one line
+/// per failed variant with its error.
+fn walls(runs: &[&RehearsalRun; 3]) -> ([String; 3], Vec<String>) {
+    let wall = runs.map(|run| {
+        let t = TimeUnit::for_column([run.wall_ms]).fmt(run.wall_ms);
+        match &run.failed {
+            Some(_) => format!("{t}, then failed"),
+            None => t,
+        }
+    });
+    let names = ["as written", "online", "online, beside a long transaction"];
+    let failures = runs
+        .iter()
+        .zip(names)
+        .filter_map(|(run, name)| run.failed.as_ref().map(|e| format!("{name}: {e}")))
+        .collect();
+    (wall, failures)
+}
+
 pub(super) fn build(r: &Rehearsal) -> RehearsalView {
     let runs = [&r.as_written, &r.online, &r.online_long_transaction];
     let mut keys: Vec<(String, Operation)> = runs
@@ -82,19 +101,7 @@ pub(super) fn build(r: &Rehearsal) -> RehearsalView {
                 .unwrap_or_default(),
         })
         .collect();
-    let wall = runs.map(|run| {
-        let t = TimeUnit::for_column([run.wall_ms]).fmt(run.wall_ms);
-        match &run.failed {
-            Some(_) => format!("{t}, then failed"),
-            None => t,
-        }
-    });
-    let names = ["as written", "online", "online, beside a long transaction"];
-    let failures = runs
-        .iter()
-        .zip(names)
-        .filter_map(|(run, name)| run.failed.as_ref().map(|e| format!("{name}: {e}")))
-        .collect();
+    let (wall, failures) = walls(&runs);
     RehearsalView {
         rows,
         wall,
