@@ -96,13 +96,20 @@ pub async fn run(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
         load: Some(run),
         ..Default::default()
     };
+    save(&results, &dir, &args.reports)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes results.json and the report into the run folder, moves
+/// `latest` to it, and prints both paths.
+fn save(results: &Results, dir: &std::path::Path, reports: &std::path::Path) -> Result<()> {
     let file = dir.join("results.json");
     results.write(&file)?;
-    report::render(&results, &dir)?;
-    report::point_latest(&args.reports, &dir)?;
+    report::render(results, dir)?;
+    report::point_latest(reports, dir)?;
     out!("{}", dir.join("index.html").display());
     out!("{}", file.display());
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// What the database can run, and what it is.
