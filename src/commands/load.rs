@@ -151,15 +151,21 @@ async fn inspect(
     })
 }
 
-/// `1,4,16 clients × 2 state(s) × 10s each, closed loop`.
+/// `1,4,16 clients × 2 states × 10s each, closed loop`.
 fn plan(args: &LoadArgs, states: usize) -> String {
+    let plural = |n: usize, word: &str| match n {
+        1 => word.to_string(),
+        _ => format!("{word}s"),
+    };
     format!(
-        "{} clients × {states} state(s) × {:?} each, {}",
+        "{} {} × {states} {} × {:?} each, {}",
         args.clients
             .iter()
             .map(usize::to_string)
             .collect::<Vec<_>>()
             .join(","),
+        plural(args.clients.iter().copied().max().unwrap_or(0), "client"),
+        plural(states, "state"),
         args.duration,
         match args.rate {
             Some(r) => format!("open loop at {r} requests/s"),
