@@ -9,8 +9,6 @@
 //! stop without doing so (an error, Ctrl-C, even SIGKILL), its
 //! [`SqlGuard`] runs `DROP DATABASE … WITH (FORCE)` through `psql`.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use crate::cluster::{self, Endpoint, SqlGuard};
 use crate::error::{Context, Error, Result};
 use crate::schema::MigrationChain;
@@ -52,7 +50,7 @@ impl Scratch {
         stage: Stage,
         progress: &Reporter,
     ) -> Result<Scratch> {
-        let name = unique_name();
+        let name = cluster::unique_name(PREFIX);
         let admin = ws.db.clone();
         if ws.cluster.is_some() {
             let source = match stage {
@@ -132,15 +130,6 @@ impl Drop for Scratch {
 
 fn drop_sql(name: &str) -> String {
     format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name))
-}
-
-fn unique_name() -> String {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "{PREFIX}_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 async fn create_on_user_server(admin: &Endpoint, name: &str) -> Result<Endpoint> {

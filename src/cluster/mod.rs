@@ -78,14 +78,19 @@ pub async fn scratch_database(prefix: &str) -> Result<Endpoint> {
 
 /// Like [`scratch_database`], cloning `template`.
 pub async fn scratch_from(prefix: &str, template: Option<&str>) -> Result<Endpoint> {
+    create_database(&resolve(None)?, &unique_name(prefix), template).await
+}
+
+/// A database name no other call in any running process returns:
+/// `<prefix>_<pid>_<n>`.
+pub fn unique_name(prefix: &str) -> String {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let name = format!(
+    format!(
         "{prefix}_{}_{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
-    create_database(&resolve(None)?, &name, template).await
+    )
 }
 
 /// Creates database `name` on `admin`'s server, optionally cloned from
