@@ -432,17 +432,7 @@ pub fn collect(
 mod tests {
     use super::*;
     use crate::advise::scans::scans;
-    use crate::explain::Plan;
-
-    fn plan(json: &str) -> Plan {
-        Plan::from_json(json).unwrap()
-    }
-
-    const AGENT: &str = r#"[{"Plan": {"Node Type": "Limit", "Output": ["id"], "Plans": [
-        {"Node Type": "Sort", "Sort Key": ["\"Message\".\"createdAt\" DESC"], "Plans": [
-          {"Node Type": "Seq Scan", "Relation Name": "Message", "Alias": "Message",
-           "Output": ["id", "\"conversationId\"", "content", "\"createdAt\""],
-           "Filter": "(\"Message\".role = 'agent'::text)"}]}]}}]"#;
+    use crate::advise::scans::tests::{plan, AGENT};
 
     #[test]
     fn a_rare_constant_gives_a_partial_index_and_a_wide_column_no_include() {

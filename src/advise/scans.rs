@@ -203,14 +203,16 @@ pub async fn generic_plan(client: &Client, q: &Query) -> Result<Plan> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn plan(json: &str) -> Plan {
+    pub(crate) fn plan(json: &str) -> Plan {
         Plan::from_json(json).unwrap()
     }
 
-    const AGENT: &str = r#"[{"Plan": {"Node Type": "Limit", "Output": ["id"], "Plans": [
+    /// A generic plan of the agents' recent messages: a sequential scan
+    /// filtered on a constant, sorted, limited.
+    pub(crate) const AGENT: &str = r#"[{"Plan": {"Node Type": "Limit", "Output": ["id"], "Plans": [
         {"Node Type": "Sort", "Sort Key": ["\"Message\".\"createdAt\" DESC"], "Plans": [
           {"Node Type": "Seq Scan", "Relation Name": "Message", "Alias": "Message",
            "Output": ["id", "\"conversationId\"", "content", "\"createdAt\""],
