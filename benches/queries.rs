@@ -22,7 +22,11 @@ use helpdesk_bench::queries::Catalogue;
 use helpdesk_bench::report::CriterionRun;
 use helpdesk_bench::schema::MigrationChain;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    common::exit(run())
+}
+
+fn run() -> anyhow::Result<()> {
     let bench_mode = common::bench_mode();
     // Read first, so a typo fails before the benchmarks, not after.
     let production_rows = match std::env::var(PRODUCTION_ROWS_ENV) {

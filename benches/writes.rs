@@ -3,8 +3,11 @@
 //! without the migration's indexes, in groups `write_<name>`. Their timings
 //! are added to the newest run's `results.json` (`reports/latest`).
 //!
-//! Embedded by default. Against `DATABASE_URL` they insert and update rows,
-//! so they run only with `HELPDESK_BENCH_ALLOW_WRITES=1`.
+//! Embedded by default. Against `DATABASE_URL` they run only with
+//! `HELPDESK_BENCH_ALLOW_ROLLED_BACK_WRITES=1`: each index state is a
+//! transaction that is rolled back and each write a savepoint inside it, so
+//! no row is kept, but the sequences the inserts draw ids from advance
+//! (PostgreSQL never rolls back `nextval`).
 
 use std::path::PathBuf;
 
@@ -13,17 +16,24 @@ use criterion::SamplingMode;
 pub mod common;
 
 use helpdesk_bench::cluster::URL_ENV;
+use helpdesk_bench::permission::{refuse_retired, ROLLED_BACK_WRITES};
 use helpdesk_bench::queries::{split_runnable, Catalogue, ParamPool, Prepared};
 use helpdesk_bench::report::{criterion as crit, CriterionRun, QueryResult, Results};
 use helpdesk_bench::schema::{Access, IndexState, Migration, MigrationChain, Session};
-use helpdesk_bench::workspace::ALLOW_WRITES_ENV;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    common::exit(run())
+}
+
+fn run() -> anyhow::Result<()> {
     let bench_mode = common::bench_mode();
     let url = std::env::var(URL_ENV).ok();
-    if url.is_some() && std::env::var(ALLOW_WRITES_ENV).map_or(true, |v| v != "1") {
-        eprintln!("writes: not run: the write workloads insert and update rows in DATABASE_URL; set {ALLOW_WRITES_ENV}=1 to run them there");
-        return Ok(());
+    if url.is_some() {
+        refuse_retired("benches/writes.rs", &ROLLED_BACK_WRITES)?;
+        if !ROLLED_BACK_WRITES.granted(false)? {
+            eprintln!("writes: not run: the write workloads insert and update rows in DATABASE_URL (rolled back, but their sequences advance); set {}=1 to run them there", ROLLED_BACK_WRITES.env);
+            return Ok(());
+        }
     }
     let crit = CriterionRun::start();
     let mut c = common::criterion(&crit)?;

@@ -300,6 +300,12 @@ pub struct LoadArgs {
     /// use the migration's tables. Same as HELPDESK_BENCH_FORCE=1.
     #[arg(long)]
     pub force: bool,
+    /// With --url: also run the catalogue's writes, COMMITTED into your
+    /// tables (rows are inserted and updated for real; run it on a copy).
+    /// Without it, only reads run there. Same as
+    /// HELPDESK_BENCH_COMMIT_WRITES=1.
+    #[arg(long)]
+    pub commit_writes: bool,
 }
 
 /// Flags of the commands that work on scratch copies (`advise`, `rehearse`).
@@ -308,8 +314,11 @@ pub struct ScratchArgs {
     /// With --url: let the tool create, seed, change and drop scratch
     /// databases of its own on that server (never copied from yours; your
     /// tables are not touched). Needs CREATEDB. Same as
-    /// HELPDESK_BENCH_ALLOW_WRITES=1.
+    /// HELPDESK_BENCH_ALLOW_SCRATCH=1.
     #[arg(long)]
+    pub allow_scratch: bool,
+    /// Retired: it meant two things. Use --allow-scratch.
+    #[arg(long, hide = true)]
     pub allow_writes: bool,
     /// Scale of the scratch copies (embedded: seeded once, then cached).
     #[arg(long, value_enum, default_value = "small")]
@@ -320,10 +329,19 @@ pub struct ScratchArgs {
 }
 
 impl ScratchArgs {
-    /// True when --allow-writes or HELPDESK_BENCH_ALLOW_WRITES=1 was given.
-    pub fn writes_allowed(&self) -> bool {
-        self.allow_writes
-            || std::env::var(crate::workspace::ALLOW_WRITES_ENV).is_ok_and(|v| v == "1")
+    /// True when --allow-scratch or HELPDESK_BENCH_ALLOW_SCRATCH was given;
+    /// the retired --allow-writes and HELPDESK_BENCH_ALLOW_WRITES are
+    /// refused, naming the new permission.
+    pub fn scratch_allowed(&self, command: &str) -> Result<bool> {
+        use crate::permission::{refuse_retired, SCRATCH};
+        if self.allow_writes {
+            return Err(crate::error::Error::BadInput(format!(
+                "--allow-writes is retired, because it meant two things; for {command}, pass {} instead",
+                SCRATCH.flag
+            )));
+        }
+        refuse_retired(command, &SCRATCH)?;
+        SCRATCH.granted(self.allow_scratch)
     }
 }
 

@@ -3,6 +3,22 @@
 
 use std::path::PathBuf;
 
+/// The exit status of every command and bench: one policy, documented in
+/// the README.
+pub mod exit {
+    /// Done.
+    pub const DONE: u8 = 0;
+    /// A quality gate failed: the tool measured, and what it measured
+    /// broke a rule the user asked it to enforce (`explain --strict`, a
+    /// failing `verify` check).
+    pub const GATE_FAILED: u8 = 1;
+    /// The tool could not do what was asked: bad input, a runtime error,
+    /// or nothing measured.
+    pub const FAILED: u8 = 2;
+    /// Interrupted by Ctrl-C or SIGTERM (as shells report SIGINT).
+    pub const INTERRUPTED: u8 = 130;
+}
+
 /// Shorthand for results in this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -147,7 +163,7 @@ pub enum Error {
         holders: String,
     },
 
-    #[error("query {query} writes ({detail}) but is not declared a write; nothing was changed; mark it `kind = \"write\"` in the catalogue (writes run on your database only with HELPDESK_BENCH_ALLOW_WRITES=1)")]
+    #[error("query {query} writes ({detail}) but is not declared a write; nothing was changed; mark it `kind = \"write\"` in the catalogue (writes run on your database only where a flag allows them)")]
     UndeclaredWrite { query: String, detail: String },
 
     #[error("interrupted; open transactions were rolled back")]
@@ -241,6 +257,14 @@ pub fn chain(e: &dyn std::error::Error) -> String {
 }
 
 impl Error {
+    /// The exit status this error ends a command with ([`exit`]).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Interrupted => exit::INTERRUPTED,
+            _ => exit::FAILED,
+        }
+    }
+
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

@@ -26,6 +26,7 @@ pub mod error;
 pub mod explain;
 pub mod load;
 pub mod measure;
+pub mod permission;
 pub mod queries;
 pub mod rehearse;
 pub mod report;

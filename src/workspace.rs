@@ -11,17 +11,15 @@ use sha2::{Digest, Sha256};
 
 use crate::cluster::{self, Cluster, Endpoint, PgBin, StartOptions};
 use crate::error::Result;
+use crate::permission;
 use crate::schema::{fixtures, IndexState, MigrationChain};
 use crate::seed::{self, Reporter, Scale, SeedConfig, Shape};
 
-/// Environment variable that lets the write benches and `load` change rows
-/// in a user's database.
-pub const ALLOW_WRITES_ENV: &str = "HELPDESK_BENCH_ALLOW_WRITES";
 /// Environment variable that lets benches change indexes on `DATABASE_URL`.
-pub const ALLOW_INDEX_CHANGES_ENV: &str = "HELPDESK_BENCH_ALLOW_INDEX_CHANGES";
+pub const ALLOW_INDEX_CHANGES_ENV: &str = permission::INDEX_CHANGES.env;
 /// Environment variable that lets benches switch index states while other
 /// sessions use the tables.
-pub const FORCE_ENV: &str = "HELPDESK_BENCH_FORCE";
+pub const FORCE_ENV: &str = permission::FORCE.env;
 /// Environment variable choosing the bench scale.
 pub const SCALE_ENV: &str = "HELPDESK_BENCH_SCALE";
 
@@ -67,8 +65,8 @@ impl Workspace {
                 scale,
                 seed,
                 reused: true,
-                may_change_indexes: std::env::var(ALLOW_INDEX_CHANGES_ENV).is_ok_and(|v| v == "1"),
-                force: std::env::var(FORCE_ENV).is_ok_and(|v| v == "1"),
+                may_change_indexes: permission::INDEX_CHANGES.granted(false)?,
+                force: permission::FORCE.granted(false)?,
             });
         }
         let key = cache_key(&PgBin::discover()?.major(), &chain.text());

@@ -4,7 +4,7 @@
 //! apply with psql and roll back to 012's indexes, plans after applying the
 //! suggestion that agree with the report), and on a user's server (a
 //! scratch database created, seeded and dropped; the user's rows and
-//! indexes untouched, even after SIGKILL; refused without --allow-writes).
+//! indexes untouched, even after SIGKILL; refused without --allow-scratch).
 
 pub mod common;
 
@@ -265,7 +265,7 @@ async fn plans_after_applying_the_suggestion_use_the_indexes_the_report_shows() 
 }
 
 #[test]
-fn a_url_without_allow_writes_is_refused_in_one_line() {
+fn a_url_without_allow_scratch_is_refused_in_one_line() {
     let out = run(&[
         "advise",
         "--url",
@@ -273,11 +273,11 @@ fn a_url_without_allow_writes_is_refused_in_one_line() {
         "--scale",
         "tiny",
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(
-        err.contains("--allow-writes") && err.starts_with("error: "),
+        err.contains("--allow-scratch") && err.starts_with("error: "),
         "{err}"
     );
 }
@@ -299,7 +299,7 @@ fn advise_on(db: &TestDb, reports: &Path) -> std::process::Child {
     Command::new(bin())
         .args([
             "advise",
-            "--allow-writes",
+            "--allow-scratch",
             "--scale",
             "tiny",
             "--quiet",

@@ -10,7 +10,7 @@ use helpdesk_bench::cluster;
 fn assert_one_line_error(out: &std::process::Output, want: &str) {
     let err = stderr(out);
     assert!(!out.status.success(), "succeeded: {err}");
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(out.status.code(), Some(2), "{err}");
     assert_eq!(err.lines().count(), 1, "not one line: {err}");
     assert!(err.starts_with("error: "), "{err}");
     assert!(err.contains(want), "expected {want:?} in {err}");
@@ -184,7 +184,7 @@ fn nothing_from_a_malformed_password_is_printed() {
     ] {
         let out = run(&["migrate", "status", "--url", url]);
         let (err, text) = (stderr(&out), common::stdout(&out));
-        assert_eq!(out.status.code(), Some(1), "{url}: {err}");
+        assert_eq!(out.status.code(), Some(2), "{url}: {err}");
         assert_eq!(err.lines().count(), 1, "{url}: not one line: {err}");
         for secret in ["Leak9", "Tail", "Xy"] {
             assert!(!err.contains(secret), "{url}: {err}");

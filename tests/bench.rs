@@ -249,7 +249,7 @@ fn unknown_query_bad_catalogue_and_index_free_migration_are_clear_errors() {
     ] {
         let out = run(&args);
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(err.contains(want), "{args:?}: {err}");
     }

@@ -58,7 +58,7 @@ fn the_binary_gives_up_on_a_silent_server_after_connect_timeout() {
     );
     let took = started.elapsed();
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
         took >= Duration::from_secs(2) && took < Duration::from_secs(8),
         "took {took:?}: {err}"

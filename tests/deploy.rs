@@ -41,7 +41,7 @@ fn a_saved_run_is_advised_for_production_row_counts() {
         "--production-rows",
         "Message:5",
     ]);
-    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("TABLE=ROWS"), "{}", stderr(&bad));
     assert_eq!(stderr(&bad).lines().count(), 1);
 }

@@ -61,6 +61,11 @@ async fn tuned_user_db(prefix: &str) -> (TestDb, Fingerprint) {
 /// `helpdesk-bench load --url DB` on [`MIX`] into `dir`, with more
 /// arguments, no permission from the environment, not yet waited for.
 fn load(db: &TestDb, dir: &TempDir, args: &[&str]) -> Child {
+    load_with_env(db, dir, args, &[])
+}
+
+/// [`load`] with these environment variables set.
+fn load_with_env(db: &TestDb, dir: &TempDir, args: &[&str], env: &[(&str, &str)]) -> Child {
     let catalogue = dir.join("mix.toml");
     std::fs::write(&catalogue, MIX).unwrap();
     Command::new(common::bin())
@@ -71,8 +76,11 @@ fn load(db: &TestDb, dir: &TempDir, args: &[&str]) -> Child {
         .args(args)
         .env_remove(helpdesk_bench::cluster::URL_ENV)
         .env_remove(helpdesk_bench::workspace::ALLOW_INDEX_CHANGES_ENV)
-        .env_remove(helpdesk_bench::workspace::ALLOW_WRITES_ENV)
+        .env_remove(helpdesk_bench::permission::RETIRED_WRITES_ENV)
+        .env_remove(helpdesk_bench::permission::COMMIT_WRITES.env)
+        .env_remove(helpdesk_bench::permission::SCRATCH.env)
         .env_remove(helpdesk_bench::workspace::FORCE_ENV)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -124,6 +132,75 @@ async fn without_the_flag_only_reads_run_in_the_state_as_found() {
     let html = std::fs::read_to_string(dir.join("reports/latest/index.html")).unwrap();
     assert!(html.contains("Under load") && html.contains("One index state, as found"));
     assert!(!html.contains("load-verdict"), "one state has no verdict");
+}
+
+/// `HELPDESK_BENCH_ALLOW_WRITES` once meant both "scratch databases" and
+/// "commit writes into your tables": it is refused, naming the permission
+/// that now commits writes, and nothing is written; an unknown value of a
+/// boolean variable is refused rather than read as off; and
+/// `--commit-writes` is what commits them.
+#[tokio::test]
+async fn committing_writes_takes_its_own_permission() {
+    let (db, before) = tuned_user_db("load_commit_writes").await;
+    let dir = TempDir::new("load-commit-writes");
+    let args = ["--clients", "1", "--duration", "1s"];
+    let retired = finish(
+        load_with_env(&db, &dir, &args, &[("HELPDESK_BENCH_ALLOW_WRITES", "1")]),
+        Duration::from_secs(60),
+    );
+    let err = stderr(&retired);
+    assert_eq!(retired.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("HELPDESK_BENCH_COMMIT_WRITES=1"), "{err}");
+    let maybe = finish(
+        load_with_env(
+            &db,
+            &dir,
+            &args,
+            &[("HELPDESK_BENCH_COMMIT_WRITES", "maybe")],
+        ),
+        Duration::from_secs(60),
+    );
+    let err = stderr(&maybe);
+    assert_eq!(maybe.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("HELPDESK_BENCH_COMMIT_WRITES=\"maybe\" is neither on nor off"),
+        "{err}"
+    );
+    assert_eq!(
+        fingerprint(&db.endpoint).await,
+        before,
+        "nothing was written"
+    );
+
+    let committed = finish(
+        load(
+            &db,
+            &dir,
+            &[
+                "--commit-writes",
+                "--query",
+                "reassign",
+                "--clients",
+                "1",
+                "--duration",
+                "1s",
+            ],
+        ),
+        Duration::from_secs(60),
+    );
+    assert!(committed.status.success(), "{}", stderr(&committed));
+    let load = results(&dir).load.unwrap();
+    assert!(load.writes);
+    assert!(load
+        .points
+        .iter()
+        .any(|p| p.query == "reassign" && p.requests > 0));
+    assert_ne!(
+        fingerprint(&db.endpoint).await,
+        before,
+        "--commit-writes commits the writes into the tables"
+    );
 }
 
 #[tokio::test]
@@ -264,7 +341,7 @@ async fn another_session_using_the_tables_is_refused_and_nothing_changes() {
         Duration::from_secs(60),
     );
     let err = stderr(&done);
-    assert_eq!(done.status.code(), Some(1), "{err}");
+    assert_eq!(done.status.code(), Some(2), "{err}");
     assert!(err.contains("someone else"), "names the session: {err}");
     assert_eq!(
         err.trim()
@@ -310,7 +387,7 @@ async fn forced_past_a_lock_the_run_fails_and_what_was_switched_comes_back() {
         Duration::from_secs(60),
     );
     let err = stderr(&done);
-    assert_eq!(done.status.code(), Some(1), "{err}");
+    assert_eq!(done.status.code(), Some(2), "{err}");
     assert!(
         err.contains("put back as found: Conversation_status_idx"),
         "the drops already committed are undone: {err}"

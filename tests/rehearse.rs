@@ -80,7 +80,7 @@ async fn a_lock_held_for_500_ms_is_measured_as_500_ms() {
     );
 }
 
-/// `helpdesk-bench rehearse --url DB --allow-writes` at scale tiny, with a
+/// `helpdesk-bench rehearse --url DB --allow-scratch` at scale tiny, with a
 /// high rate so the short tiny migration meets traffic; not waited for.
 fn rehearse(db: &TestDb, reports: &Path, extra: &[&str]) -> Child {
     Command::new(common::bin())
@@ -89,7 +89,9 @@ fn rehearse(db: &TestDb, reports: &Path, extra: &[&str]) -> Child {
         .arg(reports)
         .args(extra)
         .env_remove(helpdesk_bench::cluster::URL_ENV)
-        .env_remove(helpdesk_bench::workspace::ALLOW_WRITES_ENV)
+        .env_remove(helpdesk_bench::permission::RETIRED_WRITES_ENV)
+        .env_remove(helpdesk_bench::permission::COMMIT_WRITES.env)
+        .env_remove(helpdesk_bench::permission::SCRATCH.env)
         .env_remove(helpdesk_bench::measure::PRODUCTION_ROWS_ENV)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -158,13 +160,15 @@ async fn a_rehearsal_on_a_user_server_measures_both_variants_and_leaves_it_as_fo
 
     let refused = Command::new(common::bin())
         .args(["rehearse", "--url", &db.url()])
-        .env_remove(helpdesk_bench::workspace::ALLOW_WRITES_ENV)
+        .env_remove(helpdesk_bench::permission::RETIRED_WRITES_ENV)
+        .env_remove(helpdesk_bench::permission::COMMIT_WRITES.env)
+        .env_remove(helpdesk_bench::permission::SCRATCH.env)
         .output()
         .unwrap();
     assert!(!refused.status.success());
     let e = stderr(&refused);
     assert!(
-        e.contains("add --allow-writes") && e.lines().count() == 1,
+        e.contains("add --allow-scratch") && e.lines().count() == 1,
         "{e}"
     );
 
@@ -177,7 +181,7 @@ async fn a_rehearsal_on_a_user_server_measures_both_variants_and_leaves_it_as_fo
     let child = rehearse(
         &db,
         &dir.join("reports"),
-        &["--allow-writes", "--into", into.to_str().unwrap()],
+        &["--allow-scratch", "--into", into.to_str().unwrap()],
     );
     let pid = child.id();
     let out = finish(child, Duration::from_secs(240));
@@ -278,7 +282,7 @@ async fn interrupted_when(prefix: &str, when: &str) {
     let db = seeded_tiny(prefix).await;
     let before = fingerprint(&db.endpoint).await;
     let dir = TempDir::new(prefix);
-    let child = rehearse(&db, &dir.join("reports"), &["--allow-writes"]);
+    let child = rehearse(&db, &dir.join("reports"), &["--allow-scratch"]);
     let pid = child.id();
     let sql = when.replace("{scratch}", &format!("helpdesk_bench_scratch_{pid}_%"));
     let c = db.endpoint.connect().await.unwrap();

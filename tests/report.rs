@@ -262,7 +262,7 @@ fn report_command_rerenders_and_compares() {
     assert!(md.contains(&speedup_text(ratio)));
 
     let missing = run(&["report", "--run", "/nonexistent/run"]);
-    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(missing.status.code(), Some(2));
     assert_eq!(stderr(&missing).lines().count(), 1, "{}", stderr(&missing));
 }
 
@@ -387,7 +387,7 @@ fn results_format_is_versioned() {
         ],
     ] {
         let out = run(&args);
-        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
         assert!(stderr(&out).contains(&want), "{}", stderr(&out));
     }

@@ -56,7 +56,7 @@ async fn refuses_tables_with_rows_unless_truncate() {
         "--url",
         &db.url(),
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
 
     let mut again = cfg.clone();

@@ -233,7 +233,7 @@ async fn a_lock_held_by_another_session_is_never_waited_on_unbounded() {
     let args = ["--allow-index-changes", "--catalogue", &quick];
 
     let refused = finish(explain(&db, &dir, &args), Duration::from_secs(30));
-    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(refused.status.code(), Some(2));
     let err = stderr(&refused);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("other sessions are using"), "{err}");
@@ -247,7 +247,7 @@ async fn a_lock_held_by_another_session_is_never_waited_on_unbounded() {
         explain(&db, &dir, &[&args[..], &["--force"]].concat()),
         Duration::from_secs(30),
     );
-    assert_eq!(forced.status.code(), Some(1));
+    assert_eq!(forced.status.code(), Some(2));
     let err = stderr(&forced);
     assert!(
         err.contains("waited 5 s for a lock on \"Message\""),
@@ -293,7 +293,7 @@ async fn a_failing_read_or_a_lost_connection_restores_everything() {
         ),
         Duration::from_secs(60),
     );
-    assert_eq!(done.status.code(), Some(1));
+    assert_eq!(done.status.code(), Some(2));
     assert!(
         stderr(&done).contains("division by zero"),
         "{}",
@@ -314,7 +314,7 @@ async fn a_failing_read_or_a_lost_connection_restores_everything() {
         .await
         .unwrap();
     let done = finish(child, Duration::from_secs(15));
-    assert_eq!(done.status.code(), Some(1), "{}", stderr(&done));
+    assert_eq!(done.status.code(), Some(2), "{}", stderr(&done));
     assert_eq!(stderr(&done).lines().count(), 1, "{}", stderr(&done));
     wait_until_gone(&watch, Duration::from_secs(5)).await;
     assert_eq!(fingerprint(&db.endpoint).await, before);
@@ -334,7 +334,7 @@ async fn an_undeclared_write_fails_and_changes_nothing() {
     for extra in [&[][..], &["--allow-index-changes"][..]] {
         let args = [&["--catalogue", del.as_str()][..], extra].concat();
         let done = finish(explain(&db, &dir, &args), Duration::from_secs(60));
-        assert_eq!(done.status.code(), Some(1), "{args:?}");
+        assert_eq!(done.status.code(), Some(2), "{args:?}");
         let err = stderr(&done);
         assert_eq!(
             err.lines().filter(|l| l.starts_with("error:")).count(),

@@ -89,6 +89,24 @@ pub fn workspace(
     rt.block_on(Workspace::open(url.as_deref(), scale, 1, chain, &progress))
 }
 
+/// A bench's exit status under the tool's one policy
+/// (`helpdesk_bench::error::exit`): an error is one `error:` line and
+/// status 2 (130 when interrupted).
+pub fn exit(outcome: anyhow::Result<()>) -> std::process::ExitCode {
+    use helpdesk_bench::error::exit;
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            let code = match e.downcast_ref::<helpdesk_bench::Error>() {
+                Some(err) => err.exit_code(),
+                None => exit::FAILED,
+            };
+            std::process::ExitCode::from(code)
+        }
+    }
+}
+
 /// True under `cargo bench`; false in criterion's test mode (`cargo test`).
 pub fn bench_mode() -> bool {
     std::env::args().any(|a| a == "--bench")

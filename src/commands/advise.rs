@@ -1,6 +1,6 @@
 //! `helpdesk-bench advise`: candidate indexes built and measured on a
 //! scratch copy (a clone of the embedded seeded database, or on a user's
-//! server, with `--allow-writes`, a database this command creates, seeds
+//! server, with `--allow-scratch`, a database this command creates, seeds
 //! and drops), the best set, and a run folder under `reports/` with
 //! `results.json`, the report, and `suggested_migration.sql` with its
 //! rollback.
@@ -23,10 +23,10 @@ use crate::workspace::Workspace;
 pub async fn run(args: AdviseArgs, quiet: bool) -> Result<ExitCode> {
     let started = Instant::now();
     let url = args.conn.url.as_deref();
-    let allowed = args.scratch.writes_allowed();
+    let allowed = args.scratch.scratch_allowed("advise")?;
     if url.is_some() && !allowed {
         return Err(Error::BadInput(
-            "advise builds indexes and writes rows in a scratch database it creates, seeds and drops on your server (never in your tables); pass --allow-writes to let it, or leave out --url to use the embedded database".into(),
+            "advise builds indexes and writes rows in a scratch database it creates, seeds and drops on your server (never in your tables); pass --allow-scratch to let it, or leave out --url to use the embedded database".into(),
         ));
     }
     let chain = args.migration.chain()?;

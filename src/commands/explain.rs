@@ -96,7 +96,7 @@ pub async fn run(args: ExplainArgs, quiet: bool) -> Result<ExitCode> {
         run.violations.len()
     );
     Ok(if args.strict && !run.violations.is_empty() {
-        ExitCode::FAILURE
+        ExitCode::from(crate::error::exit::GATE_FAILED)
     } else {
         ExitCode::SUCCESS
     })

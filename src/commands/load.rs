@@ -8,19 +8,20 @@ use crate::cli::LoadArgs;
 use crate::error::{Error, Result};
 use crate::load::{self, LoadOptions, Mix};
 use crate::measure::{environment, migration_info};
+use crate::permission::{refuse_retired, COMMIT_WRITES};
 use crate::queries::{split_runnable, Catalogue, NotRunnable};
 use crate::report::{self, Environment, LoadPoint, LoadRun, Results, Tool};
 use crate::schema::{FoundDatabase, IndexState, Migration};
 use crate::seed::Reporter;
 use crate::workspace::Workspace;
-use crate::workspace::ALLOW_WRITES_ENV;
 
 pub async fn run(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
     let chain = args.migration.chain()?;
     let m = &chain.under_test;
     let catalogue = Catalogue::load(args.catalogue.as_deref(), &chain)?;
     let embedded = args.conn.url.is_none();
-    let writes = embedded || std::env::var(ALLOW_WRITES_ENV).is_ok_and(|v| v == "1");
+    refuse_retired("load's writes", &COMMIT_WRITES)?;
+    let writes = embedded || COMMIT_WRITES.granted(args.commit_writes)?;
     let (chosen, left_out) = load::select(&catalogue, args.query.as_deref(), writes)?;
     let note = |line: String| {
         if !quiet {
@@ -29,8 +30,9 @@ pub async fn run(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
     };
     if !left_out.is_empty() {
         note(format!(
-            "writes left out of the mix ({}); set {ALLOW_WRITES_ENV}=1 to run them on your database (they are committed)",
-            left_out.join(", ")
+            "writes left out of the mix ({}); pass {} to run them on your database (they are committed into your tables)",
+            left_out.join(", "),
+            COMMIT_WRITES.how()
         ));
     }
     let ws = Workspace::open(

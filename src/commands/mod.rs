@@ -29,9 +29,6 @@ use crate::cli::{Cli, Command};
 use crate::cluster;
 use crate::error::{Context, Error, Result};
 
-/// Exit status for a run stopped by Ctrl-C, as shells report SIGINT.
-pub const EXIT_INTERRUPTED: u8 = 130;
-
 /// Runs the command on a fresh tokio runtime, stopping at Ctrl-C, and
 /// returns the process exit code. Errors print as one `error:` line.
 pub fn main(cli: Cli) -> ExitCode {
@@ -67,10 +64,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", one_line(&e));
-            match e {
-                Error::Interrupted => ExitCode::from(EXIT_INTERRUPTED),
-                _ => ExitCode::FAILURE,
-            }
+            ExitCode::from(e.exit_code())
         }
     }
 }
@@ -109,7 +103,7 @@ pub fn usage_error(e: clap::Error) -> ExitCode {
     let text = e.render().to_string();
     let first = text.lines().next().unwrap_or("error: bad arguments");
     eprintln!("{first}; see `helpdesk-bench --help`");
-    ExitCode::from(2)
+    ExitCode::from(crate::error::exit::FAILED)
 }
 
 /// On Ctrl-C or SIGTERM, while the interrupted work still holds its

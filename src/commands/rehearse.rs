@@ -19,9 +19,9 @@ pub async fn run(args: RehearseArgs, quiet: bool) -> Result<ExitCode> {
     let m = &chain.under_test;
     let catalogue = Catalogue::load(args.catalogue.as_deref(), &chain)?;
     let on_user_server = args.conn.url.is_some();
-    if on_user_server && !args.scratch.writes_allowed() {
+    if on_user_server && !args.scratch.scratch_allowed("rehearse")? {
         return Err(Error::BadInput(
-            "rehearse creates, seeds and drops scratch databases on the server; add --allow-writes (your own database is not touched)".into(),
+            "rehearse creates, seeds and drops scratch databases on the server; add --allow-scratch (your own database is not touched)".into(),
         ));
     }
     let queries = candidates(&catalogue, args.with_catalogue_queries)?;

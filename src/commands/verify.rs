@@ -44,6 +44,6 @@ pub async fn run(conn: ConnArgs, m: MigrationArgs) -> Result<ExitCode> {
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
-        ExitCode::FAILURE
+        ExitCode::from(crate::error::exit::GATE_FAILED)
     })
 }

@@ -29,8 +29,8 @@ pub fn select<'a>(
         let q = catalogue.get(name)?;
         if q.kind == Kind::Write && !writes {
             return Err(Error::BadInput(format!(
-                "query {name} writes; on your database writes run only with \
-                 HELPDESK_BENCH_ALLOW_WRITES=1 (they are committed)"
+                "query {name} writes; on your database writes run only with {}, and are committed into your tables",
+                crate::permission::COMMIT_WRITES.how()
             )));
         }
         return Ok((vec![q], Vec::new()));
@@ -163,7 +163,7 @@ weight = 500
         let err = select(&c, Some("open_chat"), false)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("HELPDESK_BENCH_ALLOW_WRITES=1"), "{err}");
+        assert!(err.contains("--commit-writes"), "{err}");
     }
 
     #[test]
