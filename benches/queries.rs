@@ -68,6 +68,10 @@ fn run() -> anyhow::Result<()> {
             production_rows,
             criterion: &crit,
         }))?;
+        let Some(dir) = dir else {
+            eprintln!("queries: criterion's filter matched no read query: no run folder written");
+            return Ok(());
+        };
         eprintln!(
             "queries: report written to {}{}",
             dir.join("index.html").display(),

@@ -166,6 +166,12 @@ pub enum Error {
     #[error("query {query} writes ({detail}) but is not declared a write; nothing was changed; mark it `kind = \"write\"` in the catalogue (writes run on your database only where a flag allows them)")]
     UndeclaredWrite { query: String, detail: String },
 
+    #[error("query {query} of the catalogue cannot run here: {reason}; the database lacks it and no migration of the chain creates it, so fix the query's SQL or sample in the catalogue")]
+    BrokenQuery { query: String, reason: String },
+
+    #[error("{what} measured nothing: {why}")]
+    NothingMeasured { what: String, why: String },
+
     #[error("interrupted; open transactions were rolled back")]
     Interrupted,
 

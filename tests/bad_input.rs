@@ -249,3 +249,79 @@ fn catalogue_query_name_criterion_cannot_use() {
     let out = run(&["explain", "--catalogue", file.to_str().unwrap()]);
     assert_one_line_error(&out, "is 70 characters long; shorten it to 64 or fewer");
 }
+
+/// A catalogue of one query in `dir`, with SQL `sql`.
+fn one_query_catalogue(dir: &common::TempDir, sql: &str) -> std::path::PathBuf {
+    let file = dir.join("one.toml");
+    std::fs::write(
+        &file,
+        format!("[[query]]\nname = 'q'\nscreen = 'inbox'\nsql = '''{sql}'''\n"),
+    )
+    .unwrap();
+    file
+}
+
+/// A typo in a table name is the catalogue's error, not "not runnable
+/// here": nothing is explained, and the run fails.
+#[tokio::test]
+async fn a_query_naming_a_table_nothing_creates_is_a_catalogue_error() {
+    let db = TestDb::new("nosuch").await;
+    let base = run(&["migrate", "base", "--url", &db.url()]);
+    assert!(base.status.success(), "{}", stderr(&base));
+    let dir = common::TempDir::new("nosuch");
+    let file = one_query_catalogue(&dir, "SELECT * FROM nosuch_table");
+    let out = run(&[
+        "--quiet",
+        "explain",
+        "--url",
+        &db.url(),
+        "--catalogue",
+        file.to_str().unwrap(),
+        "--out",
+        dir.join("plans").to_str().unwrap(),
+    ]);
+    assert_one_line_error(
+        &out,
+        "query q of the catalogue cannot run here: relation \"nosuch_table\" does not exist",
+    );
+    assert!(
+        stderr(&out).contains("fix the query's SQL"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A query that needs the migration's column is "not runnable before the
+/// migration"; when it is the only one, nothing is explained, and that
+/// fails too.
+#[tokio::test]
+async fn a_run_that_explained_nothing_fails() {
+    let db = TestDb::new("nothing").await;
+    let base = run(&["migrate", "base", "--url", &db.url()]);
+    assert!(base.status.success(), "{}", stderr(&base));
+    let dir = common::TempDir::new("nothing");
+    let file = one_query_catalogue(
+        &dir,
+        "SELECT id FROM \"Conversation\" WHERE status = 'RESOLVED'",
+    );
+    let out = run(&[
+        "explain",
+        "--url",
+        &db.url(),
+        "--catalogue",
+        file.to_str().unwrap(),
+        "--out",
+        dir.join("plans").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("q: not runnable here: column \"status\" does not exist"),
+        "{text}"
+    );
+    assert!(
+        stderr(&out).contains("explain measured nothing"),
+        "{}",
+        stderr(&out)
+    );
+}

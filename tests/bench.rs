@@ -68,7 +68,12 @@ async fn plans_use_the_expected_indexes_and_none_without_them() {
     };
     let db = seeded("plans", &seed_config(counts, 2)).await;
     let m = Migration::builtin().unwrap();
-    let catalogue = Catalogue::parse("queries.toml", helpdesk_bench::queries::BUILTIN).unwrap();
+    let catalogue = Catalogue::parse(
+        "queries.toml",
+        helpdesk_bench::queries::BUILTIN,
+        &helpdesk_bench::schema::MigrationChain::builtin().unwrap(),
+    )
+    .unwrap();
     let out = TempDir::new("plans");
     let run = explain_all(
         &db.endpoint,
@@ -157,7 +162,12 @@ async fn index_costs_are_measured_for_every_index() {
     let db = seeded_tiny("costs").await;
     let c = db.endpoint.connect().await.unwrap();
     let m = Migration::builtin().unwrap();
-    let catalogue = Catalogue::parse("queries.toml", helpdesk_bench::queries::BUILTIN).unwrap();
+    let catalogue = Catalogue::parse(
+        "queries.toml",
+        helpdesk_bench::queries::BUILTIN,
+        &helpdesk_bench::schema::MigrationChain::builtin().unwrap(),
+    )
+    .unwrap();
     let (costs, hot) = index_costs(
         &c,
         &m,

@@ -66,7 +66,7 @@ async fn the_chain_012_then_013_is_benched_with_its_create_and_its_drop() {
     session.leave().await.unwrap();
     drop(session);
 
-    let catalogue = Catalogue::parse("queries.toml", BUILTIN).unwrap();
+    let catalogue = Catalogue::parse("queries.toml", BUILTIN, &chain).unwrap();
     catalogue.check_indexes(&chain).unwrap();
     let out = TempDir::new("chain_plans");
     let run = explain_all(

@@ -44,7 +44,7 @@ fn the_default_run_measures_costs_recommends_and_advises_deploy() {
         .sample_size(10)
         .nresamples(1_000)
         .without_plots();
-    let catalogue = Catalogue::parse("queries.toml", BUILTIN).unwrap();
+    let catalogue = Catalogue::parse("queries.toml", BUILTIN, &chain).unwrap();
     let m = &chain.under_test;
     let states = ws.bench_states();
     assert_eq!(states, [IndexState::Without, IndexState::With]);
@@ -63,7 +63,8 @@ fn the_default_run_measures_costs_recommends_and_advises_deploy() {
             ],
             criterion: &crit,
         }))
-        .unwrap();
+        .unwrap()
+        .expect("a run folder");
     let r = Results::read(&dir.join("results.json")).unwrap();
 
     // Both states, each speed-up with its bootstrap interval.

@@ -586,6 +586,30 @@ fn compare_aligns_what_both_runs_measured_and_lists_the_rest() {
     assert!(html.contains(&idx_after.join(", ")));
 }
 
+/// Two runs with no query in common have nothing to compare: the command
+/// fails in one line and writes no page.
+#[test]
+fn compare_of_runs_without_a_common_query_fails() {
+    let before = before_run();
+    let mut after = after_run(None);
+    for q in &mut after.queries {
+        q.name = format!("{}_renamed", q.name);
+    }
+    let (a, b) = (scratch("cmp-none-a"), scratch("cmp-none-b"));
+    before.write(&a.join("results.json")).unwrap();
+    after.write(&b.join("results.json")).unwrap();
+    let cmp = TempDir::new("report-cmp-none");
+    let out = run(&["report", "--compare", a.arg(), b.arg(), "--out", cmp.arg()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("measured no query in common"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!cmp.join("compare.html").exists());
+}
+
 /// Right after a migration adds a column, the query filtering on it has no
 /// statistics; after ANALYZE it has.
 #[tokio::test]

@@ -147,7 +147,7 @@ fn bench_run(rt: &tokio::runtime::Runtime, url: &str, home: &Path, args: &[&str]
     };
     assert!(!ws.db.is_embedded(), "the tool must take it for the user's");
     let chain = MigrationChain::builtin().unwrap();
-    let catalogue = Catalogue::parse("queries.toml", BUILTIN).unwrap();
+    let catalogue = Catalogue::parse("queries.toml", BUILTIN, &chain).unwrap();
     let migration = &chain.under_test;
     let states = ws.bench_states();
     bench::reads::bench_reads(&mut c, rt, &ws, &catalogue, migration, &states).unwrap();
@@ -162,7 +162,8 @@ fn bench_run(rt: &tokio::runtime::Runtime, url: &str, home: &Path, args: &[&str]
             production_rows: Vec::new(),
             criterion: &crit,
         }))
-        .unwrap();
+        .unwrap()
+        .expect("a run folder");
     let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
     Run {
         results: Results::read(&dir.join("results.json")).unwrap(),

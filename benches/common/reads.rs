@@ -26,6 +26,13 @@ pub fn bench_reads(
     for n in &not_runnable {
         eprintln!("queries: {n}");
     }
+    if reads.is_empty() {
+        return Err(helpdesk_bench::Error::NothingMeasured {
+            what: "the query benchmarks".into(),
+            why: "no read query of the catalogue runs on this database (the lines above say why); apply the migration, or check HELPDESK_BENCH_CATALOGUE".into(),
+        }
+        .into());
+    }
     let pools = rt.block_on(async {
         let mut v = Vec::new();
         for q in &reads {

@@ -89,6 +89,12 @@ pub async fn run(args: ExplainArgs, quiet: bool) -> Result<ExitCode> {
         );
     }
     print_notes(&run);
+    if run.plans.is_empty() {
+        return Err(crate::error::Error::NothingMeasured {
+            what: "explain".into(),
+            why: "no read query of the catalogue runs on this database (the lines above say why); apply the migration, or check --catalogue and --query".into(),
+        });
+    }
     out!(
         "explain: {} plans in {}, {} assertion violation(s)",
         run.plans.len(),

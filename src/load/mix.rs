@@ -115,7 +115,7 @@ weight = 500
 "#;
 
     fn catalogue() -> Catalogue {
-        Catalogue::parse("q.toml", CATALOGUE).unwrap()
+        Catalogue::parse_text("q.toml", CATALOGUE).unwrap()
     }
 
     fn names(qs: &[&Query]) -> Vec<String> {
@@ -179,7 +179,7 @@ weight = 500
 
     #[test]
     fn a_catalogue_without_weights_is_refused_with_the_fix() {
-        let c = Catalogue::parse(
+        let c = Catalogue::parse_text(
             "q.toml",
             "[[query]]\nname = \"a\"\nscreen = \"s\"\nsql = \"SELECT 1\"\n",
         )
@@ -190,7 +190,7 @@ weight = 500
 
     #[test]
     fn a_negative_weight_is_refused() {
-        let err = Catalogue::parse(
+        let err = Catalogue::parse_text(
             "q.toml",
             "[[query]]\nname = \"a\"\nscreen = \"s\"\nsql = \"SELECT 1\"\nweight = -1\n",
         )

@@ -36,12 +36,23 @@ pub struct RunInput<'a> {
 
 /// Collects the run and writes `results.json`; returns the run folder.
 /// A run that criterion's filter made partial holds only what it measured
-/// and leaves `reports/latest` where it was.
-pub async fn write_run(input: &RunInput<'_>) -> Result<PathBuf> {
+/// and leaves `reports/latest` where it was; a filter that left out every
+/// read (`cargo bench -- write_`) writes no run folder (`None`). A run
+/// without a filter that timed no read is an error.
+pub async fn write_run(input: &RunInput<'_>) -> Result<Option<PathBuf>> {
     let id = report::run_id();
-    let dir = report::new_run_dir(&input.reports_dir, &id)?;
     let m = input.migration;
-    let (mut results, measured) = survey(input, id).await?;
+    let (mut results, measured) = survey(input, id.clone()).await?;
+    if measured.is_empty() {
+        return match input.criterion.args.filter {
+            Some(_) => Ok(None),
+            None => Err(crate::error::Error::NothingMeasured {
+                what: "the query benchmarks".into(),
+                why: "criterion timed no read query of the catalogue".into(),
+            }),
+        };
+    }
+    let dir = report::new_run_dir(&input.reports_dir, &id)?;
     // No connection to the workspace database may be open here: the costs
     // are measured on a clone of it.
     if input.costs && input.ws.may_change_indexes && !results.partial {
@@ -71,7 +82,7 @@ pub async fn write_run(input: &RunInput<'_>) -> Result<PathBuf> {
     results.deploy =
         super::deploy_advice(&results, &input.production_rows, super::PRODUCTION_ROWS_ENV);
     finish(input, &results, &dir)?;
-    Ok(dir)
+    Ok(Some(dir))
 }
 
 /// The run's header, which queries this process measured, whether that is

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Context, Error, Result};
-use crate::schema::{split, MigrationChain};
+use crate::schema::{identifiers, split, Created, MigrationChain};
 
 /// The catalogue shipped in the repository, compiled in as a fallback.
 pub const BUILTIN: &str = include_str!("../../fixtures/queries.toml");
@@ -90,6 +90,10 @@ pub struct Query {
     /// the migration: `rehearse` and `load` run it, `cargo bench` and
     /// `explain` (which measure the migration's queries) leave it out.
     pub traffic: bool,
+    /// The tables, columns and types of the migration chain that its SQL
+    /// or sample names: a database without them runs it only after the
+    /// migration. Filled by [`Catalogue::load`].
+    pub needs: Vec<Created>,
 }
 
 /// The default parameter that matches nothing, for a text column.
@@ -119,14 +123,23 @@ impl Catalogue {
         let catalogue = match path {
             Some(p) => {
                 let text = std::fs::read_to_string(p).context(p.display())?;
-                Catalogue::parse(&p.display().to_string(), &text)?
+                Catalogue::parse(&p.display().to_string(), &text, chain)?
             }
             None if Path::new(DEFAULT_PATH).is_file() => {
                 return Catalogue::load(Some(Path::new(DEFAULT_PATH)), chain)
             }
-            None => Catalogue::parse(DEFAULT_PATH, BUILTIN)?,
+            None => Catalogue::parse(DEFAULT_PATH, BUILTIN, chain)?,
         };
+        Ok(catalogue)
+    }
+
+    /// Parses catalogue text for the migrations of `chain`: checks its
+    /// expected indexes against them, and notes what of theirs each query
+    /// needs ([`Query::needs`]).
+    pub fn parse(source: &str, text: &str, chain: &MigrationChain) -> Result<Catalogue> {
+        let mut catalogue = Catalogue::parse_text(source, text)?;
         catalogue.check_indexes(chain)?;
+        catalogue.note_needs(chain);
         Ok(catalogue)
     }
 
@@ -147,8 +160,8 @@ impl Catalogue {
         Catalogue::load(Some(&p), chain)
     }
 
-    /// Parses catalogue text.
-    pub fn parse(source: &str, text: &str) -> Result<Catalogue> {
+    /// Parses catalogue text, checking each query on its own.
+    pub(crate) fn parse_text(source: &str, text: &str) -> Result<Catalogue> {
         let bad = |reason: String| Error::BadFixture {
             file: source.to_string(),
             reason,
@@ -201,6 +214,7 @@ impl Catalogue {
                 miss: q.miss,
                 weight: q.weight,
                 traffic: q.traffic,
+                needs: Vec::new(),
             });
         }
         Ok(Catalogue {
@@ -240,6 +254,21 @@ impl Catalogue {
         })
     }
 
+    /// Records, per query, what of the chain's tables, columns and types
+    /// its SQL and sample name (compared without case, as a bare word in
+    /// the query may be written in any case).
+    fn note_needs(&mut self, chain: &MigrationChain) {
+        let created: Vec<Created> = chain.created().collect();
+        for q in &mut self.queries {
+            let ids: Vec<String> = split_ids(&q.sql, q.sample.as_deref());
+            q.needs = created
+                .iter()
+                .filter(|c| ids.iter().any(|i| i.eq_ignore_ascii_case(c.name())))
+                .cloned()
+                .collect();
+        }
+    }
+
     /// Refuses a query none of whose `expect_index` names is an index some
     /// migration of `chain` creates: its plan assertion could never hold.
     /// (A query may name indexes of several migrations, e.g. 012's and the
@@ -269,6 +298,13 @@ impl Catalogue {
             ),
         })
     }
+}
+
+/// The identifiers a query's SQL and sample name.
+fn split_ids(sql: &str, sample: Option<&str>) -> Vec<String> {
+    let mut ids = identifiers(sql);
+    ids.extend(sample.map(identifiers).unwrap_or_default());
+    ids.into_iter().collect()
 }
 
 /// A query name must be usable as criterion's directory name unchanged.
@@ -319,7 +355,7 @@ mod tests {
 
     #[test]
     fn builtin_catalogue_has_the_help_desk_queries() {
-        let c = Catalogue::parse(DEFAULT_PATH, BUILTIN).unwrap();
+        let c = Catalogue::parse_text(DEFAULT_PATH, BUILTIN).unwrap();
         let names: Vec<&str> = c.reads().map(|q| q.name.as_str()).collect();
         for n in [
             "human_queue",
@@ -356,19 +392,19 @@ mod tests {
 
     #[test]
     fn bad_catalogues_say_what_is_wrong() {
-        let err = Catalogue::parse("q.toml", "[[query]]\nname = 'x'\n").unwrap_err();
+        let err = Catalogue::parse_text("q.toml", "[[query]]\nname = 'x'\n").unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("q.toml: not a valid query catalogue"),
             "{err}"
         );
-        let err = Catalogue::parse(
+        let err = Catalogue::parse_text(
             "q.toml",
             "[[query]]\nname='x'\nscreen='s'\nsql='SELECT $1'\n",
         )
         .unwrap_err();
         assert!(err.to_string().contains("has no `sample`"), "{err}");
-        let c = Catalogue::parse(DEFAULT_PATH, BUILTIN).unwrap();
+        let c = Catalogue::parse_text(DEFAULT_PATH, BUILTIN).unwrap();
         let err = c.get("nope").unwrap_err();
         assert!(err.to_string().contains("unknown query \"nope\""), "{err}");
     }
@@ -383,7 +419,7 @@ mod tests {
     #[test]
     fn an_expected_index_the_migration_does_not_create_is_refused() {
         let m = MigrationChain::builtin().unwrap();
-        let c = Catalogue::parse("q.toml", &one_query("q1", "Message_typo_idx")).unwrap();
+        let c = Catalogue::parse_text("q.toml", &one_query("q1", "Message_typo_idx")).unwrap();
         let err = c.check_indexes(&m).unwrap_err().to_string();
         assert!(
             err.starts_with(concat!(
@@ -398,14 +434,14 @@ mod tests {
         );
         assert!(err.ends_with("Message_createdAt_idx"), "{err}");
         assert_eq!(err.lines().count(), 1);
-        let ok = Catalogue::parse("q.toml", &one_query("q1", "Message_role_idx")).unwrap();
+        let ok = Catalogue::parse_text("q.toml", &one_query("q1", "Message_role_idx")).unwrap();
         assert!(ok.check_indexes(&m).is_ok());
     }
 
     #[test]
     fn names_criterion_would_cut_or_rewrite_are_refused() {
         let long = "a".repeat(MAX_NAME_LEN + 1);
-        let err = Catalogue::parse("q.toml", &one_query(&long, "x"))
+        let err = Catalogue::parse_text("q.toml", &one_query(&long, "x"))
             .unwrap_err()
             .to_string();
         assert!(
@@ -417,7 +453,7 @@ mod tests {
             ("status/open", "'/'"),
             ("café", "'é'"),
         ] {
-            let err = Catalogue::parse("q.toml", &one_query(name, "x"))
+            let err = Catalogue::parse_text("q.toml", &one_query(name, "x"))
                 .unwrap_err()
                 .to_string();
             assert!(
@@ -427,6 +463,6 @@ mod tests {
             assert_eq!(err.lines().count(), 1);
         }
         let fine = format!("{}-x_1", "a".repeat(MAX_NAME_LEN - 4));
-        assert!(Catalogue::parse("q.toml", &one_query(&fine, "x")).is_ok());
+        assert!(Catalogue::parse_text("q.toml", &one_query(&fine, "x")).is_ok());
     }
 }

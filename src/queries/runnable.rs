@@ -9,7 +9,7 @@ use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 
 use super::catalogue::Query;
-use crate::error::{Result, Wrap};
+use crate::error::{Error, Result, Wrap};
 
 /// A query the database cannot run, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,9 +25,12 @@ impl std::fmt::Display for NotRunnable {
     }
 }
 
-/// Splits `queries` into those the database can prepare and those it
-/// cannot. Errors other than a missing object (a lost connection, a
-/// syntax error in the catalogue) fail the whole check.
+/// Splits `queries` into those the database can prepare and those it can
+/// run only after the migration: a query that fails for a missing object
+/// the migration chain creates ([`Query::needs`]) is set aside. A missing
+/// object nothing creates (a typo) is the catalogue's error
+/// ([`Error::BrokenQuery`]), and so is anything else (a syntax error, a
+/// lost connection): they fail the whole check.
 pub async fn split_runnable<'a>(
     client: &Client,
     queries: impl IntoIterator<Item = &'a Query>,
@@ -47,19 +50,29 @@ pub async fn split_runnable<'a>(
 }
 
 /// The server's reason when preparing the query or its sample fails for a
-/// missing column, table, type or function.
+/// missing column, table, type or function that the migration chain
+/// creates and the database lacks.
 async fn missing_object(client: &Client, q: &Query) -> Result<Option<String>> {
     let types = vec![Type::TEXT; q.params];
     let sample = q.sample.iter().map(|s| (s.as_str(), &[][..]));
     let statements = q.statements.iter().map(|s| (s.as_str(), &types[..]));
     for (sql, types) in statements.chain(sample) {
-        if let Err(e) = client.prepare_typed(sql, types).await {
-            let missing = e.as_db_error().filter(|db| is_missing(db.code().code()));
-            match missing {
-                Some(db) => return Ok(Some(db.message().to_string())),
-                None => return Err(e.wrap(format!("preparing query {}", q.name))),
+        let Err(e) = client.prepare_typed(sql, types).await else {
+            continue;
+        };
+        let Some(db) = e.as_db_error().filter(|db| is_missing(db.code().code())) else {
+            return Err(e.wrap(format!("preparing query {}", q.name)));
+        };
+        let reason = db.message().to_string();
+        for needed in &q.needs {
+            if !needed.exists(client).await? {
+                return Ok(Some(reason));
             }
         }
+        return Err(Error::BrokenQuery {
+            query: q.name.clone(),
+            reason,
+        });
     }
     Ok(None)
 }

@@ -105,10 +105,21 @@ pub fn baseline_of(r: &Results, run_dir: &Path) -> Option<Results> {
 }
 
 /// Renders two runs side by side (`compare.html`, `compare.md`) into `out`.
+/// Two runs that measured no query in common have nothing to compare: an
+/// error, and no page.
 pub fn render_compare(a: &Results, b: &Results, out: &Path) -> Result<()> {
+    let page = compare::page(a, b);
+    if page.rows.is_empty() {
+        return Err(crate::error::Error::NothingMeasured {
+            what: "report --compare".into(),
+            why: format!(
+                "runs {} and {} measured no query in common; compare two runs of the same catalogue",
+                a.run_id, b.run_id
+            ),
+        });
+    }
     std::fs::create_dir_all(out).context(out.display())?;
     let env = engine()?;
-    let page = compare::page(a, b);
     render_to(&env, "compare.html", &page, &out.join("compare.html"))?;
     render_to(&env, "compare.md", &page, &out.join("compare.md"))
 }

@@ -91,6 +91,11 @@ impl MigrationChain {
             .join("\n")
     }
 
+    /// Every table, column and type some migration of the chain creates.
+    pub fn created(&self) -> impl Iterator<Item = super::migration::Created> + '_ {
+        self.all().flat_map(|m| m.objects.created())
+    }
+
     /// Every index some migration of the chain creates.
     pub fn created_indexes(&self) -> impl Iterator<Item = &IndexDef> {
         self.all().flat_map(|m| m.indexes())

@@ -208,6 +208,49 @@ impl StatementKind {
     }
 }
 
+/// A table, column or type a migration creates: what a query written for
+/// the schema after it may need, and a database before it lacks.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Created {
+    Table(String),
+    Column { table: String, column: String },
+    Type(String),
+}
+
+impl Created {
+    /// The name a query would write: the table's, column's or type's.
+    pub fn name(&self) -> &str {
+        match self {
+            Created::Table(t) | Created::Type(t) => t,
+            Created::Column { column, .. } => column,
+        }
+    }
+
+    /// True when the database has it now.
+    pub async fn exists(&self, client: &tokio_postgres::Client) -> Result<bool> {
+        let (sql, args): (&str, Vec<&str>) = match self {
+            Created::Table(t) => ("SELECT to_regclass(quote_ident($1)) IS NOT NULL", vec![t]),
+            Created::Type(t) => ("SELECT to_regtype(quote_ident($1)) IS NOT NULL", vec![t]),
+            Created::Column { table, column } => (
+                "SELECT EXISTS (SELECT 1 FROM pg_attribute \
+                  WHERE attrelid = to_regclass(quote_ident($1)) AND attname = $2 \
+                    AND attnum > 0 AND NOT attisdropped)",
+                vec![table, column],
+            ),
+        };
+        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = args
+            .iter()
+            .map(|a| a as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect();
+        Ok(client
+            .query_one(sql, &params)
+            .await
+            .context(format!("looking for {} in the catalog", self.name()))?
+            .get(0))
+    }
+}
+
 /// Everything a SQL file creates, as parsed from its statements.
 #[derive(Debug, Clone, Default)]
 pub struct Objects {
@@ -294,6 +337,17 @@ impl Objects {
                 sql: format!("ALTER TABLE {} {part}", quote_ident(table)),
             });
         }
+    }
+
+    /// The tables, columns and types it creates.
+    pub fn created(&self) -> impl Iterator<Item = Created> + '_ {
+        let tables = self.tables.iter().cloned().map(Created::Table);
+        let columns = self.columns.iter().map(|c| Created::Column {
+            table: c.table.clone(),
+            column: c.column.clone(),
+        });
+        let types = self.types.iter().map(|t| Created::Type(t.name.clone()));
+        tables.chain(columns).chain(types)
     }
 
     /// How many objects there are in all.

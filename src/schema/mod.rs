@@ -24,10 +24,10 @@ pub use migrate::{
     Applied, State, StatementTiming, Status,
 };
 pub use migration::{
-    ColumnDef, CommentDef, ConstraintDef, ConstraintKind, IndexDef, Migration, Objects, SqlFile,
-    StatementKind, TypeDef, PRISMA_FILE, PRISMA_ROLLBACK,
+    ColumnDef, CommentDef, ConstraintDef, ConstraintKind, Created, IndexDef, Migration, Objects,
+    SqlFile, StatementKind, TypeDef, PRISMA_FILE, PRISMA_ROLLBACK,
 };
 pub use online::{online_sql, ONLINE_LOCK_TIMEOUT};
 pub use session::{Access, Policy, Session, LOCK_TIMEOUT, STATEMENT_TIMEOUT};
 pub use snapshot::FoundIndexes;
-pub use sql::{split, Statement};
+pub use sql::{identifiers, split, Statement};

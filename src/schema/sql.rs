@@ -135,6 +135,49 @@ fn words(sql: &str, nested: bool) -> Vec<String> {
     out
 }
 
+/// The identifiers a statement names, skipping string literals,
+/// dollar-quoted bodies and comments: a quoted identifier as written
+/// inside its quotes, a bare word folded to lower case as PostgreSQL folds
+/// it. Keywords come out too; callers match against names they know.
+pub fn identifiers(sql: &str) -> std::collections::BTreeSet<String> {
+    let b = sql.as_bytes();
+    let mut out = std::collections::BTreeSet::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                i = sql[i..].find('\n').map_or(b.len(), |p| i + p);
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = sql[i + 2..].find("*/").map_or(b.len(), |p| i + 2 + p + 2);
+            }
+            b'\'' => i = closing_quote(b, i, c),
+            b'"' => {
+                let end = closing_quote(b, i, c);
+                out.insert(crate::sql::unquote(&sql[i..end]));
+                i = end;
+            }
+            b'$' => {
+                i = dollar_tag(sql, i).map_or(i + 1, |tag| {
+                    sql[i + tag.len()..]
+                        .find(tag)
+                        .map_or(b.len(), |p| i + tag.len() + p + tag.len())
+                })
+            }
+            _ if c.is_ascii_alphabetic() || c == b'_' => {
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b'$')) {
+                    i += 1;
+                }
+                out.insert(sql[start..i].to_ascii_lowercase());
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
 /// Splits SQL text into statements, dropping comments.
 pub fn split(text: &str) -> Vec<Statement> {
     let b = text.as_bytes();
@@ -240,6 +283,28 @@ fn dollar_tag(text: &str, i: usize) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identifiers_skip_literals_and_comments_and_fold_bare_words() {
+        let ids = identifiers(
+            "SELECT \"assignedTo\", Status FROM app.\"Conversation\" -- \"nope\"\n\
+             WHERE x = 'status_in_a_string' AND y = $t$\"body\"$t$ /* \"gone\" */",
+        );
+        for want in [
+            "assignedTo",
+            "status",
+            "app",
+            "Conversation",
+            "x",
+            "y",
+            "select",
+        ] {
+            assert!(ids.contains(want), "{want} in {ids:?}");
+        }
+        for gone in ["nope", "status_in_a_string", "body", "gone", "Status"] {
+            assert!(!ids.contains(gone), "{gone} not in {ids:?}");
+        }
+    }
 
     #[test]
     fn splits_around_quotes_and_dollar_bodies() {
