@@ -160,6 +160,7 @@ mod tests {
         let st = Statement {
             sql: "DROP INDEX IF EXISTS \"Conversation_status_idx\"".into(),
             line: 1,
+            gexec: false,
         };
         let mut p = Parts::default();
         place(&st, &mut p);
