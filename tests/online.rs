@@ -196,7 +196,7 @@ where
 /// waits on another transaction, once it does.
 async fn waiting_build(watch: &Client, index: &str) -> i32 {
     let started = Instant::now();
-    let pattern = format!("%CREATE INDEX CONCURRENTLY IF NOT EXISTS \"{index}\"%");
+    let pattern = format!("%CREATE INDEX CONCURRENTLY %\"{index}\" ON%");
     loop {
         let row = watch
             .query_opt(
