@@ -1,9 +1,15 @@
-//! SQL identifiers: quoting a name for a statement and unquoting one read
-//! from a file. A leaf module, so every layer from `cluster` up can use it.
+//! SQL identifiers and literals: quoting a name or a string for a
+//! statement, and unquoting a name read from a file. A leaf module, so
+//! every layer from `cluster` up can use it.
 
 /// Quotes an identifier for SQL, doubling any `"` inside it.
 pub fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// Quotes a string literal for SQL, doubling any `'` inside it.
+pub fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
 }
 
 /// Removes the double quotes around an identifier, undoing doubled `"`;
@@ -28,5 +34,6 @@ mod tests {
         }
         assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
         assert_eq!(unquote("  plain "), "plain");
+        assert_eq!(quote_literal("it's"), "'it''s'");
     }
 }

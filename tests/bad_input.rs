@@ -325,3 +325,22 @@ async fn a_run_that_explained_nothing_fails() {
         stderr(&out)
     );
 }
+
+/// An index the search path does not find (its table in another schema)
+/// has no size: an error naming it, never a panic on the NULL.
+#[tokio::test]
+async fn sizing_a_relation_outside_the_search_path_is_an_error_not_a_panic() {
+    let db = TestDb::new("elsewhere").await;
+    let c = db.endpoint.connect().await.unwrap();
+    c.batch_execute("CREATE SCHEMA elsewhere; CREATE TABLE elsewhere.t (a int); CREATE INDEX t_a_idx ON elsewhere.t (a)")
+        .await
+        .unwrap();
+    let err = helpdesk_bench::measure::relation_size(&c, "t_a_idx")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("relation \"t_a_idx\" was not found on the search path"),
+        "{err}"
+    );
+}

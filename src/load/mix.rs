@@ -9,11 +9,14 @@ use crate::error::{Error, Result};
 use crate::queries::{Catalogue, Kind, Query};
 use crate::report::MixEntry;
 
-/// The queries in the mix, each with its weight.
+/// The queries in the mix, each with its weight, every weight above 0.
 #[derive(Debug, Clone)]
 pub struct Mix {
     pub queries: Vec<Query>,
     pub weights: Vec<f64>,
+    /// Queries given with weight 0 beside weighted ones: never picked, so
+    /// left out of the mix, by name.
+    pub left_out: Vec<String>,
     dist: WeightedIndex<f64>,
 }
 
@@ -49,20 +52,26 @@ pub fn select<'a>(
 
 impl Mix {
     /// A mix of `queries` in proportion to their weights; a single query
-    /// is the whole mix whatever its weight.
+    /// is the whole mix whatever its weight. Of several, those of weight 0
+    /// are left out ([`Mix::left_out`]): a share of 0 is never sent.
     pub fn new(queries: Vec<Query>) -> Result<Mix> {
+        let (queries, left): (Vec<Query>, Vec<Query>) = match queries.len() {
+            1 => (queries, Vec::new()),
+            _ => queries.into_iter().partition(|q| q.weight > 0.0),
+        };
         let weights: Vec<f64> = match queries.as_slice() {
             [_] => vec![1.0],
             many => many.iter().map(|q| q.weight).collect(),
         };
-        let dist = WeightedIndex::new(&weights).map_err(|e| {
-            Error::BadInput(format!(
-                "the load mix has no query with a weight above 0: {e}"
-            ))
+        let dist = WeightedIndex::new(&weights).map_err(|_| {
+            Error::BadInput(
+                "no query of the mix has a weight above 0; give some a `weight` (executions per hour) in the catalogue".into(),
+            )
         })?;
         Ok(Mix {
             queries,
             weights,
+            left_out: left.into_iter().map(|q| q.name).collect(),
             dist,
         })
     }
@@ -197,5 +206,26 @@ weight = 500
         .unwrap_err()
         .to_string();
         assert!(err.contains("weight -1 must be"), "{err}");
+    }
+
+    #[test]
+    fn a_zero_weight_beside_weighted_queries_is_left_out_never_a_zero_share() {
+        let c = Catalogue::parse_text(
+            "q.toml",
+            "[[query]]\nname = \"a\"\nscreen = \"s\"\nsql = \"SELECT 1\"\nweight = 5\n\
+             [[query]]\nname = \"b\"\nscreen = \"s\"\nsql = \"SELECT 2\"\n",
+        )
+        .unwrap();
+        let mix = Mix::new(c.queries.clone()).unwrap();
+        assert_eq!(mix.weights, [1.0]);
+        assert_eq!(names(&mix.queries.iter().collect::<Vec<_>>()), ["a"]);
+        assert_eq!(mix.left_out, ["b"]);
+        let none = Mix::new(vec![c.queries[1].clone(), c.queries[1].clone()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            none.contains("no query of the mix has a weight above 0"),
+            "{none}"
+        );
     }
 }

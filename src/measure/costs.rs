@@ -285,28 +285,39 @@ async fn timed(client: &Client, sql: &str) -> Result<f64> {
     Ok(t.elapsed().as_secs_f64() * 1e3)
 }
 
-/// Size of a relation in bytes.
+/// Size of a relation in bytes; an error naming it when the search path
+/// does not find it.
 pub async fn relation_size(client: &Client, name: &str) -> Result<u64> {
-    let row = client
+    let size: Option<i64> = client
         .query_one(
             "SELECT pg_relation_size(to_regclass($1))",
             &[&quote_ident(name)],
         )
         .await
-        .context(format!("sizing {name}"))?;
-    Ok(row.get::<_, i64>(0) as u64)
+        .context(format!("sizing {name}"))?
+        .get(0);
+    size.map(|s| s as u64).ok_or_else(|| not_found(name))
 }
 
-/// The planner's row count of a table.
+/// The planner's row count of a table (0 before its first ANALYZE, which
+/// PostgreSQL 14 and later show as −1).
 pub(crate) async fn table_rows(client: &Client, table: &str) -> Result<u64> {
-    let row = client
-        .query_one(
+    let rows: Option<i64> = client
+        .query_opt(
             "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass($1)",
             &[&quote_ident(table)],
         )
         .await
-        .context(format!("counting rows of {table}"))?;
-    Ok(row.get::<_, i64>(0) as u64)
+        .context(format!("counting rows of {table}"))?
+        .map(|r| r.get(0));
+    rows.map(|n| n as u64).ok_or_else(|| not_found(table))
+}
+
+/// A relation the search path does not find.
+fn not_found(name: &str) -> crate::error::Error {
+    crate::error::Error::BadInput(format!(
+        "relation \"{name}\" was not found on the search path (current_schemas()); create it, or put its schema on the role's search_path"
+    ))
 }
 
 async fn wal_lsn(client: &Client) -> Result<String> {
@@ -359,11 +370,12 @@ pub(crate) async fn update_counts(client: &Client, table: &str) -> Result<(i64, 
         .await
         .context("flushing statistics")?;
     let row = client
-        .query_one(
+        .query_opt(
             "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relid = to_regclass($1)",
             &[&quote_ident(table)],
         )
         .await
-        .context("reading update statistics")?;
+        .context("reading update statistics")?
+        .ok_or_else(|| not_found(table))?;
     Ok((row.get(0), row.get(1)))
 }

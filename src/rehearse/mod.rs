@@ -81,6 +81,12 @@ pub async fn run(opts: &Options<'_>) -> Result<(Rehearsal, Vec<NotRunnable>)> {
         let outcome = async {
             if mix.is_none() {
                 let (m, not) = traffic_mix(&scratch, &opts.queries).await?;
+                if !m.left_out.is_empty() {
+                    (opts.note)(format!(
+                        "left out of the traffic, weight 0: {}",
+                        m.left_out.join(", ")
+                    ));
+                }
                 mix = Some(m);
                 set_aside = not;
             }

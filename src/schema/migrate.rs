@@ -10,6 +10,8 @@
 //! `BEGIN` ... `COMMIT` block as its own transaction and each statement
 //! outside a block on its own. A failure there names the statements that
 //! were committed and stay applied, those rolled back, and those not run.
+//! A query ended by psql's `\gexec` runs outside a block too, then each
+//! statement its result holds, as psql runs them (`migrate/exec.rs`).
 //! Whether a file can run as written (no `CONCURRENTLY` inside a block, no
 //! block left open) is decided before its first statement runs.
 
@@ -25,6 +27,7 @@ use super::sql::{split, Statement, TxnNeeds};
 use crate::error::{Context, Error, Result};
 use plan::{Plan, Unit, UnitKind};
 
+mod exec;
 mod plan;
 
 /// Which schema a database holds, as read from its catalog.
@@ -447,7 +450,7 @@ async fn apply_units(
         for i in u.indices() {
             let st = &file.statements[i];
             let t = Instant::now();
-            if let Err(e) = client.batch_execute(&st.sql).await {
+            if let Err(e) = exec::run(client, st).await {
                 if u.kind != UnitKind::Single {
                     let _ = client.batch_execute("ROLLBACK").await;
                 }
@@ -462,7 +465,7 @@ async fn apply_units(
                     name: name.to_string(),
                     index: i + 1,
                     statement: plan::label(st),
-                    detail: server_message(&e),
+                    detail: failure_detail(&e),
                     outcome: format!("{outcome}; {next}"),
                 });
             }
@@ -501,6 +504,15 @@ fn timing(st: &Statement, started: Instant) -> StatementTiming {
         line: st.line,
         statement: st.summary(),
         duration: started.elapsed(),
+    }
+}
+
+/// The server's message for a failed statement, naming the statement from
+/// a `\gexec` result that raised it.
+fn failure_detail(f: &exec::Failure) -> String {
+    match &f.generated {
+        Some(sql) => format!("{sql} (run by \\gexec): {}", server_message(&f.error)),
+        None => server_message(&f.error),
     }
 }
 

@@ -10,7 +10,7 @@ use regex::Regex;
 use super::fixtures;
 use super::sql::{split, Statement};
 use crate::error::{Context, Error, Result};
-use crate::sql::{quote_ident, unquote};
+use crate::sql::{quote_ident, quote_literal, unquote};
 
 /// One SQL file and its statements.
 #[derive(Debug, Clone)]
@@ -61,11 +61,25 @@ impl IndexDef {
         if !concurrently {
             return self.sql.clone();
         }
+        self.concurrent_head(false)
+    }
+
+    /// `CREATE INDEX CONCURRENTLY IF NOT EXISTS`: builds this index without
+    /// blocking writes, and leaves one of the same name in place.
+    pub fn create_if_missing_sql(&self) -> String {
+        self.concurrent_head(true)
+    }
+
+    /// The statement as written, its head rewritten to `CONCURRENTLY`,
+    /// with `IF NOT EXISTS` when written or when `if_missing`.
+    fn concurrent_head(&self, if_missing: bool) -> String {
         INDEX_HEAD
             .replace(&self.sql, |c: &regex::Captures| {
+                let if_not_exists = if_missing || c.get(2).is_some();
                 format!(
-                    "CREATE {}INDEX CONCURRENTLY ",
-                    c.get(1).map_or("", |m| m.as_str())
+                    "CREATE {}INDEX CONCURRENTLY {}",
+                    c.get(1).map_or("", |m| m.as_str()),
+                    if if_not_exists { "IF NOT EXISTS " } else { "" }
                 )
             })
             .into_owned()
@@ -110,6 +124,32 @@ pub struct CommentDef {
     pub table: String,
     pub column: String,
     pub text: String,
+}
+
+/// A value a migration adds to an enum type (`ALTER TYPE ... ADD VALUE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnumValueDef {
+    pub type_name: String,
+    pub label: String,
+    /// `BEFORE 'x'` or `AFTER 'x'`, as written.
+    pub position: Option<String>,
+}
+
+impl EnumValueDef {
+    /// `ALTER TYPE ... ADD VALUE IF NOT EXISTS ...`: adds the value unless
+    /// the type has it.
+    pub fn add_if_missing_sql(&self) -> String {
+        let mut sql = format!(
+            "ALTER TYPE {} ADD VALUE IF NOT EXISTS {}",
+            quote_ident(&self.type_name),
+            quote_literal(&self.label)
+        );
+        if let Some(p) = &self.position {
+            sql.push(' ');
+            sql.push_str(p);
+        }
+        sql
+    }
 }
 
 /// An enum type a migration creates.
@@ -256,12 +296,18 @@ impl Created {
 pub struct Objects {
     pub tables: Vec<String>,
     pub types: Vec<TypeDef>,
+    /// Values added to enum types with `ALTER TYPE ... ADD VALUE`.
+    pub enum_values: Vec<EnumValueDef>,
     pub columns: Vec<ColumnDef>,
     pub indexes: Vec<IndexDef>,
     pub constraints: Vec<ConstraintDef>,
     pub comments: Vec<CommentDef>,
     /// Indexes removed with `DROP INDEX`, by name, in file order.
     pub dropped_indexes: Vec<String>,
+    /// `ALTER TABLE` actions other than `ADD COLUMN` and `ADD CONSTRAINT`
+    /// (`ALTER COLUMN`, `DROP COLUMN`, ...), as written: this parser does
+    /// not read what they do.
+    pub other_actions: Vec<String>,
 }
 
 impl Objects {
@@ -287,6 +333,13 @@ impl Objects {
             self.types.push(TypeDef {
                 name: unquote(&c[1]),
                 labels,
+            });
+        }
+        if let Some(c) = ENUM_VALUE.captures(sql) {
+            self.enum_values.push(EnumValueDef {
+                type_name: unquote(&c[1]),
+                label: c[2].replace("''", "'"),
+                position: c.get(3).map(|m| m.as_str().trim().to_string()),
             });
         }
         if let Some(c) = INDEX.captures(sql) {
@@ -322,6 +375,9 @@ impl Objects {
 
     /// Adds what one action of an `ALTER TABLE` creates.
     fn add_alter_part(&mut self, table: &str, part: &str) {
+        if !ADD_COLUMN.is_match(part) && !ADD_CONSTRAINT.is_match(part) {
+            self.other_actions.push(part.to_string());
+        }
         if let Some(a) = ADD_COLUMN.captures(part) {
             self.columns.push(ColumnDef {
                 table: table.to_string(),
@@ -354,6 +410,7 @@ impl Objects {
     pub fn len(&self) -> usize {
         self.tables.len()
             + self.types.len()
+            + self.enum_values.len()
             + self.columns.len()
             + self.indexes.len()
             + self.constraints.len()
@@ -391,6 +448,16 @@ static ENUM_TYPE: LazyLock<Regex> = LazyLock::new(|| {
     ))
 });
 
+/// `ALTER TYPE name ADD VALUE [IF NOT EXISTS] 'label' [BEFORE | AFTER 'label']`.
+static ENUM_VALUE: LazyLock<Regex> = LazyLock::new(|| {
+    compile(concat!(
+        r"(?is)^ALTER\s+TYPE\s+",
+        name!(),
+        r"\s+ADD\s+VALUE\s+(?:IF\s+NOT\s+EXISTS\s+)?'((?:[^']|'')*)'",
+        r"\s*((?:BEFORE|AFTER)\s+'(?:[^']|'')*')?\s*$"
+    ))
+});
+
 /// `CREATE [UNIQUE] INDEX [CONCURRENTLY] [IF NOT EXISTS] name ON table (columns)`.
 static INDEX: LazyLock<Regex> = LazyLock::new(|| {
     compile(concat!(
@@ -409,9 +476,11 @@ static INDEX_REST: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
-/// The head of a `CREATE [UNIQUE] INDEX`, where `CONCURRENTLY` goes.
-static INDEX_HEAD: LazyLock<Regex> =
-    LazyLock::new(|| compile(r"(?i)^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+"));
+/// The head of a `CREATE [UNIQUE] INDEX [CONCURRENTLY] [IF NOT EXISTS]`,
+/// where `CONCURRENTLY` goes.
+static INDEX_HEAD: LazyLock<Regex> = LazyLock::new(|| {
+    compile(r"(?i)^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?(IF\s+NOT\s+EXISTS\s+)?")
+});
 
 /// `DROP INDEX [CONCURRENTLY] [IF EXISTS] name[, name] [CASCADE | RESTRICT]`.
 static DROP_INDEX: LazyLock<Regex> = LazyLock::new(|| {
@@ -788,6 +857,49 @@ mod tests {
             "{sql}"
         );
         assert!(sql.ends_with("(lower(email), \"id\")"), "{sql}");
+    }
+
+    #[test]
+    fn an_index_written_concurrently_is_not_doubled() {
+        let o = Objects::parse(&split(
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS a_idx ON t (a);\n\
+             CREATE UNIQUE INDEX \"B\" ON t (b)",
+        ));
+        assert_eq!(
+            o.indexes[0].create_sql(true),
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS a_idx ON t (a)"
+        );
+        assert_eq!(
+            o.indexes[1].create_if_missing_sql(),
+            "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS \"B\" ON t (b)"
+        );
+        assert_eq!(
+            o.indexes[1].create_sql(true),
+            "CREATE UNIQUE INDEX CONCURRENTLY \"B\" ON t (b)"
+        );
+    }
+
+    #[test]
+    fn enum_values_and_unread_actions() {
+        let o = Objects::parse(&split(concat!(
+            "ALTER TYPE \"Status\" ADD VALUE 'it''s' BEFORE 'DONE';\n",
+            "ALTER TYPE mood ADD VALUE IF NOT EXISTS 'ok';\n",
+            "ALTER TABLE t ADD COLUMN a int, ALTER COLUMN b SET NOT NULL"
+        )));
+        let v = &o.enum_values[0];
+        assert_eq!((v.type_name.as_str(), v.label.as_str()), ("Status", "it's"));
+        assert_eq!(
+            v.add_if_missing_sql(),
+            "ALTER TYPE \"Status\" ADD VALUE IF NOT EXISTS 'it''s' BEFORE 'DONE'"
+        );
+        assert_eq!(
+            o.enum_values[1].add_if_missing_sql(),
+            "ALTER TYPE \"mood\" ADD VALUE IF NOT EXISTS 'ok'"
+        );
+        assert_eq!(o.columns.len(), 1);
+        assert_eq!(o.other_actions, ["ALTER COLUMN b SET NOT NULL"]);
+        let m = Migration::builtin().unwrap();
+        assert!(m.objects.other_actions.is_empty() && m.objects.enum_values.is_empty());
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Splitting a SQL file into statements the way psql does: semicolons end
-//! statements except inside quotes, dollar-quoted bodies and comments. Each
+//! statements except inside quotes, dollar-quoted bodies and comments, and
+//! psql's `\gexec` ends one whose result holds statements to run. Each
 //! statement can also say what it needs from the transaction around it.
 
 /// One statement of a SQL file.
@@ -9,6 +10,9 @@ pub struct Statement {
     pub sql: String,
     /// 1-based line where the statement starts.
     pub line: usize,
+    /// Ended by psql's `\gexec` rather than `;`: a query whose result's
+    /// cells are statements, run in turn, each on its own.
+    pub gexec: bool,
 }
 
 impl Statement {
@@ -41,6 +45,11 @@ impl Statement {
     /// What this statement needs from the transaction around it, read from
     /// its keywords (never from the text inside quotes or comments).
     pub fn txn_needs(&self) -> TxnNeeds {
+        if self.gexec {
+            // What it runs is only known when it runs: as psql does outside
+            // a block, each statement it returns commits on its own.
+            return TxnNeeds::OutsideTransaction;
+        }
         let top = words(&self.sql, false);
         let w = |i: usize| top.get(i).map(String::as_str).unwrap_or("");
         let rollback_to = w(1) == "TO" || (matches!(w(1), "WORK" | "TRANSACTION") && w(2) == "TO");
@@ -82,7 +91,8 @@ pub enum TxnNeeds {
     /// `RELEASE`, `ROLLBACK TO`.
     InTransaction,
     /// Refused inside a transaction block: `CREATE INDEX CONCURRENTLY`,
-    /// `VACUUM`, `CREATE DATABASE`, `ALTER SYSTEM` and the like.
+    /// `VACUUM`, `CREATE DATABASE`, `ALTER SYSTEM` and the like; and a
+    /// query ended by `\gexec`, whose statements run on their own.
     OutsideTransaction,
     /// Starts or ends a transaction block itself.
     Control(TxnControl),
@@ -178,7 +188,10 @@ pub fn identifiers(sql: &str) -> std::collections::BTreeSet<String> {
     out
 }
 
-/// Splits SQL text into statements, dropping comments.
+/// Splits SQL text into statements, dropping comments. A `\gexec` outside
+/// quotes ends the statement before it, as psql reads it; the rest of its
+/// line is its arguments, ignored. Other psql meta-commands stay in the
+/// text, for the server to refuse.
 pub fn split(text: &str) -> Vec<Statement> {
     let b = text.as_bytes();
     let mut out = Vec::new();
@@ -223,8 +236,15 @@ pub fn split(text: &str) -> Vec<Statement> {
             i = end;
             continue;
         }
+        if c == b'\\' && is_meta(text, i, "gexec") {
+            push(&mut out, &mut cur, start_line, true);
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
+            }
+            continue;
+        }
         if c == b';' {
-            push(&mut out, &mut cur, start_line);
+            push(&mut out, &mut cur, start_line, false);
         } else {
             if cur.trim().is_empty() && !c.is_ascii_whitespace() {
                 start_line = line;
@@ -239,19 +259,29 @@ pub fn split(text: &str) -> Vec<Statement> {
         }
         i += 1;
     }
-    push(&mut out, &mut cur, start_line);
+    push(&mut out, &mut cur, start_line, false);
     out
 }
 
-fn push(out: &mut Vec<Statement>, cur: &mut String, line: usize) {
+fn push(out: &mut Vec<Statement>, cur: &mut String, line: usize, gexec: bool) {
     let sql = cur.trim();
     if !sql.is_empty() {
         out.push(Statement {
             sql: sql.to_string(),
             line,
+            gexec,
         });
     }
     cur.clear();
+}
+
+/// True when the backslash at `i` starts the psql meta-command `name`.
+fn is_meta(text: &str, i: usize, name: &str) -> bool {
+    let word: String = text[i + 1..]
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect();
+    word == name
 }
 
 /// Index just past the quote that closes the one at `start` (doubled quotes escape).
@@ -377,6 +407,20 @@ mod tests {
         assert_eq!(st.len(), 6, "{st:#?}");
         assert!(st.iter().all(|s| s.txn_needs() == TxnNeeds::InTransaction));
         assert!(!st.iter().any(Statement::is_transaction_control));
+    }
+
+    #[test]
+    fn gexec_ends_a_query_whose_result_runs() {
+        let sql = "BEGIN;\nCOMMIT;\nSELECT format('DROP INDEX %I', 'a;b')\n  FROM x\n\\gexec\n\
+                   SELECT '\\gexec' \\gexec -- same line\nCREATE INDEX CONCURRENTLY i ON t (a);";
+        let st = split(sql);
+        assert_eq!(st.len(), 5, "{st:#?}");
+        assert_eq!(st[2].sql, "SELECT format('DROP INDEX %I', 'a;b')\n  FROM x");
+        assert_eq!(st[2].line, 3);
+        assert!(st[2].gexec && st[3].gexec && !st[4].gexec && !st[1].gexec);
+        assert_eq!(st[3].sql, "SELECT '\\gexec'");
+        assert_eq!(st[2].txn_needs(), TxnNeeds::OutsideTransaction);
+        assert_eq!(st[4].line, 7);
     }
 
     #[test]

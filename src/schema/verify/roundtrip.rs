@@ -162,6 +162,7 @@ async fn atomic_trial(
         Statement {
             sql: FORCED_FAILURE.to_string(),
             line,
+            gexec: false,
         },
     );
     let forced = at + 1;
