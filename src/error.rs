@@ -56,8 +56,15 @@ pub enum Error {
     #[error("building the connection pool failed: {detail}; this is a bug in helpdesk-bench, please report it")]
     Pool { detail: String },
 
-    #[error("authentication failed for user \"{user}\" at {target}; check the user name and password in the URL")]
-    Auth { user: String, target: String },
+    #[error("the server refused user \"{user}\" at {target}: {server}; {hint}")]
+    Auth {
+        user: String,
+        target: String,
+        /// The server's own reason (it never holds the password).
+        server: String,
+        /// The next step that fits the reason.
+        hint: String,
+    },
 
     #[error("database \"{db}\" does not exist at {target}; create it with `createdb {db}` or point --url at an existing database")]
     NoDatabase { db: String, target: String },

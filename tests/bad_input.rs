@@ -37,15 +37,23 @@ fn unreachable_host() {
     assert!(!stderr(&out).contains("hunter2"));
 }
 
+/// Puts `line` first in the shared cluster's `pg_hba.conf` (once), one
+/// test at a time: the file is read, changed and written whole.
+fn add_hba_line(line: &str) {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _held = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let hba = cluster::shared().unwrap().data_dir().join("pg_hba.conf");
+    let text = std::fs::read_to_string(&hba).unwrap();
+    if !text.lines().any(|l| l == line) {
+        std::fs::write(&hba, format!("{line}\n{text}")).unwrap();
+    }
+}
+
 #[tokio::test]
 async fn wrong_credentials() {
     // The embedded cluster trusts local users; require a password for one role.
     let c = cluster::shared().unwrap();
-    let hba = c.data_dir().join("pg_hba.conf");
-    let text = std::fs::read_to_string(&hba).unwrap();
-    if !text.starts_with("local all pw_user") {
-        std::fs::write(&hba, format!("local all pw_user scram-sha-256\n{text}")).unwrap();
-    }
+    add_hba_line("local all pw_user scram-sha-256");
     let admin = cluster::resolve(None).unwrap().connect().await.unwrap();
     admin
         .batch_execute(
@@ -62,6 +70,38 @@ async fn wrong_credentials() {
     let out = run(&["migrate", "status", "--url", &url]);
     assert_one_line_error(&out, "authentication failed for user \"pw_user\"");
     assert!(!stderr(&out).contains("wrong-one"));
+}
+
+/// A login a `pg_hba.conf` rule refuses (SQLSTATE 28000, the code a wrong
+/// password shares) is shown with the server's own reason, not as a
+/// wrong password.
+#[tokio::test]
+async fn a_pg_hba_refusal_keeps_the_servers_reason() {
+    let c = cluster::shared().unwrap();
+    add_hba_line("local all hba_refused reject");
+    let admin = cluster::resolve(None).unwrap().connect().await.unwrap();
+    admin
+        .batch_execute(
+            "DO $$ BEGIN CREATE ROLE hba_refused LOGIN;
+             EXCEPTION WHEN duplicate_object THEN NULL; END $$; SELECT pg_reload_conf()",
+        )
+        .await
+        .unwrap();
+    let url = format!(
+        "host={} port={} user=hba_refused dbname=postgres sslmode=disable",
+        c.socket_dir().display(),
+        cluster::PORT
+    );
+    let out = run(&["migrate", "status", "--url", &url]);
+    assert_one_line_error(
+        &out,
+        "pg_hba.conf rejects connection for host \"[local]\", user \"hba_refused\"",
+    );
+    assert!(
+        !stderr(&out).contains("check the user name and password"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

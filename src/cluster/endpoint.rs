@@ -193,16 +193,20 @@ impl Endpoint {
         }
     }
 
-    /// Turns a failed connection attempt into the error a user can act on.
+    /// Turns a failed connection attempt into the error a user can act on:
+    /// the server's own reason, with the hint that fits its code.
     pub fn connect_error(&self, e: tokio_postgres::Error) -> Error {
         let target = self.describe();
-        if let Some(code) = e.code() {
+        if let Some(db) = e.as_db_error() {
+            let code = db.code();
             if *code == SqlState::INVALID_PASSWORD
                 || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
             {
                 return Error::Auth {
                     user: self.user(),
                     target,
+                    server: conninfo::redact_reason(db.message()),
+                    hint: self.auth_hint(code),
                 };
             }
             if *code == SqlState::INVALID_CATALOG_NAME {
@@ -212,16 +216,41 @@ impl Endpoint {
                 };
             }
         }
-        let text = e.to_string();
-        if text.contains("password missing") {
+        // The client's own refusal: the server asked for a password the
+        // URL does not hold.
+        if e.as_db_error().is_none() && e.to_string().contains("password missing") {
             return Error::Auth {
                 user: self.user(),
                 target,
+                server: "it asks for a password, and the URL gives none".into(),
+                hint:
+                    "add the password to the URL (postgres://user:password@host/db) or to ~/.pgpass"
+                        .into(),
             };
         }
         Error::Unreachable {
             target,
             reason: conninfo::redact_reason(&chain(&e)),
+        }
+    }
+
+    /// What to do about a refused login: a wrong password (28P01) is the
+    /// URL's; a rule of `pg_hba.conf` (28000) may want encryption, which
+    /// `sslmode=disable` over TCP never offers.
+    fn auth_hint(&self, code: &SqlState) -> String {
+        let tcp = self
+            .config
+            .get_hosts()
+            .iter()
+            .any(|h| matches!(h, tokio_postgres::config::Host::Tcp(_)));
+        let no_tls = matches!(self.config.get_ssl_mode(), SslMode::Disable);
+        if *code == SqlState::INVALID_PASSWORD {
+            "check the user name and password in the URL".into()
+        } else if tcp && no_tls {
+            "the server may accept only encrypted connections from this host: try sslmode=require in the URL; else check that the user exists and that pg_hba.conf admits this host, user and database".into()
+        } else {
+            "check that the user exists and that pg_hba.conf admits this host, user and database"
+                .into()
         }
     }
 
@@ -259,6 +288,27 @@ fn tls_connector() -> Result<MakeTlsConnector> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_login_gets_the_hint_that_fits_it() {
+        let tcp_plain = Endpoint::from_url("postgres://u@db.example/app?sslmode=disable").unwrap();
+        let hint = tcp_plain.auth_hint(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION);
+        assert!(hint.contains("try sslmode=require"), "{hint}");
+        let pw = tcp_plain.auth_hint(&SqlState::INVALID_PASSWORD);
+        assert_eq!(pw, "check the user name and password in the URL");
+        let tls = Endpoint::from_url("postgres://u@db.example/app?sslmode=require").unwrap();
+        let hint = tls.auth_hint(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION);
+        assert!(
+            !hint.contains("sslmode") && hint.contains("pg_hba.conf"),
+            "{hint}"
+        );
+        let socket = Endpoint::from_url("host=/run/postgresql user=u sslmode=disable").unwrap();
+        let hint = socket.auth_hint(&SqlState::INVALID_AUTHORIZATION_SPECIFICATION);
+        assert!(
+            !hint.contains("sslmode"),
+            "no TLS over a unix socket: {hint}"
+        );
+    }
 
     #[test]
     fn describes_without_password() {
