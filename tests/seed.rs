@@ -30,6 +30,31 @@ async fn same_seed_same_rows_whatever_the_jobs() {
     assert_ne!(a, checksums(&different.endpoint).await);
 }
 
+/// A database that holds a team's own tables but not the help-desk ones
+/// is not empty: the seed refuses, naming what it found, and creates
+/// nothing beside them.
+#[tokio::test]
+async fn refuses_a_database_holding_other_tables() {
+    let db = TestDb::new("foreign").await;
+    let c = db.endpoint.connect().await.unwrap();
+    c.batch_execute(
+        "CREATE SCHEMA shop; CREATE TABLE shop.orders (id int PRIMARY KEY); \
+         CREATE TYPE public.order_state AS ENUM ('new', 'paid')",
+    )
+    .await
+    .unwrap();
+    let out = run(&["seed", "--scale", "tiny", "--url", &db.url()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("holds other tables or types (public.order_state, shop.orders)"),
+        "{err}"
+    );
+    let (found, total) = schema::user_objects(&c, 10).await.unwrap();
+    assert_eq!(total, 2, "nothing was created beside them: {found:?}");
+}
+
 #[tokio::test]
 async fn refuses_tables_with_rows_unless_truncate() {
     // The same seed as the tiny template the database is cloned from.

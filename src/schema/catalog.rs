@@ -132,3 +132,36 @@ pub async fn table_columns(client: &impl GenericClient, table: &str) -> Result<V
         .context(format!("listing the columns of {table}"))?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
+
+/// The user's own relations and types in any schema (not the system's,
+/// nor those an extension owns), as `schema.name`, at most `limit` of them,
+/// and how many there are in all: what makes a database not empty.
+pub async fn user_objects(
+    client: &impl GenericClient,
+    limit: usize,
+) -> Result<(Vec<String>, usize)> {
+    let rows = client
+        .query(
+            "SELECT format('%I.%I', n.nspname, c.relname)
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+                AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'
+                AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                                AND d.objid = c.oid AND d.deptype = 'e')
+             UNION ALL
+             SELECT format('%I.%I', n.nspname, t.typname)
+               FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+              WHERE t.typtype IN ('e', 'd', 'c') AND (t.typtype <> 'c' OR EXISTS (
+                      SELECT FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind = 'c'))
+                AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.classid = 'pg_type'::regclass
+                                AND d.objid = t.oid AND d.deptype = 'e')
+             ORDER BY 1",
+            &[],
+        )
+        .await
+        .context("listing the database's own tables and types")?;
+    let total = rows.len();
+    Ok((rows.iter().take(limit).map(|r| r.get(0)).collect(), total))
+}

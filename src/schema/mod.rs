@@ -15,7 +15,7 @@ mod snapshot;
 mod sql;
 pub mod verify;
 
-pub use catalog::{table_checksum, table_columns, Catalog};
+pub use catalog::{table_checksum, table_columns, user_objects, Catalog};
 pub use chain::{MigrationChain, MIGRATION_ENV};
 pub use found::{found, FoundDatabase, FoundState};
 pub use indexes::{present_indexes, restore_present, set_state, IndexState};

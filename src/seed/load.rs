@@ -196,6 +196,7 @@ async fn inspect(client: &Client, m: &Migration, cfg: &SeedConfig) -> Result<Tar
     let status = schema::status_before(client, m, &cfg.migrations).await?;
     let empty = status.base_missing.len() == TABLES.len() && status.present.is_empty();
     if empty {
+        refuse_foreign_objects(client).await?;
         return Ok(Target {
             shape: cfg.shape.unwrap_or(Shape::Migrated),
             create: true,
@@ -244,6 +245,23 @@ async fn inspect(client: &Client, m: &Migration, cfg: &SeedConfig) -> Result<Tar
         create: false,
         truncate: !filled.is_empty(),
     })
+}
+
+/// Refuses a database without the help-desk tables that holds tables or
+/// types of its own: the seed creates its tables only in an empty one.
+async fn refuse_foreign_objects(client: &Client) -> Result<()> {
+    let (found, total) = schema::user_objects(client, 5).await?;
+    if total == 0 {
+        return Ok(());
+    }
+    let more = match total - found.len() {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    Err(Error::BadInput(format!(
+        "the database holds other tables or types ({}{more}) but not the help-desk ones; seed creates its tables only in an empty database, so create one (createdb) and point --url at it",
+        found.join(", ")
+    )))
 }
 
 /// Everything the seed transaction needs: where to write, what to create,
