@@ -61,7 +61,7 @@ fn run() -> anyhow::Result<()> {
         let dir = rt.block_on(write_run(&RunInput {
             ws: &ws,
             catalogue: &catalogue,
-            migration: &migration,
+            chain: &chain,
             states,
             reports_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reports"),
             costs: ws.cluster.is_some(),

@@ -53,7 +53,7 @@ fn the_default_run_measures_costs_recommends_and_advises_deploy() {
         .block_on(write_run(&RunInput {
             ws: &ws,
             catalogue: &catalogue,
-            migration: m,
+            chain: &chain,
             states,
             reports_dir: home.join("reports"),
             costs: true,

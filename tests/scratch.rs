@@ -57,3 +57,43 @@ async fn scratch_copies_on_a_user_server_are_seeded_then_always_dropped() {
     assert!(gone, "the guard dropped {name}");
     drop(c);
 }
+
+/// Two scratch copies of one workspace at once (two runs measuring costs
+/// on one server) each get a name of their own: dropping one leaves the
+/// other whole. Fixed names (`helpdesk_bench_costs`) dropped each other's.
+#[tokio::test]
+async fn two_scratch_copies_at_once_never_share_a_name() {
+    let home = TestDb::new("scratch_two").await;
+    let chain = MigrationChain::builtin().unwrap();
+    let ws = Workspace::open(Some(&home.url()), Scale::Tiny, 7, &chain, &Reporter::Quiet)
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(
+        Scratch::create(&ws, &chain, Stage::After, &Reporter::Quiet),
+        Scratch::create(&ws, &chain, Stage::After, &Reporter::Quiet)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_ne!(a.name(), b.name());
+    let b_name = b.name().to_string();
+    a.drop_now().await.unwrap();
+    assert!(exists(&home, &b_name).await);
+    let c = b.db.connect().await.unwrap();
+    assert_eq!(scalar(&c, r#"SELECT count(*) FROM "User""#).await, 200);
+    drop(c);
+    b.drop_now().await.unwrap();
+}
+
+/// Runs started in the same second, even the same millisecond, write into
+/// folders of their own.
+#[test]
+fn run_folders_started_together_are_distinct() {
+    let dir = common::TempDir::new("run-ids");
+    let made: Vec<(String, std::path::PathBuf)> = (0..20)
+        .map(|_| helpdesk_bench::report::new_run_dir(&dir.join("reports")).unwrap())
+        .collect();
+    let mut ids: Vec<&String> = made.iter().map(|(id, _)| id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 20, "{ids:?}");
+    assert!(made.iter().all(|(_, d)| d.is_dir()));
+}

@@ -155,7 +155,7 @@ fn bench_run(rt: &tokio::runtime::Runtime, url: &str, home: &Path, args: &[&str]
         .block_on(write_run(&RunInput {
             ws: &ws,
             catalogue: &catalogue,
-            migration,
+            chain: &chain,
             states,
             reports_dir: home.join("reports"),
             costs: false,

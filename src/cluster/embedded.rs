@@ -204,7 +204,10 @@ impl Cluster {
 
     /// Stops the server cleanly, copies its data directory to `dest` (via a
     /// temporary name, so a half-written copy is never used), and removes
-    /// the cluster.
+    /// the cluster. Publishing is a rename that never replaces a published
+    /// copy: when another process published first, its copy is as good as
+    /// ours, so ours is thrown away and a reader of `dest` never sees it
+    /// pulled from under it.
     pub fn save_data_to(self, dest: &Path) -> Result<()> {
         if let Some(mut child) = lock(&self.postmaster).take() {
             stop_child(&mut child);
@@ -212,9 +215,7 @@ impl Cluster {
         let staging = dest.with_extension(format!("tmp-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&staging);
         fsutil::copy_tree(&self.data_dir(), &staging, None)?;
-        let _ = std::fs::remove_dir_all(dest);
-        std::fs::rename(&staging, dest).context(dest.display())?;
-        Ok(())
+        publish(&staging, dest)
     }
 
     /// Stops the server and removes its directory, unless detached. Safe to
@@ -239,6 +240,24 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// Renames `staging` to `dest` unless a complete copy (one holding
+/// `PG_VERSION`) is there already, in which case `staging` is removed. A
+/// `dest` without `PG_VERSION` is no copy of ours (renames are whole): it
+/// is removed and the rename tried once more.
+pub(crate) fn publish(staging: &Path, dest: &Path) -> Result<()> {
+    for _ in 0..2 {
+        if std::fs::rename(staging, dest).is_ok() {
+            return Ok(());
+        }
+        if dest.join("PG_VERSION").is_file() {
+            let _ = std::fs::remove_dir_all(staging);
+            return Ok(());
+        }
+        let _ = std::fs::remove_dir_all(dest);
+    }
+    std::fs::rename(staging, dest).context(dest.display())
 }
 
 /// Stops a postmaster this process started, then reaps it.
@@ -272,4 +291,45 @@ fn new_run_dir() -> Result<PathBuf> {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::publish;
+
+    /// Two processes seeding the same cache key: the second to publish
+    /// keeps the first one's copy (which a reader may be copying) and
+    /// throws its own away.
+    #[test]
+    fn the_loser_of_a_publish_uses_the_winners_copy() {
+        let root = std::env::temp_dir().join(format!("hb-publish-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let (winner, loser, dest) = (root.join("a"), root.join("b"), root.join("seeded"));
+        for (dir, tag) in [(&winner, "winner"), (&loser, "loser")] {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(dir.join("PG_VERSION"), "15").unwrap();
+            std::fs::write(dir.join("who"), tag).unwrap();
+        }
+        publish(&winner, &dest).unwrap();
+        let inode = |p: &std::path::Path| {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(p).unwrap().ino()
+        };
+        let published = inode(&dest);
+        publish(&loser, &dest).unwrap();
+        assert_eq!(std::fs::read_to_string(dest.join("who")).unwrap(), "winner");
+        assert_eq!(
+            inode(&dest),
+            published,
+            "the published copy was not replaced"
+        );
+        assert!(!loser.exists(), "the loser's copy is removed");
+        // A broken leftover (no PG_VERSION) is replaced.
+        std::fs::remove_file(dest.join("PG_VERSION")).unwrap();
+        std::fs::create_dir_all(&loser).unwrap();
+        std::fs::write(loser.join("PG_VERSION"), "15").unwrap();
+        publish(&loser, &dest).unwrap();
+        assert!(dest.join("PG_VERSION").is_file());
+        let _ = std::fs::remove_dir_all(&root);
+    }
 }

@@ -30,10 +30,7 @@ pub fn ensure(bin: &PgBin, user: &ServerUser) -> Result<PathBuf> {
         let _ = std::fs::remove_dir_all(&staging);
         fsutil::copy_tree(&data, &staging, None)?;
         // Another process may have won the race; its copy is as good as ours.
-        if std::fs::rename(&staging, &dir).is_err() {
-            let _ = std::fs::remove_dir_all(&staging);
-        }
-        Ok(())
+        super::embedded::publish(&staging, &dir)
     });
     let _ = std::fs::remove_dir_all(&scratch);
     result?;

@@ -63,8 +63,7 @@ pub async fn run(args: AdviseArgs, quiet: bool) -> Result<ExitCode> {
     dropped?;
     outcome.advice.wall_s = started.elapsed().as_secs_f64();
     let m = &chain.under_test;
-    let id = report::run_id();
-    let dir = report::new_run_dir(&args.reports, &id)?;
+    let (id, dir) = report::new_run_dir(&args.reports)?;
     write_sql(&dir, m, &outcome, &id)?;
     print_table(m, &outcome.advice);
     let results = Results {

@@ -52,8 +52,7 @@ pub async fn run(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
         note("the migration's indexes are CHANGED FOR REAL (dropped and built, committed) on your database while load runs, so that every client sees the state; they are put back exactly as found at the end, even if the tool is killed".into());
     }
     let found = inspect(&ws, m, chosen, &note).await?;
-    let id = report::run_id();
-    let dir = report::new_run_dir(&args.reports, &id)?;
+    let (id, dir) = report::new_run_dir(&args.reports)?;
     note(plan(&args, states.len()));
     print_header();
     let run = load::run(&LoadOptions {

@@ -46,8 +46,7 @@ pub async fn run(args: RehearseArgs, quiet: bool) -> Result<ExitCode> {
     let env = environment(&client, &ws.db).await?;
     let (production, source) = production_rows(&args, &client, on_user_server).await?;
     drop(client);
-    let id = report::run_id();
-    let dir = report::new_run_dir(&args.reports, &id)?;
+    let (id, dir) = report::new_run_dir(&args.reports)?;
     let online = dir.join(ONLINE_FILE);
     std::fs::write(&online, online_sql(m)).context(online.display())?;
     let (rehearsal, not_runnable) = rehearse::run(&Options {

@@ -13,14 +13,17 @@ use crate::report::{
     self, criterion, BaselineRef, CriterionRun, IndexInfo, MigrationInfo, PlanRef, QueryResult,
     Results, Tool,
 };
-use crate::schema::{IndexState, Migration};
+use crate::schema::{IndexState, Migration, MigrationChain};
+use crate::scratch::{Scratch, Stage};
+use crate::seed::Reporter;
 use crate::workspace::Workspace;
 
 /// What to collect after criterion has run.
 pub struct RunInput<'a> {
     pub ws: &'a Workspace,
     pub catalogue: &'a Catalogue,
-    pub migration: &'a Migration,
+    /// The migrations applied; the last is under test.
+    pub chain: &'a MigrationChain,
     /// The states criterion ran each query in.
     pub states: Vec<IndexState>,
     pub reports_dir: PathBuf,
@@ -40,9 +43,8 @@ pub struct RunInput<'a> {
 /// read (`cargo bench -- write_`) writes no run folder (`None`). A run
 /// without a filter that timed no read is an error.
 pub async fn write_run(input: &RunInput<'_>) -> Result<Option<PathBuf>> {
-    let id = report::run_id();
-    let m = input.migration;
-    let (mut results, measured) = survey(input, id.clone()).await?;
+    let m = &input.chain.under_test;
+    let (mut results, measured) = survey(input).await?;
     if measured.is_empty() {
         return match input.criterion.args.filter {
             Some(_) => Ok(None),
@@ -52,7 +54,8 @@ pub async fn write_run(input: &RunInput<'_>) -> Result<Option<PathBuf>> {
             }),
         };
     }
-    let dir = report::new_run_dir(&input.reports_dir, &id)?;
+    let (id, dir) = report::new_run_dir(&input.reports_dir)?;
+    results.run_id = id;
     // No connection to the workspace database may be open here: the costs
     // are measured on a clone of it.
     if input.costs && input.ws.may_change_indexes && !results.partial {
@@ -89,8 +92,8 @@ pub async fn write_run(input: &RunInput<'_>) -> Result<Option<PathBuf>> {
 /// all of them, and (on a user's database) what was found. Queries the
 /// database can't run (a "before" database) were never benched: they make
 /// no run partial.
-async fn survey<'a>(input: &RunInput<'a>, id: String) -> Result<(Results, Vec<&'a Query>)> {
-    let (m, db, crit) = (input.migration, &input.ws.db, input.criterion);
+async fn survey<'a>(input: &RunInput<'a>) -> Result<(Results, Vec<&'a Query>)> {
+    let (m, db, crit) = (&input.chain.under_test, &input.ws.db, input.criterion);
     let client = db.connect().await?;
     let (runnable, not_runnable) = split_runnable(&client, input.catalogue.reads()).await?;
     let measured: Vec<&Query> = runnable
@@ -98,7 +101,7 @@ async fn survey<'a>(input: &RunInput<'a>, id: String) -> Result<(Results, Vec<&'
         .copied()
         .filter(|q| !crit.timings(&q.name, &input.states, m).is_empty())
         .collect();
-    let mut results = header(input, id, &environment::environment(&client, db).await?);
+    let mut results = header(input, &environment::environment(&client, db).await?);
     results.partial = runnable
         .iter()
         .any(|q| input.states.iter().any(|s| !crit.ran(&q.name, &s.id(m))));
@@ -118,7 +121,7 @@ async fn plans_of(input: &RunInput<'_>, measured: &[&Query], dir: &Path) -> Resu
         &input.ws.db,
         &ExplainOptions {
             catalogue: input.catalogue,
-            migration: input.migration,
+            migration: &input.chain.under_test,
             only: measured.iter().map(|q| q.name.clone()).collect(),
             ablation: false,
             may_change_indexes: input.ws.may_change_indexes,
@@ -134,7 +137,7 @@ async fn plans_of(input: &RunInput<'_>, measured: &[&Query], dir: &Path) -> Resu
 fn finish(input: &RunInput<'_>, results: &Results, dir: &Path) -> Result<()> {
     results.write(&dir.join("results.json"))?;
     let online = dir.join(super::ONLINE_FILE);
-    std::fs::write(&online, crate::schema::online_sql(input.migration))
+    std::fs::write(&online, crate::schema::online_sql(&input.chain.under_test))
         .context(online.display())?;
     report::render(results, dir)?;
     if let Some(name) = input.criterion.args.save_name() {
@@ -146,13 +149,13 @@ fn finish(input: &RunInput<'_>, results: &Results, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The run's identity, environment and migration, with nothing measured yet.
-fn header(input: &RunInput<'_>, run_id: String, env: &report::Environment) -> Results {
-    let m = input.migration;
+/// The run's environment and migration, with nothing measured yet (its
+/// id comes with its folder).
+fn header(input: &RunInput<'_>, env: &report::Environment) -> Results {
+    let m = &input.chain.under_test;
     let args = &input.criterion.args;
     Results {
         schema_version: report::SCHEMA_VERSION,
-        run_id,
         created_at: chrono::Utc::now().to_rfc3339(),
         tool: Tool {
             version: env!("CARGO_PKG_VERSION").to_string(),
@@ -193,25 +196,32 @@ pub fn migration_info(m: &Migration) -> MigrationInfo {
     }
 }
 
-/// Index costs, ablation, foreign-key delete costs, on a scratch clone; the
-/// migration's own cost on a clone of the before-the-migration copy.
+/// Index costs, ablation, foreign-key delete costs, on a scratch copy; the
+/// migration's own cost on a scratch copy before it. Each copy has a name
+/// of its own ([`Scratch`]), so two runs never share one, and is dropped
+/// whatever happens (on a user's server its guard drops it).
 async fn add_costs(results: &mut Results, input: &RunInput<'_>) -> Result<()> {
-    let (db, m) = (&input.ws.db, input.migration);
-    let scratch = clone_db(db, "helpdesk_bench_costs").await?;
-    let c = scratch.connect().await?;
-    results.ablation = ablation::ablation(&c, m, input.catalogue).await?;
-    let (index_costs, hot) =
-        costs::index_costs(&c, m, input.catalogue, costs::CostOptions::default()).await?;
-    results.index_costs = index_costs;
-    results.hot_updates = Some(hot);
-    results.foreign_keys = super::foreign_keys(&c).await?;
-    super::measure_deletes(&c, m, &mut results.foreign_keys).await?;
-    drop(c);
-    drop_db(db, "helpdesk_bench_costs").await?;
-    if let Some(before) = &input.ws.before_db {
-        let scratch = clone_db(before, "helpdesk_bench_migration_cost").await?;
-        results.migration_cost = Some(migration_cost::migration_cost(&scratch, m).await?);
-        drop_db(before, "helpdesk_bench_migration_cost").await?;
+    let (ws, m) = (input.ws, &input.chain.under_test);
+    let quiet = Reporter::quiet();
+    let scratch = Scratch::create(ws, input.chain, Stage::After, &quiet).await?;
+    let measured = async {
+        let c = scratch.db.connect().await?;
+        results.ablation = ablation::ablation(&c, m, input.catalogue).await?;
+        let (index_costs, hot) =
+            costs::index_costs(&c, m, input.catalogue, costs::CostOptions::default()).await?;
+        results.index_costs = index_costs;
+        results.hot_updates = Some(hot);
+        results.foreign_keys = super::foreign_keys(&c).await?;
+        super::measure_deletes(&c, m, &mut results.foreign_keys).await
+    }
+    .await;
+    scratch.drop_now().await?;
+    measured?;
+    if ws.before_db.is_some() {
+        let scratch = Scratch::create(ws, input.chain, Stage::Before, &quiet).await?;
+        let cost = migration_cost::migration_cost(&scratch.db, m).await;
+        scratch.drop_now().await?;
+        results.migration_cost = Some(cost?);
     }
     Ok(())
 }
@@ -236,7 +246,7 @@ fn query_result(
     dir: &Path,
 ) -> Result<QueryResult> {
     let crit = input.criterion;
-    let timings = crit.timings(group, &input.states, input.migration);
+    let timings = crit.timings(group, &input.states, &input.chain.under_test);
     if !timings.is_empty() {
         criterion::copy_pages(&crit.root, group, dir)?;
     }
@@ -244,7 +254,7 @@ fn query_result(
         .plans
         .iter()
         .find_map(|p| (p.query == q.name).then(|| p.miss.clone()).flatten());
-    let samples = |s: &IndexState| crit.samples(group, &s.id(input.migration));
+    let samples = |s: &IndexState| crit.samples(group, &s.id(&input.chain.under_test));
     let speedup_ci = match (samples(&IndexState::Without), samples(&IndexState::With)) {
         (Some(without), Some(with)) if !without.is_empty() && !with.is_empty() => {
             Some(crate::stats::ratio_interval(&without, &with))

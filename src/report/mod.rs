@@ -21,5 +21,5 @@ pub use criterion_args::{BaselineMode, CriterionArgs};
 pub use format::{bytes as format_bytes, factor as format_factor, ms as format_ms};
 pub use render::{baseline_of, render, render_compare, render_run, render_with};
 pub use results::*;
-pub use run_dir::{baseline_run, git_commit, new_run_dir, point_latest, record_baseline, run_id};
+pub use run_dir::{baseline_run, git_commit, new_run_dir, point_latest, record_baseline};
 pub use view::FASTER;

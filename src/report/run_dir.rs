@@ -6,16 +6,37 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Context, Result};
 
-/// A sortable id for a run started now, e.g. `2026-11-25T02-30-00Z`.
-pub fn run_id() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H-%M-%SZ").to_string()
+/// A sortable id for a run started now, to the millisecond, e.g.
+/// `2026-11-25T02-30-00.123Z`.
+fn run_id() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H-%M-%S%.3fZ")
+        .to_string()
 }
 
-/// Creates `reports_dir/<run-id>/` and returns it.
-pub fn new_run_dir(reports_dir: &Path, id: &str) -> Result<PathBuf> {
-    let dir = reports_dir.join(id);
-    std::fs::create_dir_all(&dir).context(dir.display())?;
-    Ok(dir)
+/// Creates a run folder `reports_dir/<run-id>/` that no other run has,
+/// and returns its id and path. The folder is created exclusively, so two
+/// runs started in the same millisecond (two processes, or one process
+/// twice) still get folders of their own: the second gets a suffix.
+pub fn new_run_dir(reports_dir: &Path) -> Result<(String, PathBuf)> {
+    std::fs::create_dir_all(reports_dir).context(reports_dir.display())?;
+    let base = run_id();
+    for n in 0..1000 {
+        let id = match n {
+            0 => base.clone(),
+            n => format!("{base}-{n:03}"),
+        };
+        let dir = reports_dir.join(&id);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok((id, dir)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(crate::error::Error::io(dir, e)),
+        }
+    }
+    Err(crate::error::Error::BadInput(format!(
+        "{} holds a thousand run folders started in the same millisecond; remove some",
+        reports_dir.display()
+    )))
 }
 
 /// Points `reports_dir/latest` at `run_dir` (a relative symlink).
