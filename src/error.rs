@@ -83,8 +83,24 @@ pub enum Error {
         source: tokio_postgres::Error,
     },
 
+    /// The server refused a statement: its message, and its SQLSTATE for
+    /// code to decide by ([`Error::code`]).
     #[error("{doing}: {detail}")]
-    Server { doing: String, detail: String },
+    Server {
+        doing: String,
+        detail: String,
+        code: tokio_postgres::error::SqlState,
+    },
+
+    /// An answer the tool cannot use (no plan from EXPLAIN, fewer rows
+    /// stored than sent).
+    #[error("{doing}: {detail}")]
+    Unexpected { doing: String, detail: String },
+
+    /// A worker of the tool's own (a load client, the lock sampler) stopped
+    /// without an answer.
+    #[error("{what} stopped: {detail}")]
+    Stopped { what: String, detail: String },
 
     #[error("{doing}")]
     Encode {
@@ -221,6 +237,7 @@ impl Wrap for tokio_postgres::Error {
             Some(db) => Error::Server {
                 doing,
                 detail: db.message().to_string(),
+                code: db.code().clone(),
             },
             None => Error::Sql {
                 doing,
@@ -270,6 +287,15 @@ pub fn chain(e: &dyn std::error::Error) -> String {
 }
 
 impl Error {
+    /// The server's SQLSTATE, when the server refused something.
+    pub fn code(&self) -> Option<&tokio_postgres::error::SqlState> {
+        match self {
+            Error::Server { code, .. } => Some(code),
+            Error::Sql { source, .. } => source.code(),
+            _ => None,
+        }
+    }
+
     /// The exit status this error ends a command with ([`exit`]).
     pub fn exit_code(&self) -> u8 {
         match self {

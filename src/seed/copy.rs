@@ -179,7 +179,7 @@ pub async fn copy_in(
         .await
         .map_err(|e| db.query_error(doing.clone(), e))?;
     if copied != stats.rows {
-        return Err(Error::Server {
+        return Err(Error::Unexpected {
             doing,
             detail: format!("server stored {copied} rows, {} were sent", stats.rows),
         });

@@ -277,7 +277,7 @@ async fn explain_text(client: &impl tokio_postgres::GenericClient, sql: &str) ->
             tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
             _ => None,
         })
-        .ok_or_else(|| Error::Server {
+        .ok_or_else(|| Error::Unexpected {
             doing: "explaining a query".into(),
             detail: "EXPLAIN returned no plan".into(),
         })
