@@ -150,6 +150,22 @@ pub enum Error {
     #[error("query {query} writes ({detail}) but is not declared a write; nothing was changed; mark it `kind = \"write\"` in the catalogue (writes run on your database only with HELPDESK_BENCH_ALLOW_WRITES=1)")]
     UndeclaredWrite { query: String, detail: String },
 
+    #[error("no helpdesk-bench binary found to run the guard that puts your database back (looked at {looked}); nothing was changed; build it with `cargo build`, or set HELPDESK_BENCH_EXE to its path")]
+    NoGuardBinary { looked: String },
+
+    #[error("the guard process ({exe}) that puts your database back did not start: {detail}; nothing was changed; set HELPDESK_BENCH_EXE to this version's helpdesk-bench binary")]
+    GuardStart { exe: PathBuf, detail: String },
+
+    /// A restore that the catalog, read back, does not confirm; `sql` is
+    /// what is still to run, printed apart as one block to paste.
+    #[error("{what} on {target}; run the SQL printed below there to finish (the guard's account is in {account})")]
+    NotRestored {
+        what: String,
+        target: String,
+        account: PathBuf,
+        sql: String,
+    },
+
     #[error("interrupted; open transactions were rolled back")]
     Interrupted,
 
@@ -241,6 +257,15 @@ pub fn chain(e: &dyn std::error::Error) -> String {
 }
 
 impl Error {
+    /// The SQL a user still has to run to finish a restore, when this error
+    /// says one did not complete.
+    pub fn sql_to_run(&self) -> Option<&str> {
+        match self {
+            Error::NotRestored { sql, .. } => Some(sql),
+            _ => None,
+        }
+    }
+
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
