@@ -158,7 +158,7 @@ pub enum Error {
 
     /// A restore that the catalog, read back, does not confirm; `sql` is
     /// what is still to run, printed apart as one block to paste.
-    #[error("{what} on {target}; run the SQL printed below there to finish (the guard's account is in {account})")]
+    #[error("{target}: {what}; run the SQL printed below there to finish (the guard's account is in {account})")]
     NotRestored {
         what: String,
         target: String,

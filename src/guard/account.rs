@@ -52,10 +52,7 @@ impl Account {
         let stamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
         let line = format!("{stamp} {}\n", text.replace('\n', " "));
         if let Err(e) = self.file.write_all(line.as_bytes()) {
-            eprintln!(
-                "helpdesk-bench guard: writing {}: {e}",
-                self.path.display()
-            );
+            eprintln!("helpdesk-bench guard: writing {}: {e}", self.path.display());
         }
     }
 
@@ -71,10 +68,7 @@ impl Account {
         let mut text = block.trim_end().to_string();
         text.push('\n');
         if let Err(e) = self.file.write_all(text.as_bytes()) {
-            eprintln!(
-                "helpdesk-bench guard: writing {}: {e}",
-                self.path.display()
-            );
+            eprintln!("helpdesk-bench guard: writing {}: {e}", self.path.display());
         }
     }
 }

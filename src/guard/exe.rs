@@ -98,7 +98,11 @@ mod tests {
     fn layout(name: &str) -> PathBuf {
         let root = std::env::temp_dir().join(format!("hb-exe-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
-        for f in ["target/debug/helpdesk-bench", "target/debug/deps/t", "bin/helpdesk-bench"] {
+        for f in [
+            "target/debug/helpdesk-bench",
+            "target/debug/deps/t",
+            "bin/helpdesk-bench",
+        ] {
             let p = root.join(f);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(&p, "").unwrap();
@@ -139,7 +143,10 @@ mod tests {
         let root = layout("none");
         let e = locate_from(false, None, Some(&root.join("x/y")), Some("".into())).unwrap_err();
         let text = e.to_string();
-        assert!(text.contains(&root.join("x/helpdesk-bench").display().to_string()), "{text}");
+        assert!(
+            text.contains(&root.join("x/helpdesk-bench").display().to_string()),
+            "{text}"
+        );
         assert!(text.contains("set HELPDESK_BENCH_EXE"), "{text}");
         let bad = root.join("target/debug");
         let e = locate_from(false, Some(bad.clone().into()), None, None).unwrap_err();

@@ -54,16 +54,17 @@ pub fn serve() -> ExitCode {
     });
     match read_word(&mut input) {
         Word::Done(note) => {
-            account.line(&format!("dismissed by the tool, which did it itself: {note}"));
+            account.line(&format!(
+                "dismissed by the tool, which did it itself: {note}"
+            ));
             say(&Reply::Dismissed);
             return ExitCode::SUCCESS;
         }
         Word::Run(why) => account.line(&format!(
             "the tool's own attempt failed ({why}): undoing now"
         )),
-        Word::Closed => account.line(
-            "the tool's pipe closed without `done` (it stopped or was killed): undoing now",
-        ),
+        Word::Closed => account
+            .line("the tool's pipe closed without `done` (it stopped or was killed): undoing now"),
     }
     let verdict = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -81,17 +82,19 @@ fn finish(orders: &Orders, account: &mut Account, verdict: Verdict) -> ExitCode 
     match verdict.verified {
         true => account.line(&format!("verified: {}", verdict.summary)),
         false => {
-            account.failure(&format!("NOT verified: {}", verdict.summary));
+            account.line(&format!("NOT verified: {}", verdict.summary));
             account.block(&format!("SQL still to run on {}:", orders.target), &sql);
         }
     }
     let ok = verdict.verified;
     if !say(&Reply::Finished(verdict.clone())) {
-        // The tool is gone: stderr is the only other place to say it.
+        // The tool is gone (it says the verdict otherwise): stderr is the
+        // only other place to say it.
         match ok {
             true => eprintln!("helpdesk-bench guard: {}", verdict.summary),
             false => eprintln!(
-                "helpdesk-bench guard: SQL still to run on {} (also in {}):\n{}",
+                "helpdesk-bench guard: NOT verified: {}\nSQL still to run on {} (also in {}):\n{}",
+                verdict.summary,
                 orders.target,
                 account.path().display(),
                 sql.trim_end()
@@ -168,15 +171,13 @@ async fn bounded<T>(
     limit: Duration,
     work: impl std::future::Future<Output = Result<T>>,
 ) -> Result<T> {
-    tokio::time::timeout(limit, work)
-        .await
-        .unwrap_or_else(|_| {
-            Err(Error::ConnectionLost {
-                target: db.describe(),
-                doing: "undoing the change".into(),
-                reason: format!("no answer within {limit:?}"),
-            })
+    tokio::time::timeout(limit, work).await.unwrap_or_else(|_| {
+        Err(Error::ConnectionLost {
+            target: db.describe(),
+            doing: "undoing the change".into(),
+            reason: format!("no answer within {limit:?}"),
         })
+    })
 }
 
 /// The orders on the first line, or why they can't be read.
@@ -222,7 +223,9 @@ fn say(reply: &Reply) -> bool {
     };
     line.push('\n');
     let mut out = std::io::stdout().lock();
-    out.write_all(line.as_bytes()).and_then(|_| out.flush()).is_ok()
+    out.write_all(line.as_bytes())
+        .and_then(|_| out.flush())
+        .is_ok()
 }
 
 /// Says why the guard will not serve, to the tool and on stderr.

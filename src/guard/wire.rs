@@ -194,7 +194,11 @@ mod tests {
             Some("helpdesk-bench guard")
         );
         let unix = Endpoint::from_url("host=/run/postgresql user=bob dbname=x").unwrap();
-        let back: Conn = serde_json::from_str(&serde_json::to_string(&Conn::of(&unix)).unwrap()).unwrap();
-        assert_eq!(back.endpoint().unwrap().describe(), "bob@/run/postgresql:5432/x");
+        let back: Conn =
+            serde_json::from_str(&serde_json::to_string(&Conn::of(&unix)).unwrap()).unwrap();
+        assert_eq!(
+            back.endpoint().unwrap().describe(),
+            "bob@/run/postgresql:5432/x"
+        );
     }
 }

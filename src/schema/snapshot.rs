@@ -224,7 +224,10 @@ mod tests {
     fn the_sql_for_some_indexes_drops_and_builds_only_those() {
         let found = FoundIndexes {
             found: vec![
-                ("a".into(), Some(ix("CREATE INDEX a ON t (x)", Some("fast")))),
+                (
+                    "a".into(),
+                    Some(ix("CREATE INDEX a ON t (x)", Some("fast"))),
+                ),
                 ("b".into(), None),
                 ("c".into(), Some(ix("CREATE INDEX c ON t (y)", None))),
             ],
