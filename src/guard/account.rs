@@ -52,13 +52,13 @@ impl Account {
         let stamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
         let line = format!("{stamp} {}\n", text.replace('\n', " "));
         if let Err(e) = self.file.write_all(line.as_bytes()) {
-            eprintln!("helpdesk-bench guard: writing {}: {e}", self.path.display());
+            say_on_stderr(&format!("writing {}: {e}", self.path.display()));
         }
     }
 
     /// Appends a stamped line, and says it on stderr too.
     pub fn failure(&mut self, text: &str) {
-        eprintln!("helpdesk-bench guard: {text}");
+        say_on_stderr(text);
         self.line(text);
     }
 
@@ -68,7 +68,14 @@ impl Account {
         let mut text = block.trim_end().to_string();
         text.push('\n');
         if let Err(e) = self.file.write_all(text.as_bytes()) {
-            eprintln!("helpdesk-bench guard: writing {}: {e}", self.path.display());
+            say_on_stderr(&format!("writing {}: {e}", self.path.display()));
         }
     }
+}
+
+/// Writes `helpdesk-bench guard: <text>` to stderr, ignoring a stderr
+/// that is closed (`eprintln!` would panic, killing the guard mid-way,
+/// when whoever read the tool's stderr has gone).
+pub fn say_on_stderr(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "helpdesk-bench guard: {text}");
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use nix::sys::signal::{signal, SigHandler, Signal};
 
-use super::account::Account;
+use super::account::{say_on_stderr, Account};
 use super::wire::{Orders, Reply, DONE, PROTOCOL, RUN};
 use super::{pause_after, Verdict, LOCK_TIMEOUT, SLACK, STATEMENT_TIMEOUT, TRIES};
 use crate::cluster::Endpoint;
@@ -91,14 +91,14 @@ fn finish(orders: &Orders, account: &mut Account, verdict: Verdict) -> ExitCode 
         // The tool is gone (it says the verdict otherwise): stderr is the
         // only other place to say it.
         match ok {
-            true => eprintln!("helpdesk-bench guard: {}", verdict.summary),
-            false => eprintln!(
-                "helpdesk-bench guard: NOT verified: {}\nSQL still to run on {} (also in {}):\n{}",
+            true => say_on_stderr(&verdict.summary),
+            false => say_on_stderr(&format!(
+                "NOT verified: {}\nSQL still to run on {} (also in {}):\n{}",
                 verdict.summary,
                 orders.target,
                 account.path().display(),
                 sql.trim_end()
-            ),
+            )),
         }
     }
     match ok {
@@ -230,7 +230,7 @@ fn say(reply: &Reply) -> bool {
 
 /// Says why the guard will not serve, to the tool and on stderr.
 fn refuse(reason: String) -> ExitCode {
-    eprintln!("helpdesk-bench guard: {reason}");
+    say_on_stderr(&reason);
     say(&Reply::Refused { reason });
     ExitCode::from(2)
 }
