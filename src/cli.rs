@@ -116,6 +116,13 @@ pub enum Command {
         #[command(subcommand)]
         action: Option<ServerAction>,
     },
+    /// Started by the tool itself: a guard that puts a user's database back
+    /// should the tool stop without doing it. Its orders come on stdin.
+    #[command(name = crate::guard::COMMAND, hide = true)]
+    Guard {
+        /// What it guards, shown by `ps` only.
+        about: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]

@@ -195,6 +195,22 @@ pub enum Error {
     #[error("{what} measured nothing: {why}")]
     NothingMeasured { what: String, why: String },
 
+    #[error("no helpdesk-bench binary found to run the guard that puts your database back (looked at {looked}); nothing was changed; build it with `cargo build`, or set HELPDESK_BENCH_EXE to its path")]
+    NoGuardBinary { looked: String },
+
+    #[error("the guard process ({exe}) that puts your database back did not start: {detail}; nothing was changed; set HELPDESK_BENCH_EXE to this version's helpdesk-bench binary")]
+    GuardStart { exe: PathBuf, detail: String },
+
+    /// A restore that the catalog, read back, does not confirm; `sql` is
+    /// what is still to run, printed apart as one block to paste.
+    #[error("{target}: {what}; run the SQL printed below there to finish (the guard's account is in {account})")]
+    NotRestored {
+        what: String,
+        target: String,
+        account: PathBuf,
+        sql: String,
+    },
+
     #[error("interrupted; open transactions were rolled back")]
     Interrupted,
 
@@ -292,6 +308,15 @@ impl Error {
         match self {
             Error::Server { code, .. } => Some(code),
             Error::Sql { source, .. } => source.code(),
+            _ => None,
+        }
+    }
+
+    /// The SQL a user still has to run to finish a restore, when this error
+    /// says one did not complete.
+    pub fn sql_to_run(&self) -> Option<&str> {
+        match self {
+            Error::NotRestored { sql, .. } => Some(sql),
             _ => None,
         }
     }

@@ -4,7 +4,8 @@
 //! The modules follow the data: [`cluster`] finds or starts a server,
 //! [`schema`] applies and checks the migration fixtures, [`seed`] fills the
 //! tables, and [`explain`] reads query plans, and
-//! [`load`] runs the queries from concurrent clients. [`sql`] is the leaf they all
+//! [`load`] runs the queries from concurrent clients. [`guard`] puts a user's
+//! database back should the tool stop half way. [`sql`] is the leaf they all
 //! share for quoting identifiers.
 //!
 //! ```no_run
@@ -24,6 +25,7 @@ pub mod commands;
 pub mod duration;
 pub mod error;
 pub mod explain;
+pub mod guard;
 pub mod load;
 pub mod measure;
 pub mod permission;

@@ -5,12 +5,19 @@
 //! database (`CREATE DATABASE … TEMPLATE` fails while anyone is connected to
 //! the source, and the user's rows are theirs).
 //!
-//! A scratch database is dropped by [`Scratch::drop_now`]. Should the tool
-//! stop without doing so (an error, Ctrl-C, even SIGKILL), its
-//! [`SqlGuard`] runs `DROP DATABASE … WITH (FORCE)` through `psql`.
+//! A scratch database is dropped by [`Scratch::drop_now`], which reads
+//! `pg_database` back to prove it gone. Should the tool stop without doing
+//! so (an error, Ctrl-C, even SIGKILL), its [`Guard`] (a process of the
+//! tool's own binary) runs `DROP DATABASE … WITH (FORCE)` and reads it back
+//! too, writing its account to `guard-<database>.log` in the folder the
+//! caller names: the run folder for `rehearse`, the reports folder for
+//! `advise` (which moves it into its run folder once it has one).
 
-use crate::cluster::{self, Endpoint, SqlGuard};
-use crate::error::{Context, Error, Result};
+use std::path::{Path, PathBuf};
+
+use crate::cluster::{self, Endpoint};
+use crate::error::{Error, Result};
+use crate::guard::{self, Guard, Undo};
 use crate::schema::MigrationChain;
 use crate::seed::{self, Reporter, SeedConfig, Shape};
 use crate::sql::quote_ident;
@@ -37,18 +44,22 @@ pub struct Scratch {
     /// A database on the same server to issue `DROP DATABASE` from.
     admin: Endpoint,
     name: String,
-    guard: Option<SqlGuard>,
+    guard: Option<Guard>,
+    /// The guard's account file, when there is a guard.
+    account: Option<PathBuf>,
 }
 
 impl Scratch {
     /// Creates a scratch copy at `stage` on the workspace's server: a clone
     /// of the seeded embedded database, or on a user's server a new database
-    /// seeded at the workspace's scale and seed.
+    /// seeded at the workspace's scale and seed, whose guard writes its
+    /// account into folder `accounts`.
     pub async fn create(
         ws: &Workspace,
         chain: &MigrationChain,
         stage: Stage,
         progress: &Reporter,
+        accounts: &Path,
     ) -> Result<Scratch> {
         let name = cluster::unique_name(PREFIX);
         let admin = ws.db.clone();
@@ -63,16 +74,19 @@ impl Scratch {
                 admin,
                 name,
                 guard: None,
+                account: None,
             });
         }
         // The guard first: a stop while CREATE DATABASE runs still drops
         // what it made (the CREATE itself is cancelled on Ctrl-C).
-        let guard = SqlGuard::spawn(&admin, &drop_sql(&name))?;
+        let account = guard::scratch_account(accounts, &name);
+        let undo = Undo::DropDatabase { name: name.clone() };
+        let guard = Guard::spawn(&admin, undo, &account).await?;
         let db = match create_on_user_server(&admin, &name).await {
             Ok(db) => db,
             Err(e @ Error::BadInput(_)) => {
                 // Refused (no CREATEDB): there is nothing to drop.
-                guard.dismiss();
+                guard.dismiss("CREATE DATABASE was refused").await;
                 return Err(e);
             }
             Err(e) => return Err(e),
@@ -82,6 +96,7 @@ impl Scratch {
             admin,
             name,
             guard: Some(guard),
+            account: Some(account),
         };
         let mut cfg = SeedConfig::new(ws.scale.counts());
         cfg.seed = ws.seed;
@@ -101,35 +116,40 @@ impl Scratch {
         &self.name
     }
 
-    /// Drops the database now (ending any session still in it) and
-    /// dismisses the guard.
+    /// The guard's account file, when there is a guard (on a user's server).
+    pub fn account(&self) -> Option<&Path> {
+        self.account.as_deref()
+    }
+
+    /// Drops the database now (ending any session still in it), reads
+    /// `pg_database` back, and dismisses the guard. Should that fail, the
+    /// guard drops it now and its verdict decides: an error holding the SQL
+    /// still to run when the database is still there.
     pub async fn drop_now(mut self) -> Result<()> {
-        let sql = drop_sql(&self.name);
-        self.admin
-            .connect()
-            .await?
-            .batch_execute(&sql)
-            .await
-            .context(format!("dropping scratch database {}", self.name))?;
-        if let Some(g) = self.guard.take() {
-            g.dismiss();
+        let undo = Undo::DropDatabase {
+            name: self.name.clone(),
+        };
+        let client = self.admin.connect().await;
+        let Some(guard) = self.guard.take() else {
+            // Embedded: the copy would go with the cluster anyway.
+            return undo.apply(&client?).await.map(|_| ());
+        };
+        let own = async {
+            let client = client?;
+            undo.apply(&client).await?;
+            undo.verify(&client).await
         }
-        Ok(())
+        .await;
+        let why = match own {
+            Ok(v) if v.verified => {
+                guard.dismiss(&v.summary).await;
+                return Ok(());
+            }
+            Ok(v) => v.summary,
+            Err(e) => crate::error::chain(&e),
+        };
+        guard.fire(&why).await.into_result().map(|_| ())
     }
-}
-
-impl Drop for Scratch {
-    /// Not dropped by [`Scratch::drop_now`]: the guard drops the database.
-    /// (Embedded scratch copies go with the cluster.)
-    fn drop(&mut self) {
-        if let Some(g) = self.guard.take() {
-            g.fire();
-        }
-    }
-}
-
-fn drop_sql(name: &str) -> String {
-    format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", quote_ident(name))
 }
 
 async fn create_on_user_server(admin: &Endpoint, name: &str) -> Result<Endpoint> {

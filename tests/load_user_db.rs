@@ -5,8 +5,10 @@
 //! states are measured, committed so every client sees them, and the
 //! indexes come back exactly as found (definitions, options, validity,
 //! tablespace, `reltuples`, every row's checksum) after a full run, after
-//! SIGINT, SIGTERM and SIGKILL mid-run, and when another session uses the
-//! tables (refused).
+//! SIGINT, SIGTERM and SIGKILL mid-run (also with nothing on `PATH`: the
+//! guard is the tool's own binary, not `psql`), and when another session
+//! uses the tables (refused). A restore that a lock blocks past every try
+//! fails, printing the SQL still to run, which then puts them back.
 
 pub mod common;
 
@@ -61,15 +63,20 @@ async fn tuned_user_db(prefix: &str) -> (TestDb, Fingerprint) {
 /// `helpdesk-bench load --url DB` on [`MIX`] into `dir`, with more
 /// arguments, no permission from the environment, not yet waited for.
 fn load(db: &TestDb, dir: &TempDir, args: &[&str]) -> Child {
-    load_with_env(db, dir, args, &[])
+    load_command(db, dir, args, &[]).spawn().unwrap()
 }
 
 /// [`load`] with these environment variables set.
 fn load_with_env(db: &TestDb, dir: &TempDir, args: &[&str], env: &[(&str, &str)]) -> Child {
+    load_command(db, dir, args, env).spawn().unwrap()
+}
+
+/// The command [`load`] spawns.
+fn load_command(db: &TestDb, dir: &TempDir, args: &[&str], env: &[(&str, &str)]) -> Command {
     let catalogue = dir.join("mix.toml");
     std::fs::write(&catalogue, MIX).unwrap();
-    Command::new(common::bin())
-        .args(["load", "--url", &db.url(), "--catalogue"])
+    let mut cmd = Command::new(common::bin());
+    cmd.args(["load", "--url", &db.url(), "--catalogue"])
         .arg(&catalogue)
         .arg("--reports")
         .arg(dir.join("reports"))
@@ -82,9 +89,8 @@ fn load_with_env(db: &TestDb, dir: &TempDir, args: &[&str], env: &[(&str, &str)]
         .env_remove(helpdesk_bench::workspace::FORCE_ENV)
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+        .stderr(Stdio::piped());
+    cmd
 }
 
 fn results(dir: &TempDir) -> Results {
@@ -233,6 +239,12 @@ async fn with_the_flag_both_states_run_and_the_indexes_come_back_exactly() {
     ] {
         assert!(err.contains(name), "{name} is put back: {err}");
     }
+    assert!(err.contains("load: indexes verified as found: "), "{err}");
+    let account = std::fs::read_to_string(account_file(&dir)).unwrap();
+    assert!(
+        account.contains("dismissed by the tool, which did it itself: indexes verified as found: "),
+        "{account}"
+    );
     let load = results(&dir).load.unwrap();
     assert!(load.indexes_changed && !load.writes);
     let p50 = |s: IndexState| {
@@ -279,11 +291,16 @@ async fn a_signal_mid_run_puts_the_indexes_back() {
                 wait_for_fingerprint(&db, &before, Duration::from_secs(60)).await;
             }
             _ => {
-                assert_eq!(done.status.code(), Some(130), "{sig}: {}", stderr(&done));
+                let err = stderr(&done);
+                assert_eq!(done.status.code(), Some(130), "{sig}: {err}");
                 assert_eq!(
                     fingerprint(&db.endpoint).await,
                     before,
                     "{sig}: put back before the tool exits"
+                );
+                assert!(
+                    err.contains("\nindexes verified as found: "),
+                    "{sig}: the tool says what its guard verified: {err}"
                 );
             }
         }
@@ -398,5 +415,178 @@ async fn forced_past_a_lock_the_run_fails_and_what_was_switched_comes_back() {
         "the lock wait is bounded"
     );
     other.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(fingerprint(&db.endpoint).await, before);
+}
+
+/// The guard's account file in the one run folder under `dir/reports`.
+fn account_file(dir: &TempDir) -> std::path::PathBuf {
+    let runs: Vec<_> = std::fs::read_dir(dir.join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir() && !p.ends_with("latest"))
+        .collect();
+    assert_eq!(runs.len(), 1, "one run folder: {runs:?}");
+    runs[0].join(helpdesk_bench::guard::ACCOUNT_FILE)
+}
+
+/// The account's text once it holds `word`; fails after `limit`.
+async fn account_saying(path: &std::path::Path, word: &str, limit: Duration) -> String {
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.contains(word) {
+            return text;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "{} never said {word:?}: {text}",
+            path.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The pid in the account's first line, `... guard (pid N) for ...`.
+fn guard_pid(account: &str) -> i32 {
+    let after = account.split("guard (pid ").nth(1).expect("a guard pid");
+    after[..after.find(')').unwrap()].parse().unwrap()
+}
+
+/// SIGKILL mid-run with nothing at all on `PATH` (so no `psql`): the guard
+/// is the tool's own binary, so the indexes still come back exactly; its
+/// account in the run folder, and stderr (the tool being gone), say it
+/// verified them, and the guard exits.
+#[tokio::test]
+async fn killed_with_no_psql_on_path_the_guard_puts_the_indexes_back_and_says_so() {
+    let (db, before) = tuned_user_db("load_no_psql").await;
+    let watch = db.endpoint.connect().await.unwrap();
+    let dir = TempDir::new("load-no-psql");
+    let empty = dir.join("empty-path");
+    std::fs::create_dir(&empty).unwrap();
+    let child = load_command(
+        &db,
+        &dir,
+        &[
+            "--allow-index-changes",
+            "--clients",
+            "2",
+            "--duration",
+            "20s",
+        ],
+        &[],
+    )
+    .env("PATH", &empty)
+    .spawn()
+    .unwrap();
+    wait_for_load_without_indexes(&watch).await;
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+    // The guard holds the tool's stderr until it exits.
+    let done = finish(child, Duration::from_secs(30));
+    assert_eq!(done.status.code(), None, "killed");
+    wait_for_fingerprint(&db, &before, Duration::from_secs(60)).await;
+    let text = account_saying(&account_file(&dir), "verified: ", Duration::from_secs(60)).await;
+    assert!(
+        text.contains("pipe closed without `done`"),
+        "the guard saw the tool die: {text}"
+    );
+    let verified = "verified: indexes verified as found: ";
+    assert!(text.contains(verified), "{text}");
+    for name in [
+        "Message_createdAt_idx",
+        "Conversation_status_idx",
+        "Message_role_idx",
+    ] {
+        assert!(text.contains(name), "{name} in the account: {text}");
+    }
+    let err = stderr(&done);
+    assert!(
+        err.contains("helpdesk-bench guard: indexes verified as found: "),
+        "{err}"
+    );
+    let pid = Pid::from_raw(guard_pid(&text));
+    let start = Instant::now();
+    while kill(pid, None).is_ok()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the guard {pid} outlived its work"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A restore that cannot complete: after the indexes are dropped another
+/// session takes a lock on "Message" and keeps it past the tool's lock
+/// timeout and every try of its guard. The tool exits non-zero, printing
+/// the SQL still to run as one block (also in the guard's account); once
+/// the lock is released, running that block puts the indexes back exactly.
+#[tokio::test]
+async fn a_restore_blocked_by_a_lock_fails_and_prints_the_sql_still_to_run() {
+    let (db, before) = tuned_user_db("load_blocked").await;
+    let watch = db.endpoint.connect().await.unwrap();
+    let dir = TempDir::new("load-blocked");
+    let child = load(
+        &db,
+        &dir,
+        &[
+            "--allow-index-changes",
+            "--clients",
+            "1",
+            "--duration",
+            "10s",
+        ],
+    );
+    wait_for_load_without_indexes(&watch).await;
+    let other = db.endpoint.connect().await.unwrap();
+    other
+        .batch_execute(
+            "SET application_name = 'someone else'; BEGIN; LOCK TABLE \"Message\" IN ROW EXCLUSIVE MODE;",
+        )
+        .await
+        .unwrap();
+    let done = finish(child, Duration::from_secs(240));
+    let err = stderr(&done);
+    assert!(
+        !done.status.success() && done.status.code().is_some(),
+        "{err}"
+    );
+    let error = err.lines().find(|l| l.starts_with("error: ")).unwrap_or("");
+    assert!(
+        error.contains(": the migration's indexes are not as found: ")
+            && error.contains("run the SQL printed below"),
+        "{err}"
+    );
+    assert!(
+        err.contains("try 4 of 4 failed"),
+        "every try reported: {err}"
+    );
+    let lines: Vec<&str> = err.lines().collect();
+    let begin: Vec<usize> = (0..lines.len()).filter(|&i| lines[i] == "BEGIN;").collect();
+    assert_eq!(begin.len(), 1, "one block: {err}");
+    let end = (begin[0]..lines.len())
+        .find(|&i| lines[i] == "COMMIT;")
+        .expect("the block ends with COMMIT");
+    let sql = lines[begin[0]..=end].join("\n");
+    assert!(
+        sql.contains("CREATE INDEX \"Message_createdAt_idx\""),
+        "{sql}"
+    );
+    let account = std::fs::read_to_string(account_file(&dir)).unwrap();
+    assert!(account.contains("NOT verified: "), "{account}");
+    assert!(
+        account.contains(&sql),
+        "the account holds the block: {account}"
+    );
+    assert_ne!(fingerprint(&db.endpoint).await, before);
+
+    other.batch_execute("ROLLBACK").await.unwrap();
+    db.endpoint
+        .connect()
+        .await
+        .unwrap()
+        .batch_execute(&sql)
+        .await
+        .unwrap();
     assert_eq!(fingerprint(&db.endpoint).await, before);
 }

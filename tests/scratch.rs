@@ -1,10 +1,15 @@
 //! Scratch databases on a user's server: created and seeded by the tool,
 //! dropped by `drop_now`, and dropped by its guard when the tool lets go
-//! of one without dropping it (as on an error, Ctrl-C or SIGKILL).
+//! of one without dropping it (as on an error, Ctrl-C or SIGKILL); either
+//! way `pg_database` is read back, and the guard's account says so. This
+//! test binary is not helpdesk-bench, so the guard is the binary Cargo
+//! built beside it.
 
 pub mod common;
 
-use common::{scalar, TestDb};
+use std::time::{Duration, Instant};
+
+use common::{scalar, TempDir, TestDb};
 use helpdesk_bench::schema::MigrationChain;
 use helpdesk_bench::scratch::{Scratch, Stage};
 use helpdesk_bench::seed::{Reporter, Scale};
@@ -16,18 +21,38 @@ async fn exists(admin: &TestDb, name: &str) -> bool {
     scalar(&c, &sql).await == 1
 }
 
+/// The account file's text once it holds `word`; fails after a minute.
+async fn account_saying(path: &std::path::Path, word: &str) -> String {
+    let start = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.contains(word) {
+            return text;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{} never said {word:?}: {text}",
+            path.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn scratch_copies_on_a_user_server_are_seeded_then_always_dropped() {
     let home = TestDb::new("scratch_home").await;
+    let accounts = TempDir::new("scratch-accounts");
     let chain = MigrationChain::builtin().unwrap();
     let ws = Workspace::open(Some(&home.url()), Scale::Tiny, 7, &chain, &Reporter::Quiet)
         .await
         .unwrap();
 
-    let before = Scratch::create(&ws, &chain, Stage::Before, &Reporter::Quiet)
+    let before = Scratch::create(&ws, &chain, Stage::Before, &Reporter::Quiet, &accounts)
         .await
         .unwrap();
     let name = before.name().to_string();
+    let account = before.account().unwrap().to_path_buf();
+    assert_eq!(account.parent(), Some(accounts.path()));
     assert!(exists(&home, &name).await);
     let c = before.db.connect().await.unwrap();
     assert_eq!(scalar(&c, r#"SELECT count(*) FROM "User""#).await, 200);
@@ -36,25 +61,32 @@ async fn scratch_copies_on_a_user_server_are_seeded_then_always_dropped() {
     drop(c);
     before.drop_now().await.unwrap();
     assert!(!exists(&home, &name).await);
+    let text = account_saying(&account, "dismissed").await;
+    assert!(
+        text.contains(&format!(
+            "dismissed by the tool, which did it itself: scratch database {name} verified gone from pg_database"
+        )),
+        "{text}"
+    );
 
-    // Let go without drop_now, with a session still open: the watchdog
-    // drops it anyway.
-    let after = Scratch::create(&ws, &chain, Stage::After, &Reporter::Quiet)
+    // Let go without drop_now, with a session still open: the guard
+    // drops it anyway, and reads pg_database back.
+    let after = Scratch::create(&ws, &chain, Stage::After, &Reporter::Quiet, &accounts)
         .await
         .unwrap();
     let name = after.name().to_string();
+    let account = after.account().unwrap().to_path_buf();
     let c = after.db.connect().await.unwrap();
     assert_eq!(scalar(&c, cols).await, 1, "After has 012's columns");
     drop(after);
-    let mut gone = false;
-    for _ in 0..50 {
-        if !exists(&home, &name).await {
-            gone = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(gone, "the guard dropped {name}");
+    let text = account_saying(&account, "verified: ").await;
+    assert!(
+        text.contains(&format!(
+            "verified: scratch database {name} verified gone from pg_database"
+        )),
+        "{text}"
+    );
+    assert!(!exists(&home, &name).await, "the guard dropped {name}");
     drop(c);
 }
 
@@ -68,9 +100,10 @@ async fn two_scratch_copies_at_once_never_share_a_name() {
     let ws = Workspace::open(Some(&home.url()), Scale::Tiny, 7, &chain, &Reporter::Quiet)
         .await
         .unwrap();
+    let accounts = common::TempDir::new("scratch-two");
     let (a, b) = tokio::join!(
-        Scratch::create(&ws, &chain, Stage::After, &Reporter::Quiet),
-        Scratch::create(&ws, &chain, Stage::After, &Reporter::Quiet)
+        Scratch::create(&ws, &chain, Stage::After, &Reporter::Quiet, &accounts),
+        Scratch::create(&ws, &chain, Stage::After, &Reporter::Quiet, &accounts)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_ne!(a.name(), b.name());

@@ -56,6 +56,16 @@ impl Endpoint {
         })
     }
 
+    /// An endpoint for a user's database from settings already read (a
+    /// guard process gets them from the tool that started it).
+    pub fn from_config(config: tokio_postgres::Config) -> Result<Endpoint> {
+        Ok(Endpoint {
+            config,
+            tls: tls_connector()?,
+            embedded: false,
+        })
+    }
+
     /// An endpoint for a database of the embedded cluster.
     pub fn embedded(config: tokio_postgres::Config) -> Result<Endpoint> {
         Ok(Endpoint {

@@ -8,7 +8,6 @@ mod cancel;
 mod dirs;
 mod embedded;
 mod endpoint;
-mod guard;
 mod template;
 mod user;
 mod watchdog;
@@ -20,7 +19,6 @@ pub use cancel::{cancel_all, Registration};
 pub use dirs::{cache_dir, tree_size, CACHE_ENV, TMPDIR_ENV};
 pub use embedded::{Cluster, StartOptions, PORT};
 pub use endpoint::Endpoint;
-pub use guard::SqlGuard;
 pub use watchdog::{postmaster_pid, stop_pid};
 
 use crate::error::{Context, Result};

@@ -45,7 +45,13 @@ pub async fn run(args: AdviseArgs, quiet: bool) -> Result<ExitCode> {
         &progress,
     )
     .await?;
-    let scratch = Scratch::create(&ws, &chain, Stage::After, &progress).await?;
+    // No run folder yet: the scratch guard's account goes into the reports
+    // folder, and moves into the run folder once there is one.
+    if url.is_some() {
+        std::fs::create_dir_all(&args.reports).context(args.reports.display())?;
+    }
+    let scratch = Scratch::create(&ws, &chain, Stage::After, &progress, &args.reports).await?;
+    let account = scratch.account().map(Path::to_path_buf);
     note(format!(
         "scratch copy {} at scale {}",
         scratch.name(),
@@ -64,6 +70,10 @@ pub async fn run(args: AdviseArgs, quiet: bool) -> Result<ExitCode> {
     outcome.advice.wall_s = started.elapsed().as_secs_f64();
     let m = &chain.under_test;
     let (id, dir) = report::new_run_dir(&args.reports)?;
+    if let Some(from) = account.filter(|a| a.is_file()) {
+        let to = dir.join(from.file_name().unwrap_or_default());
+        std::fs::rename(&from, &to).context(to.display())?;
+    }
     write_sql(&dir, m, &outcome, &id)?;
     print_table(m, &outcome.advice);
     let results = Results {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use crate::cli::LoadArgs;
 use crate::error::{Error, Result};
-use crate::load::{self, LoadOptions, Mix};
+use crate::load::{self, LoadOptions, Mix, Restored};
 use crate::measure::{environment, migration_info};
 use crate::permission::{refuse_retired, COMMIT_WRITES};
 use crate::queries::{split_runnable, Catalogue, NotRunnable};
@@ -69,11 +69,15 @@ pub async fn run(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
         force: args.force || ws.force,
         run_dir: &dir,
         on_point: &|p: &LoadPoint| print_point(p, m),
-        on_restored: &|names: &[String]| {
-            note(match names {
-                [] => "the indexes are as found; nothing to put back".into(),
-                _ => format!("put back as found: {}", names.join(", ")),
-            })
+        on_restored: &|r: &Restored| {
+            note(match (&r.by_guard, r.rebuilt.as_slice()) {
+                (Some(why), _) => {
+                    format!("putting the indexes back failed ({why}); the guard put them back")
+                }
+                (None, []) => "the indexes are as found; nothing to put back".into(),
+                (None, names) => format!("put back as found: {}", names.join(", ")),
+            });
+            note(r.verified.clone());
         },
     })
     .await?;

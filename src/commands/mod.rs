@@ -28,10 +28,15 @@ use tokio::signal::unix::{Signal, SignalKind};
 use crate::cli::{Cli, Command};
 use crate::cluster;
 use crate::error::{Context, Error, Result};
+use crate::guard;
 
 /// Runs the command on a fresh tokio runtime, stopping at Ctrl-C, and
 /// returns the process exit code. Errors print as one `error:` line.
 pub fn main(cli: Cli) -> ExitCode {
+    if let Command::Guard { .. } = cli.command {
+        // Before any runtime or signal handler: a guard ignores signals.
+        return guard::serve();
+    }
     init_logging();
     let outcome = match tokio::runtime::Runtime::new() {
         Ok(rt) => {
@@ -44,13 +49,16 @@ pub fn main(cli: Cli) -> ExitCode {
                 // Registered before any work starts, so no signal is missed.
                 let mut sigint = interrupts()?;
                 let mut sigterm = signal(SignalKind::terminate(), "SIGTERM")?;
-                let work = run(cli);
-                tokio::pin!(work);
-                tokio::select! {
+                let mut work = Box::pin(run(cli));
+                let out = tokio::select! {
                     r = &mut work => r,
                     _ = sigint.recv() => stop().await,
                     _ = sigterm.recv() => stop().await,
-                }
+                };
+                // Dropping the work closes its connections and the pipes
+                // of its guards, which then undo what it left changed.
+                drop(work);
+                with_guards(out, guard::settle().await)
             });
             // Dropping the runtime closes every connection, so the server
             // aborts whatever transaction was open.
@@ -63,7 +71,7 @@ pub fn main(cli: Cli) -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", one_line(&e));
+            print_error(&e);
             ExitCode::from(e.exit_code())
         }
     }
@@ -85,6 +93,35 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rehearse(args) => rehearse::run(args, cli.quiet).await,
         Command::Report(args) => report::run(args),
         Command::Server { action } => server::run(action).await,
+        Command::Guard { .. } => Err(Error::BadInput(format!(
+            "`{}` is started by helpdesk-bench itself, not by hand",
+            guard::COMMAND
+        ))),
+    }
+}
+
+/// Says what each guard awaited on the way out found: a verified undoing
+/// in one line; one not verified becomes the error (or, after another
+/// error, is printed beside it) with the SQL still to run.
+fn with_guards(mut out: Result<ExitCode>, outcomes: Vec<guard::Outcome>) -> Result<ExitCode> {
+    for o in outcomes {
+        match o.into_result() {
+            Ok(summary) => eprintln!("{summary}"),
+            Err(e) => match out {
+                Ok(_) => out = Err(e),
+                Err(_) => print_error(&e),
+            },
+        }
+    }
+    out
+}
+
+/// An error as one `error:` line, then, when a restore is unfinished, the
+/// SQL still to run as one block to paste.
+fn print_error(e: &Error) {
+    eprintln!("error: {}", one_line(e));
+    if let Some(sql) = e.sql_to_run() {
+        eprintln!("{}", sql.trim_end());
     }
 }
 

@@ -59,6 +59,7 @@ pub async fn run(args: RehearseArgs, quiet: bool) -> Result<ExitCode> {
         production,
         production_source: source,
         progress: &Reporter::auto(quiet),
+        run_dir: &dir,
         note: &note,
     })
     .await?;

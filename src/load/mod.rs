@@ -7,7 +7,8 @@
 //! on a database the tool made (the embedded cluster) freely; on a user's
 //! database only with the index-changes permission, after the in-use
 //! check, without ANALYZE, and with the indexes put back exactly as found
-//! at the end ([`restore`]), by a watchdog should the tool die. Without the
+//! at the end and read back from the catalog ([`restore`]), by a guard
+//! process should the tool die. Without the
 //! permission only the database as found is measured there.
 
 mod client;
@@ -23,6 +24,7 @@ use std::time::Duration;
 pub use client::{Pacing, STATEMENT_TIMEOUT};
 pub use mix::{select, Mix};
 pub use record::{load as load_histogram, save as save_histogram, Recorded};
+pub use restore::Restored;
 
 use crate::cluster::Endpoint;
 use crate::error::{Context, Result};
@@ -74,10 +76,11 @@ pub struct LoadOptions<'a> {
     /// Switch states on a user's database even while other sessions use
     /// the tables.
     pub force: bool,
-    /// Called with the names of the indexes put back as found on a user's
-    /// database, at the end.
-    pub on_restored: &'a (dyn Fn(&[String]) + Sync),
-    /// The run folder; histograms go under `load/`.
+    /// Called at the end with how the indexes were put back as found on a
+    /// user's database.
+    pub on_restored: &'a (dyn Fn(&Restored) + Sync),
+    /// The run folder; histograms go under `load/`, the guard's account in
+    /// [`crate::guard::ACCOUNT_FILE`].
     pub run_dir: &'a Path,
     /// Called with each point as it is measured, for progress.
     pub on_point: &'a (dyn Fn(&LoadPoint) + Sync),
@@ -93,7 +96,10 @@ pub async fn run(opts: &LoadOptions<'_>) -> Result<LoadRun> {
     }
     drop(sampler);
     let restore = match opts.switch_states && !opts.db.is_embedded() {
-        true => Some(Restore::begin(opts.db, opts.migration).await?),
+        true => {
+            let account = opts.run_dir.join(crate::guard::ACCOUNT_FILE);
+            Some(Restore::begin(opts.db, opts.migration, &account).await?)
+        }
         false => None,
     };
     let measured = measure(opts, &pools).await;

@@ -59,7 +59,7 @@ pub async fn write_run(input: &RunInput<'_>) -> Result<Option<PathBuf>> {
     // No connection to the workspace database may be open here: the costs
     // are measured on a clone of it.
     if input.costs && input.ws.may_change_indexes && !results.partial {
-        add_costs(&mut results, input).await?;
+        add_costs(&mut results, input, &dir).await?;
     }
     let client = input.ws.db.connect().await?;
     if results.foreign_keys.is_empty() {
@@ -199,11 +199,12 @@ pub fn migration_info(m: &Migration) -> MigrationInfo {
 /// Index costs, ablation, foreign-key delete costs, on a scratch copy; the
 /// migration's own cost on a scratch copy before it. Each copy has a name
 /// of its own ([`Scratch`]), so two runs never share one, and is dropped
-/// whatever happens (on a user's server its guard drops it).
-async fn add_costs(results: &mut Results, input: &RunInput<'_>) -> Result<()> {
+/// whatever happens (on a user's server its guard drops it, with its
+/// account in the run folder `dir`).
+async fn add_costs(results: &mut Results, input: &RunInput<'_>, dir: &Path) -> Result<()> {
     let (ws, m) = (input.ws, &input.chain.under_test);
     let quiet = Reporter::quiet();
-    let scratch = Scratch::create(ws, input.chain, Stage::After, &quiet).await?;
+    let scratch = Scratch::create(ws, input.chain, Stage::After, &quiet, dir).await?;
     let measured = async {
         let c = scratch.db.connect().await?;
         results.ablation = ablation::ablation(&c, m, input.catalogue).await?;
@@ -218,7 +219,7 @@ async fn add_costs(results: &mut Results, input: &RunInput<'_>) -> Result<()> {
     scratch.drop_now().await?;
     measured?;
     if ws.before_db.is_some() {
-        let scratch = Scratch::create(ws, input.chain, Stage::Before, &quiet).await?;
+        let scratch = Scratch::create(ws, input.chain, Stage::Before, &quiet, dir).await?;
         let cost = migration_cost::migration_cost(&scratch.db, m).await;
         scratch.drop_now().await?;
         results.migration_cost = Some(cost?);

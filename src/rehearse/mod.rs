@@ -62,6 +62,8 @@ pub struct Options<'a> {
     pub production: Vec<(String, u64)>,
     pub production_source: String,
     pub progress: &'a Reporter,
+    /// The run folder, where each scratch copy's guard writes its account.
+    pub run_dir: &'a std::path::Path,
     /// One line of progress.
     pub note: &'a (dyn Fn(String) + Sync),
 }
@@ -77,7 +79,14 @@ pub async fn run(opts: &Options<'_>) -> Result<(Rehearsal, Vec<NotRunnable>)> {
         RehearsalVariant::OnlineLongTransaction,
     ] {
         (opts.note)(format!("{}: making a scratch copy", label(variant)));
-        let scratch = Scratch::create(opts.ws, opts.chain, Stage::Before, opts.progress).await?;
+        let scratch = Scratch::create(
+            opts.ws,
+            opts.chain,
+            Stage::Before,
+            opts.progress,
+            opts.run_dir,
+        )
+        .await?;
         let outcome = async {
             if mix.is_none() {
                 let (m, not) = traffic_mix(&scratch, &opts.queries).await?;

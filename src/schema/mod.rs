@@ -29,5 +29,5 @@ pub use migration::{
 };
 pub use online::{online_sql, ONLINE_LOCK_TIMEOUT};
 pub use session::{Access, Policy, Session, LOCK_TIMEOUT, STATEMENT_TIMEOUT};
-pub use snapshot::FoundIndexes;
+pub use snapshot::{FoundIndexes, IndexDifference};
 pub use sql::{identifiers, split, Statement};
