@@ -127,7 +127,10 @@ pub fn save(h: &Histogram<u64>, path: &Path) -> Result<()> {
     let mut bytes = Vec::new();
     V2Serializer::new()
         .serialize(h, &mut bytes)
-        .map_err(|e| Error::BadInput(format!("encoding {}: {e:?}", path.display())))?;
+        .map_err(|e| Error::Unexpected {
+            doing: format!("encoding {}", path.display()),
+            detail: format!("{e:?}"),
+        })?;
     std::fs::write(path, bytes).context(path.display())
 }
 

@@ -104,7 +104,10 @@ pub async fn run(
 }
 
 fn stopped(when: &str) -> Error {
-    Error::BadInput(format!("a load thread stopped {when}"))
+    Error::Stopped {
+        what: "a load thread".into(),
+        detail: when.into(),
+    }
 }
 
 fn cores() -> usize {
@@ -172,7 +175,10 @@ impl Job {
             }
             let mut out = Vec::new();
             while let Some(r) = set.join_next().await {
-                out.push(r.map_err(|e| Error::BadInput(format!("a load client stopped: {e}")))??);
+                out.push(r.map_err(|e| Error::Stopped {
+                    what: "a load client".into(),
+                    detail: e.to_string(),
+                })??);
             }
             Ok(out)
         });

@@ -113,9 +113,10 @@ impl LongTransaction {
 
     /// Waits until the transaction has ended.
     pub async fn ended(self) -> Result<()> {
-        self.task
-            .await
-            .map_err(|e| Error::BadInput(format!("the long transaction's session stopped: {e}")))?
+        self.task.await.map_err(|e| Error::Stopped {
+            what: "the long transaction's session".into(),
+            detail: e.to_string(),
+        })?
     }
 }
 

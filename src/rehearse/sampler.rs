@@ -174,8 +174,10 @@ impl Sampler {
         let Some(task) = self.task.take() else {
             return Ok(Vec::new());
         };
-        task.await
-            .map_err(|e| Error::BadInput(format!("the lock sampler stopped: {e}")))?
+        task.await.map_err(|e| Error::Stopped {
+            what: "the lock sampler".into(),
+            detail: e.to_string(),
+        })?
     }
 }
 
@@ -192,7 +194,11 @@ async fn sample_until(client: Client, mut stop: watch::Receiver<bool>) -> Result
         let last = *stop.borrow();
         let row = tokio::time::timeout(SAMPLE_TIMEOUT, client.query_one(&statement, &[]))
             .await
-            .map_err(|_| Error::BadInput("the lock sampler's query got no answer in 10 s; check that the server is still running".into()))?
+            .map_err(|_| Error::Stopped {
+                what: "the lock sampler".into(),
+                detail: "its query got no answer in 10 s; check that the server is still running"
+                    .into(),
+            })?
             .context("sampling pg_locks")?;
         let t: f64 = row.get(0);
         let json: String = row.get(1);

@@ -94,9 +94,10 @@ impl Traffic {
         let _ = self.stop.send(true);
         let mut all = Vec::new();
         for t in std::mem::take(&mut self.tasks) {
-            let sent = t
-                .await
-                .map_err(|e| Error::BadInput(format!("a traffic client stopped: {e}")))??;
+            let sent = t.await.map_err(|e| Error::Stopped {
+                what: "a traffic client".into(),
+                detail: e.to_string(),
+            })??;
             all.extend(sent);
         }
         all.sort_by_key(|s| s.due);
@@ -157,7 +158,10 @@ impl Client {
         stop: watch::Receiver<bool>,
     ) -> Result<Vec<Sent>> {
         let Pacing::Open { interval, offset } = pacing else {
-            return Err(Error::BadInput("rehearsal traffic is open loop".into()));
+            return Err(Error::Unexpected {
+                doing: "pacing rehearsal traffic".into(),
+                detail: "its lanes are open loop".into(),
+            });
         };
         let mut sent = Vec::new();
         for k in 0u64.. {
