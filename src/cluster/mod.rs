@@ -9,6 +9,7 @@ mod dirs;
 mod embedded;
 mod endpoint;
 mod template;
+mod txn;
 mod user;
 mod watchdog;
 
@@ -19,6 +20,7 @@ pub use cancel::{cancel_all, Registration};
 pub use dirs::{cache_dir, tree_size, CACHE_ENV, TMPDIR_ENV};
 pub use embedded::{Cluster, StartOptions, PORT};
 pub use endpoint::Endpoint;
+pub use txn::{transaction, Begin, End};
 pub use watchdog::{postmaster_pid, stop_pid};
 
 use crate::error::{Context, Result};

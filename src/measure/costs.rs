@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use tokio_postgres::Client;
 
+use crate::cluster::{transaction, Begin, End};
 use crate::error::{Context, Result};
 use crate::queries::{Catalogue, ParamPool, Prepared, Query};
 use crate::report::{HotUpdates, IndexCost};
@@ -131,29 +132,30 @@ async fn insert_round(
     drop: &[&IndexDef],
     n: usize,
 ) -> Result<(Vec<f64>, f64)> {
-    client
-        .batch_execute("BEGIN")
-        .await
-        .context("insert round")?;
-    for ix in drop {
-        client
-            .batch_execute(&ix.drop_sql())
-            .await
-            .context(format!("dropping {}", ix.name))?;
-    }
-    let before = wal_lsn(client).await?;
-    let mut times = Vec::with_capacity(n);
-    for _ in 0..n {
-        let t = Instant::now();
-        q.run_next(client).await?;
-        times.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    let wal = wal_since(client, &before).await? / n.max(1) as f64;
-    client
-        .batch_execute("ROLLBACK")
-        .await
-        .context("insert round")?;
-    Ok((times, wal))
+    transaction(
+        client,
+        Begin::Plain,
+        End::RollBack,
+        "insert round",
+        async |client| {
+            for ix in drop {
+                client
+                    .batch_execute(&ix.drop_sql())
+                    .await
+                    .context(format!("dropping {}", ix.name))?;
+            }
+            let before = wal_lsn(client).await?;
+            let mut times = Vec::with_capacity(n);
+            for _ in 0..n {
+                let t = Instant::now();
+                q.run_next(client).await?;
+                times.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            let wal = wal_since(client, &before).await? / n.max(1) as f64;
+            Ok((times, wal))
+        },
+    )
+    .await
 }
 
 /// Plain and concurrent builds, `n` of each; the index is left built.

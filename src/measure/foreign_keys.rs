@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use tokio_postgres::Client;
 
+use crate::cluster::{transaction, Begin, End};
 use crate::error::{Context, Result};
 use crate::report::{DeleteCost, ForeignKey};
 use crate::schema::{IndexState, Migration};
@@ -125,18 +126,25 @@ async fn time_deletes(
     let doing = || format!("timing deletes through {}", fk.name);
     let mut out = Vec::new();
     for id in parents {
-        client.batch_execute("BEGIN").await.context(doing())?;
-        if let Some(ix) = drop {
-            client
-                .batch_execute(&format!("DROP INDEX {}", quote_ident(ix)))
-                .await
-                .context(doing())?;
-        }
-        let t = Instant::now();
-        let done = client.execute(&delete, &[id]).await;
-        out.push(t.elapsed().as_secs_f64() * 1e3);
-        client.batch_execute("ROLLBACK").await.context(doing())?;
-        done.context(doing())?;
+        let took = transaction(
+            client,
+            Begin::Plain,
+            End::RollBack,
+            &doing(),
+            async |client| {
+                if let Some(ix) = drop {
+                    client
+                        .batch_execute(&format!("DROP INDEX {}", quote_ident(ix)))
+                        .await
+                        .context(doing())?;
+                }
+                let t = Instant::now();
+                client.execute(&delete, &[id]).await.context(doing())?;
+                Ok(t.elapsed().as_secs_f64() * 1e3)
+            },
+        )
+        .await?;
+        out.push(took);
     }
     Ok(out)
 }

@@ -12,7 +12,8 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 
 use super::catalogue::{Kind, Query};
 use super::runner::read_error;
-use crate::error::{Context, Error, Result};
+use crate::cluster::{transaction, Begin, End};
+use crate::error::{Error, Result};
 
 /// Sampled parameter rows, as text (NULL as `None`).
 #[derive(Debug, Default)]
@@ -48,15 +49,13 @@ impl ParamPool {
                 q.name
             )));
         }
-        let doing = || format!("sampling parameters for {}", q.name);
-        client
-            .batch_execute("BEGIN READ ONLY")
-            .await
-            .context(doing())?;
-        let msgs = client.simple_query(sql).await;
-        let ended = client.batch_execute("ROLLBACK").await;
-        let msgs = msgs.map_err(|e| read_error(&q.name, doing(), e))?;
-        ended.context(doing())?;
+        let doing = format!("sampling parameters for {}", q.name);
+        let msgs = transaction(client, Begin::ReadOnly, End::RollBack, &doing, async |c| {
+            c.simple_query(sql)
+                .await
+                .map_err(|e| read_error(&q.name, doing.clone(), e))
+        })
+        .await?;
         let rows: Vec<Vec<Option<String>>> = msgs
             .iter()
             .filter_map(|m| match m {

@@ -8,6 +8,7 @@ use tokio_postgres::{Client, Statement};
 
 use super::catalogue::{Kind, Query};
 use super::params::{as_sql, ParamPool};
+use crate::cluster::{transaction, Begin, End};
 use crate::error::{Context, Error, Result, Wrap};
 
 /// A query prepared on one connection, with its parameter pool.
@@ -82,30 +83,20 @@ impl Prepared {
                 Ok(rows.len() as u64)
             }
             Kind::Write => {
-                let (begin, commit, rollback) = if self.nested {
-                    (
-                        "SAVEPOINT write",
-                        "RELEASE SAVEPOINT write",
-                        "ROLLBACK TO SAVEPOINT write",
-                    )
-                } else {
-                    // READ WRITE, so a write also runs on a session whose
-                    // default is read-only (`load`'s, which keeps reads so).
-                    ("BEGIN READ WRITE", "COMMIT", "ROLLBACK")
+                // READ WRITE, so a write also runs on a session whose
+                // default is read-only (`load`'s, which keeps reads so).
+                let begin = match self.nested {
+                    true => Begin::Savepoint,
+                    false => Begin::ReadWrite,
                 };
-                client.batch_execute(begin).await.context(doing())?;
-                let mut n = 0;
-                for st in &self.statements {
-                    match client.execute(st, &params).await {
-                        Ok(k) => n += k,
-                        Err(e) => {
-                            let _ = client.batch_execute(rollback).await;
-                            return Err(e.wrap(doing()));
-                        }
+                transaction(client, begin, End::Commit, &doing(), async |c| {
+                    let mut n = 0;
+                    for st in &self.statements {
+                        n += c.execute(st, &params).await.context(doing())?;
                     }
-                }
-                client.batch_execute(commit).await.context(doing())?;
-                Ok(n)
+                    Ok(n)
+                })
+                .await
             }
         }
     }

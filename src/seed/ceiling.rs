@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::copy::{self, Pipeline};
 use super::load::{tables, SeedReport};
 use super::Context;
-use crate::cluster::Endpoint;
+use crate::cluster::{transaction, Begin, End, Endpoint};
 use crate::error::{Context as _, Result};
 use crate::sql::quote_ident;
 
@@ -75,27 +75,30 @@ pub async fn measure(
         );
         let doing = format!("measuring the COPY ceiling of {}", spec.table);
         let err = |e| db.query_error(doing.clone(), e);
-        client
-            .batch_execute(&format!(
-                "BEGIN; CREATE TABLE {SCRATCH} (LIKE {} INCLUDING DEFAULTS)",
+        // Loaded into a scratch table, then rolled back: nothing stays.
+        let timed = transaction(&client, Begin::Plain, End::RollBack, &doing, async |c| {
+            let like = format!(
+                "CREATE TABLE {SCRATCH} (LIKE {} INCLUDING DEFAULTS)",
                 quote_ident(spec.table)
-            ))
-            .await
-            .map_err(err)?;
-        let t = Instant::now();
-        let loaded = client.execute(&sql, &[]).await;
-        let ceiling = t.elapsed();
-        let heap = client
-            .query_one(&format!("SELECT pg_relation_size('{SCRATCH}')"), &[])
-            .await;
-        let _ = client.batch_execute("ROLLBACK").await;
+            );
+            c.batch_execute(&like).await.map_err(err)?;
+            let t = Instant::now();
+            c.execute(&sql, &[]).await.map_err(err)?;
+            let ceiling = t.elapsed();
+            let heap = c
+                .query_one(&format!("SELECT pg_relation_size('{SCRATCH}')"), &[])
+                .await
+                .map_err(err)?;
+            Ok((ceiling, heap))
+        })
+        .await;
         let _ = std::fs::remove_file(&file);
-        loaded.map_err(err)?;
+        let (ceiling, heap) = timed?;
         out.push(CeilingRow {
             table: spec.table.to_string(),
             rows: spec.rows,
             bytes,
-            heap_bytes: heap.map(|r| r.get::<_, i64>(0) as u64).unwrap_or(0),
+            heap_bytes: heap.get::<_, i64>(0) as u64,
             seed: seeded.duration,
             ceiling,
         });

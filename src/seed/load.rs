@@ -14,7 +14,7 @@ use tokio_postgres::Client;
 use super::copy::{self, copy_in, ChunkSource, CopyStats};
 use super::progress::Reporter;
 use super::{conversations, messages, users, Context, Counts, SeedConfig, Shape};
-use crate::cluster::Endpoint;
+use crate::cluster::{transaction, Begin, End, Endpoint};
 use crate::error::{Context as _, Error, Result};
 use crate::schema::{self, fixtures, Migration, State, Statement, StatementKind};
 use crate::sql::quote_ident;
@@ -131,10 +131,6 @@ pub async fn run(db: &Endpoint, cfg: &SeedConfig, progress: &Reporter) -> Result
     let shape = target.shape;
     let ctx = Arc::new(Context::new(cfg.seed, cfg.counts, shape));
 
-    client
-        .batch_execute("BEGIN")
-        .await
-        .map_err(|e| db.query_error("starting the seed transaction", e))?;
     let plan = LoadPlan {
         db,
         client: &client,
@@ -144,19 +140,11 @@ pub async fn run(db: &Endpoint, cfg: &SeedConfig, progress: &Reporter) -> Result
         cfg,
         progress,
     };
-    let mut phases = match plan.load().await {
-        Ok(phases) => {
-            client
-                .batch_execute("COMMIT")
-                .await
-                .map_err(|e| db.query_error("committing the seed", e))?;
-            phases
-        }
-        Err(e) => {
-            let _ = client.batch_execute("ROLLBACK").await;
-            return Err(e);
-        }
-    };
+    // One transaction: a failure or Ctrl-C leaves no table half-filled.
+    let mut phases = transaction(&client, Begin::Plain, End::Commit, "seeding", async |_| {
+        plan.load().await
+    })
+    .await?;
     drop(client);
 
     let t = Instant::now();
