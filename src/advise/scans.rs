@@ -110,7 +110,7 @@ fn scan_of(node: &Value, table: &str, alias: &str, keys: &[String]) -> Scan {
     let order = keys
         .iter()
         .filter_map(|k| sort_key().captures(k.trim()))
-        .filter(|c| c.get(1).map_or(true, |q| unquote(q.as_str()) == alias))
+        .filter(|c| c.get(1).is_none_or(|q| unquote(q.as_str()) == alias))
         .map(|c| Key {
             column: unquote(&c[2]),
             desc: c.get(3).is_some(),
