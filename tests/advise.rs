@@ -102,8 +102,10 @@ async fn every_candidate_is_built_and_the_choice_keeps_the_budget_and_the_foreig
     );
     for c in &a.candidates {
         assert!(c.cost.size_bytes > 0, "{} was not built", c.name);
+        let (build, ratio) = (c.cost.build.unwrap(), c.cost.insert_time_ratio.unwrap());
+        assert!(build.low > 0.0 && build.low <= build.high, "{}", c.name);
         assert!(
-            c.cost.build.is_some() && c.cost.insert_time_ratio.is_some(),
+            ratio.low <= ratio.point && ratio.point <= ratio.high,
             "{}",
             c.name
         );

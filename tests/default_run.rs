@@ -96,10 +96,12 @@ fn the_default_run_measures_costs_recommends_and_advises_deploy() {
     assert!(delete.slowdown.point > 1.0, "{delete:?}");
     // Costs carry intervals; HOT was measured on pages with room.
     for cost in &r.index_costs {
+        let (ratio, build) = (cost.insert_time_ratio.unwrap(), cost.build.unwrap());
         assert!(
-            cost.insert_time_ratio.is_some() && cost.build.is_some(),
+            ratio.low <= ratio.point && ratio.point <= ratio.high,
             "{cost:?}"
         );
+        assert!(build.low > 0.0 && build.low <= build.high, "{cost:?}");
         assert!(cost.table_rows > 0, "{cost:?}");
     }
     assert!(r

@@ -165,17 +165,21 @@ fn open_loop_latency_counts_from_the_intended_start() {
         &["--query", "sleepy", "--clients", "1", "--duration", "1s"],
     );
     let c = find(&closed.load.unwrap().points, "sleepy", &IndexState::With, 1).clone();
+    // The control is the open loop of the same query in the same test: its
+    // median holds the wait behind the schedule, the closed loop's only
+    // the query (50 ms of sleep and the machine's overhead).
     assert!(
-        c.p50_ms >= 50.0 && c.p50_ms < 100.0,
-        "closed loop times the query alone: {c:?}"
+        c.p50_ms >= 50.0 && c.p50_ms < p.p50_ms,
+        "closed loop times the query alone: {c:?}, open loop {p:?}"
     );
 }
 
 #[test]
 fn the_under_load_section_has_charts_a_percentile_table_and_a_verdict_per_client_count() {
     // transcript reads "Message" by conversation: a scan of every message
-    // without 012's indexes, an index lookup with them, so its p99 drops
-    // by far more than noise at every client count.
+    // without 012's indexes, an index lookup with them, so its median drops
+    // by far more than any noise. Its p99 over 100 ms windows is noisier
+    // on a loaded machine: the page must say what the windows say.
     let (dir, r) = run_load(
         "load-page",
         &[
@@ -211,17 +215,47 @@ fn the_under_load_section_has_charts_a_percentile_table_and_a_verdict_per_client
                         || l.contains(&format!("with 012's indexes at {c} client"))
                 })
                 .unwrap_or_else(|| panic!("no verdict line for {c} clients: {page}"));
-            // Headlined: named as a change (a drop, or past tenfold a
-            // factor under 1), not listed among those within noise.
-            let at = line
-                .find("transcript p99 ")
-                .unwrap_or_else(|| panic!("{line}"));
-            let change = &line[at + "transcript p99 ".len()..];
-            assert!(
-                change.starts_with('−') || change.starts_with("0."),
-                "transcript's p99 drop is headlined at {c} clients: {line}"
+            // Headlined (a drop, or past tenfold a factor under 1) exactly
+            // when the windows' interval clears the noise threshold;
+            // otherwise listed as within noise.
+            let windows = |state: IndexState| {
+                find(&load.points, "transcript", &state, c)
+                    .window_p99_ms
+                    .iter()
+                    .flatten()
+                    .copied()
+                    .collect::<Vec<f64>>()
+            };
+            let interval = helpdesk_bench::stats::ratio_interval(
+                &windows(IndexState::With),
+                &windows(IndexState::Without),
             );
-            assert!(!line.contains("within noise"), "{line}");
+            match interval.verdict() {
+                helpdesk_bench::stats::Verdict::Lower => {
+                    let at = line
+                        .find("transcript p99 ")
+                        .unwrap_or_else(|| panic!("{line}"));
+                    let change = &line[at + "transcript p99 ".len()..];
+                    assert!(
+                        change.starts_with('−') || change.starts_with("0."),
+                        "transcript's p99 drop is headlined at {c} clients: {line}"
+                    );
+                    assert!(!line.contains("within noise"), "{line}");
+                }
+                other => {
+                    assert!(
+                        line.contains("within noise: transcript ("),
+                        "{other:?} {interval:?} is listed within noise: {line}"
+                    );
+                }
+            }
+            let p50 = |state: IndexState| find(&load.points, "transcript", &state, c).p50_ms;
+            assert!(
+                p50(IndexState::With) * 2.0 < p50(IndexState::Without),
+                "the index halves the median at least: {} ms with, {} ms without",
+                p50(IndexState::With),
+                p50(IndexState::Without)
+            );
             assert!(
                 line.contains("total throughput") && line.contains("higher"),
                 "{line}"
