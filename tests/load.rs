@@ -301,3 +301,36 @@ fn the_under_load_section_has_charts_a_percentile_table_and_a_verdict_per_client
     let rerendered = std::fs::read_to_string(again.join("index.html")).unwrap();
     assert_eq!(rerendered, html);
 }
+
+/// A load in which no request was ever answered measured nothing: it
+/// fails, and says why, instead of writing a report of zeros.
+#[test]
+fn a_load_where_every_request_fails_is_an_error() {
+    let dir = TempDir::new("load-all-fail");
+    let catalogue = dir.join("failing.toml");
+    std::fs::write(
+        &catalogue,
+        "[[query]]\nname = 'broken'\nscreen = 's'\nweight = 1\nsql = 'SELECT 1 / (SELECT count(*) - count(*) FROM \"User\")'\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "load",
+        "--scale",
+        "tiny",
+        "--catalogue",
+        catalogue.to_str().unwrap(),
+        "--reports",
+        dir.join("reports").to_str().unwrap(),
+        "--clients",
+        "1",
+        "--duration",
+        "300ms",
+    ]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("load measured nothing"), "{err}");
+    assert!(
+        !dir.join("reports").join("latest").exists(),
+        "no report of zeros"
+    );
+}

@@ -82,6 +82,12 @@ pub async fn run(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
     })
     .await?;
     print_errors(&run, m);
+    if run.points.iter().all(|p| p.requests == 0) {
+        return Err(Error::NothingMeasured {
+            what: "load".into(),
+            why: "no request was answered in any point (the lines above give the errors); check the queries on this database, or lengthen --duration".into(),
+        });
+    }
     let results = Results {
         schema_version: report::SCHEMA_VERSION,
         run_id: id,

@@ -14,6 +14,12 @@ pub async fn run(args: SweepArgs, quiet: bool) -> Result<ExitCode> {
     let migration = &chain.under_test;
     let catalogue = Catalogue::load(args.catalogue.as_deref(), &chain)?;
     let points = sweep(&args.scales, &catalogue, &chain, &Reporter::auto(quiet)).await?;
+    if points.is_empty() {
+        return Err(crate::error::Error::NothingMeasured {
+            what: "sweep".into(),
+            why: "the catalogue has no read query to time; check --catalogue".into(),
+        });
+    }
     out!(
         "{:<24} {:<22} {:<8} {:>11} {:>11}  scan",
         "query",
