@@ -17,9 +17,9 @@ use std::path::PathBuf;
 // Public, as in tests/common: what only the other bench uses is not dead here.
 pub mod common;
 
+use helpdesk_bench::measure::CriterionRun;
 use helpdesk_bench::measure::{parse_production_rows, write_run, RunInput, PRODUCTION_ROWS_ENV};
 use helpdesk_bench::queries::Catalogue;
-use helpdesk_bench::report::CriterionRun;
 use helpdesk_bench::schema::MigrationChain;
 
 fn main() -> std::process::ExitCode {

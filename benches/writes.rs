@@ -16,9 +16,10 @@ use criterion::SamplingMode;
 pub mod common;
 
 use helpdesk_bench::cluster::URL_ENV;
+use helpdesk_bench::measure::{criterion as crit, CriterionRun};
 use helpdesk_bench::permission::{refuse_retired, ROLLED_BACK_WRITES};
 use helpdesk_bench::queries::{split_runnable, Catalogue, ParamPool, Prepared};
-use helpdesk_bench::report::{criterion as crit, CriterionRun, QueryResult, Results};
+use helpdesk_bench::results::{QueryResult, Results};
 use helpdesk_bench::schema::{Access, IndexState, Migration, MigrationChain, Session};
 
 fn main() -> std::process::ExitCode {

@@ -17,7 +17,7 @@ use common::{bin, fingerprint, fixture, psql_file, run, seeded_tiny, stderr, Tes
 use helpdesk_bench::cluster::URL_ENV;
 use helpdesk_bench::explain::Plan;
 use helpdesk_bench::queries::{as_sql, Catalogue};
-use helpdesk_bench::report::Results;
+use helpdesk_bench::results::Results;
 use helpdesk_bench::schema::{Migration, MigrationChain};
 use tokio::sync::OnceCell;
 use tokio_postgres::types::Type;

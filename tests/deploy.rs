@@ -4,7 +4,7 @@
 pub mod common;
 
 use common::{run, stderr, TempDir};
-use helpdesk_bench::report::Results;
+use helpdesk_bench::results::Results;
 
 #[test]
 fn a_saved_run_is_advised_for_production_row_counts() {

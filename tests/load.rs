@@ -8,7 +8,7 @@ pub mod common;
 use std::path::{Path, PathBuf};
 
 use common::{run, stderr, stdout, TempDir};
-use helpdesk_bench::report::{LoadMode, LoadPoint, Results};
+use helpdesk_bench::results::{LoadMode, LoadPoint, Results};
 use helpdesk_bench::schema::IndexState;
 
 /// Two reads and a write of the real catalogue, weighted evenly, so every

@@ -16,7 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{fingerprint, finish, seeded_tiny, stderr, Fingerprint, TempDir, TestDb};
-use helpdesk_bench::report::Results;
+use helpdesk_bench::results::Results;
 use helpdesk_bench::schema::IndexState;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::{fingerprint, finish, scalar, seeded_tiny, stderr, stdout, TempDir, TestDb};
 use helpdesk_bench::rehearse::{worst_blocked, Detail, Sampler, TRAFFIC_APP};
-use helpdesk_bench::report::{Operation, RehearsalVariant, Results};
+use helpdesk_bench::results::{Operation, RehearsalVariant, Results};
 use helpdesk_bench::schema::{online_sql, Migration};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -287,7 +287,7 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn rehearsal_mix(rh: &helpdesk_bench::report::Rehearsal) -> Vec<&str> {
+fn rehearsal_mix(rh: &helpdesk_bench::results::Rehearsal) -> Vec<&str> {
     rh.mix.iter().map(|m| m.query.as_str()).collect()
 }
 

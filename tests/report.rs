@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::{run, stderr, stdout, TempDir};
-use helpdesk_bench::report::{render, Results};
+use helpdesk_bench::report::render;
+use helpdesk_bench::results::Results;
 use helpdesk_bench::schema::IndexState;
 
 fn data_run() -> PathBuf {
@@ -37,7 +38,7 @@ fn scratch(name: &str) -> TempDir {
 
 /// The speed-up of a query as the report prints it.
 fn speedup_text(x: f64) -> String {
-    helpdesk_bench::report::format_factor(x)
+    helpdesk_bench::format::factor(x)
 }
 
 #[test]
@@ -353,7 +354,7 @@ fn results_format_is_versioned() {
     assert_eq!(old["schema_version"], 1);
     assert_eq!(old["states"][0], "without_012_indexes");
     let r = results();
-    assert_eq!(r.schema_version, helpdesk_bench::report::SCHEMA_VERSION);
+    assert_eq!(r.schema_version, helpdesk_bench::results::SCHEMA_VERSION);
     assert_eq!(r.states, [IndexState::Without, IndexState::With]);
     let transcript = r.query("transcript").unwrap();
     assert!(transcript.timing(&IndexState::With).is_some());
@@ -375,7 +376,7 @@ fn results_format_is_versioned() {
     std::fs::write(future.join("results.json"), newer.to_string()).unwrap();
     let want = format!(
         "results format version 99, newer than this helpdesk-bench reads (version {})",
-        helpdesk_bench::report::SCHEMA_VERSION
+        helpdesk_bench::results::SCHEMA_VERSION
     );
     for args in [
         vec!["report", "--run", future.to_str().unwrap()],
@@ -396,7 +397,7 @@ fn results_format_is_versioned() {
 /// A run as a `--baseline NAME` run on a user's database writes it: one
 /// state (as found), per-query changes, one query new in this migration.
 fn after_run(baseline_run: Option<&str>) -> Results {
-    use helpdesk_bench::report::{BaselineRef, Change, Interval, Verdict};
+    use helpdesk_bench::results::{BaselineRef, Change, Interval, Verdict};
     let mut r = results();
     r.states = vec![IndexState::AsFound];
     for q in &mut r.queries {
@@ -465,7 +466,7 @@ fn before_run() -> Results {
 
 #[test]
 fn baseline_run_is_found_by_name_and_its_plans_shown_beside_the_new_ones() {
-    use helpdesk_bench::report::{baseline_run, record_baseline};
+    use helpdesk_bench::results::{baseline_run, record_baseline};
     let reports = TempDir::new("report-baselines");
     let before = before_run();
     let before_dir = reports.join(&before.run_id);
@@ -493,9 +494,9 @@ fn baseline_run_is_found_by_name_and_its_plans_shown_beside_the_new_ones() {
         "no link to {link}"
     );
     // Before and after medians of the same query, and the recomputed change.
-    let before_ms = helpdesk_bench::report::format_ms(t.timings[0].median_ms);
+    let before_ms = helpdesk_bench::format::ms(t.timings[0].median_ms);
     let after_ms =
-        helpdesk_bench::report::format_ms(after.query("transcript").unwrap().timings[0].median_ms);
+        helpdesk_bench::format::ms(after.query("transcript").unwrap().timings[0].median_ms);
     for page in [&html, &md] {
         assert!(page.contains(&before_ms) && page.contains(&after_ms));
         assert!(page.contains("-42.5% [-47.0%, -38.0%]"));
@@ -576,8 +577,8 @@ fn compare_aligns_what_both_runs_measured_and_lists_the_rest() {
     let t = before.query("transcript").unwrap();
     let ci = format!(
         "{} – {}",
-        helpdesk_bench::report::format_ms(t.timings[0].ci_low_ms),
-        helpdesk_bench::report::format_ms(t.timings[0].ci_high_ms)
+        helpdesk_bench::format::ms(t.timings[0].ci_low_ms),
+        helpdesk_bench::format::ms(t.timings[0].ci_high_ms)
     );
     assert!(html.contains(&ci), "no interval {ci}");
     let idx_after = &after.query("transcript").unwrap().plans[0]
@@ -633,7 +634,7 @@ async fn filter_columns_without_statistics_are_found_until_analyze() {
 /// A run with the recommendation, deploy advice and foreign keys filled
 /// in, as the measurement writes them.
 fn advised_run() -> Results {
-    use helpdesk_bench::report::{
+    use helpdesk_bench::results::{
         Action, BuildProjection, DeleteCost, DeployAdvice, ForeignKey, Interval, LockHeld,
         Recommendation,
     };

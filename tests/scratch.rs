@@ -122,7 +122,7 @@ async fn two_scratch_copies_at_once_never_share_a_name() {
 fn run_folders_started_together_are_distinct() {
     let dir = common::TempDir::new("run-ids");
     let made: Vec<(String, std::path::PathBuf)> = (0..20)
-        .map(|_| helpdesk_bench::report::new_run_dir(&dir.join("reports")).unwrap())
+        .map(|_| helpdesk_bench::results::new_run_dir(&dir.join("reports")).unwrap())
         .collect();
     let mut ids: Vec<&String> = made.iter().map(|(id, _)| id).collect();
     ids.sort();

@@ -23,8 +23,10 @@ use common::{checksums_of, columns, seed_config, seeded, stderr, stdout, TempDir
 use criterion::Criterion;
 use helpdesk_bench::cluster::Endpoint;
 use helpdesk_bench::measure::{write_run, RunInput};
+use helpdesk_bench::measure::{CriterionArgs, CriterionRun};
 use helpdesk_bench::queries::{Catalogue, BUILTIN};
-use helpdesk_bench::report::{CriterionArgs, CriterionRun, Results, Verdict, NEW_IN_MIGRATION};
+use helpdesk_bench::report::NEW_IN_MIGRATION;
+use helpdesk_bench::results::{Results, Verdict};
 use helpdesk_bench::schema::{FoundState, IndexState, MigrationChain};
 use helpdesk_bench::seed::{Scale, Shape};
 use helpdesk_bench::workspace::Workspace;

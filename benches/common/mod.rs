@@ -7,7 +7,7 @@ pub mod reads;
 use std::time::Duration;
 
 use criterion::{Criterion, PlottingBackend};
-use helpdesk_bench::report::{BaselineMode, CriterionRun};
+use helpdesk_bench::measure::{BaselineMode, CriterionRun};
 
 /// Short warm-up and measurement with 20 flat samples: enough for stable
 /// medians of queries from 50 µs to 300 ms, within the time budget of a

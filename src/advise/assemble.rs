@@ -6,7 +6,7 @@
 use super::candidates::Candidate;
 use super::measure::Timed;
 use super::select;
-use crate::report::{AdviceRow, ForeignKey, SetMeasure, Target};
+use crate::results::{AdviceRow, ForeignKey, SetMeasure, Target};
 use crate::schema::IndexDef;
 use crate::stats::{ratio_interval, Interval};
 
@@ -128,7 +128,7 @@ pub(super) fn targets(
     own: &SetMeasure,
     sug: &SetMeasure,
 ) -> Vec<Target> {
-    let f = crate::report::format_factor;
+    let f = crate::format::factor;
     let mut out = Vec::new();
     if let Some(g) = geomean {
         out.push(Target {
@@ -170,8 +170,8 @@ pub(super) fn targets(
         what: format!("no larger than 1.05× {name}'s total index size"),
         measured: format!(
             "{} against {} ({})",
-            crate::report::format_bytes(sug.size_bytes as f64),
-            crate::report::format_bytes(own.size_bytes as f64),
+            crate::format::bytes(sug.size_bytes as f64),
+            crate::format::bytes(own.size_bytes as f64),
             f(ratio)
         ),
         met: ratio <= 1.05,

@@ -17,7 +17,7 @@ use tokio_postgres::Client;
 
 pub use super::scans::{Key, Scan};
 use crate::error::{Context, Result};
-use crate::report::{CandidateKind, ForeignKey};
+use crate::results::{CandidateKind, ForeignKey};
 use crate::schema::{IndexDef, Migration};
 use crate::sql::{quote_ident, unquote};
 

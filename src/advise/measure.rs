@@ -20,7 +20,7 @@ use crate::error::{Context, Result};
 use crate::explain::{capture, Plan, PlanSummary};
 use crate::measure::costs::{build_rounds, insert_rounds, relation_size, table_rows, CostOptions};
 use crate::queries::{as_sql, ParamPool, Prepared, Query};
-use crate::report::{AdviceCandidate, AdviceQuery, Effect, IndexCost};
+use crate::results::{AdviceCandidate, AdviceQuery, Effect, IndexCost};
 use crate::schema::{set_state, IndexDef, IndexState, Migration};
 use crate::sql::quote_ident;
 use crate::stats::{median_interval, ratio_interval};

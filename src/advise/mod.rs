@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::measure::costs::{make_room, UPDATED_TABLE};
 use crate::measure::{foreign_keys, INSERT_WORKLOAD, UPDATE_WORKLOAD};
 use crate::queries::{split_runnable, Catalogue, NotRunnable, ParamPool, Prepared, Query};
-use crate::report::{Advice, AdviceCandidate, ForeignKey};
+use crate::results::{Advice, AdviceCandidate, ForeignKey};
 use crate::schema::{IndexDef, MigrationChain};
 use crate::stats::{geomean_ratio_interval, median, median_interval};
 use candidates::Candidate;
@@ -255,7 +255,7 @@ fn choose(
     let choice = select::select(&items, budget, reqs.len()).ok_or_else(|| {
         Error::BadInput(format!(
             "no candidate set within the size budget ({}) keeps an index for every foreign key; raise --size-budget",
-            crate::report::format_bytes(budget as f64)
+            crate::format::bytes(budget as f64)
         ))
     })?;
     for &i in &choice.chosen {

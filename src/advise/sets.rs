@@ -19,7 +19,7 @@ use super::{Lab, Options};
 use crate::error::{Error, Result};
 use crate::measure::costs::{insert_rounds, relation_size, update_counts, CostOptions, HOT_PAGES};
 use crate::queries::{ParamPool, Prepared, Query};
-use crate::report::{HotUpdates, IndexCost, SetMeasure};
+use crate::results::{HotUpdates, IndexCost, SetMeasure};
 use crate::schema::IndexDef;
 use crate::stats::{median, median_interval};
 

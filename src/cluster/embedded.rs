@@ -215,7 +215,7 @@ impl Cluster {
         let staging = dest.with_extension(format!("tmp-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&staging);
         fsutil::copy_tree(&self.data_dir(), &staging, None)?;
-        publish(&staging, dest)
+        fsutil::publish_dir(&staging, dest)
     }
 
     /// Stops the server and removes its directory, unless detached. Safe to
@@ -240,24 +240,6 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         self.shutdown();
     }
-}
-
-/// Renames `staging` to `dest` unless a complete copy (one holding
-/// `PG_VERSION`) is there already, in which case `staging` is removed. A
-/// `dest` without `PG_VERSION` is no copy of ours (renames are whole): it
-/// is removed and the rename tried once more.
-pub(crate) fn publish(staging: &Path, dest: &Path) -> Result<()> {
-    for _ in 0..2 {
-        if std::fs::rename(staging, dest).is_ok() {
-            return Ok(());
-        }
-        if dest.join("PG_VERSION").is_file() {
-            let _ = std::fs::remove_dir_all(staging);
-            return Ok(());
-        }
-        let _ = std::fs::remove_dir_all(dest);
-    }
-    std::fs::rename(staging, dest).context(dest.display())
 }
 
 /// Stops a postmaster this process started, then reaps it.
@@ -295,7 +277,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 #[cfg(test)]
 mod tests {
-    use super::publish;
+    use crate::fsutil::publish_dir as publish;
 
     /// Two processes seeding the same cache key: the second to publish
     /// keeps the first one's copy (which a reader may be copying) and

@@ -30,7 +30,7 @@ pub fn ensure(bin: &PgBin, user: &ServerUser) -> Result<PathBuf> {
         let _ = std::fs::remove_dir_all(&staging);
         fsutil::copy_tree(&data, &staging, None)?;
         // Another process may have won the race; its copy is as good as ours.
-        super::embedded::publish(&staging, &dir)
+        fsutil::publish_dir(&staging, &dir)
     });
     let _ = std::fs::remove_dir_all(&scratch);
     result?;

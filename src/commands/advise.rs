@@ -12,9 +12,12 @@ use std::time::Instant;
 use crate::advise::{self, output, Options, Outcome};
 use crate::cli::AdviseArgs;
 use crate::error::{Context, Error, Result};
+use crate::format::ms as format_ms;
 use crate::measure::{environment, migration_info};
 use crate::queries::Catalogue;
-use crate::report::{self, format_ms, Advice, Results, Tool};
+use crate::report;
+use crate::results;
+use crate::results::{Advice, Results, Tool};
 use crate::schema::Migration;
 use crate::scratch::{Scratch, Stage};
 use crate::seed::Reporter;
@@ -69,7 +72,7 @@ pub async fn run(args: AdviseArgs, quiet: bool) -> Result<ExitCode> {
     dropped?;
     outcome.advice.wall_s = started.elapsed().as_secs_f64();
     let m = &chain.under_test;
-    let (id, dir) = report::new_run_dir(&args.reports)?;
+    let (id, dir) = results::new_run_dir(&args.reports)?;
     if let Some(from) = account.filter(|a| a.is_file()) {
         let to = dir.join(from.file_name().unwrap_or_default());
         std::fs::rename(&from, &to).context(to.display())?;
@@ -77,12 +80,12 @@ pub async fn run(args: AdviseArgs, quiet: bool) -> Result<ExitCode> {
     write_sql(&dir, m, &outcome, &id)?;
     print_table(m, &outcome.advice);
     let results = Results {
-        schema_version: report::SCHEMA_VERSION,
+        schema_version: results::SCHEMA_VERSION,
         run_id: id,
         created_at: chrono::Utc::now().to_rfc3339(),
         tool: Tool {
             version: env!("CARGO_PKG_VERSION").to_string(),
-            git_commit: report::git_commit(),
+            git_commit: results::git_commit(),
         },
         environment: env,
         scale: ws.scale.name().to_string(),
@@ -95,7 +98,7 @@ pub async fn run(args: AdviseArgs, quiet: bool) -> Result<ExitCode> {
     };
     results.write(&dir.join("results.json"))?;
     report::render(&results, &dir)?;
-    report::point_latest(&args.reports, &dir)?;
+    results::point_latest(&args.reports, &dir)?;
     out!("{}", dir.join(output::SUGGESTED_FILE).display());
     out!("{}", dir.join("index.html").display());
     Ok(ExitCode::SUCCESS)
@@ -108,7 +111,7 @@ async fn measure(
     catalogue: &Catalogue,
     opts: &Options,
     note: &dyn Fn(String),
-) -> Result<(Outcome, crate::report::Environment)> {
+) -> Result<(Outcome, crate::results::Environment)> {
     let env = {
         let client = scratch.db.connect().await?;
         environment(&client, &scratch.db).await?
@@ -163,9 +166,9 @@ fn print_table(m: &Migration, a: &Advice) {
             interval_ms(&r.suggested),
             format!(
                 "{} [{}–{}] {}",
-                report::format_factor(r.speedup.point),
-                report::format_factor(r.speedup.low),
-                report::format_factor(r.speedup.high),
+                crate::format::factor(r.speedup.point),
+                crate::format::factor(r.speedup.low),
+                crate::format::factor(r.speedup.high),
                 match r.verdict {
                     crate::stats::Verdict::Higher => "faster",
                     crate::stats::Verdict::Lower => "slower",

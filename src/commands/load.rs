@@ -10,7 +10,9 @@ use crate::load::{self, LoadOptions, Mix, Restored};
 use crate::measure::{environment, migration_info};
 use crate::permission::{refuse_retired, COMMIT_WRITES};
 use crate::queries::{split_runnable, Catalogue, NotRunnable};
-use crate::report::{self, Environment, LoadPoint, LoadRun, Results, Tool};
+use crate::report;
+use crate::results;
+use crate::results::{Environment, LoadPoint, LoadRun, Results, Tool};
 use crate::schema::{FoundDatabase, IndexState, Migration};
 use crate::seed::Reporter;
 use crate::workspace::Workspace;
@@ -52,7 +54,7 @@ pub async fn run(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
         note("the migration's indexes are CHANGED FOR REAL (dropped and built, committed) on your database while load runs, so that every client sees the state; they are put back exactly as found at the end, even if the tool is killed".into());
     }
     let found = inspect(&ws, m, chosen, &note).await?;
-    let (id, dir) = report::new_run_dir(&args.reports)?;
+    let (id, dir) = results::new_run_dir(&args.reports)?;
     note(plan(&args, states.len()));
     print_header();
     let run = load::run(&LoadOptions {
@@ -89,12 +91,12 @@ pub async fn run(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
         });
     }
     let results = Results {
-        schema_version: report::SCHEMA_VERSION,
+        schema_version: results::SCHEMA_VERSION,
         run_id: id,
         created_at: chrono::Utc::now().to_rfc3339(),
         tool: Tool {
             version: env!("CARGO_PKG_VERSION").to_string(),
-            git_commit: report::git_commit(),
+            git_commit: results::git_commit(),
         },
         environment: found.env,
         scale: ws.scale.name().to_string(),
@@ -117,7 +119,7 @@ fn save(results: &Results, dir: &std::path::Path, reports: &std::path::Path) -> 
     let file = dir.join("results.json");
     results.write(&file)?;
     report::render(results, dir)?;
-    report::point_latest(reports, dir)?;
+    results::point_latest(reports, dir)?;
     out!("{}", dir.join("index.html").display());
     out!("{}", file.display());
     Ok(())

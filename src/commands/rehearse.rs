@@ -9,7 +9,9 @@ use crate::error::{Context, Error, Result};
 use crate::measure::{environment, migration_info, parse_production_rows, ONLINE_FILE};
 use crate::queries::{Catalogue, Query};
 use crate::rehearse::{self, Options};
-use crate::report::{self, Blocked, Rehearsal, RehearsalRun, Results, Tool};
+use crate::report;
+use crate::results;
+use crate::results::{Blocked, Rehearsal, RehearsalRun, Results, Tool};
 use crate::schema::online_sql;
 use crate::seed::Reporter;
 use crate::workspace::Workspace;
@@ -46,7 +48,7 @@ pub async fn run(args: RehearseArgs, quiet: bool) -> Result<ExitCode> {
     let env = environment(&client, &ws.db).await?;
     let (production, source) = production_rows(&args, &client, on_user_server).await?;
     drop(client);
-    let (id, dir) = report::new_run_dir(&args.reports)?;
+    let (id, dir) = results::new_run_dir(&args.reports)?;
     let online = dir.join(ONLINE_FILE);
     std::fs::write(&online, online_sql(m)).context(online.display())?;
     let (rehearsal, not_runnable) = rehearse::run(&Options {
@@ -81,7 +83,7 @@ pub async fn run(args: RehearseArgs, quiet: bool) -> Result<ExitCode> {
     let file = dir.join("results.json");
     results.write(&file)?;
     report::render(&results, &dir)?;
-    report::point_latest(&args.reports, &dir)?;
+    results::point_latest(&args.reports, &dir)?;
     out!("{}", online.display());
     out!("{}", dir.join("index.html").display());
     if let Some(run) = &args.into {
@@ -93,11 +95,11 @@ pub async fn run(args: RehearseArgs, quiet: bool) -> Result<ExitCode> {
 /// A results file's version, time and tool, the rest to be filled.
 fn stamped() -> Results {
     Results {
-        schema_version: report::SCHEMA_VERSION,
+        schema_version: results::SCHEMA_VERSION,
         created_at: chrono::Utc::now().to_rfc3339(),
         tool: Tool {
             version: env!("CARGO_PKG_VERSION").to_string(),
-            git_commit: report::git_commit(),
+            git_commit: results::git_commit(),
         },
         ..Default::default()
     }
@@ -193,13 +195,13 @@ fn print(r: &Rehearsal) {
         "online ms",
         "online+long tx ms"
     );
-    let mut keys: Vec<(String, report::Operation)> = runs
+    let mut keys: Vec<(String, results::Operation)> = runs
         .iter()
         .flat_map(|run| run.blocked.iter().map(|b| (b.table.clone(), b.operation)))
         .collect();
     keys.sort();
     keys.dedup();
-    let cell = |run: &RehearsalRun, k: &(String, report::Operation)| {
+    let cell = |run: &RehearsalRun, k: &(String, results::Operation)| {
         find(&run.blocked, k).map_or("-".to_string(), |b| format!("{:.0}", b.worst_blocked_ms))
     };
     for k in &keys {
@@ -240,6 +242,6 @@ fn print(r: &Rehearsal) {
     }
 }
 
-fn find<'a>(rows: &'a [Blocked], k: &(String, report::Operation)) -> Option<&'a Blocked> {
+fn find<'a>(rows: &'a [Blocked], k: &(String, results::Operation)) -> Option<&'a Blocked> {
     rows.iter().find(|b| b.table == k.0 && b.operation == k.1)
 }

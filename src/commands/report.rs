@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use crate::cli::ReportArgs;
 use crate::error::Result;
-use crate::report::{render_compare, render_run, Results};
+use crate::report::{render_compare, render_run};
+use crate::results::Results;
 
 pub fn run(args: ReportArgs) -> Result<ExitCode> {
     match args.compare.as_deref() {

@@ -6,7 +6,7 @@ use crate::cli::SweepArgs;
 use crate::error::{Context, Result};
 use crate::measure::sweep;
 use crate::queries::Catalogue;
-use crate::report::Results;
+use crate::results::Results;
 use crate::seed::Reporter;
 
 pub async fn run(args: SweepArgs, quiet: bool) -> Result<ExitCode> {

@@ -7,7 +7,7 @@ use rand::Rng;
 
 use crate::error::{Error, Result};
 use crate::queries::{Catalogue, Kind, Query};
-use crate::report::MixEntry;
+use crate::results::MixEntry;
 
 /// The queries in the mix, each with its weight, every weight above 0.
 #[derive(Debug, Clone)]

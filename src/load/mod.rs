@@ -29,7 +29,7 @@ pub use restore::Restored;
 use crate::cluster::Endpoint;
 use crate::error::{Context, Result};
 use crate::queries::{ParamPool, Prepared, Query};
-use crate::report::{LoadPoint, LoadRun};
+use crate::results::{LoadPoint, LoadRun};
 use crate::schema::{Access, IndexState, Migration, Session};
 use client::LoadClient;
 use restore::Restore;
@@ -111,8 +111,8 @@ pub async fn run(opts: &LoadOptions<'_>) -> Result<LoadRun> {
     Ok(LoadRun {
         duration_s: opts.duration.as_secs_f64(),
         mode: match opts.rate {
-            Some(_) => crate::report::LoadMode::OpenLoop,
-            None => crate::report::LoadMode::ClosedLoop,
+            Some(_) => crate::results::LoadMode::OpenLoop,
+            None => crate::results::LoadMode::ClosedLoop,
         },
         rate_per_s: opts.rate,
         clients: opts.clients.clone(),

@@ -9,7 +9,7 @@ use super::timing::Samples;
 use crate::error::Result;
 use crate::explain::{capture, Plan, PlanSummary};
 use crate::queries::{Catalogue, ParamPool, Prepared};
-use crate::report::AblationCell;
+use crate::results::AblationCell;
 use crate::schema::{set_state, IndexState, Migration};
 use crate::stats::ratio_interval;
 

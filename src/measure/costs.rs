@@ -19,7 +19,7 @@ use tokio_postgres::Client;
 use crate::cluster::{transaction, Begin, End};
 use crate::error::{Context, Result};
 use crate::queries::{Catalogue, ParamPool, Prepared, Query};
-use crate::report::{HotUpdates, IndexCost};
+use crate::results::{HotUpdates, IndexCost};
 use crate::schema::{set_state, IndexDef, IndexState, Migration};
 use crate::sql::quote_ident;
 use crate::stats::{median, median_interval, ratio_interval};

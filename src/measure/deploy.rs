@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use crate::error::{Error, Result};
-use crate::report::{BuildProjection, DeployAdvice, LockHeld, Results};
+use crate::results::{BuildProjection, DeployAdvice, LockHeld, Results};
 use crate::schema::{split, Statement, StatementKind};
 use crate::stats::Interval;
 

@@ -7,7 +7,7 @@ use tokio_postgres::Client;
 
 use crate::cluster::Endpoint;
 use crate::error::{Context, Result};
-use crate::report::Environment;
+use crate::results::Environment;
 
 /// Settings worth printing next to every number.
 pub const SETTINGS: &[&str] = &[

@@ -3,7 +3,7 @@
 //! that still grow with the table, and plan-assertion violations. What each
 //! index deserves is its recommendation (`recommend.rs`), one line each.
 
-use crate::report::{Finding, FindingKind, Results};
+use crate::results::{Finding, FindingKind, Results};
 use crate::schema::{IndexState, Migration};
 
 /// Derives the findings that are not about one index (those are the
@@ -76,10 +76,10 @@ fn scaling(r: &Results) -> Vec<Finding> {
                 ),
                 evidence: format!(
                     "{} at {} rows ({}) against {} at {} rows ({}); unless it must read every row, an index matching both its filter and its ORDER BY would keep it flat",
-                    crate::report::format_ms(lo.median_ms),
+                    crate::format::ms(lo.median_ms),
                     lo.rows,
                     lo.scale,
-                    crate::report::format_ms(hi.median_ms),
+                    crate::format::ms(hi.median_ms),
                     hi.rows,
                     hi.scale
                 ),
@@ -92,7 +92,7 @@ fn scaling(r: &Results) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::SweepPoint;
+    use crate::results::SweepPoint;
 
     fn point(query: &str, scale: &str, rows: u64, ms: f64) -> SweepPoint {
         SweepPoint {

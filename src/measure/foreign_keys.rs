@@ -12,7 +12,7 @@ use tokio_postgres::Client;
 
 use crate::cluster::{transaction, Begin, End};
 use crate::error::{Context, Result};
-use crate::report::{DeleteCost, ForeignKey};
+use crate::results::{DeleteCost, ForeignKey};
 use crate::schema::{IndexState, Migration};
 use crate::sql::quote_ident;
 use crate::stats::{median_interval, ratio_interval};

@@ -8,7 +8,7 @@
 
 use crate::cluster::Endpoint;
 use crate::error::{Context, Result};
-use crate::report::MigrationCost;
+use crate::results::MigrationCost;
 use crate::schema::{self, Migration};
 
 /// Times the migration on `db`, a copy the tool may change, in the state

@@ -4,6 +4,7 @@
 
 mod ablation;
 pub(crate) mod costs;
+pub mod criterion;
 mod deploy;
 mod environment;
 mod findings;
@@ -16,6 +17,7 @@ mod timing;
 
 pub use ablation::ablation;
 pub use costs::{index_costs, relation_size, CostOptions, INSERT_WORKLOAD, UPDATE_WORKLOAD};
+pub use criterion::{BaselineMode, CriterionArgs, CriterionRun};
 pub use deploy::{
     deploy_advice, parse_production_rows, statement_table, ONLINE_FILE, PRODUCTION_ROWS_ENV,
 };

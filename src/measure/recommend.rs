@@ -12,7 +12,7 @@
 //!    the slowdown's near bound not past 1.10) is dropped;
 //! 5. otherwise it is kept, for the query it speeds up most.
 
-use crate::report::{Action, ForeignKey, Recommendation, Results};
+use crate::results::{Action, ForeignKey, Recommendation, Results};
 use crate::schema::{IndexDef, IndexState, Migration};
 use crate::stats::{Interval, Verdict, SIGNIFICANT};
 
@@ -197,7 +197,7 @@ fn ms(i: &Interval) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{AblationCell, DeleteCost};
+    use crate::results::{AblationCell, DeleteCost};
 
     fn run() -> Results {
         Results::parse(include_str!("../../tests/data/run/results.json"), "test").unwrap()

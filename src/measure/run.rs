@@ -8,11 +8,11 @@ use super::{ablation, costs, environment, findings, migration_cost};
 use crate::cluster::Endpoint;
 use crate::error::{Context, Result};
 use crate::explain::{explain_all, missing_stats, ExplainOptions, ExplainRun};
+use crate::measure::{criterion, CriterionRun};
 use crate::queries::{split_runnable, Catalogue, Query};
-use crate::report::{
-    self, criterion, BaselineRef, CriterionRun, IndexInfo, MigrationInfo, PlanRef, QueryResult,
-    Results, Tool,
-};
+use crate::report;
+use crate::results;
+use crate::results::{BaselineRef, IndexInfo, MigrationInfo, PlanRef, QueryResult, Results, Tool};
 use crate::schema::{IndexState, Migration, MigrationChain};
 use crate::scratch::{Scratch, Stage};
 use crate::seed::Reporter;
@@ -54,7 +54,7 @@ pub async fn write_run(input: &RunInput<'_>) -> Result<Option<PathBuf>> {
             }),
         };
     }
-    let (id, dir) = report::new_run_dir(&input.reports_dir)?;
+    let (id, dir) = results::new_run_dir(&input.reports_dir)?;
     results.run_id = id;
     // No connection to the workspace database may be open here: the costs
     // are measured on a clone of it.
@@ -141,25 +141,25 @@ fn finish(input: &RunInput<'_>, results: &Results, dir: &Path) -> Result<()> {
         .context(online.display())?;
     report::render(results, dir)?;
     if let Some(name) = input.criterion.args.save_name() {
-        report::record_baseline(&input.reports_dir, name, dir)?;
+        results::record_baseline(&input.reports_dir, name, dir)?;
     }
     if !results.partial {
-        report::point_latest(&input.reports_dir, dir)?;
+        results::point_latest(&input.reports_dir, dir)?;
     }
     Ok(())
 }
 
 /// The run's environment and migration, with nothing measured yet (its
 /// id comes with its folder).
-fn header(input: &RunInput<'_>, env: &report::Environment) -> Results {
+fn header(input: &RunInput<'_>, env: &results::Environment) -> Results {
     let m = &input.chain.under_test;
     let args = &input.criterion.args;
     Results {
-        schema_version: report::SCHEMA_VERSION,
+        schema_version: results::SCHEMA_VERSION,
         created_at: chrono::Utc::now().to_rfc3339(),
         tool: Tool {
             version: env!("CARGO_PKG_VERSION").to_string(),
-            git_commit: report::git_commit(),
+            git_commit: results::git_commit(),
         },
         environment: env.clone(),
         scale: input.ws.scale.name().to_string(),
@@ -171,7 +171,7 @@ fn header(input: &RunInput<'_>, env: &report::Environment) -> Results {
         saved_baseline: args.save_name().map(str::to_string),
         compared_with: args.compare_name().map(|name| BaselineRef {
             name: name.to_string(),
-            run_id: report::baseline_run(&input.reports_dir, name)
+            run_id: results::baseline_run(&input.reports_dir, name)
                 .and_then(|d| d.file_name().map(|f| f.to_string_lossy().into_owned())),
         }),
         ..Default::default()

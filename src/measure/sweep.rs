@@ -6,7 +6,7 @@
 use crate::error::{Context, Result};
 use crate::explain::{capture, Plan, PlanSummary};
 use crate::queries::{Catalogue, ParamPool, Prepared};
-use crate::report::SweepPoint;
+use crate::results::SweepPoint;
 use crate::schema::{set_state, IndexState, MigrationChain};
 use crate::seed::{Reporter, Scale};
 use crate::workspace::Workspace;

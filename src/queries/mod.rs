@@ -2,11 +2,13 @@
 //! database can run, parameter sampling, and execution.
 
 mod catalogue;
+mod failure;
 mod params;
 mod runnable;
 mod runner;
 
 pub use catalogue::{Catalogue, Kind, Query, BUILTIN, CATALOGUE_ENV, DEFAULT_PATH, MISS};
+pub use failure::read_error;
 pub use params::{as_sql, ParamPool};
 pub use runnable::{split_runnable, NotRunnable};
-pub use runner::{read_error, Prepared};
+pub use runner::Prepared;

@@ -11,7 +11,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 use super::catalogue::{Kind, Query};
-use super::runner::read_error;
+use super::failure::read_error;
 use crate::cluster::{transaction, Begin, End};
 use crate::error::{Error, Result};
 

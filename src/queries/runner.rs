@@ -2,14 +2,14 @@
 //! text parameters, then executed with rotating parameters, fetching every
 //! row as the application would.
 
-use tokio_postgres::error::SqlState;
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, Statement};
 
 use super::catalogue::{Kind, Query};
+use super::failure::read_error;
 use super::params::{as_sql, ParamPool};
 use crate::cluster::{transaction, Begin, End};
-use crate::error::{Context, Error, Result, Wrap};
+use crate::error::{Context, Result};
 
 /// A query prepared on one connection, with its parameter pool.
 pub struct Prepared {
@@ -19,21 +19,6 @@ pub struct Prepared {
     /// Whether writes run inside an open transaction (a rolled-back index
     /// state), so each execution is a savepoint rather than a transaction.
     nested: bool,
-}
-
-/// A failed read: a write refused by the read-only transaction becomes
-/// [`Error::UndeclaredWrite`], anything else a server error.
-pub fn read_error(query: &str, doing: String, e: tokio_postgres::Error) -> Error {
-    if e.code() == Some(&SqlState::READ_ONLY_SQL_TRANSACTION) {
-        return Error::UndeclaredWrite {
-            query: query.to_string(),
-            detail: e
-                .as_db_error()
-                .map(|d| d.message().to_string())
-                .unwrap_or_else(|| e.to_string()),
-        };
-    }
-    e.wrap(doing)
 }
 
 impl Prepared {

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use crate::cluster::Endpoint;
 use crate::error::{Context, Error, Result};
 use crate::measure::ONLINE_FILE;
-use crate::report::RehearsalVariant;
+use crate::results::RehearsalVariant;
 use crate::schema::{self, online_sql, Applied, Migration, SqlFile, StatementTiming};
 
 /// The migration session's `application_name`.

@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::sampler::Wait;
-use crate::report::{Blocked, Operation, SessionWait};
+use crate::results::{Blocked, Operation, SessionWait};
 
 static WRITE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(

@@ -24,14 +24,13 @@ use tokio::time::Instant;
 
 pub use apply::{LongTransaction, LONG_TRANSACTION_APP, MIGRATION_APP};
 pub use blocked::{operation, request_target, strongest, waited_on, worst_blocked, Detail};
-pub use projection::BASIS as PROJECTION_BASIS;
 pub use sampler::{Blocker, Sampler, Wait, SAMPLER_APP, SAMPLE_EVERY};
 pub use traffic::TRAFFIC_APP;
 
 use crate::error::{chain, Context, Result};
 use crate::load::Mix;
 use crate::queries::{split_runnable, NotRunnable, ParamPool, Query};
-use crate::report::{Rehearsal, RehearsalRun, RehearsalVariant, RehearsedQuery};
+use crate::results::{Rehearsal, RehearsalRun, RehearsalVariant, RehearsedQuery};
 use crate::schema::{MigrationChain, StatementTiming};
 use crate::scratch::{Scratch, Stage};
 use crate::seed::Reporter;

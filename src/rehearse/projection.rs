@@ -14,9 +14,6 @@
 use crate::measure::statement_table;
 use crate::schema::{split, StatementKind, StatementTiming};
 
-/// How the projection was made, shown beside it.
-pub const BASIS: &str = "projection: each wait split over the migration's statements as they ran; time under an index build or a foreign-key check scaled linearly by its table's production rows over the rows measured, the rest kept as measured; builds that sort on disk take longer, so read it as a lower bound";
-
 /// One statement's run, on the server's clock, with how its time scales.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Window {

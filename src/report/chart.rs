@@ -8,8 +8,8 @@
 
 use serde::Serialize;
 
-use super::format::{ms, thousands};
-use super::results::SweepPoint;
+use crate::format::{ms, thousands};
+use crate::results::SweepPoint;
 use crate::schema::IndexState;
 
 const WIDTH: f64 = 720.0;

@@ -7,9 +7,9 @@
 
 use serde::Serialize;
 
-use super::before_after::NEW_IN_MIGRATION;
-use super::format::{factor, ms};
-use super::results::{QueryResult, Results, Timing};
+use super::view::NEW_IN_MIGRATION;
+use crate::format::{factor, ms};
+use crate::results::{QueryResult, Results, Timing};
 
 #[derive(Debug, Serialize)]
 pub struct ComparePage {

@@ -9,9 +9,9 @@ use minijinja::{context, Environment};
 use serde::Serialize;
 
 use super::compare;
-use super::results::Results;
 use super::view;
 use crate::error::{Context, Result};
+use crate::results::Results;
 
 const INDEX: &str = include_str!("templates/index.html");
 /// The page's sections, one template part each, included by `index.html`.

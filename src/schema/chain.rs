@@ -7,8 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::migrate::base_objects;
-use super::migration::{IndexDef, Migration};
+use super::migration::{base_objects, IndexDef, Migration};
 use crate::error::{Error, Result};
 
 /// Environment variable naming the chain for `cargo bench`, comma-separated.

@@ -22,8 +22,8 @@ use tokio_postgres::Client;
 
 use super::chain::MigrationChain;
 use super::fixtures;
-use super::migration::{Migration, Objects, SqlFile, PRISMA_FILE, PRISMA_ROLLBACK};
-use super::sql::{split, Statement, TxnNeeds};
+use super::migration::{base_objects, Migration, Objects, SqlFile, PRISMA_FILE, PRISMA_ROLLBACK};
+use super::sql::{Statement, TxnNeeds};
 use crate::error::{Context, Error, Result};
 use plan::{Plan, Unit, UnitKind};
 
@@ -135,11 +135,6 @@ pub struct Applied {
     pub runs_as: RunsAs,
     #[serde(with = "crate::duration::millis")]
     pub total: Duration,
-}
-
-/// The base schema's tables, parsed from the fixture.
-pub fn base_objects() -> Objects {
-    Objects::parse(&split(fixtures::BASE))
 }
 
 /// Reads which state the database is in with respect to `m`.

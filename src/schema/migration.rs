@@ -740,6 +740,11 @@ fn split_top_level(s: &str) -> Vec<&str> {
     parts
 }
 
+/// The base schema's tables, parsed from the fixture.
+pub fn base_objects() -> Objects {
+    Objects::parse(&split(fixtures::BASE))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,12 +20,12 @@ pub use chain::{MigrationChain, MIGRATION_ENV};
 pub use found::{found, FoundDatabase, FoundState};
 pub use indexes::{present_indexes, restore_present, set_state, IndexState};
 pub use migrate::{
-    apply, base_objects, column_comment, create_base, down, status, status_before, up, up_chain,
-    Applied, State, StatementTiming, Status,
+    apply, column_comment, create_base, down, status, status_before, up, up_chain, Applied, State,
+    StatementTiming, Status,
 };
 pub use migration::{
-    ColumnDef, CommentDef, ConstraintDef, ConstraintKind, Created, IndexDef, Migration, Objects,
-    SqlFile, StatementKind, TypeDef, PRISMA_FILE, PRISMA_ROLLBACK,
+    base_objects, ColumnDef, CommentDef, ConstraintDef, ConstraintKind, Created, IndexDef,
+    Migration, Objects, SqlFile, StatementKind, TypeDef, PRISMA_FILE, PRISMA_ROLLBACK,
 };
 pub use online::{online_sql, ONLINE_LOCK_TIMEOUT};
 pub use session::{Access, Policy, Session, LOCK_TIMEOUT, STATEMENT_TIMEOUT};

@@ -7,10 +7,10 @@
 use serde::Serialize;
 
 use super::costs::{row as cost_row, CostRow};
-use super::{verdict_class, verdict_word, Ratio};
-use crate::report::advice::{Advice, AdviceCandidate, CandidateKind, SetMeasure};
-use crate::report::format::{bytes, factor_range, ms, pct, TimeUnit};
-use crate::report::results::Results;
+use super::words::{verdict_class, verdict_word, Ratio};
+use crate::format::{bytes, factor_range, ms, pct, TimeUnit};
+use crate::results::Results;
+use crate::results::{Advice, AdviceCandidate, CandidateKind, SetMeasure};
 use crate::stats::Interval;
 
 #[derive(Debug, Serialize)]

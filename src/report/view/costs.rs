@@ -5,9 +5,10 @@
 
 use serde::Serialize;
 
-use super::{Ctx, Ratio};
-use crate::report::format::{bytes, pct, rate, TimeUnit};
-use crate::report::results::{IndexCost, Interval};
+use super::words::Ratio;
+use super::Ctx;
+use crate::format::{bytes, pct, rate, TimeUnit};
+use crate::results::{IndexCost, Interval};
 
 #[derive(Debug, Serialize)]
 pub struct CostsSection {
@@ -127,7 +128,7 @@ pub(super) fn row(c: &IndexCost, unit: TimeUnit) -> CostRow {
 
 /// What the migration's indexes do to HOT updates, with the intervals and
 /// how the pages were given room: for the verdict and the costs section.
-pub(super) fn hot_line(r: &crate::report::Results) -> Option<String> {
+pub(super) fn hot_line(r: &crate::results::Results) -> Option<String> {
     let h = r.hot_updates.as_ref()?;
     let share = |ci: &Option<Interval>, point: f64| match ci {
         Some(i) => format!("{} [{}–{}]", pct(i.point), pct(i.low), pct(i.high)),

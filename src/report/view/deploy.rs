@@ -6,9 +6,10 @@
 
 use serde::Serialize;
 
-use super::{verdict_word, Ctx};
-use crate::report::format::{factor_range, thousands, TimeUnit};
-use crate::report::results::{BuildProjection, DeployAdvice, ForeignKey, Interval, Results};
+use super::words::verdict_word;
+use super::Ctx;
+use crate::format::{factor_range, thousands, TimeUnit};
+use crate::results::{BuildProjection, DeployAdvice, ForeignKey, Interval, Results};
 
 #[derive(Debug, Serialize)]
 pub struct DeploySection {
@@ -154,7 +155,7 @@ fn foreign_key(fk: &ForeignKey) -> ForeignKeyView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::results::{DeleteCost, LockHeld};
+    use crate::results::{DeleteCost, LockHeld};
 
     fn iv(point: f64, low: f64, high: f64) -> Interval {
         Interval { point, low, high }

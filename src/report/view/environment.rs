@@ -4,9 +4,9 @@
 
 use serde::Serialize;
 
-use super::queries::criterion_group_page;
-use crate::report::format::bytes;
-use crate::report::results::Results;
+use super::words::criterion_group_page;
+use crate::format::bytes;
+use crate::results::Results;
 
 #[derive(Debug, Serialize)]
 pub struct EnvironmentSection {

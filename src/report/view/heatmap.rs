@@ -5,9 +5,9 @@
 
 use serde::Serialize;
 
-use super::verdict_word;
-use crate::report::format::{factor, ms};
-use crate::report::results::{AblationCell, Results, NOISE};
+use super::words::verdict_word;
+use crate::format::{factor, ms};
+use crate::results::{AblationCell, Results, NOISE};
 
 #[derive(Debug, Serialize)]
 pub struct Heatmap {
@@ -144,7 +144,7 @@ fn cell(q: &str, i: &str, c: Option<&AblationCell>) -> HeatCell {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::results::Interval;
+    use crate::results::Interval;
 
     #[test]
     fn headers_are_abbreviated_and_noise_is_labelled() {

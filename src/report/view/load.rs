@@ -12,9 +12,9 @@
 
 use serde::Serialize;
 
+use crate::format::{factor_range, ms, thousands};
 use crate::report::chart::{self, Chart, Series};
-use crate::report::format::{factor_range, ms, thousands};
-use crate::report::results::{LoadMode, LoadPoint, LoadRun, Results};
+use crate::results::{LoadMode, LoadPoint, LoadRun, Results};
 use crate::schema::IndexState;
 use crate::stats::{self, Interval, Verdict};
 

@@ -5,6 +5,7 @@
 //! builds each page part from its own struct. Templates only lay it out.
 
 mod advisor;
+mod before_after;
 mod costs;
 mod deploy;
 mod environment;
@@ -14,17 +15,18 @@ mod plans;
 mod queries;
 mod rehearsal;
 mod verdict;
+pub(super) mod words;
 
 use std::path::Path;
 
 use serde::Serialize;
 
-use super::before_after::{before_after, BeforeAfter};
-use super::results::Results;
+use crate::results::Results;
 use crate::schema::IndexState;
-use crate::stats::{self, Interval};
+use crate::stats::{self};
+use before_after::{before_after, BeforeAfter};
 
-pub(super) use plans::{tree, Tree};
+pub use words::NEW_IN_MIGRATION;
 
 /// A query counts as faster when the near bound of its speed-up's interval
 /// is above this ([`crate::stats::SIGNIFICANT`]).
@@ -110,7 +112,7 @@ fn title(r: &Results) -> String {
     };
     let rows = |t: &str| {
         d.rows_of(t)
-            .map(super::format::thousands)
+            .map(crate::format::thousands)
             .unwrap_or_else(|| "?".into())
     };
     format!(
@@ -143,50 +145,5 @@ fn measured(r: &Results, state: IndexState) -> IndexState {
         state
     } else {
         r.states.first().cloned().unwrap_or(state)
-    }
-}
-
-pub(super) fn anchor(name: &str) -> String {
-    format!(
-        "plan-{}",
-        name.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
-    )
-}
-
-/// How a ratio's interval reads: `faster`, `slower` or `within noise`,
-/// by [`Interval::verdict`] (`higher` is `high`, `lower` is `low`).
-pub(super) fn verdict_word(i: &Interval, high: &'static str, low: &'static str) -> &'static str {
-    match i.verdict() {
-        stats::Verdict::Higher => high,
-        stats::Verdict::Lower => low,
-        stats::Verdict::WithinNoise => "within noise",
-    }
-}
-
-/// A CSS class for a verdict word.
-pub(super) fn verdict_class(word: &str) -> String {
-    word.replace(' ', "-")
-}
-
-/// A ratio as results.json has it: a point, and its 95% interval when the
-/// run measured one.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Ratio {
-    pub point: f64,
-    pub ci: Option<Interval>,
-}
-
-impl Ratio {
-    /// `1.05× [0.98×–1.12×], within noise`, or `1.05× (no interval)`;
-    /// `higher` and `lower` name the verdicts of an interval past 1.10×.
-    pub fn text(&self, higher: &'static str, lower: &'static str) -> String {
-        match &self.ci {
-            Some(i) => format!(
-                "{}, {}",
-                super::format::factor_range(i.point, i.low, i.high),
-                verdict_word(i, higher, lower)
-            ),
-            None => format!("{} (no interval)", super::format::factor(self.point)),
-        }
     }
 }

@@ -11,10 +11,11 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{anchor, Ctx};
+use super::words::anchor;
+use super::Ctx;
 use crate::explain::{NodeSummary, Plan, PlanSummary};
-use crate::report::format::{factor, pct, thousands, TimeUnit};
-use crate::report::results::{PlanRef, Results};
+use crate::format::{factor, pct, thousands, TimeUnit};
+use crate::results::{PlanRef, Results};
 
 /// Printed on a node the other plan does not have.
 pub const ONLY_HERE: &str = "only in this plan";

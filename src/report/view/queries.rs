@@ -6,11 +6,12 @@
 use serde::Serialize;
 
 use super::plans::plan_diff;
-use super::{anchor, verdict_class, verdict_word, Ctx};
-use crate::report::before_after::{change_pct, verdict_text};
+use super::words::{anchor, verdict_class, verdict_word};
+use super::words::{change_pct, criterion_group_page, inverse, speedup_interval, verdict_text};
+use super::Ctx;
+use crate::format::{factor, TimeUnit};
 use crate::report::chart::{medians, Medians};
-use crate::report::format::{factor, factor_range, TimeUnit};
-use crate::report::results::{Interval, QueryResult};
+use crate::results::QueryResult;
 use crate::schema::IndexState;
 
 #[derive(Debug, Serialize)]
@@ -152,44 +153,6 @@ pub(super) fn build(cx: &Ctx) -> QueriesSection {
     }
 }
 
-/// The speed-up's 95% interval: the bootstrap of the ratio of medians the
-/// run recorded (`speedup_ci`); for older runs, the range from the two
-/// medians' intervals (without's low over with's high, and the reverse),
-/// which is at least as wide, so a verdict on it errs towards "within noise".
-pub(super) fn speedup_interval(
-    q: &QueryResult,
-    with: &IndexState,
-    without: &IndexState,
-) -> Option<Interval> {
-    let (a, b) = (q.timing(without)?, q.timing(with)?);
-    if with == without {
-        return None;
-    }
-    if let Some(ci) = q.speedup_ci {
-        return Some(ci);
-    }
-    Some(Interval {
-        point: q.speedup.unwrap_or(a.median_ms / b.median_ms.max(1e-9)),
-        low: a.ci_low_ms / b.ci_high_ms.max(1e-9),
-        high: a.ci_high_ms / b.ci_low_ms.max(1e-9),
-    })
-}
-
-/// `1 / x` with its bounds swapped: a speed-up as a slowdown.
-pub(super) fn inverse(i: Interval) -> Interval {
-    let inv = |x: f64| 1.0 / x.max(1e-9);
-    Interval {
-        point: inv(i.point),
-        low: inv(i.high),
-        high: inv(i.low),
-    }
-}
-
-/// `2.44× [2.26×–2.61×]`.
-pub(super) fn ratio_text(i: &Interval) -> String {
-    factor_range(i.point, i.low, i.high)
-}
-
 fn row(cx: &Ctx, q: &QueryResult, cols: &Columns, write: bool) -> Row {
     let cell = |s: &IndexState, unit: TimeUnit, server: TimeUnit| Cell {
         median: q
@@ -269,19 +232,10 @@ fn index_used(q: &QueryResult, with: &IndexState) -> String {
         .unwrap_or_default()
 }
 
-/// Criterion's comparison page of the query's group
-/// (`criterion/<group>/report/index.html`), from any of its per-state pages
-/// (`criterion/<group>/<id>/report/index.html`).
-pub(super) fn criterion_group_page(q: &QueryResult) -> Option<String> {
-    let page = q.timings.iter().find_map(|t| t.criterion_page.as_ref())?;
-    let group = page.strip_prefix("criterion/")?.split('/').next()?;
-    Some(format!("criterion/{group}/report/index.html"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::results::Timing;
+    use crate::results::Timing;
 
     fn timing(state: IndexState, median: f64, low: f64, high: f64) -> Timing {
         Timing {

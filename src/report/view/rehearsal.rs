@@ -7,8 +7,8 @@
 
 use serde::Serialize;
 
-use crate::report::format::TimeUnit;
-use crate::report::results::{Blocked, Operation, Rehearsal, RehearsalRun};
+use crate::format::TimeUnit;
+use crate::results::{Blocked, Operation, Rehearsal, RehearsalRun};
 
 #[derive(Debug, Serialize)]
 pub struct RehearsalView {
@@ -143,7 +143,7 @@ pub(super) fn build(r: &Rehearsal) -> RehearsalView {
         ),
         projected: !r.production_rows.is_empty(),
         production_source: r.production_source.clone(),
-        basis: crate::rehearse::PROJECTION_BASIS.to_string(),
+        basis: crate::results::PROJECTION_BASIS.to_string(),
         online_file: r.online_file.clone(),
     }
 }
@@ -178,10 +178,7 @@ fn by(b: &Blocked) -> String {
 /// A projection: seconds once it reaches one, which projections often do.
 fn projected(ms: f64) -> String {
     if ms >= 1000.0 {
-        format!(
-            "{} s",
-            crate::report::format::thousands((ms / 1e3).round() as u64)
-        )
+        format!("{} s", crate::format::thousands((ms / 1e3).round() as u64))
     } else {
         TimeUnit::for_column([ms]).fmt(ms)
     }
@@ -260,7 +257,7 @@ fn queries(runs: &[&RehearsalRun; 3]) -> Vec<QueryRow> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::results::{MixEntry, RehearsalVariant};
+    use crate::results::{MixEntry, RehearsalVariant};
 
     fn run(
         variant: RehearsalVariant,

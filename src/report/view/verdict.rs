@@ -5,10 +5,11 @@
 use serde::Serialize;
 
 use super::costs::insert_slowdown;
-use super::queries::speedup_interval;
-use super::{verdict_class, verdict_word, Ctx};
-use crate::report::format::{bytes, factor};
-use crate::report::results::{Action, Recommendation};
+use super::words::speedup_interval;
+use super::words::{verdict_class, verdict_word};
+use super::Ctx;
+use crate::format::{bytes, factor};
+use crate::results::{Action, Recommendation};
 
 /// The rules a recommendation follows, as stated on the page.
 pub const RULES: [&str; 4] = [
@@ -128,7 +129,7 @@ fn worst_write(cx: &Ctx) -> String {
         .writes
         .iter()
         .filter_map(|w| Some((w, speedup_interval(w, &cx.with, &cx.without)?)))
-        .map(|(w, i)| (w.name.clone(), super::queries::inverse(i)))
+        .map(|(w, i)| (w.name.clone(), super::words::inverse(i)))
         .max_by(|a, b| a.1.point.total_cmp(&b.1.point));
     let from_inserts = r
         .index_costs
@@ -144,7 +145,7 @@ fn worst_write(cx: &Ctx) -> String {
     match (from_writes, inserts) {
         (Some((name, slow)), inserts) => format!(
             "{name} takes {} the time with the indexes ({}){}",
-            super::queries::ratio_text(&slow),
+            super::words::ratio_text(&slow),
             verdict_word(&slow, "slower", "faster"),
             inserts.map(|s| format!("; {s}")).unwrap_or_default()
         ),
@@ -156,7 +157,7 @@ fn worst_write(cx: &Ctx) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::results::Action;
+    use crate::results::Action;
 
     #[test]
     fn a_replacement_names_the_wider_index() {

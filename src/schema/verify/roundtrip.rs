@@ -10,7 +10,8 @@ use tokio_postgres::Client;
 use super::{fixtures, short_name, Check};
 use crate::error::{Context, Error, Result};
 use crate::schema::catalog::{table_checksum, table_columns, Catalog};
-use crate::schema::migrate::{self, apply, base_objects};
+use crate::schema::migrate::{self, apply};
+use crate::schema::migration::base_objects;
 use crate::schema::migration::{Migration, SqlFile};
 use crate::schema::sql::Statement;
 

@@ -6,12 +6,10 @@
 
 use serde::Serialize;
 
-use super::format::{factor, ms};
-use super::results::{Change, Interval, QueryResult, Results, Timing};
-use super::view::{anchor, tree, Tree};
-
-/// Printed for a benchmark that the compared baseline does not have.
-pub const NEW_IN_MIGRATION: &str = "new in this migration";
+use super::plans::{tree, Tree};
+use super::words::{anchor, change_pct, verdict_text};
+use crate::format::ms;
+use crate::results::{QueryResult, Results, Timing};
 
 #[derive(Debug, Serialize)]
 pub struct BeforeAfter {
@@ -129,82 +127,5 @@ fn indexes_of(t: &Tree) -> String {
         "none".into()
     } else {
         v.join(", ")
-    }
-}
-
-/// The change of the median in percent with its 95% interval: the
-/// recomputed one when both samples were there, else criterion's. A change
-/// past tenfold reads as a factor (`2917× faster [2759×, 3085×]`), where
-/// percentages would all round to -100.0%.
-pub fn change_pct(c: &Change) -> String {
-    let i = c.bootstrap.or(c.median);
-    match i {
-        Some(i) if i.point <= -90.0 || i.point >= 900.0 => factor_text(i),
-        Some(i) => format!("{:+.1}% [{:+.1}%, {:+.1}%]", i.point, i.low, i.high),
-        None => format!(
-            "mean {:+.1}% [{:+.1}%, {:+.1}%]",
-            c.mean_pct, c.ci_low_pct, c.ci_high_pct
-        ),
-    }
-}
-
-/// A change in percent as `N× faster [low, high]` or `N× slower [..]`.
-fn factor_text(i: Interval) -> String {
-    let ratio = |pct: f64| 1.0 + pct / 100.0;
-    let (point, low, high) = (ratio(i.point), ratio(i.low), ratio(i.high));
-    if point < 1.0 {
-        // Faster by before/after: the interval's ends swap.
-        let f = |r: f64| factor(1.0 / r.max(1e-12));
-        format!("{} faster [{}, {}]", f(point), f(high), f(low))
-    } else {
-        format!(
-            "{} slower [{}, {}]",
-            factor(point),
-            factor(low),
-            factor(high)
-        )
-    }
-}
-
-/// "improved", "regressed", "within noise", "new in this migration", or
-/// "no baseline".
-pub fn verdict_text(t: &Timing) -> String {
-    match (&t.change, t.no_baseline) {
-        (_, true) => NEW_IN_MIGRATION.into(),
-        (Some(c), false) => c.verdict.as_str().into(),
-        (None, false) => "no baseline".into(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::report::Verdict;
-
-    fn change(point: f64, low: f64, high: f64) -> Change {
-        Change {
-            mean_pct: point,
-            ci_low_pct: low,
-            ci_high_pct: high,
-            median: None,
-            bootstrap: Some(Interval { point, low, high }),
-            verdict: Verdict::Improved,
-            against: None,
-        }
-    }
-
-    #[test]
-    fn changes_past_tenfold_read_as_factors_not_minus_100_percent() {
-        assert_eq!(
-            change_pct(&change(-42.5, -47.0, -38.0)),
-            "-42.5% [-47.0%, -38.0%]"
-        );
-        // 135 ms before, 45 µs after.
-        let c = change(-99.9667, -99.97, -99.96);
-        assert_eq!(change_pct(&c), "3003× faster [2500×, 3333×]");
-        assert_eq!(
-            change_pct(&change(1900.0, 1800.0, 2000.0)),
-            "20.0× slower [19.0×, 21.0×]"
-        );
     }
 }

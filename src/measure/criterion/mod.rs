@@ -14,10 +14,13 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::criterion_args::CriterionArgs;
-use super::results::{Change, Interval, Timing, Verdict};
+mod args;
+
+pub use args::{BaselineMode, CriterionArgs};
+
 use crate::error::{Context, Result};
 use crate::fsutil;
+use crate::results::{Change, Interval, Timing, Verdict};
 use crate::schema::{IndexState, Migration};
 use crate::stats::{self, ratio_interval};
 

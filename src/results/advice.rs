@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::results::{ForeignKey, HotUpdates, IndexCost};
+use super::{ForeignKey, HotUpdates, IndexCost};
 use crate::stats::{Interval, Verdict};
 
 /// Where a candidate index came from.
