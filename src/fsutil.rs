@@ -41,6 +41,24 @@ pub fn set_owner(path: &Path, owner: Option<(u32, u32)>) -> Result<()> {
     Ok(())
 }
 
+/// Renames `staging` to `dest` unless a complete copy (one holding
+/// `PG_VERSION`) is there already, in which case `staging` is removed. A
+/// `dest` without `PG_VERSION` is no copy of ours (renames are whole): it
+/// is removed and the rename tried once more.
+pub(crate) fn publish_dir(staging: &Path, dest: &Path) -> Result<()> {
+    for _ in 0..2 {
+        if std::fs::rename(staging, dest).is_ok() {
+            return Ok(());
+        }
+        if dest.join("PG_VERSION").is_file() {
+            let _ = std::fs::remove_dir_all(staging);
+            return Ok(());
+        }
+        let _ = std::fs::remove_dir_all(dest);
+    }
+    std::fs::rename(staging, dest).context(dest.display())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,22 +88,4 @@ mod tests {
         );
         std::fs::remove_dir_all(root).unwrap();
     }
-}
-
-/// Renames `staging` to `dest` unless a complete copy (one holding
-/// `PG_VERSION`) is there already, in which case `staging` is removed. A
-/// `dest` without `PG_VERSION` is no copy of ours (renames are whole): it
-/// is removed and the rename tried once more.
-pub(crate) fn publish_dir(staging: &Path, dest: &Path) -> Result<()> {
-    for _ in 0..2 {
-        if std::fs::rename(staging, dest).is_ok() {
-            return Ok(());
-        }
-        if dest.join("PG_VERSION").is_file() {
-            let _ = std::fs::remove_dir_all(staging);
-            return Ok(());
-        }
-        let _ = std::fs::remove_dir_all(dest);
-    }
-    std::fs::rename(staging, dest).context(dest.display())
 }
