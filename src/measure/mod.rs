@@ -4,6 +4,7 @@
 
 mod ablation;
 pub(crate) mod costs;
+pub(crate) mod counters;
 mod deploy;
 mod environment;
 mod findings;
