@@ -109,8 +109,14 @@ pub fn ensure(r: &Release) -> Installed {
         return Installed { bin, took: None };
     }
     let started = Instant::now();
-    let staging = root.join(format!(".{}.tmp-{}", r.version, std::process::id()));
-    let _ = std::fs::remove_dir_all(&staging);
+    // What an install killed half-way left (we hold this version's lock).
+    let leftover = format!(".{}.tmp-", r.version);
+    for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+        if e.file_name().to_string_lossy().starts_with(&leftover) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+    let staging = root.join(format!("{leftover}{}", std::process::id()));
     std::fs::create_dir_all(&staging).unwrap_or_else(|e| panic!("{}: {e}", staging.display()));
     let result = std::panic::catch_unwind(|| install_into(r, &staging));
     if let Ok(tree) = &result {
