@@ -69,6 +69,13 @@ pub enum Error {
     #[error("database \"{db}\" does not exist at {target}; create it with `createdb {db}` or point --url at an existing database")]
     NoDatabase { db: String, target: String },
 
+    #[error("{what} is PostgreSQL {found}, which helpdesk-bench does not support (it supports PostgreSQL {} to {}); {next}", crate::cluster::MIN_MAJOR, crate::cluster::MAX_TESTED_MAJOR)]
+    UnsupportedServer {
+        what: String,
+        found: String,
+        next: &'static str,
+    },
+
     #[error("lost the connection to {target} while {doing}: {reason}; check that the server is still running")]
     ConnectionLost {
         target: String,
@@ -168,6 +175,9 @@ pub enum Error {
 
     #[error("query {query} got no answer within {seconds} s under load; check that the server is up and not overloaded, or lower --clients or --rate")]
     NoAnswer { query: String, seconds: u64 },
+
+    #[error("the statistics collector published no counts of {table} newer than this session's writes within {seconds} s; check the server log for statistics collector errors")]
+    StaleStatistics { table: String, seconds: u64 },
 
     #[error("{file} is results format version {found}, newer than this helpdesk-bench reads (version {supported}); update helpdesk-bench to render it")]
     NewerResults {

@@ -62,8 +62,12 @@ async fn psql_files_round_trip_to_an_identical_schema_dump() {
         true,
     ));
     let applied = schema_dump(&url);
-    assert!(applied.contains("CREATE TYPE public.\"UserRole\" AS ENUM"));
+    assert!(
+        applied.contains("type \"UserRole\" e 'user','staff','admin'"),
+        "{applied}"
+    );
     assert!(applied.contains("CREATE INDEX \"Conversation_status_assignedTo_idx\""));
+    assert!(applied.contains("comment on table column public.\"Message\".role"));
 
     let again = psql_file(
         &url,

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::version;
 use crate::error::{Context, Error, Result};
 
 /// Environment variable that names the directory holding `initdb` and `postgres`.
@@ -81,18 +82,42 @@ impl PgBin {
         major_version(&self.version).unwrap_or_else(|| self.version.clone())
     }
 
+    /// The major version as a number (9 for 9.6), 0 when the version line
+    /// holds none.
+    pub fn major_num(&self) -> u32 {
+        major_version(&self.version)
+            .and_then(|m| m.split('.').next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Refuses binaries of a version the tool does not support, in one
+    /// line naming the directory, the version and the supported range.
+    pub fn check_supported(&self) -> Result<()> {
+        let found = version_number(&self.version).unwrap_or(&self.version);
+        version::check(
+            &format!("the server binary {}", self.tool("postgres").display()),
+            self.major_num(),
+            found,
+            "set HELPDESK_BENCH_PG_BIN to the bin directory of a supported PostgreSQL, or set DATABASE_URL",
+        )
+    }
+
     /// Path of one binary in this directory, such as `initdb` or `pg_dump`.
     pub fn tool(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
 }
 
+/// The version in a `postgres --version` line, e.g. `15.18`.
+fn version_number(line: &str) -> Option<&str> {
+    line.split_whitespace()
+        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+}
+
 /// The major version in a `postgres --version` line: the first number for
 /// 10 and later, the first two below 10.
 fn major_version(line: &str) -> Option<String> {
-    let version = line
-        .split_whitespace()
-        .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))?;
+    let version = version_number(line)?;
     let parts: Vec<&str> = version
         .split(|c: char| !c.is_ascii_digit())
         .filter(|p| !p.is_empty())
@@ -175,6 +200,31 @@ mod tests {
             Some("9.6")
         );
         assert_eq!(major_version("postgres"), None);
+    }
+
+    #[test]
+    fn binaries_older_than_13_are_refused_naming_the_directory() {
+        let bin = |line: &str| PgBin {
+            dir: PathBuf::from("/usr/lib/postgresql/12/bin"),
+            version: line.to_string(),
+        };
+        let e = bin("postgres (PostgreSQL) 12.22")
+            .check_supported()
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.starts_with(
+                "the server binary /usr/lib/postgresql/12/bin/postgres is PostgreSQL 12.22,"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("13 to 18"), "{text}");
+        assert!(bin("postgres (PostgreSQL) 9.6.24")
+            .check_supported()
+            .is_err());
+        assert!(bin("postgres (PostgreSQL) 13.23").check_supported().is_ok());
+        assert!(bin("postgres (PostgreSQL) 18.4").check_supported().is_ok());
+        assert_eq!(bin("postgres (PostgreSQL) 9.6.24").major_num(), 9);
     }
 
     #[test]

@@ -65,6 +65,7 @@ impl Cluster {
     /// Starts a cluster with the given options.
     pub fn start_with(opts: StartOptions) -> Result<Cluster> {
         let bin = PgBin::discover()?;
+        bin.check_supported()?;
         let user = ServerUser::pick()?;
         watchdog::sweep_orphans();
         let source = match &opts.data_from {

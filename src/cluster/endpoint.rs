@@ -3,16 +3,19 @@
 //! for it, builds deadpool pools, and turns connection failures into errors
 //! that say what to do. Passwords never appear in anything it prints.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{
     Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, TimeoutType,
 };
 use postgres_native_tls::MakeTlsConnector;
+use tokio::sync::OnceCell;
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
+use super::version::{self, ServerVersion};
 use crate::error::{chain, Error, Result, Wrap};
 
 mod conninfo;
@@ -27,6 +30,9 @@ pub struct Endpoint {
     tls: MakeTlsConnector,
     /// Whether the database lives in a cluster this process started.
     embedded: bool,
+    /// The server's version, read and checked on the first connection
+    /// (shared by clones and by [`Endpoint::with_dbname`]: same server).
+    version: Arc<OnceCell<ServerVersion>>,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -53,6 +59,7 @@ impl Endpoint {
             config,
             tls: tls_connector()?,
             embedded: false,
+            version: Arc::default(),
         })
     }
 
@@ -63,6 +70,7 @@ impl Endpoint {
             config,
             tls: tls_connector()?,
             embedded: false,
+            version: Arc::default(),
         })
     }
 
@@ -72,6 +80,7 @@ impl Endpoint {
             config,
             tls: tls_connector()?,
             embedded: true,
+            version: Arc::default(),
         })
     }
 
@@ -135,7 +144,34 @@ impl Endpoint {
         per_host * u32::try_from(hosts).unwrap_or(u32::MAX)
     }
 
+    /// The server's version, once a connection has read it.
+    pub fn server_version(&self) -> Option<&ServerVersion> {
+        self.version.get()
+    }
+
+    /// Reads the server's version on the first connection and refuses an
+    /// unsupported one ([`version::check`]); later connections reuse it.
+    async fn check_version(&self, client: &impl tokio_postgres::GenericClient) -> Result<()> {
+        let v = self
+            .version
+            .get_or_try_init(|| ServerVersion::of(client))
+            .await?;
+        let (what, next) = if self.embedded {
+            (
+                "the embedded server".to_string(),
+                "set HELPDESK_BENCH_PG_BIN to the bin directory of a supported PostgreSQL",
+            )
+        } else {
+            (
+                format!("the server at {}", self.describe()),
+                "point --url (or DATABASE_URL) at a server of a supported version, e.g. a copy restored on a newer one",
+            )
+        };
+        version::check(&what, v.major(), &v.text, next)
+    }
+
     /// Opens one connection; its driver runs on the current tokio runtime.
+    /// The first connection also checks the server's version.
     pub async fn connect(&self) -> Result<Client> {
         let after = self.connect_timeout();
         let (client, conn) = tokio::time::timeout(after, self.config.connect(self.tls.clone()))
@@ -150,6 +186,7 @@ impl Endpoint {
                 tracing::debug!(%target, error = %chain(&e), "connection closed with an error");
             }
         });
+        self.check_version(&client).await?;
         Ok(client)
     }
 
@@ -179,7 +216,9 @@ impl Endpoint {
             .create_timeout(Some(self.connect_timeout()))
             .build()
             .map_err(|e| Error::Pool { detail: chain(&e) })?;
-        drop(self.checkout(&pool).await?);
+        let first = self.checkout(&pool).await?;
+        self.check_version(&**first).await?;
+        drop(first);
         Ok(pool)
     }
 

@@ -11,6 +11,7 @@ mod endpoint;
 mod template;
 mod txn;
 mod user;
+mod version;
 mod watchdog;
 
 use std::sync::{Mutex, OnceLock};
@@ -21,6 +22,7 @@ pub use dirs::{cache_dir, tree_size, CACHE_ENV, TMPDIR_ENV};
 pub use embedded::{Cluster, StartOptions, PORT};
 pub use endpoint::Endpoint;
 pub use txn::{transaction, Begin, End};
+pub use version::{ServerVersion, MAX_TESTED_MAJOR, MIN_MAJOR};
 pub use watchdog::{postmaster_pid, stop_pid};
 
 use crate::error::{Context, Result};

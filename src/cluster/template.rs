@@ -37,11 +37,36 @@ pub fn ensure(bin: &PgBin, user: &ServerUser) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// A short stable key for a server build: its version line and location.
+/// `initdb`'s options for a major version, the same cluster on each: no
+/// instructions printed (an option of 14 and later), and no data checksums
+/// (on by default from 18; off before).
+fn initdb_flags(major: u32) -> Vec<&'static str> {
+    let mut flags = vec![
+        "-U",
+        SUPERUSER,
+        "-A",
+        "trust",
+        "-E",
+        "UTF8",
+        "--locale=C",
+        "--no-sync",
+    ];
+    if major >= 14 {
+        flags.push("--no-instructions");
+    }
+    if major >= 18 {
+        flags.push("--no-data-checksums");
+    }
+    flags
+}
+
+/// A short stable key for a server build: its version line, location and
+/// the initdb options used.
 pub fn cache_key(bin: &PgBin) -> String {
     let mut h = Sha256::new();
     h.update(bin.version.as_bytes());
     h.update(bin.dir.to_string_lossy().as_bytes());
+    h.update(initdb_flags(bin.major_num()).join(" ").as_bytes());
     let digest = h.finalize();
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -63,8 +88,7 @@ fn initdb_into(bin: &PgBin, user: &ServerUser, scratch: &Path) -> Result<PathBuf
     let mut cmd = Command::new(bin.tool("initdb"));
     cmd.arg("-D")
         .arg(&data)
-        .args(["-U", SUPERUSER, "-A", "trust", "-E", "UTF8", "--locale=C"])
-        .args(["--no-sync", "--no-instructions"])
+        .args(initdb_flags(bin.major_num()))
         .current_dir(scratch)
         .stdin(Stdio::null())
         .stdout(log_file)
@@ -86,4 +110,17 @@ fn initdb_into(bin: &PgBin, user: &ServerUser, scratch: &Path) -> Result<PathBuf
 pub fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initdb_options_follow_the_major_version() {
+        assert!(!initdb_flags(13).contains(&"--no-instructions"));
+        assert!(initdb_flags(14).contains(&"--no-instructions"));
+        assert!(!initdb_flags(17).contains(&"--no-data-checksums"));
+        assert!(initdb_flags(18).contains(&"--no-data-checksums"));
+    }
 }

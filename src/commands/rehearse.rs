@@ -12,7 +12,7 @@ use crate::rehearse::{self, Options};
 use crate::report;
 use crate::results;
 use crate::results::{Blocked, Rehearsal, RehearsalRun, Results, Tool};
-use crate::schema::online_sql;
+use crate::schema::{online_sql, ROW_ESTIMATE};
 use crate::seed::Reporter;
 use crate::workspace::Workspace;
 
@@ -169,19 +169,33 @@ async fn production_rows(
     if !on_user_server {
         return Ok((Vec::new(), String::new()));
     }
-    let rows = client
+    let found = client
         .query(
-            "SELECT relname, greatest(reltuples, 0)::int8 FROM pg_class
-              WHERE relkind = 'r' AND relname = ANY($1)",
+            &format!(
+                "SELECT relname, {ROW_ESTIMATE}::int8 FROM pg_class
+                  WHERE relkind = 'r' AND relname = ANY($1) ORDER BY relname"
+            ),
             &[&vec!["User", "Conversation", "Message"]],
         )
         .await
         .context("reading your tables' row estimates")?;
-    let rows = rows
-        .iter()
-        .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1) as u64))
-        .collect();
-    Ok((rows, "pg_class.reltuples of your database".into()))
+    let mut rows = Vec::new();
+    let mut unknown = Vec::new();
+    for r in &found {
+        let table: String = r.get(0);
+        match r.get::<_, Option<i64>>(1) {
+            Some(n) => rows.push((table, n.max(0) as u64)),
+            None => unknown.push(format!("\"{table}\"")),
+        }
+    }
+    let mut source = "pg_class.reltuples of your database".to_string();
+    if !unknown.is_empty() {
+        source.push_str(&format!(
+            " ({} never analyzed, so not projected: ANALYZE it or pass --production-rows)",
+            unknown.join(", ")
+        ));
+    }
+    Ok((rows, source))
 }
 
 /// The side-by-side table on stdout.

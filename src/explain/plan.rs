@@ -19,6 +19,13 @@ impl Plan {
         Ok(Plan { raw })
     }
 
+    /// The statement's `Query Identifier` (with VERBOSE, from PostgreSQL 14
+    /// on, when `compute_query_id` is on): a signed 64-bit number, as in
+    /// `pg_stat_statements.queryid`, read exactly.
+    pub fn query_id(&self) -> Option<i64> {
+        self.raw.get(0)?.get("Query Identifier")?.as_i64()
+    }
+
     /// The top plan node.
     pub fn root(&self) -> Option<&Value> {
         self.raw.get(0)?.get("Plan")

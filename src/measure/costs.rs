@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use tokio_postgres::Client;
 
+use super::counters::update_counts;
 use crate::cluster::{transaction, Begin, End};
 use crate::error::{Context, Result};
 use crate::queries::{Catalogue, ParamPool, Prepared, Query};
@@ -363,21 +364,4 @@ async fn hot_ratio(client: &Client, q: &Query, rows: Vec<Vec<Option<String>>>) -
     } else {
         0.0
     })
-}
-
-/// `n_tup_upd` and `n_tup_hot_upd` of a table, flushed first.
-pub(crate) async fn update_counts(client: &Client, table: &str) -> Result<(i64, i64)> {
-    client
-        .batch_execute("SELECT pg_stat_force_next_flush(); SELECT pg_stat_clear_snapshot()")
-        .await
-        .context("flushing statistics")?;
-    let row = client
-        .query_opt(
-            "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relid = to_regclass($1)",
-            &[&quote_ident(table)],
-        )
-        .await
-        .context("reading update statistics")?
-        .ok_or_else(|| not_found(table))?;
-    Ok((row.get(0), row.get(1)))
 }

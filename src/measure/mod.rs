@@ -4,6 +4,7 @@
 
 mod ablation;
 pub(crate) mod costs;
+pub(crate) mod counters;
 pub mod criterion;
 mod deploy;
 mod environment;

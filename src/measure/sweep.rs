@@ -7,7 +7,7 @@ use crate::error::{Context, Result};
 use crate::explain::{capture, Plan, PlanSummary};
 use crate::queries::{Catalogue, ParamPool, Prepared};
 use crate::results::SweepPoint;
-use crate::schema::{set_state, IndexState, MigrationChain};
+use crate::schema::{set_state, IndexState, MigrationChain, ROW_ESTIMATE};
 use crate::seed::{Reporter, Scale};
 use crate::workspace::Workspace;
 
@@ -41,15 +41,7 @@ pub async fn sweep(
                 let plan =
                     PlanSummary::of(&Plan::from_json(&capture(&client, q, pool.first()).await?)?);
                 let rows = match plan.relations.first() {
-                    Some(rel) => client
-                        .query_one(
-                            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass($1)",
-                            &[&crate::sql::quote_ident(rel)],
-                        )
-                        .await
-                        .context("counting rows")?
-                        .get::<_, i64>(0)
-                        .max(0) as u64,
+                    Some(rel) => table_rows(&client, rel).await?,
                     None => 0,
                 };
                 let p = Prepared::new(&client, q, pool.clone()).await?;
@@ -71,4 +63,26 @@ pub async fn sweep(
         }
     }
     Ok(points)
+}
+
+/// A table's rows: the planner's estimate, else (never analyzed) counted.
+async fn table_rows(client: &tokio_postgres::Client, table: &str) -> Result<u64> {
+    let name = crate::sql::quote_ident(table);
+    let estimate: Option<f64> = client
+        .query_one(
+            &format!("SELECT {ROW_ESTIMATE} FROM pg_class WHERE oid = to_regclass($1)"),
+            &[&name],
+        )
+        .await
+        .context("counting rows")?
+        .get(0);
+    if let Some(n) = estimate {
+        return Ok(n.round() as u64);
+    }
+    let n: i64 = client
+        .query_one(&format!("SELECT count(*) FROM {name}"), &[])
+        .await
+        .context("counting rows")?
+        .get(0);
+    Ok(n.max(0) as u64)
 }

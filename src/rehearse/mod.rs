@@ -30,8 +30,8 @@ pub use traffic::TRAFFIC_APP;
 use crate::error::{chain, Context, Result};
 use crate::load::Mix;
 use crate::queries::{split_runnable, NotRunnable, ParamPool, Query};
-use crate::results::{Rehearsal, RehearsalRun, RehearsalVariant, RehearsedQuery};
-use crate::schema::{MigrationChain, StatementTiming};
+use crate::results::{Rehearsal, RehearsalRun, RehearsalVariant, RehearsedQuery, WaitStart};
+use crate::schema::{MigrationChain, StatementTiming, ROW_ESTIMATE};
 use crate::scratch::{Scratch, Stage};
 use crate::seed::Reporter;
 use crate::workspace::Workspace;
@@ -72,6 +72,7 @@ pub async fn run(opts: &Options<'_>) -> Result<(Rehearsal, Vec<NotRunnable>)> {
     let mut runs = BTreeMap::new();
     let mut mix = None;
     let mut set_aside = Vec::new();
+    let mut wait_start = WaitStart::Server;
     for variant in [
         RehearsalVariant::AsWritten,
         RehearsalVariant::Online,
@@ -105,7 +106,8 @@ pub async fn run(opts: &Options<'_>) -> Result<(Rehearsal, Vec<NotRunnable>)> {
         // Dropped whether the variant worked or not; its guard covers a
         // stop before this line.
         scratch.drop_now().await?;
-        let run = outcome?;
+        let (run, from) = outcome?;
+        wait_start = from;
         (opts.note)(format!(
             "{}: {:.0} ms, worst wait {}",
             label(variant),
@@ -126,6 +128,7 @@ pub async fn run(opts: &Options<'_>) -> Result<(Rehearsal, Vec<NotRunnable>)> {
             clients: opts.clients * mix.queries.len(),
             mix: mix.entries(),
             sample_interval_ms: SAMPLE_EVERY.as_secs_f64() * 1e3,
+            wait_start,
             long_transaction_ms: LONG_TRANSACTION.as_secs_f64() * 1e3,
             as_written: take(RehearsalVariant::AsWritten),
             online: take(RehearsalVariant::Online),
@@ -176,13 +179,14 @@ struct Recording {
     rows: BTreeMap<String, f64>,
 }
 
-/// One variant on one scratch copy.
+/// One variant on one scratch copy, and where its waits' start times came
+/// from.
 async fn one(
     opts: &Options<'_>,
     scratch: &Scratch,
     mix: &Mix,
     variant: RehearsalVariant,
-) -> Result<RehearsalRun> {
+) -> Result<(RehearsalRun, WaitStart)> {
     let db = &scratch.db;
     let client = db.connect().await?;
     let mut pools = Vec::new();
@@ -192,6 +196,7 @@ async fn one(
     let rows = measured_rows(&client).await?;
     drop(client);
     let sampler = Sampler::start(db).await?;
+    let wait_start = sampler.wait_start();
     let traffic =
         traffic::Traffic::start(db, mix, &pools, opts.clients, opts.rate, opts.seed).await?;
     tokio::time::sleep(SETTLE).await;
@@ -223,7 +228,7 @@ async fn one(
     tokio::time::sleep(TAIL).await;
     let sent = traffic.stop().await?;
     let waits = sampler.stop().await?;
-    Ok(summarise(
+    let run = summarise(
         opts,
         mix,
         Recording {
@@ -239,7 +244,8 @@ async fn one(
             failed,
             rows,
         },
-    ))
+    );
+    Ok((run, wait_start))
 }
 
 /// The run as `results.json` keeps it: latencies per query, the worst
@@ -304,15 +310,21 @@ fn latencies(mix: &Mix, r: &Recording) -> Vec<RehearsedQuery> {
         .collect()
 }
 
-/// Rows per table of the copy, from the planner's statistics.
+/// Rows per table of the copy, from the planner's statistics; a table
+/// without an estimate is left out (not scaled).
 async fn measured_rows(client: &tokio_postgres::Client) -> Result<BTreeMap<String, f64>> {
     let rows = client
         .query(
-            "SELECT relname, reltuples::float8 FROM pg_class
-              WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace",
+            &format!(
+                "SELECT relname, {ROW_ESTIMATE} FROM pg_class
+                  WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace"
+            ),
             &[],
         )
         .await
         .context("reading the copy's row counts")?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    Ok(rows
+        .iter()
+        .filter_map(|r| Some((r.get(0), r.get::<_, Option<f64>>(1)?)))
+        .collect())
 }

@@ -5,7 +5,10 @@
 //! its `waitstart` (the server's own timestamp of when the backend began
 //! waiting) until the first sample that no longer sees it; it ended
 //! between the last sample that saw it and that one, so its length is
-//! known to half a sampling interval.
+//! known to half a sampling interval. PostgreSQL 13 has no `waitstart`:
+//! there a wait starts halfway between the last sample that did not see it
+//! and the first that did, and its length is known to a whole interval
+//! ([`WaitStart::Sampled`]).
 //!
 //! The sampler never holds a transaction open: each sample is one
 //! autocommit statement, so it cannot delay a concurrent index build's wait
@@ -19,8 +22,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_postgres::Client;
 
-use crate::cluster::Endpoint;
+use crate::cluster::{Endpoint, ServerVersion};
 use crate::error::{Context, Error, Result};
+use crate::results::WaitStart;
 
 /// How often the sampler looks: well under the 10 ms the blocked times
 /// must resolve to.
@@ -36,7 +40,7 @@ SELECT extract(epoch FROM clock_timestamp())::float8,
   coalesce((SELECT json_agg(w)::text FROM (
     SELECT l.pid, coalesce(a.application_name, '') AS app, l.locktype, l.mode,
            c.relname AS rel,
-           extract(epoch FROM l.waitstart)::float8 AS waitstart,
+           {waitstart} AS waitstart,
            left(coalesce(a.query, ''), 500) AS query,
            (SELECT coalesce(json_agg(json_build_object(
                      'pid', b.pid, 'app', coalesce(b.application_name, ''),
@@ -60,6 +64,17 @@ SELECT extract(epoch FROM clock_timestamp())::float8,
       LEFT JOIN pg_class c ON c.oid = l.relation
      WHERE NOT l.granted AND a.datname = current_database()) w), '[]')
 "#;
+
+/// [`SAMPLE_SQL`]'s wait start, by where it comes from.
+fn sample_sql(from: WaitStart) -> String {
+    SAMPLE_SQL.replace(
+        "{waitstart}",
+        match from {
+            WaitStart::Server => "extract(epoch FROM l.waitstart)::float8",
+            WaitStart::Sampled => "NULL::float8",
+        },
+    )
+}
 
 /// A session blocking a wait, as the sampler saw it.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -138,6 +153,7 @@ impl Wait {
 pub struct Sampler {
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<Result<Vec<Wait>>>>,
+    wait_start: WaitStart,
 }
 
 impl Drop for Sampler {
@@ -160,12 +176,23 @@ impl Sampler {
             ))
             .await
             .context("setting up the lock sampler")?;
+        let wait_start = if ServerVersion::of(&client).await?.has_lock_waitstart() {
+            WaitStart::Server
+        } else {
+            WaitStart::Sampled
+        };
         let (stop, rx) = watch::channel(false);
-        let task = tokio::spawn(sample_until(client, rx));
+        let task = tokio::spawn(sample_until(client, rx, wait_start));
         Ok(Sampler {
             stop,
             task: Some(task),
+            wait_start,
         })
+    }
+
+    /// Where the waits' start times come from on this server.
+    pub fn wait_start(&self) -> WaitStart {
+        self.wait_start
     }
 
     /// Takes one last sample and returns every wait seen, oldest first.
@@ -181,13 +208,18 @@ impl Sampler {
     }
 }
 
-async fn sample_until(client: Client, mut stop: watch::Receiver<bool>) -> Result<Vec<Wait>> {
+async fn sample_until(
+    client: Client,
+    mut stop: watch::Receiver<bool>,
+    wait_start: WaitStart,
+) -> Result<Vec<Wait>> {
     let statement = client
-        .prepare(SAMPLE_SQL)
+        .prepare(&sample_sql(wait_start))
         .await
         .context("preparing the lock sampler's query")?;
-    let mut open: HashMap<(i32, u64, String), Wait> = HashMap::new();
+    let mut open: HashMap<Key, Wait> = HashMap::new();
     let mut done = Vec::new();
+    let mut previous: Option<f64> = None;
     let mut tick = tokio::time::interval(SAMPLE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -203,7 +235,8 @@ async fn sample_until(client: Client, mut stop: watch::Receiver<bool>) -> Result
         let t: f64 = row.get(0);
         let json: String = row.get(1);
         let rows: Vec<Row> = serde_json::from_str(&json).context("reading a lock sample")?;
-        track(&mut open, &mut done, t, rows);
+        track(&mut open, &mut done, previous, t, rows);
+        previous = Some(t);
         if last {
             break;
         }
@@ -217,18 +250,36 @@ async fn sample_until(client: Client, mut stop: watch::Receiver<bool>) -> Result
     Ok(done)
 }
 
-/// Folds one sample taken at `t` into the open and finished waits.
+/// An open wait: its backend, the server's start time when known, and the
+/// kind of lock. A backend waits for one lock at a time.
+type Key = (i32, Option<u64>, String);
+
+/// Folds one sample taken at `t` (the one before at `previous`) into the
+/// open and finished waits.
 fn track(
-    open: &mut HashMap<(i32, u64, String), Wait>,
+    open: &mut HashMap<Key, Wait>,
     done: &mut Vec<Wait>,
+    previous: Option<f64>,
     t: f64,
     rows: Vec<Row>,
 ) {
     let mut seen = Vec::with_capacity(rows.len());
     for r in rows {
-        // A wait without a start time is one that began this instant.
-        let start = r.waitstart.unwrap_or(t);
-        let key = (r.pid, start.to_bits(), r.locktype.clone());
+        let key = (r.pid, r.waitstart.map(f64::to_bits), r.locktype.clone());
+        // Without the server's start time (PostgreSQL 13, or a wait so new
+        // that the server has not set it yet), the wait began between the
+        // previous sample and this one: halfway, to half an interval.
+        let start = r
+            .waitstart
+            .unwrap_or_else(|| previous.map_or(t, |p| (p + t) / 2.0));
+        // A wait first seen without a start time and now with one is the
+        // same wait: it takes the server's time.
+        if r.waitstart.is_some() {
+            if let Some(mut w) = open.remove(&(r.pid, None, r.locktype.clone())) {
+                w.waitstart = start;
+                open.insert(key.clone(), w);
+            }
+        }
         let blocker = pick_blocker(r.blockers);
         let w = open.entry(key.clone()).or_insert_with(|| Wait {
             pid: r.pid,
@@ -268,14 +319,14 @@ fn pick_blocker(mut blockers: Vec<Blocker>) -> Option<Blocker> {
 mod tests {
     use super::*;
 
-    fn row(pid: i32, start: f64) -> Row {
+    fn row(pid: i32, start: Option<f64>) -> Row {
         Row {
             pid,
             app: "a".into(),
             locktype: "relation".into(),
             mode: "AccessShareLock".into(),
             rel: Some("User".into()),
-            waitstart: Some(start),
+            waitstart: start,
             query: "SELECT".into(),
             blockers: vec![],
         }
@@ -284,13 +335,72 @@ mod tests {
     #[test]
     fn a_wait_ends_halfway_between_the_last_sample_that_saw_it_and_the_next() {
         let (mut open, mut done) = (HashMap::new(), Vec::new());
-        track(&mut open, &mut done, 10.000, vec![row(1, 9.998)]);
-        track(&mut open, &mut done, 10.250, vec![row(1, 9.998)]);
-        track(&mut open, &mut done, 10.500, vec![row(1, 9.998)]);
-        track(&mut open, &mut done, 10.510, vec![]);
+        track(
+            &mut open,
+            &mut done,
+            None,
+            10.000,
+            vec![row(1, Some(9.998))],
+        );
+        track(
+            &mut open,
+            &mut done,
+            Some(10.0),
+            10.250,
+            vec![row(1, Some(9.998))],
+        );
+        track(
+            &mut open,
+            &mut done,
+            Some(10.25),
+            10.500,
+            vec![row(1, Some(9.998))],
+        );
+        track(&mut open, &mut done, Some(10.5), 10.510, vec![]);
         assert_eq!(done.len(), 1);
         assert!((done[0].blocked_ms() - 507.0).abs() < 1e-6);
         assert!(open.is_empty());
+    }
+
+    #[test]
+    fn without_the_servers_start_a_wait_starts_halfway_before_the_first_sample_that_saw_it() {
+        // PostgreSQL 13: no pg_locks.waitstart. Samples every 10 ms; the
+        // wait is first seen at 10.010 and last at 10.500.
+        let (mut open, mut done) = (HashMap::new(), Vec::new());
+        track(&mut open, &mut done, None, 10.000, vec![]);
+        let mut t = 10.000;
+        while t < 10.5 {
+            let next = t + 0.010;
+            track(&mut open, &mut done, Some(t), next, vec![row(1, None)]);
+            t = next;
+        }
+        track(&mut open, &mut done, Some(t), t + 0.010, vec![]);
+        assert_eq!(done.len(), 1, "one wait, however many samples saw it");
+        assert!((done[0].waitstart - 10.005).abs() < 1e-9);
+        let expected = (t + 0.005 - 10.005) * 1e3;
+        assert!((done[0].blocked_ms() - expected).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_wait_first_seen_without_a_start_takes_the_servers_when_it_appears() {
+        let (mut open, mut done) = (HashMap::new(), Vec::new());
+        track(
+            &mut open,
+            &mut done,
+            Some(9.995),
+            10.000,
+            vec![row(1, None)],
+        );
+        track(
+            &mut open,
+            &mut done,
+            Some(10.0),
+            10.005,
+            vec![row(1, Some(9.999))],
+        );
+        track(&mut open, &mut done, Some(10.005), 10.010, vec![]);
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].waitstart, 9.999);
     }
 
     #[test]

@@ -71,7 +71,9 @@ pub const NOISE: f64 = 0.05;
 ///   operation (`worst_blocked_ms`), the blocking lock mode and statement;
 ///   added to `load`, with defaults: `window_s`, `indexes_changed`, and per
 ///   point `window_p99_ms` and `window_throughput_per_s`.
-pub const SCHEMA_VERSION: u32 = 5;
+/// - 6: added to `rehearsal`, with a default: `wait_start`, where the lock
+///   waits' start times came from (`server`, or `sampled` on PostgreSQL 13).
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// The whole run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

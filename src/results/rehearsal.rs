@@ -21,6 +21,10 @@ pub struct Rehearsal {
     pub mix: Vec<MixEntry>,
     /// How often the lock sampler looked at pg_locks, in milliseconds.
     pub sample_interval_ms: f64,
+    /// Where each wait's start time came from (version 6; older runs: the
+    /// server's).
+    #[serde(default)]
+    pub wait_start: WaitStart,
     /// How long the long transaction stayed open, in milliseconds.
     pub long_transaction_ms: f64,
     pub as_written: RehearsalRun,
@@ -34,6 +38,30 @@ pub struct Rehearsal {
     pub production_source: String,
     /// The online variant's SQL, beside results.json.
     pub online_file: String,
+}
+
+/// Where the lock sampler took a wait's start time from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitStart {
+    /// The server's own `pg_locks.waitstart` (PostgreSQL 14 and later): a
+    /// wait is known to half a sampling interval, at its end.
+    #[default]
+    Server,
+    /// PostgreSQL 13 has no `waitstart`: halfway between the last sample
+    /// that did not see the wait and the first that did, so a wait is known
+    /// to half an interval at each end.
+    Sampled,
+}
+
+impl Rehearsal {
+    /// How far a measured wait may be off, in milliseconds.
+    pub fn resolution_ms(&self) -> f64 {
+        match self.wait_start {
+            WaitStart::Server => self.sample_interval_ms / 2.0,
+            WaitStart::Sampled => self.sample_interval_ms,
+        }
+    }
 }
 
 /// One variant applied under traffic.

@@ -10,6 +10,14 @@ use super::migrate::{status, State};
 use super::migration::Migration;
 use crate::error::{Context, Result};
 
+/// `pg_class.reltuples` as a row estimate, NULL where the planner has none:
+/// a table never vacuumed or analyzed has −1 from PostgreSQL 14 on, and 0
+/// on 13, where that 0 cannot be told from an analyzed empty table. Use it
+/// wherever a row count is read from `pg_class` (unaliased).
+pub const ROW_ESTIMATE: &str = "(CASE WHEN reltuples > 0 \
+     OR (reltuples = 0 AND current_setting('server_version_num')::int >= 140000) \
+     THEN reltuples::float8 END)";
+
 /// The state of the migration on a database, as its catalog shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -43,7 +51,8 @@ pub struct FoundDatabase {
     pub present: Vec<String>,
     /// The migration's objects that do not.
     pub missing: Vec<String>,
-    /// `pg_class.reltuples` of each table in `public`, by name.
+    /// `pg_class.reltuples` of each table in `public` that has an
+    /// estimate ([`ROW_ESTIMATE`]), by name.
     pub rows: Vec<(String, u64)>,
 }
 
@@ -72,15 +81,17 @@ pub async fn found(client: &Client, m: &Migration) -> Result<FoundDatabase> {
     };
     let rows = client
         .query(
-            "SELECT relname::text, greatest(reltuples, 0)::bigint FROM pg_class \
-             WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p') \
-             ORDER BY relname",
+            &format!(
+                "SELECT relname::text, {ROW_ESTIMATE}::bigint FROM pg_class \
+                 WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p') \
+                 ORDER BY relname"
+            ),
             &[],
         )
         .await
         .context("reading table sizes")?
         .iter()
-        .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1) as u64))
+        .filter_map(|r| Some((r.get::<_, String>(0), r.get::<_, Option<i64>>(1)? as u64)))
         .collect();
     Ok(FoundDatabase {
         state,

@@ -17,7 +17,7 @@ pub mod verify;
 
 pub use catalog::{table_checksum, table_columns, user_objects, Catalog};
 pub use chain::{MigrationChain, MIGRATION_ENV};
-pub use found::{found, FoundDatabase, FoundState};
+pub use found::{found, FoundDatabase, FoundState, ROW_ESTIMATE};
 pub use indexes::{present_indexes, restore_present, set_state, IndexState};
 pub use migrate::{
     apply, column_comment, create_base, down, status, status_before, up, up_chain, Applied, State,

@@ -1,12 +1,14 @@
 //! Helpers for integration tests, one of each: test databases (empty,
 //! seeded, or cloned from a once-seeded template), row checksums, temp
-//! directories, and ways to run the built binary and PostgreSQL's tools.
+//! directories, a schema dump that reads the same on every PostgreSQL
+//! version, and ways to run the built binary and `psql`.
 //!
 //! Test files include this with `pub mod common;`: a public module is part
 //! of each test crate's surface, so a helper that only some files use is not
 //! dead code in the others, and no `allow(dead_code)` is needed.
 
 mod db;
+mod schema;
 mod tmp;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +21,7 @@ pub use db::{
     checksums, checksums_of, columns, fingerprint, scalar, seed_config, seeded, seeded_tiny,
     Fingerprint, TestDb, SEED,
 };
+pub use schema::{schema_dump, schema_of, SchemaDump};
 pub use tmp::TempDir;
 
 /// The built `helpdesk-bench` binary.
@@ -35,41 +38,54 @@ pub fn run(args: &[&str]) -> Output {
         .expect("run helpdesk-bench")
 }
 
-/// Runs a PostgreSQL client tool from the embedded cluster's binaries.
-pub fn pg_tool(name: &str) -> PathBuf {
-    let c = cluster::shared().unwrap_or_else(|e| panic!("{e}"));
-    c.bin().tool(name)
+/// A `psql` for running SQL files: the server binaries' own when their
+/// directory has one (Debian's packages do), else the newest on this
+/// machine (`PATH`, then `/usr/lib/postgresql/*/bin`, `/usr/pgsql-*/bin`).
+/// psql runs plain SQL and `\gexec` against servers of other majors (Debian's
+/// 15 against 13 to 18), so the matrix's npm packages, which ship no client,
+/// work too.
+pub fn psql() -> PathBuf {
+    let server = cluster::PgBin::discover().ok().map(|b| b.tool("psql"));
+    let on_path = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join("psql"))
+        .find(|p| p.is_file());
+    server
+        .filter(|p| p.is_file())
+        .or(on_path)
+        .or_else(packaged_psql)
+        .unwrap_or_else(|| {
+            panic!("no psql on this machine; install PostgreSQL's client (Debian: `apt-get install postgresql-client`)")
+        })
+}
+
+/// The newest `psql` in the usual package directories.
+fn packaged_psql() -> Option<PathBuf> {
+    let mut found: Vec<(u32, PathBuf)> = ["/usr/lib/postgresql", "/usr"]
+        .iter()
+        .filter_map(|root| std::fs::read_dir(root).ok())
+        .flat_map(|dir| dir.flatten())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            let major = name.trim_start_matches("pgsql-").parse().ok()?;
+            let psql = e.path().join("bin/psql");
+            psql.is_file().then_some((major, psql))
+        })
+        .collect();
+    found.sort();
+    found.pop().map(|(_, p)| p)
 }
 
 /// `psql -v ON_ERROR_STOP=1 -d URL -f FILE` (or without ON_ERROR_STOP).
 pub fn psql_file(url: &str, file: &Path, stop_on_error: bool) -> Output {
-    let mut cmd = Command::new(pg_tool("psql"));
+    let mut cmd = Command::new(psql());
     cmd.arg("-X").arg("-q");
     if stop_on_error {
         cmd.args(["-v", "ON_ERROR_STOP=1"]);
     }
     cmd.arg("-d").arg(url).arg("-f").arg(file);
     cmd.output().expect("run psql")
-}
-
-/// `pg_dump --schema-only` of a database.
-pub fn schema_dump(url: &str) -> String {
-    let out = Command::new(pg_tool("pg_dump"))
-        .args(["--schema-only", "--no-owner", "-d", url])
-        .output()
-        .expect("run pg_dump");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // pg_dump 15.14+ brackets its output with a random \restrict key.
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// A fixture file in the repository.

