@@ -289,10 +289,11 @@ fn after_run_shows_before_and_after_with_a_change_for_the_message_queries() {
         assert_eq!(c.against.as_deref(), Some(BASELINE));
         let ratio = c.bootstrap.expect("both runs' samples were there");
         assert!(ratio.low <= ratio.point && ratio.point <= ratio.high);
-        // Before 012 each scans all of "Message"; after, an index reads a
-        // page or two: far past noise, on any machine.
+        // Before 012 each scans all of "Message" (20,000 rows at tiny);
+        // after, an index reads a page or two: at least twice as fast, far
+        // past noise, on any machine.
         assert_eq!(c.verdict, Verdict::Improved, "{name}: {c:?}");
-        assert!(ratio.high < -90.0, "{name}: median change {ratio:?} %");
+        assert!(ratio.high < -50.0, "{name}: median change {ratio:?} %");
         let row = before_after_row(&w.after.page, name);
         assert!(!row.contains(NEW_IN_MIGRATION), "{name}: {row}");
         assert!(
