@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use common::TempDir;
 use criterion::Criterion;
+use helpdesk_bench::explain::PlanCacheMode;
 use helpdesk_bench::measure::{write_run, RunInput};
 use helpdesk_bench::measure::{CriterionArgs, CriterionRun};
 use helpdesk_bench::queries::{Catalogue, BUILTIN};
@@ -49,7 +50,16 @@ fn the_default_run_measures_costs_recommends_and_advises_deploy() {
     let m = &chain.under_test;
     let states = ws.bench_states();
     assert_eq!(states, [IndexState::Without, IndexState::With]);
-    bench::reads::bench_reads(&mut c, &rt, &ws, &catalogue, m, &states).unwrap();
+    let captures = bench::reads::bench_reads(
+        &mut c,
+        &rt,
+        &ws,
+        &catalogue,
+        m,
+        &states,
+        PlanCacheMode::Auto,
+    )
+    .unwrap();
     let dir = rt
         .block_on(write_run(&RunInput {
             ws: &ws,
@@ -63,6 +73,9 @@ fn the_default_run_measures_costs_recommends_and_advises_deploy() {
                 ("Conversation".into(), 5_000_000),
             ],
             criterion: &crit,
+            captures: &captures,
+            plan_cache: PlanCacheMode::Auto,
+            show_parameters: false,
         }))
         .unwrap()
         .expect("a run folder");

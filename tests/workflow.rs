@@ -22,6 +22,7 @@ use std::time::Duration;
 use common::{checksums_of, columns, seed_config, seeded, stderr, stdout, TempDir, TestDb};
 use criterion::Criterion;
 use helpdesk_bench::cluster::Endpoint;
+use helpdesk_bench::explain::PlanCacheMode;
 use helpdesk_bench::measure::{write_run, RunInput};
 use helpdesk_bench::measure::{CriterionArgs, CriterionRun};
 use helpdesk_bench::queries::{Catalogue, BUILTIN};
@@ -152,7 +153,16 @@ fn bench_run(rt: &tokio::runtime::Runtime, url: &str, home: &Path, args: &[&str]
     let catalogue = Catalogue::parse("queries.toml", BUILTIN, &chain).unwrap();
     let migration = &chain.under_test;
     let states = ws.bench_states();
-    bench::reads::bench_reads(&mut c, rt, &ws, &catalogue, migration, &states).unwrap();
+    let captures = bench::reads::bench_reads(
+        &mut c,
+        rt,
+        &ws,
+        &catalogue,
+        migration,
+        &states,
+        PlanCacheMode::Auto,
+    )
+    .unwrap();
     let dir = rt
         .block_on(write_run(&RunInput {
             ws: &ws,
@@ -163,6 +173,9 @@ fn bench_run(rt: &tokio::runtime::Runtime, url: &str, home: &Path, args: &[&str]
             costs: false,
             production_rows: Vec::new(),
             criterion: &crit,
+            captures: &captures,
+            plan_cache: PlanCacheMode::Auto,
+            show_parameters: false,
         }))
         .unwrap()
         .expect("a run folder");
@@ -341,11 +354,14 @@ fn plans_exist_in_every_measured_state_and_are_linked() {
     let w = workflow();
     for run in [&w.before, &w.after] {
         for q in &run.results.queries {
-            assert_eq!(q.plans.len(), 1, "{}", q.name);
-            let p = &q.plans[0];
-            assert_eq!(p.state, IndexState::AsFound);
-            assert!(run.dir.join(&p.file).is_file(), "{}", p.file);
-            assert!(hrefs(&run.page).contains(&p.file), "{}", p.file);
+            // One plan per parameter row it was timed with, the one that
+            // stands for the query first, each written and linked.
+            assert_eq!(q.plans.len(), q.params.len(), "{}", q.name);
+            for p in &q.plans {
+                assert_eq!(p.state, IndexState::AsFound);
+                assert!(run.dir.join(&p.file).is_file(), "{}", p.file);
+                assert!(hrefs(&run.page).contains(&p.file), "{}", p.file);
+            }
         }
     }
     // The after page shows the baseline run's plan beside its own.

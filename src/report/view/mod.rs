@@ -89,7 +89,7 @@ pub fn page(r: &Results, baseline: Option<&Results>, run_dir: Option<&Path>) -> 
         verdict: verdict::build(&cx),
         queries: queries::build(&cx),
         before_after: before_after(r, baseline),
-        plans: plans::build(&cx, run_dir),
+        plans: plans::build(&cx),
         costs: costs::build(&cx),
         heatmap: heatmap::build(r),
         deploy: deploy::build(&cx),

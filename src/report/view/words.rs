@@ -25,6 +25,71 @@ pub fn verdict_word(i: &Interval, high: &'static str, low: &'static str) -> &'st
     }
 }
 
+/// A read's verdict with the indexes: `likely noise` when its median moved
+/// without its plan changing; `mixed` when some of its parameter rows are
+/// faster past the threshold and others slower; else the speed-up's
+/// interval read by [`verdict_word`]; `not compared` with one state.
+pub fn query_verdict(q: &QueryResult, with: &IndexState, without: &IndexState) -> &'static str {
+    if q.unexplained.is_some() {
+        return LIKELY_NOISE;
+    }
+    let faster = !q.rows_with(stats::Verdict::Higher).is_empty();
+    let slower = !q.rows_with(stats::Verdict::Lower).is_empty();
+    match speedup_interval(q, with, without) {
+        _ if faster && slower => MIXED,
+        Some(i) => verdict_word(&i, "faster", "slower"),
+        None => "not compared",
+    }
+}
+
+/// A read whose median moved though its plan, rows and buffers did not.
+pub const LIKELY_NOISE: &str = "likely noise";
+/// A read faster for some parameter rows and slower for others.
+pub const MIXED: &str = "mixed";
+
+/// The speed-up's spread over the parameter rows: least, median and most,
+/// with the rows at the ends, e.g. `by parameter: 0.42× (largest,
+/// text(12)#a1b2c3) to 14.2× (smallest, …), median 3.10×`.
+pub fn spread_text(q: &QueryResult) -> Option<String> {
+    let mut rows: Vec<(&crate::results::ParamResult, Interval)> = q
+        .params
+        .iter()
+        .filter_map(|p| Some((p, p.speedup?)))
+        .collect();
+    if rows.len() < 2 {
+        return None;
+    }
+    rows.sort_by(|a, b| a.1.point.total_cmp(&b.1.point));
+    let end = |(p, i): &(&crate::results::ParamResult, Interval)| {
+        format!("{} ({}, {})", factor(i.point), p.label, p.values.join(", "))
+    };
+    let points: Vec<f64> = rows.iter().map(|r| r.1.point).collect();
+    Some(format!(
+        "by parameter: {} to {}, median {}",
+        end(&rows[0]),
+        end(&rows[rows.len() - 1]),
+        factor(stats::median(&points))
+    ))
+}
+
+/// `faster for smallest, median; slower for largest` when rows disagree
+/// past the noise threshold.
+pub fn mixed_text(q: &QueryResult) -> Option<String> {
+    let labels = |v: stats::Verdict| {
+        q.rows_with(v)
+            .iter()
+            .map(|p| p.label.clone())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (faster, slower) = (
+        labels(stats::Verdict::Higher),
+        labels(stats::Verdict::Lower),
+    );
+    (!faster.is_empty() && !slower.is_empty())
+        .then(|| format!("faster for {faster}; slower for {slower}"))
+}
+
 /// A CSS class for a verdict word.
 pub fn verdict_class(word: &str) -> String {
     word.replace(' ', "-")
