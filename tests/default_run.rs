@@ -153,4 +153,29 @@ fn the_default_run_measures_costs_recommends_and_advises_deploy() {
     );
     let latest = std::fs::canonicalize(home.join("reports/latest")).unwrap();
     assert_eq!(latest, std::fs::canonicalize(&dir).unwrap());
+    // The default `cargo bench` has no production row counts: its text
+    // says what it measured and how to get a projection, with no seam of
+    // a template, and never a zero or negative projection.
+    let mut plain = r.clone();
+    plain.deploy = helpdesk_bench::measure::deploy_advice(&plain, &[], "--production-rows");
+    let out = home.join("plain");
+    helpdesk_bench::report::render(&plain, &out).unwrap();
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    let page = std::fs::read_to_string(out.join("index.html")).unwrap();
+    for text in [&summary, &page] {
+        for seam in [
+            "for give",
+            "-0.0",
+            "0.0 s in production",
+            "{{",
+            "{%",
+            "  .",
+            " ,",
+            "for  ",
+        ] {
+            assert!(!text.contains(seam), "template seam {seam:?} in:\n{text}");
+        }
+        assert!(text.contains("here at the measured scale; give production row counts"));
+        assert!(!text.contains("Projection: locks held for"));
+    }
 }

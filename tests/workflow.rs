@@ -380,3 +380,95 @@ fn the_database_holds_the_rows_it_held_before_apart_from_the_migration() {
     assert!(w.rows_before.iter().all(|(n, _)| *n > 0));
     assert_eq!(w.rows_after, w.rows_before);
 }
+
+/// On the user's database, the after page's plan change reads across the
+/// two runs: the baseline run's plan before, this run's after, as their
+/// run folders hold them; and the recommendation sees the queries that
+/// switched to an index.
+#[test]
+fn the_after_page_diffs_plans_across_the_two_runs() {
+    let w = workflow();
+    for name in MESSAGE_QUERIES {
+        let paths = |r: &Results| {
+            let q = r.query(name).unwrap();
+            let file = &q.plans[0].file;
+            let dir = if std::ptr::eq(r, &w.before.results) {
+                &w.before.dir
+            } else {
+                &w.after.dir
+            };
+            assert!(dir.join(file).is_file(), "{file}");
+            q.plans[0].summary.access_paths().join(", ")
+        };
+        let (before, after) = (paths(&w.before.results), paths(&w.after.results));
+        assert_ne!(before, after, "{name}: the index changes the plan");
+        let at = w
+            .after
+            .page
+            .find(&format!(
+                "<section class=\"plan\" id=\"plan-{}\">",
+                name.replace('_', "-")
+            ))
+            .unwrap_or_else(|| panic!("{name} has a plan section"));
+        let section = &w.after.page[at..];
+        let line = section
+            .lines()
+            .find(|l| l.contains("Plan change:"))
+            .unwrap();
+        let want = format!("{before} → {after}");
+        assert!(line.contains(&want), "{name}: {line} lacks {want}");
+        assert!(!section[..section.find("</section>").unwrap()].contains("No plan captured"));
+    }
+    let rec = w
+        .after
+        .results
+        .recommendations
+        .iter()
+        .find(|r| r.index == "Message_createdAt_idx")
+        .unwrap();
+    assert!(
+        rec.evidence
+            .contains("used by newest_messages (before: Seq Scan on Message)"),
+        "{}",
+        rec.evidence
+    );
+}
+
+/// Parameter values are the team's data: on a database the tool did not
+/// seed, none reaches the page or summary.md (nor results.json) unless
+/// shown on purpose; the raw plan files keep them.
+#[test]
+fn no_parameter_value_from_the_users_rows_reaches_the_pages() {
+    let w = workflow();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let c = rt.block_on(w._db.endpoint.connect()).unwrap();
+    let ids: Vec<String> = rt
+        .block_on(c.query(r#"SELECT id FROM "Conversation""#, &[]))
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(ids.len() > 100);
+    for run in [&w.before, &w.after] {
+        let json = std::fs::read_to_string(run.dir.join("results.json")).unwrap();
+        for id in &ids {
+            assert!(!run.page.contains(id.as_str()), "{id} on the page");
+            assert!(!run.summary.contains(id.as_str()), "{id} in summary.md");
+            assert!(!json.contains(id.as_str()), "{id} in results.json");
+        }
+        let t = run.results.query("transcript").unwrap();
+        assert!(t.params.len() > 1, "timed at several rows");
+        assert!(
+            t.params.iter().all(|p| p.values[0].starts_with("text(")),
+            "{:?}",
+            t.params
+        );
+        assert!(!run.results.parameters_shown);
+    }
+    // The raw plan file of a custom plan holds the value, as the server wrote it.
+    let raw = w.after.results.query("transcript").unwrap().plans[0]
+        .file
+        .clone();
+    let text = std::fs::read_to_string(w.after.dir.join(raw)).unwrap();
+    assert!(ids.iter().any(|id| text.contains(id.as_str())) || text.contains("$1"));
+}

@@ -222,6 +222,72 @@ fn mask_details(summary: &mut PlanSummary, values: &[Option<String>], masks: &[S
 mod tests {
     use super::*;
 
+    const SEQ: &str = r#"[{"Plan": {"Node Type": "Seq Scan", "Relation Name": "Message",
+        "Plan Rows": 100, "Actual Rows": 90, "Actual Loops": 1, "Actual Total Time": 5.0,
+        "Shared Hit Blocks": 100, "Shared Read Blocks": 0}, "Execution Time": 5.0}]"#;
+
+    fn query(with_json: &str, ci: (f64, f64, f64)) -> QueryResult {
+        let plan = |state, json: &str| PlanRef {
+            state,
+            file: String::new(),
+            summary: PlanSummary::of(&Plan::from_json(json).unwrap()),
+            param: None,
+            kind: None,
+        };
+        QueryResult {
+            name: "q".into(),
+            screen: String::new(),
+            sql: String::new(),
+            expect_index: vec![],
+            timings: vec![],
+            speedup: Some(ci.0),
+            speedup_ci: Some(crate::stats::Interval {
+                point: ci.0,
+                low: ci.1,
+                high: ci.2,
+            }),
+            plans: vec![
+                plan(IndexState::Without, SEQ),
+                plan(IndexState::With, with_json),
+            ],
+            miss: None,
+            missing_stats: vec![],
+            params: vec![],
+            plan_depends_on_parameter: false,
+            unexplained: None,
+        }
+    }
+
+    #[test]
+    fn a_change_without_a_plan_change_is_called_likely_noise() {
+        let moved = query(SEQ, (0.54, 0.48, 0.60));
+        let note = unexplained(&moved).expect("the same plan, rows and buffers");
+        assert!(
+            note.starts_with("changed without a plan change: likely noise"),
+            "{note}"
+        );
+        assert_eq!(
+            unexplained(&query(SEQ, (1.02, 0.95, 1.08))),
+            None,
+            "within noise"
+        );
+        let index = SEQ.replace("Seq Scan", "Index Scan").replace(
+            "\"Relation Name\"",
+            "\"Index Name\": \"m_idx\", \"Relation Name\"",
+        );
+        assert_eq!(
+            unexplained(&query(&index, (3.0, 2.5, 3.5))),
+            None,
+            "the plan changed"
+        );
+        let more_buffers = SEQ.replace("\"Shared Hit Blocks\": 100", "\"Shared Hit Blocks\": 180");
+        assert_eq!(
+            unexplained(&query(&more_buffers, (0.54, 0.48, 0.60))),
+            None,
+            "more work"
+        );
+    }
+
     #[test]
     fn a_mask_keeps_type_and_length_and_is_stable() {
         let m = mask("jane.doe@example.com", "text");

@@ -112,7 +112,8 @@ pub async fn write_run(input: &RunInput<'_>) -> Result<Option<PathBuf>> {
         }
     }
     results.findings = findings::findings(&results, m);
-    results.recommendations = super::recommendations(&results, m);
+    let baseline = baseline_results(input);
+    results.recommendations = super::recommendations(&results, m, baseline.as_ref());
     results.deploy =
         super::deploy_advice(&results, &input.production_rows, super::PRODUCTION_ROWS_ENV);
     finish(input, &results, &dir)?;
@@ -247,6 +248,14 @@ fn relations(q: &QueryResult) -> Vec<String> {
         }
     }
     out
+}
+
+/// The results of the run that saved the baseline this run is compared
+/// with, when its folder is still there.
+fn baseline_results(input: &RunInput<'_>) -> Option<Results> {
+    let name = input.criterion.args.compare_name()?;
+    let dir = results::baseline_run(&input.reports_dir, name)?;
+    Results::read(&dir.join("results.json")).ok()
 }
 
 /// Each parameter's type, from the columns of the query's sample.

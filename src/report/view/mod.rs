@@ -69,6 +69,26 @@ pub(super) struct Ctx<'a> {
     pub r: &'a Results,
     pub with: IndexState,
     pub without: IndexState,
+    /// The run that saved the baseline this one was compared with.
+    pub baseline: Option<&'a Results>,
+}
+
+impl Ctx<'_> {
+    /// The plan before the indexes that stands for `q`: this run's in the
+    /// state without them; in a run of one state (a database measured as
+    /// found, after `migrate up`) the baseline run's, its file linked
+    /// across run folders, so the diff reads across the two runs.
+    pub fn before_plan(&self, q: &crate::results::QueryResult) -> Option<crate::results::PlanRef> {
+        if self.with != self.without {
+            return q.plan(&self.without).cloned();
+        }
+        let b = self.baseline?;
+        let bq = b.queries.iter().find(|x| x.name == q.name)?;
+        let mut p = bq.plans.first()?.clone();
+        let id = self.r.compared_with.as_ref()?.run_id.as_ref()?;
+        p.file = format!("../{id}/{}", p.file);
+        Some(p)
+    }
 }
 
 /// Builds the page for one run; `baseline` is the run that saved the
@@ -82,6 +102,7 @@ pub fn page(r: &Results, baseline: Option<&Results>, run_dir: Option<&Path>) -> 
         r,
         with: measured(r, IndexState::With),
         without: measured(r, IndexState::Without),
+        baseline,
     };
     Page {
         title: title(r),

@@ -95,7 +95,12 @@ pub(super) fn build(cx: &Ctx) -> PlansSection {
 /// One query's plans: the trees of the row that stands for it, in each
 /// state, and one line per parameter row.
 fn pair(cx: &Ctx, q: &QueryResult) -> PlanPair {
-    let (before, after) = (q.plan(&cx.without), q.plan(&cx.with));
+    let before_plan = cx.before_plan(q);
+    // One state and no baseline: its one plan, alone.
+    let (before, after) = match (cx.with == cx.without, before_plan.as_ref()) {
+        (true, None) => (q.plan(&cx.with), None),
+        (_, b) => (b, q.plan(&cx.with)),
+    };
     let shown = after.or(before);
     let label = shown.and_then(|p| p.param.clone()).unwrap_or_default();
     let values = q.params.iter().find(|p| p.label == label);
@@ -114,10 +119,8 @@ fn pair(cx: &Ctx, q: &QueryResult) -> PlanPair {
             .unwrap_or_default(),
         param_label: label,
         diff: plan_diff(before, after),
-        before: before.map(|p| tree(p, after.filter(|_| cx.with != cx.without))),
-        after: after
-            .filter(|_| cx.with != cx.without)
-            .map(|p| tree(p, before)),
+        before: before.map(|p| tree(p, after)),
+        after: after.map(|p| tree(p, before)),
         depends_on_parameter: q.plan_depends_on_parameter,
         by_param: by_param(cx, q),
     }

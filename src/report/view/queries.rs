@@ -199,7 +199,11 @@ fn row(cx: &Ctx, q: &QueryResult, cols: &Columns, write: bool) -> Row {
         verdict_class: verdict_class(verdict),
         change: changes(q),
         index_used: index_used(q, &cx.with),
-        plan_diff: plan_diff(q.plan(&cx.without), q.plan(&cx.with)),
+        plan_diff: match cx.before_plan(q) {
+            Some(b) => plan_diff(Some(&b), q.plan(&cx.with)),
+            None if cx.with == cx.without => plan_diff(q.plan(&cx.with), None),
+            None => plan_diff(None, q.plan(&cx.with)),
+        },
         criterion: criterion_group_page(q),
         miss: q.miss.clone(),
         spread: spread_text(q),

@@ -243,4 +243,49 @@ mod tests {
             "20.0× slower [19.0×, 21.0×]"
         );
     }
+
+    fn row(label: &str, point: f64, low: f64, high: f64) -> crate::results::ParamResult {
+        crate::results::ParamResult {
+            label: label.into(),
+            values: vec![format!("text(3)#{label}")],
+            estimated_rows: None,
+            timings: vec![],
+            speedup: Some(Interval { point, low, high }),
+        }
+    }
+
+    #[test]
+    fn a_query_faster_for_some_rows_and_slower_for_others_is_mixed() {
+        let mut q: QueryResult = serde_json::from_value(serde_json::json!({
+            "name": "inbox", "screen": "", "sql": "",
+            "timings": [
+                {"state": "without", "median_ms": 3.0, "ci_low_ms": 2.9, "ci_high_ms": 3.1, "mean_ms": 3.0},
+                {"state": "with", "median_ms": 1.0, "ci_low_ms": 0.9, "ci_high_ms": 1.1, "mean_ms": 1.0}
+            ],
+            "speedup": 3.0,
+            "speedup_ci": {"point": 3.0, "low": 2.5, "high": 3.5}
+        }))
+        .unwrap();
+        q.params = vec![
+            row("smallest", 0.41, 0.38, 0.45),
+            row("median", 2.0, 1.8, 2.2),
+            row("largest", 40.0, 35.0, 44.0),
+        ];
+        let (w, wo) = (IndexState::With, IndexState::Without);
+        assert_eq!(query_verdict(&q, &w, &wo), MIXED);
+        assert_eq!(
+            mixed_text(&q).unwrap(),
+            "faster for median, largest; slower for smallest"
+        );
+        let spread = spread_text(&q).unwrap();
+        assert!(
+            spread
+                .starts_with("by parameter: 0.41× (smallest, text(3)#smallest) to 40.0× (largest"),
+            "{spread}"
+        );
+        q.params.remove(0);
+        assert_eq!(query_verdict(&q, &w, &wo), "faster");
+        q.unexplained = Some("changed without a plan change".into());
+        assert_eq!(query_verdict(&q, &w, &wo), LIKELY_NOISE);
+    }
 }
