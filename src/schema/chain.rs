@@ -69,7 +69,7 @@ impl MigrationChain {
         under_test.dropped = o
             .dropped_indexes
             .iter()
-            .map(|name| resolve(name, &earlier, &under_test))
+            .map(|name| resolve(&name.name, &earlier, &under_test))
             .collect::<Result<_>>()?;
         Ok(MigrationChain {
             earlier,

@@ -152,7 +152,7 @@ pub async fn status_before(client: &Client, m: &Migration, later: &[Migration]) 
         .collect();
     let mut base_missing = Vec::new();
     for t in &base_objects().tables {
-        if !exists(client, "SELECT to_regclass($1) IS NOT NULL", &quoted(t)).await? {
+        if !exists(client, "SELECT to_regclass($1) IS NOT NULL", &t.sql()).await? {
             base_missing.push(format!("table {t}"));
         }
     }
@@ -220,7 +220,7 @@ async fn object_checks(client: &Client, o: &Objects) -> Result<Vec<(String, bool
         out.push((format!("index {}", i.name), found));
     }
     for name in &o.dropped_indexes {
-        let gone = !exists(client, "SELECT to_regclass($1) IS NOT NULL", &quoted(name)).await?;
+        let gone = !exists(client, "SELECT to_regclass($1) IS NOT NULL", &name.sql()).await?;
         out.push((format!("drop of index {name}"), gone));
     }
     for k in &o.constraints {
@@ -350,7 +350,7 @@ fn require(s: &Status, wanted: State, m: &Migration) -> Result<()> {
 pub async fn create_base(client: &mut Client) -> Result<Applied> {
     let mut found = Vec::new();
     for t in &base_objects().tables {
-        if exists(client, "SELECT to_regclass($1) IS NOT NULL", &quoted(t)).await? {
+        if exists(client, "SELECT to_regclass($1) IS NOT NULL", &t.sql()).await? {
             found.push(format!("table {t}"));
         }
     }
