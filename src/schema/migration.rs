@@ -442,6 +442,27 @@ impl Objects {
         tables.chain(columns).chain(types)
     }
 
+    /// The tables these statements change without creating them: what a
+    /// database must hold before they can run (a table that a column, index,
+    /// constraint or comment names, not made by a `CREATE TABLE` here).
+    pub fn referenced_tables(&self) -> Vec<QualName> {
+        let q = |schema: &Option<String>, name: &str| QualName {
+            schema: schema.clone(),
+            name: name.to_string(),
+        };
+        let named = (self.columns.iter().map(|c| q(&c.schema, &c.table)))
+            .chain(self.indexes.iter().map(|i| q(&i.schema, &i.table)))
+            .chain(self.constraints.iter().map(|k| q(&k.schema, &k.table)))
+            .chain(self.comments.iter().map(|c| q(&c.schema, &c.table)));
+        let mut out: Vec<QualName> = Vec::new();
+        for t in named {
+            if !self.tables.contains(&t) && !out.contains(&t) {
+                out.push(t);
+            }
+        }
+        out
+    }
+
     /// How many objects there are in all.
     pub fn len(&self) -> usize {
         self.tables.len()
