@@ -2,7 +2,7 @@
 //! its build time, plain and `CONCURRENTLY`, over repeated builds; how much
 //! longer each insert of the insert workload takes with it, and how much WAL
 //! it writes, over rounds in alternating order; and which indexes cost HOT
-//! updates, the status/assignment workload run with each index alone
+//! updates, the catalogue's update workload run with each index alone
 //! against none.
 //!
 //! HOT needs room on the page. The seeder's COPY FREEZE fills every page,
@@ -19,20 +19,25 @@ use tokio_postgres::Client;
 use super::counters::update_counts;
 use crate::cluster::{transaction, Begin, End};
 use crate::error::{Context, Result};
-use crate::queries::{Catalogue, ParamPool, Prepared, Query};
+use crate::queries::{Catalogue, ParamPool, Prepared, Query, Writes};
 use crate::results::{HotUpdates, IndexCost};
 use crate::schema::{set_state, IndexDef, IndexState, Migration};
-use crate::sql::quote_ident;
+use crate::sql::{quote_ident, QualName};
 use crate::stats::{median, median_interval, ratio_interval};
 
-/// The catalogue's insert workload.
+/// The lab catalogue's insert workload (`advise` on the lab).
 pub const INSERT_WORKLOAD: &str = "new_conversation";
-/// The catalogue's status/assignment update workload.
+/// The lab catalogue's status/assignment update workload.
 pub const UPDATE_WORKLOAD: &str = "handover_assign_resolve";
-/// The table the update workload changes.
+/// The table the lab's update workload changes.
 pub(crate) const UPDATED_TABLE: &str = "Conversation";
-/// How the HOT rounds give pages room.
+/// How the HOT rounds give the lab's pages room.
 pub(crate) const HOT_PAGES: &str = "fillfactor 90 and VACUUM FULL on \"Conversation\" (10% free space per page, as a table with some churn has)";
+
+/// How the HOT rounds give `table`'s pages room.
+fn hot_pages(table: &str) -> String {
+    format!("fillfactor 90 and VACUUM FULL on {table} (10% free space per page, as a table with some churn has)")
+}
 
 /// How much each write measurement runs.
 #[derive(Debug, Clone, Copy)]
@@ -59,31 +64,61 @@ impl Default for CostOptions {
 }
 
 /// Measures every index the migration creates, and the HOT share of
-/// updates per index. Leaves them all in place.
+/// updates per index. Leaves them all in place. The workloads are the
+/// catalogue's writes ([`Catalogue::workload_for`]): each index's insert
+/// overhead is timed with the first write inserting into its table, and the
+/// HOT share with the first write updating a table whose indexes change.
+/// An index whose table no write inserts into gets no insert figures, and
+/// no update workload means no HOT figures; the page says which.
 pub async fn index_costs(
     client: &Client,
     m: &Migration,
     catalogue: &Catalogue,
     o: CostOptions,
-) -> Result<(Vec<IndexCost>, HotUpdates)> {
+) -> Result<(Vec<IndexCost>, Option<HotUpdates>)> {
     set_state(client, m, &IndexState::With).await?;
-    let insert_q = catalogue.get(INSERT_WORKLOAD)?;
-    let pool = ParamPool::sample(client, insert_q).await?;
-    let inserts = Prepared::new(client, insert_q, pool).await?.nested(true);
+    let mut prepared: Vec<(String, Prepared)> = Vec::new();
     let mut out = Vec::new();
     for ix in m.indexes() {
+        let table = QualName {
+            schema: ix.schema.clone(),
+            name: ix.table.clone(),
+        };
         let mut cost = IndexCost {
             name: ix.name.clone(),
-            table: ix.table.clone(),
-            size_bytes: relation_size(client, &ix.name).await?,
-            table_rows: table_rows(client, &ix.table).await?,
+            table: table.to_string(),
+            size_bytes: relation_size_of(client, &ix.name_sql()).await?,
+            table_rows: table_rows_of(client, &ix.table_sql()).await?,
             ..Default::default()
         };
-        insert_rounds(client, &inserts, &[ix], o, &mut cost).await?;
+        if let Some(q) = catalogue.workload_for(&table, Writes::Inserts) {
+            if !prepared.iter().any(|(n, _)| n == &q.name) {
+                let pool = ParamPool::sample(client, q).await?;
+                let p = Prepared::new(client, q, pool).await?.nested(true);
+                prepared.push((q.name.clone(), p));
+            }
+            let (_, inserts) = prepared
+                .iter()
+                .find(|(n, _)| n == &q.name)
+                .expect("prepared above");
+            insert_rounds(client, inserts, &[ix], o, &mut cost).await?;
+            cost.insert_workload = Some(q.name.clone());
+        }
         build_rounds(client, ix, o.builds, &mut cost).await?;
         out.push(cost);
     }
-    let hot = hot_rounds(client, m, catalogue.get(UPDATE_WORKLOAD)?, o, &mut out).await?;
+    let updated = m.indexes().iter().find_map(|ix| {
+        let table = QualName {
+            schema: ix.schema.clone(),
+            name: ix.table.clone(),
+        };
+        let q = catalogue.workload_for(&table, Writes::Updates)?;
+        Some((ix.table_sql(), q))
+    });
+    let hot = match updated {
+        Some((sql, q)) => Some(hot_rounds(client, m, q, &sql, o, &mut out).await?),
+        None => None,
+    };
     set_state(client, m, &IndexState::With).await?;
     Ok((out, hot))
 }
@@ -187,15 +222,16 @@ async fn hot_rounds(
     client: &Client,
     m: &Migration,
     q: &Query,
+    table_sql: &str,
     o: CostOptions,
     costs: &mut [IndexCost],
 ) -> Result<HotUpdates> {
     let mut rows = ParamPool::sample(client, q).await?.rows.into_iter();
-    make_room(client).await?;
+    make_room_on(client, table_sql).await?;
     let alone: Vec<&IndexDef> = m
         .indexes()
         .iter()
-        .filter(|i| i.table == UPDATED_TABLE)
+        .filter(|i| i.table_sql() == table_sql)
         .collect();
     let mut states: Vec<Option<&IndexDef>> = vec![None];
     states.extend(alone.iter().map(|&i| Some(i)));
@@ -237,14 +273,18 @@ async fn hot_rounds(
         updates: (per * o.rounds) as u64,
         with_all_ci: Some(median_interval(&all)),
         without_all_ci: Some(median_interval(&shares[0])),
-        pages: HOT_PAGES.to_string(),
+        pages: hot_pages(table_sql),
         rounds: o.rounds,
     })
 }
 
-/// Gives the updated table's pages free space, so HOT is possible.
+/// Gives the lab's updated table's pages free space, so HOT is possible.
 pub(crate) async fn make_room(client: &Client) -> Result<()> {
-    let t = quote_ident(UPDATED_TABLE);
+    make_room_on(client, &quote_ident(UPDATED_TABLE)).await
+}
+
+/// Gives `t`'s (as SQL) pages free space, so HOT is possible.
+async fn make_room_on(client: &Client, t: &str) -> Result<()> {
     let doing = "giving the updated table's pages room for HOT updates";
     client
         .batch_execute(&format!("ALTER TABLE {t} SET (fillfactor = 90)"))
@@ -288,27 +328,34 @@ async fn timed(client: &Client, sql: &str) -> Result<f64> {
     Ok(t.elapsed().as_secs_f64() * 1e3)
 }
 
-/// Size of a relation in bytes; an error naming it when the search path
-/// does not find it.
+/// Size of a relation in bytes, by its bare name; an error naming it when
+/// the search path does not find it.
 pub async fn relation_size(client: &Client, name: &str) -> Result<u64> {
+    relation_size_of(client, &quote_ident(name)).await
+}
+
+/// Size of a relation named as SQL (quoted, maybe qualified) in bytes.
+pub(crate) async fn relation_size_of(client: &Client, name: &str) -> Result<u64> {
     let size: Option<i64> = client
-        .query_one(
-            "SELECT pg_relation_size(to_regclass($1))",
-            &[&quote_ident(name)],
-        )
+        .query_one("SELECT pg_relation_size(to_regclass($1))", &[&name])
         .await
         .context(format!("sizing {name}"))?
         .get(0);
     size.map(|s| s as u64).ok_or_else(|| not_found(name))
 }
 
-/// The planner's row count of a table (0 before its first ANALYZE, which
-/// PostgreSQL 14 and later show as −1).
+/// The planner's row count of a table by its bare name (0 before its first
+/// ANALYZE, which PostgreSQL 14 and later show as −1).
 pub(crate) async fn table_rows(client: &Client, table: &str) -> Result<u64> {
+    table_rows_of(client, &quote_ident(table)).await
+}
+
+/// [`table_rows`] of a table named as SQL (quoted, maybe qualified).
+pub(crate) async fn table_rows_of(client: &Client, table: &str) -> Result<u64> {
     let rows: Option<i64> = client
         .query_opt(
             "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass($1)",
-            &[&quote_ident(table)],
+            &[&table],
         )
         .await
         .context(format!("counting rows of {table}"))?

@@ -223,7 +223,7 @@ async fn add_costs(results: &mut Results, input: &RunInput<'_>, dir: &Path) -> R
         let (index_costs, hot) =
             costs::index_costs(&c, m, input.catalogue, costs::CostOptions::default()).await?;
         results.index_costs = index_costs;
-        results.hot_updates = Some(hot);
+        results.hot_updates = hot;
         results.foreign_keys = super::foreign_keys(&c).await?;
         super::measure_deletes(&c, m, &mut results.foreign_keys).await
     }

@@ -6,9 +6,11 @@ mod failure;
 mod params;
 mod runnable;
 mod runner;
+mod workloads;
 
 pub use catalogue::{Catalogue, Kind, Query, BUILTIN, CATALOGUE_ENV, DEFAULT_PATH, MISS};
 pub use failure::read_error;
 pub use params::{as_sql, ParamPool};
 pub use runnable::{split_runnable, NotRunnable};
 pub use runner::Prepared;
+pub use workloads::{written_tables, Writes};

@@ -21,7 +21,7 @@ pub struct IndexCost {
     /// WAL bytes per insert transaction, with and without this index.
     pub wal_bytes_per_insert_with: f64,
     pub wal_bytes_per_insert_without: f64,
-    /// n_tup_hot_upd / n_tup_upd of the status/assignment updates, with and without it.
+    /// n_tup_hot_upd / n_tup_upd of the catalogue's update workload, with and without it.
     #[serde(default)]
     pub hot_ratio_with: Option<f64>,
     #[serde(default)]
@@ -49,9 +49,13 @@ pub struct IndexCost {
     /// Rows in the table it indexes when it was built.
     #[serde(default)]
     pub table_rows: u64,
+    /// The catalogue write whose inserts timed its overhead; `None` when no
+    /// write inserts into its table (no insert figures then).
+    #[serde(default)]
+    pub insert_workload: Option<String>,
 }
 
-/// n_tup_hot_upd / n_tup_upd of the status/assignment workload.
+/// n_tup_hot_upd / n_tup_upd of the catalogue's update workload.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct HotUpdates {
     pub with_all: f64,

@@ -103,7 +103,7 @@ pub struct Results {
     pub writes: Vec<QueryResult>,
     #[serde(default)]
     pub index_costs: Vec<IndexCost>,
-    /// HOT share of the status/assignment updates with every index and with none.
+    /// HOT share of the catalogue's update workload with every index and with none.
     #[serde(default)]
     pub hot_updates: Option<HotUpdates>,
     #[serde(default)]

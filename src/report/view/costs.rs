@@ -41,6 +41,12 @@ pub struct MigrationView {
     pub statements: Vec<(String, String)>,
 }
 
+/// Whether `c`'s insert overhead was measured: not when no catalogue write
+/// inserts into its table.
+pub(super) fn inserts_measured(c: &IndexCost) -> bool {
+    c.insert_time_ratio.is_some() || c.inserts_per_s_with > 0.0
+}
+
 /// Insert time with every index over insert time with `c` dropped: the
 /// interval over alternating rounds when measured, else the ratio of the
 /// two throughputs. The one place the insert overhead is computed.
@@ -102,17 +108,27 @@ pub(super) fn row(c: &IndexCost, unit: TimeUnit) -> CostRow {
         size: bytes(c.size_bytes as f64),
         build: time(c.build_ms, &c.build),
         build_concurrently: time(c.build_concurrently_ms, &c.build_concurrently),
-        insert_slowdown: insert_slowdown(c).text("slower", "faster"),
-        inserts: format!(
-            "{} with, {} without",
-            rate(c.inserts_per_s_with),
-            rate(c.inserts_per_s_without)
-        ),
-        wal: format!(
-            "{} with, {} without",
-            wal(c.wal_bytes_per_insert_with, &c.wal_with),
-            wal(c.wal_bytes_per_insert_without, &c.wal_without)
-        ),
+        insert_slowdown: match inserts_measured(c) {
+            true => insert_slowdown(c).text("slower", "faster"),
+            false => not_measured(c),
+        },
+        inserts: match (inserts_measured(c), &c.insert_workload) {
+            (false, _) => not_measured(c),
+            (true, w) => format!(
+                "{} with, {} without{}",
+                rate(c.inserts_per_s_with),
+                rate(c.inserts_per_s_without),
+                w.as_ref().map(|w| format!(" ({w})")).unwrap_or_default()
+            ),
+        },
+        wal: match inserts_measured(c) {
+            true => format!(
+                "{} with, {} without",
+                wal(c.wal_bytes_per_insert_with, &c.wal_with),
+                wal(c.wal_bytes_per_insert_without, &c.wal_without)
+            ),
+            false => not_measured(c),
+        },
         hot: match (c.hot_alone, c.hot_ratio_with, c.hot_ratio_without) {
             (Some(i), _, _) => format!(
                 "{} [{}–{}] with only this index",
@@ -126,6 +142,14 @@ pub(super) fn row(c: &IndexCost, unit: TimeUnit) -> CostRow {
     }
 }
 
+/// Why an index has no insert figures.
+fn not_measured(c: &IndexCost) -> String {
+    format!(
+        "not measured: no catalogue write (kind = \"write\") inserts into {}",
+        c.table
+    )
+}
+
 /// What the migration's indexes do to HOT updates, with the intervals and
 /// how the pages were given room: for the verdict and the costs section.
 pub(super) fn hot_line(r: &crate::results::Results) -> Option<String> {
@@ -135,7 +159,7 @@ pub(super) fn hot_line(r: &crate::results::Results) -> Option<String> {
         None => pct(point),
     };
     Some(format!(
-        "HOT updates in the status/assignment workload ({} updates each{}{}): {} with every index, {} with none",
+        "HOT updates in the catalogue's update workload ({} updates each{}{}): {} with every index, {} with none",
         h.updates,
         if h.rounds > 0 { format!(", {} rounds", h.rounds) } else { String::new() },
         if h.pages.is_empty() { String::new() } else { format!(", pages: {}", h.pages) },
@@ -147,6 +171,20 @@ pub(super) fn hot_line(r: &crate::results::Results) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_index_no_write_inserts_into_says_so_instead_of_zero() {
+        let c = IndexCost {
+            name: "orders_open_idx".into(),
+            table: "shop.orders".into(),
+            ..IndexCost::default()
+        };
+        let row = row(&c, TimeUnit::Ms);
+        let expected = "not measured: no catalogue write (kind = \"write\") inserts into shop.orders";
+        assert_eq!(row.insert_slowdown, expected);
+        assert_eq!(row.inserts, expected);
+        assert_eq!(row.wal, expected);
+    }
 
     #[test]
     fn insert_overhead_is_a_time_ratio_with_its_interval() {

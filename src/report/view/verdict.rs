@@ -169,6 +169,7 @@ fn worst_write(cx: &Ctx) -> String {
     let from_inserts = r
         .index_costs
         .iter()
+        .filter(|c| super::costs::inserts_measured(c))
         .map(|c| (c.name.clone(), insert_slowdown(c)))
         .max_by(|a, b| a.1.point.total_cmp(&b.1.point));
     let inserts = from_inserts.map(|(i, s)| {
