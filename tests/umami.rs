@@ -1,0 +1,617 @@
+//! A real application's schema, one helpdesk-bench was not designed
+//! around: Umami v2.9.0 (web analytics, MIT; `tests/fixtures/umami/`), its
+//! schema before Prisma migration `03_metric_performance_index` (17 plain
+//! `CREATE INDEX`, kept as written), seeded by its plain-SQL `seed.sql`
+//! (power-law websites, bounce-heavy sessions), and a catalogue of its real
+//! queries. A database of the embedded cluster, reached by URL so the tool
+//! takes it for a team's own, goes through what works on a foreign schema
+//! today: the before bench with `--save-baseline`, the migration applied
+//! without psql (as the team's deploy would), the after bench with
+//! `--baseline`, `explain --strict` and `load`. The workflow runs once; each
+//! test checks one thing a user reads off it.
+//!
+//! What does not work on a foreign schema yet (issue 19: `migrate status`,
+//! `up`, `verify --url`, `advise` and `rehearse` on a copy of the team's
+//! data) is written out in [`the_readme_workflow_runs_on_umami`], ignored
+//! until it does.
+
+#[path = "../benches/common/mod.rs"]
+pub mod bench;
+pub mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::{stderr, stdout, TempDir, TestDb};
+use criterion::Criterion;
+use helpdesk_bench::cluster::Endpoint;
+use helpdesk_bench::explain::PlanCacheMode;
+use helpdesk_bench::measure::{write_run, CriterionArgs, CriterionRun, RunInput};
+use helpdesk_bench::queries::Catalogue;
+use helpdesk_bench::results::Results;
+use helpdesk_bench::schema::{table_checksum, table_columns, IndexState, MigrationChain};
+use helpdesk_bench::seed::Scale;
+use helpdesk_bench::workspace::Workspace;
+
+const BASELINE: &str = "before-03";
+/// `seed.sql`'s size: 20,000 sessions, about 75,000 events (a few seconds).
+const SEED_SIZE: &str = "tiny";
+/// The index the catalogue's url filters were built for.
+const URL_PATH_INDEX: &str = "website_event_website_id_created_at_url_path_idx";
+/// Umami's tables with their keys, for row checksums.
+const TABLES: [(&str, &str); 10] = [
+    ("user", "user_id"),
+    ("website", "website_id"),
+    ("session", "session_id"),
+    ("website_event", "event_id"),
+    ("event_data", "event_data_id"),
+    ("session_data", "session_data_id"),
+    ("team", "team_id"),
+    ("team_user", "team_user_id"),
+    ("team_website", "team_website_id"),
+    ("report", "report_id"),
+];
+
+/// A file of `tests/fixtures/umami/`.
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/umami")
+        .join(rel)
+}
+
+fn migration_dir() -> PathBuf {
+    fixture("migrations/03_metric_performance_index")
+}
+
+fn catalogue_file() -> PathBuf {
+    fixture("queries.toml")
+}
+
+fn chain() -> MigrationChain {
+    MigrationChain::load(&[migration_dir()]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn catalogue(chain: &MigrationChain) -> Catalogue {
+    Catalogue::load(Some(&catalogue_file()), chain).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A new database holding Umami's schema before migration 03 and its
+/// seeded rows, loaded through the driver (no psql), vacuumed and
+/// analysed as on a long-running server.
+async fn umami_db(prefix: &str) -> TestDb {
+    let db = TestDb::new(prefix).await;
+    let c = db
+        .endpoint
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let read = |f: &str| std::fs::read_to_string(fixture(f)).unwrap();
+    c.batch_execute(&read("before.sql")).await.unwrap();
+    c.batch_execute(&format!("SET umami_seed.size = '{SEED_SIZE}'"))
+        .await
+        .unwrap();
+    c.batch_execute(&read("seed.sql")).await.unwrap();
+    c.batch_execute("VACUUM (ANALYZE)").await.unwrap();
+    db
+}
+
+/// Applies migration 03 as Prisma migrate would: its file, in one
+/// transaction, through the driver.
+async fn apply_migration(db: &Endpoint) {
+    let sql = std::fs::read_to_string(migration_dir().join("migration.sql")).unwrap();
+    let c = db.connect().await.unwrap();
+    c.batch_execute(&format!("BEGIN;\n{sql}\nCOMMIT;"))
+        .await
+        .unwrap();
+}
+
+/// Row count and content checksum of every Umami table, over all columns.
+async fn rows(db: &Endpoint) -> Vec<(i64, String)> {
+    let c = db.connect().await.unwrap();
+    let mut out = Vec::new();
+    for (table, key) in TABLES {
+        let cols = table_columns(&c, table).await.unwrap();
+        out.push(table_checksum(&c, table, &cols, key).await.unwrap());
+    }
+    out
+}
+
+/// The names of every index in `public`.
+async fn indexes(db: &Endpoint) -> BTreeSet<String> {
+    let c = db.connect().await.unwrap();
+    c.query(
+        "SELECT indexname::text FROM pg_indexes WHERE schemaname = 'public'",
+        &[],
+    )
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+/// One run of the bench as `cargo bench --bench queries -- ARGS` makes it.
+struct Run {
+    results: Results,
+    page: String,
+    summary: String,
+}
+
+/// What the workflow left behind.
+struct Workflow {
+    /// Kept so the database outlives the runs.
+    _db: TestDb,
+    /// Holds `criterion/`, `reports/` and explain's output.
+    home: TempDir,
+    before: Run,
+    after: Run,
+    explain: Output,
+    plans: serde_json::Value,
+    load: Output,
+    load_results: Results,
+    rows_before: Vec<(i64, String)>,
+    rows_after: Vec<(i64, String)>,
+    indexes_before: BTreeSet<String>,
+    indexes_after: BTreeSet<String>,
+}
+
+static WORKFLOW: OnceLock<Result<Workflow, String>> = OnceLock::new();
+
+/// The workflow, run once for every test of this file; a failure is
+/// reported by each test rather than run again.
+fn workflow() -> &'static Workflow {
+    let w = WORKFLOW.get_or_init(|| {
+        std::panic::catch_unwind(run_workflow).map_err(|e| {
+            e.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default()
+        })
+    });
+    match w {
+        Ok(w) => w,
+        Err(e) => panic!("the workflow failed: {e}"),
+    }
+}
+
+/// Statics are never dropped: the workflow's folder goes at exit.
+extern "C" fn remove_home() {
+    if let Some(Ok(w)) = WORKFLOW.get() {
+        let _ = std::fs::remove_dir_all(w.home.path());
+    }
+}
+
+fn run_workflow() -> Workflow {
+    let rt = bench::runtime().unwrap();
+    let home = TempDir::new("umami");
+    // SAFETY: registering a plain `extern "C" fn` with no captured state.
+    unsafe {
+        nix::libc::atexit(remove_home);
+    }
+    let db = rt.block_on(umami_db("umami"));
+    let url = db.url();
+    let rows_before = rt.block_on(rows(&db.endpoint));
+    let indexes_before = rt.block_on(indexes(&db.endpoint));
+
+    let before = bench_run(&rt, &url, &home, &["--bench", "--save-baseline", BASELINE]);
+    rt.block_on(apply_migration(&db.endpoint));
+    let after = bench_run(&rt, &url, &home, &["--bench", "--baseline", BASELINE]);
+    let explain_dir = home.join("explain");
+    let explain = tool(&url, &["explain", "--strict", "--out", path(&explain_dir)]);
+    let plans = std::fs::read_to_string(explain_dir.join("plans.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    let load_dir = home.join("load");
+    let load = tool(
+        &url,
+        &[
+            "load",
+            "--clients",
+            "2",
+            "--duration",
+            "1s",
+            "--reports",
+            path(&load_dir),
+        ],
+    );
+    let load_results = Results::read(&load_dir.join("latest/results.json"))
+        .unwrap_or_else(|e| panic!("{e}\n{}", stderr(&load)));
+    Workflow {
+        rows_after: rt.block_on(rows(&db.endpoint)),
+        indexes_after: rt.block_on(indexes(&db.endpoint)),
+        _db: db,
+        home,
+        before,
+        after,
+        explain,
+        plans,
+        load,
+        load_results,
+        rows_before,
+        indexes_before,
+    }
+}
+
+/// `helpdesk-bench ARGS --url URL` with Umami's migration (and catalogue,
+/// for the commands that run queries), and no permission from the
+/// environment.
+fn tool(url: &str, args: &[&str]) -> Output {
+    let mut cmd = std::process::Command::new(common::bin());
+    cmd.args(args)
+        .args(["--url", url, "--migration"])
+        .arg(migration_dir());
+    // `migrate` and `verify` run no queries and take no catalogue.
+    if !matches!(args.first(), Some(&"migrate" | &"verify")) {
+        cmd.arg("--catalogue").arg(catalogue_file());
+    }
+    for p in [
+        &helpdesk_bench::permission::INDEX_CHANGES,
+        &helpdesk_bench::permission::COMMIT_WRITES,
+        &helpdesk_bench::permission::SCRATCH,
+        &helpdesk_bench::permission::FORCE,
+    ] {
+        cmd.env_remove(p.env);
+    }
+    cmd.env_remove(helpdesk_bench::cluster::URL_ENV)
+        .output()
+        .expect("run helpdesk-bench")
+}
+
+/// A path as a command-line argument.
+fn path(p: &Path) -> &str {
+    p.to_str().expect("temp paths are UTF-8")
+}
+
+/// `DATABASE_URL=url HELPDESK_BENCH_MIGRATION=… HELPDESK_BENCH_CATALOGUE=…
+/// cargo bench --bench queries -- ARGS`, with criterion's output in
+/// `home/criterion` and the run folder in `home/reports`.
+fn bench_run(rt: &tokio::runtime::Runtime, url: &str, home: &Path, args: &[&str]) -> Run {
+    let root = home.join("criterion");
+    let crit = CriterionRun::at(CriterionArgs::parse(args.iter().copied()), root.clone());
+    let c = Criterion::default()
+        .output_directory(&root)
+        .warm_up_time(Duration::from_millis(50))
+        .measurement_time(Duration::from_millis(200))
+        .sample_size(10)
+        .nresamples(1_000)
+        .without_plots();
+    let mut c = bench::with_baseline(c, &crit).unwrap();
+    let ws = Workspace {
+        cluster: None,
+        db: Endpoint::from_url(url).unwrap(),
+        before_db: None,
+        scale: Scale::Tiny,
+        seed: common::SEED,
+        reused: true,
+        may_change_indexes: false,
+        force: false,
+    };
+    assert!(!ws.db.is_embedded(), "the tool must take it for the user's");
+    let chain = chain();
+    let catalogue = catalogue(&chain);
+    let states = ws.bench_states();
+    let captures = bench::reads::bench_reads(
+        &mut c,
+        rt,
+        &ws,
+        &catalogue,
+        &chain.under_test,
+        &states,
+        PlanCacheMode::Auto,
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let dir = rt
+        .block_on(write_run(&RunInput {
+            ws: &ws,
+            catalogue: &catalogue,
+            chain: &chain,
+            states,
+            reports_dir: home.join("reports"),
+            costs: false,
+            production_rows: Vec::new(),
+            criterion: &crit,
+            captures: &captures,
+            plan_cache: PlanCacheMode::Auto,
+            show_parameters: false,
+        }))
+        .unwrap_or_else(|e| panic!("{e:#}"))
+        .expect("a run folder");
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+    Run {
+        results: Results::read(&dir.join("results.json")).unwrap(),
+        page: read("index.html"),
+        summary: read("summary.md"),
+    }
+}
+
+/// The indexes a run's captured plans of `query` use, one set per plan.
+fn run_plan_indexes(run: &Run, query: &str) -> Vec<BTreeSet<String>> {
+    let q = run
+        .results
+        .queries
+        .iter()
+        .find(|q| q.name == query)
+        .unwrap_or_else(|| panic!("{query} not measured"));
+    q.plans
+        .iter()
+        .map(|p| {
+            p.summary
+                .nodes
+                .iter()
+                .filter_map(|n| n.index.clone())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_catalogue_holds_umamis_queries_each_naming_its_source() {
+    let chain = chain();
+    let c = catalogue(&chain);
+    assert_eq!(c.reads().count(), 31);
+    let writes: Vec<&str> = c.writes().map(|q| q.name.as_str()).collect();
+    assert_eq!(
+        writes,
+        [
+            "insert_session",
+            "insert_website_event",
+            "insert_event_data"
+        ]
+    );
+    let traffic: Vec<&str> = c.traffic().map(|q| q.name.as_str()).collect();
+    assert_eq!(
+        traffic,
+        [
+            "website_by_id",
+            "session_by_id",
+            "team_website_access",
+            "track_pageview"
+        ]
+    );
+    assert_eq!(chain.under_test.indexes().len(), 17);
+    // Every entry's comment names its file in Umami's repository.
+    let text = std::fs::read_to_string(catalogue_file()).unwrap();
+    for block in text.split("[[query]]").skip(1) {
+        let source = block.lines().find(|l| l.starts_with("# src/"));
+        assert!(
+            source.is_some_and(|l| l.contains(".ts: ")),
+            "no source comment in {block}"
+        );
+    }
+}
+
+#[test]
+fn before_run_saves_the_baseline_and_measures_every_read() {
+    let r = &workflow().before.results;
+    assert_eq!(r.states, vec![IndexState::AsFound]);
+    assert_eq!(r.saved_baseline.as_deref(), Some(BASELINE));
+    assert!(r.not_runnable.is_empty(), "{:?}", r.not_runnable);
+    assert_eq!(r.queries.len(), 31);
+    for q in &r.queries {
+        let t = &q.timings[0];
+        assert!(t.median_ms > 0.0, "{}", q.name);
+        assert!(t.ci_low_ms <= t.median_ms && t.median_ms <= t.ci_high_ms);
+    }
+}
+
+#[test]
+fn after_run_compares_every_read_with_the_baseline_with_its_uncertainty() {
+    let r = &workflow().after.results;
+    assert_eq!(
+        r.compared_with.as_ref().map(|b| b.name.as_str()),
+        Some(BASELINE)
+    );
+    assert_eq!(r.queries.len(), 31);
+    for q in &r.queries {
+        let t = &q.timings[0];
+        assert!(!t.no_baseline, "{} had a baseline", q.name);
+        let c = t.change.as_ref().unwrap_or_else(|| panic!("{}", q.name));
+        assert_eq!(c.against.as_deref(), Some(BASELINE));
+        let m = c.median.as_ref().unwrap_or_else(|| panic!("{}", q.name));
+        assert!(m.low <= m.point && m.point <= m.high, "{}: {m:?}", q.name);
+    }
+}
+
+/// The url filter and the funnel compare `url_path` within one website's
+/// time range: the migration's url_path index is built for exactly that.
+/// The plans captured before it (there is no such index) and after it.
+#[test]
+fn the_url_path_index_serves_the_url_filter_and_the_funnel() {
+    let w = workflow();
+    for query in ["website_stats_url_filter", "report_funnel"] {
+        let before = run_plan_indexes(&w.before, query);
+        let after = run_plan_indexes(&w.after, query);
+        assert!(!before.is_empty() && !after.is_empty(), "{query}");
+        assert!(before.iter().all(|s| !s.contains(URL_PATH_INDEX)));
+        assert!(
+            after.iter().all(|s| s.contains(URL_PATH_INDEX)),
+            "{query}: {after:?}"
+        );
+    }
+}
+
+#[test]
+fn explain_strict_holds_the_catalogues_plan_assertions() {
+    let w = workflow();
+    assert!(w.explain.status.success(), "{}", stderr(&w.explain));
+    assert!(
+        stdout(&w.explain).contains("0 assertion violation(s)")
+            || stderr(&w.explain).contains("0 assertion violation(s)"),
+        "{}",
+        stderr(&w.explain)
+    );
+    let plans = w.plans["plans"].as_array().expect("plans.json lists plans");
+    let funnel: Vec<&serde_json::Value> = plans
+        .iter()
+        .filter(|p| p["query"] == "report_funnel")
+        .collect();
+    assert!(!funnel.is_empty());
+    for p in funnel {
+        let nodes = p["summary"]["nodes"].as_array().unwrap();
+        assert!(nodes.iter().any(|n| n["index"] == URL_PATH_INDEX), "{p}");
+    }
+}
+
+#[test]
+fn load_runs_umamis_reads_on_the_database_as_found() {
+    let w = workflow();
+    assert!(w.load.status.success(), "{}", stderr(&w.load));
+    let load = w.load_results.load.as_ref().expect("a load section");
+    assert!(!load.writes && !load.indexes_changed);
+    let names: BTreeSet<&str> = load.points.iter().map(|p| p.query.as_str()).collect();
+    for q in ["active_visitors", "website_by_id", "session_by_id"] {
+        assert!(names.contains(q), "{q} not in the mix: {names:?}");
+    }
+    assert!(load
+        .points
+        .iter()
+        .all(|p| p.state == IndexState::AsFound && p.errors == 0));
+    assert!(load.points.iter().map(|p| p.requests).sum::<u64>() > 0);
+}
+
+#[test]
+fn the_teams_rows_are_unchanged_and_only_the_migrations_indexes_were_added() {
+    let w = workflow();
+    assert_eq!(w.rows_before.len(), TABLES.len());
+    assert!(w.rows_before[3].0 > 50_000, "website_event seeded");
+    assert_eq!(w.rows_after, w.rows_before);
+    let added: BTreeSet<String> = w
+        .indexes_after
+        .difference(&w.indexes_before)
+        .cloned()
+        .collect();
+    let migration: BTreeSet<String> = chain()
+        .under_test
+        .indexes()
+        .iter()
+        .map(|i| i.name.clone())
+        .collect();
+    assert_eq!(added, migration);
+    assert!(w.indexes_before.is_subset(&w.indexes_after));
+}
+
+#[test]
+fn the_pages_name_umamis_tables_and_queries() {
+    let w = workflow();
+    for run in [&w.before, &w.after] {
+        for needle in ["website_event", "session_metrics_browser", "report_funnel"] {
+            assert!(run.page.contains(needle), "{needle} not on the page");
+            assert!(run.summary.contains(needle) || needle == "website_event");
+        }
+    }
+    assert!(w.after.page.contains(URL_PATH_INDEX));
+}
+
+/// Issue 19 §5: the README's whole workflow on a team's own database,
+/// ignored until the steps that fail on a foreign schema work. What they
+/// answered when this was written (Umami before and after migration 03):
+/// - `migrate status`: "partial/unknown / base tables missing: table User,
+///   table Conversation, table Message", before and after the migration;
+/// - `migrate up`: "the base schema is missing (…); load it with `psql -d DB
+///   -f fixtures/schema/base.sql` or run `helpdesk-bench migrate base`";
+/// - `verify --url` after the migration: "FAIL 03_metric_performance_index
+///   is applied (partial/unknown; base tables missing: …)";
+/// - `advise --allow-scratch`: seeds the help desk into its scratch database,
+///   then "relation "event_data" does not exist";
+/// - `rehearse --allow-scratch`: "query website_by_id of the catalogue cannot
+///   run here: relation "public.website" does not exist";
+/// - the page title: "03_metric_performance_index on your database
+///   (partial): ? conversations, ? messages".
+///
+/// `migrate down` and embedded `verify` are left out: a Prisma migration has
+/// no rollback file.
+#[test]
+#[ignore = "issue 19: migrate status/up, verify --url and advise/rehearse in copy mode do not support a foreign schema yet"]
+fn the_readme_workflow_runs_on_umami() {
+    let rt = bench::runtime().unwrap();
+    let home = TempDir::new("umami-readme");
+    let db = rt.block_on(umami_db("umami_readme"));
+    let url = db.url();
+    let rows_before = rt.block_on(rows(&db.endpoint));
+    let databases_before = rt.block_on(databases(&db.endpoint));
+    let run = |args: &[&str]| tool(&url, args);
+
+    // migrate status: the chain's own objects, missing; never base.sql.
+    let status = run(&["migrate", "status"]);
+    assert!(status.status.success(), "{}", stderr(&status));
+    let text = stdout(&status);
+    assert!(
+        !text.contains("partial/unknown") && !text.contains("base.sql"),
+        "{text}"
+    );
+    assert!(
+        text.contains("missing") && text.contains(URL_PATH_INDEX),
+        "{text}"
+    );
+
+    let before = bench_run(&rt, &url, &home, &["--bench", "--save-baseline", BASELINE]);
+    assert!(before.results.not_runnable.is_empty());
+
+    let up = run(&["migrate", "up"]);
+    assert!(up.status.success(), "{}", stderr(&up));
+    let status = run(&["migrate", "status"]);
+    assert!(
+        !stdout(&status).contains("partial/unknown"),
+        "{}",
+        stdout(&status)
+    );
+    let after = bench_run(&rt, &url, &home, &["--bench", "--baseline", BASELINE]);
+    assert_eq!(after.results.queries.len(), 31);
+    // The title speaks of the team's largest tables, not the help desk's.
+    assert!(after.page.contains("website_event"));
+    assert!(!after.page.contains("conversations") && !after.page.contains("scale tiny"));
+
+    let verify = run(&["verify"]);
+    assert!(verify.status.success(), "{}", stdout(&verify));
+
+    let explain_dir = home.join("explain");
+    let explain = run(&["explain", "--strict", "--out", path(&explain_dir)]);
+    assert!(explain.status.success(), "{}", stderr(&explain));
+    let load_dir = home.join("load");
+    let load = run(&["load", "--duration", "1s", "--reports", path(&load_dir)]);
+    assert!(load.status.success(), "{}", stderr(&load));
+
+    let reports = home.join("reports");
+    let reports = path(&reports);
+    let advise = run(&["advise", "--allow-scratch", "--reports", reports]);
+    assert!(advise.status.success(), "{}", stderr(&advise));
+    let advice = Results::read(&home.join("reports/latest/results.json"))
+        .unwrap()
+        .advice
+        .expect("advice");
+    let umami = ["website_event", "session", "event_data"];
+    assert!(advice
+        .candidates
+        .iter()
+        .any(|c| umami.contains(&c.table.as_str())));
+
+    let rehearse = run(&["rehearse", "--allow-scratch", "--reports", reports]);
+    assert!(rehearse.status.success(), "{}", stderr(&rehearse));
+    let rehearsal = Results::read(&home.join("reports/latest/results.json"))
+        .unwrap()
+        .rehearsal
+        .expect("rehearsal");
+    assert!(rehearsal
+        .as_written
+        .blocked
+        .iter()
+        .any(|b| umami.contains(&b.table.as_str()) && b.worst_blocked_ms > 0.0));
+
+    assert_eq!(rt.block_on(databases(&db.endpoint)), databases_before);
+    assert_eq!(rt.block_on(rows(&db.endpoint)), rows_before);
+}
+
+/// The databases of the server: no scratch database may be left behind.
+async fn databases(db: &Endpoint) -> BTreeSet<String> {
+    let c = db.connect().await.unwrap();
+    c.query("SELECT datname::text FROM pg_database", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
