@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use common::{run, seed_config, seeded, seeded_tiny, stderr, stdout, TempDir, TestDb};
 use helpdesk_bench::explain::{explain_all, ExplainOptions};
-use helpdesk_bench::measure::{index_costs, CostOptions};
+use helpdesk_bench::measure::{ablation, index_costs, CostOptions, ABLATION_ROUNDS};
 use helpdesk_bench::queries::Catalogue;
 use helpdesk_bench::schema::{present_indexes, set_state, Catalog, IndexState, Migration};
 use helpdesk_bench::seed::Counts;
@@ -166,6 +166,72 @@ async fn a_users_database_keeps_its_indexes_without_the_allow_flag() {
     assert_eq!(
         Catalog::snapshot(&c).await.unwrap().diff(&before),
         Vec::<String>::new()
+    );
+}
+
+/// Each leave-one-out cell is timed paired with its own baseline, the drop
+/// rolled back after each round: nothing is rebuilt, and the plan seen
+/// inside the round is the plan without the index.
+#[tokio::test]
+async fn leave_one_out_pairs_each_cell_with_its_baseline_and_rebuilds_nothing() {
+    let db = seeded_tiny("ablation").await;
+    let c = db.endpoint.connect().await.unwrap();
+    let m = Migration::builtin().unwrap();
+    let catalogue = Catalogue::parse(
+        "queries.toml",
+        helpdesk_bench::queries::BUILTIN,
+        &helpdesk_bench::schema::MigrationChain::builtin().unwrap(),
+    )
+    .unwrap();
+    set_state(&c, &m, &IndexState::With).await.unwrap();
+    // At tiny a sequential scan is cheaper; without them the plans would
+    // use no index, and no cell would be timed.
+    c.batch_execute("SET enable_seqscan = off").await.unwrap();
+    let oids = async || {
+        c.query(
+            "SELECT c.relname::text, c.oid::int8 FROM pg_class c \
+             JOIN pg_index i ON i.indexrelid = c.oid \
+             WHERE c.relnamespace = 'public'::regnamespace ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)))
+        .collect::<Vec<_>>()
+    };
+    let before = oids().await;
+
+    let cells = ablation(&c, &m, &catalogue).await.unwrap();
+    assert_eq!(cells.len(), m.indexes().len() * catalogue.reads().count());
+    let timed: Vec<_> = cells.iter().filter(|c| c.used).collect();
+    assert!(
+        timed
+            .iter()
+            .any(|c| c.query == "transcript" && c.dropped == "Message_conversationId_idx"),
+        "{cells:#?}"
+    );
+    for cell in &timed {
+        assert_eq!(cell.rounds, ABLATION_ROUNDS, "{cell:?}");
+        let ci = cell.slowdown_ci.expect("every timed cell has its interval");
+        assert!(ci.low <= ci.point && ci.point <= ci.high, "{cell:?}");
+        assert!(
+            (cell.slowdown - cell.median_ms / cell.with_all_ms).abs() < 1e-9,
+            "the slowdown is the ratio of the cell's own two medians: {cell:?}"
+        );
+        assert!(
+            cell.plan_changed,
+            "a plan that used {} cannot use it once it is dropped: {cell:?}",
+            cell.dropped
+        );
+    }
+    for cell in cells.iter().filter(|c| !c.used) {
+        assert_eq!((cell.rounds, cell.slowdown_ci), (0, None), "{cell:?}");
+    }
+    assert_eq!(
+        oids().await,
+        before,
+        "every drop was rolled back: no index was rebuilt"
     );
 }
 

@@ -226,27 +226,29 @@ fn the_under_load_section_has_charts_a_percentile_table_and_a_verdict_per_client
                     .copied()
                     .collect::<Vec<f64>>()
             };
-            let interval = helpdesk_bench::stats::ratio_interval(
-                &windows(IndexState::With),
-                &windows(IndexState::Without),
-            );
-            match interval.verdict() {
-                helpdesk_bench::stats::Verdict::Lower => {
-                    let at = line
-                        .find("transcript p99 ")
-                        .unwrap_or_else(|| panic!("{line}"));
-                    let change = &line[at + "transcript p99 ".len()..];
-                    assert!(
-                        change.starts_with('−') || change.starts_with("0."),
-                        "transcript's p99 drop is headlined at {c} clients: {line}"
-                    );
-                    assert!(!line.contains("within noise"), "{line}");
-                }
-                other => {
-                    assert!(
-                        line.contains("within noise: transcript ("),
-                        "{other:?} {interval:?} is listed within noise: {line}"
-                    );
+            let (with, without) = (windows(IndexState::With), windows(IndexState::Without));
+            if with.len().min(without.len()) < helpdesk_bench::stats::MIN_PER_SIDE {
+                assert!(line.contains("transcript (too few windows)"), "{line}");
+            } else {
+                let interval = helpdesk_bench::stats::ratio_interval(&with, &without);
+                match interval.verdict() {
+                    helpdesk_bench::stats::Verdict::Lower => {
+                        let at = line
+                            .find("transcript p99 ")
+                            .unwrap_or_else(|| panic!("{line}"));
+                        let change = &line[at + "transcript p99 ".len()..];
+                        assert!(
+                            change.starts_with('−') || change.starts_with("0."),
+                            "transcript's p99 drop is headlined at {c} clients: {line}"
+                        );
+                        assert!(!line.contains("within noise"), "{line}");
+                    }
+                    other => {
+                        assert!(
+                            line.contains("within noise: transcript ("),
+                            "{other:?} {interval:?} is listed within noise: {line}"
+                        );
+                    }
                 }
             }
             let p50 = |state: IndexState| find(&load.points, "transcript", &state, c).p50_ms;

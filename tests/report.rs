@@ -98,6 +98,17 @@ fn page_shows_the_runs_numbers_names_and_findings() {
         })
         .count();
     assert!(html.contains(&format!("<b>{faster} of {} queries</b>", r.queries.len())));
+    // Every section's note states the one threshold, from stats::SIGNIFICANT.
+    let past = format!("past {}", speedup_text(helpdesk_bench::stats::SIGNIFICANT));
+    for section in ["verdict", "queries", "ablation", "costs"] {
+        let at = html
+            .find(&format!("id=\"{section}\""))
+            .unwrap_or_else(|| panic!("no {section} section"));
+        let rest = &html[at..];
+        let note = &rest[rest.find("<p class=\"small\">").unwrap()..];
+        let note = &note[..note.find("</p>").unwrap()];
+        assert!(note.contains(&past), "{section} states {past}: {note}");
+    }
 }
 
 /// The rows of summary.md's query table, split into cells.

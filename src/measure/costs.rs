@@ -168,29 +168,41 @@ async fn insert_round(
     drop: &[&IndexDef],
     n: usize,
 ) -> Result<(Vec<f64>, f64)> {
-    transaction(
-        client,
-        Begin::Plain,
-        End::RollBack,
-        "insert round",
-        async |client| {
-            for ix in drop {
-                client
-                    .batch_execute(&ix.drop_sql())
-                    .await
-                    .context(format!("dropping {}", ix.name))?;
-            }
-            let before = wal_lsn(client).await?;
-            let mut times = Vec::with_capacity(n);
-            for _ in 0..n {
-                let t = Instant::now();
-                q.run_next(client).await?;
-                times.push(t.elapsed().as_secs_f64() * 1e3);
-            }
-            let wal = wal_since(client, &before).await? / n.max(1) as f64;
-            Ok((times, wal))
-        },
-    )
+    rolled_back_without(client, drop, "insert round", async |client| {
+        let before = wal_lsn(client).await?;
+        let mut times = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = Instant::now();
+            q.run_next(client).await?;
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        let wal = wal_since(client, &before).await? / n.max(1) as f64;
+        Ok((times, wal))
+    })
+    .await
+}
+
+/// Runs `work` in a transaction with the indexes of `drop` dropped first,
+/// and rolls it all back, the drops too, so nothing is rebuilt and the
+/// table's statistics stay as they were. Both sides of a comparison run
+/// through here (one with nothing dropped), so they differ only by the
+/// drop. The drop locks the table until the rollback: scratch databases
+/// only.
+pub(crate) async fn rolled_back_without<T>(
+    client: &Client,
+    drop: &[&IndexDef],
+    doing: &str,
+    work: impl AsyncFnOnce(&Client) -> Result<T>,
+) -> Result<T> {
+    transaction(client, Begin::Plain, End::RollBack, doing, async |client| {
+        for ix in drop {
+            client
+                .batch_execute(&ix.drop_sql())
+                .await
+                .context(format!("dropping {}", ix.name))?;
+        }
+        work(client).await
+    })
     .await
 }
 

@@ -18,7 +18,7 @@ mod sweep;
 mod timed;
 mod timing;
 
-pub use ablation::ablation;
+pub use ablation::{ablation, ROUNDS as ABLATION_ROUNDS};
 pub use costs::{index_costs, relation_size, CostOptions, INSERT_WORKLOAD, UPDATE_WORKLOAD};
 pub use criterion::{BaselineMode, CriterionArgs, CriterionRun};
 pub use deploy::{

@@ -189,14 +189,7 @@ fn worst_slowdown(r: &Results, index: &str) -> Option<(String, Interval)> {
     r.ablation
         .iter()
         .filter(|c| c.dropped == index && c.used)
-        .map(|c| {
-            let ci = c.slowdown_ci.unwrap_or(Interval {
-                point: c.slowdown,
-                low: c.slowdown,
-                high: c.slowdown,
-            });
-            (c.query.clone(), ci)
-        })
+        .map(|c| (c.query.clone(), c.interval()))
         .max_by(|a, b| a.1.low.total_cmp(&b.1.low))
 }
 
@@ -259,6 +252,12 @@ mod tests {
 
     fn run() -> Results {
         Results::parse(include_str!("../../tests/data/run/results.json"), "test").unwrap()
+    }
+
+    #[test]
+    fn the_noise_rule_states_the_one_threshold() {
+        let past = format!("not past {})", crate::format::factor(SIGNIFICANT));
+        assert!(RULES[3].contains(&past), "{}", RULES[3]);
     }
 
     fn find(recs: &[Recommendation], name: &str) -> Recommendation {
@@ -338,6 +337,7 @@ mod tests {
             }),
             used: true,
             plan_changed: false,
+            rounds: 10,
         });
         let rec = find(&recommendations(&r, &m, None), "Message_createdAt_idx");
         assert_eq!(rec.action, Action::Drop, "{}", rec.evidence);

@@ -34,6 +34,28 @@ impl Samples {
         Ok(Samples(v))
     }
 
+    /// Runs `q` once on each of `rows`, in order, timing each run, after
+    /// running the first `warmup` of them untimed: the same parameter rows
+    /// for both sides of a paired comparison.
+    pub async fn take_rows(
+        client: &Client,
+        q: &Prepared,
+        warmup: usize,
+        rows: &[Vec<Option<String>>],
+    ) -> Result<Samples> {
+        for row in rows.iter().take(warmup) {
+            q.run_with(client, row).await?;
+        }
+        let mut v = Vec::with_capacity(rows.len());
+        for row in rows {
+            let t = Instant::now();
+            q.run_with(client, row).await?;
+            v.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        v.sort_by(f64::total_cmp);
+        Ok(Samples(v))
+    }
+
     /// Like [`Samples::take`], but stops once `budget` has passed (after at
     /// least 3 runs), so slow points of a sweep don't take minutes each.
     pub async fn take_within(

@@ -44,6 +44,11 @@ fn engine() -> Result<Environment<'static>> {
     // HTML-escape `.html` templates (the default), and keep Markdown table
     // cells on one line with their pipes escaped.
     env.add_filter("cell", |s: String| s.replace('|', "\\|").replace('\n', " "));
+    // The one noise threshold, as the pages state it.
+    env.add_global(
+        "significant",
+        crate::format::factor(crate::stats::SIGNIFICANT),
+    );
     for (name, text) in [
         ("index.html", INDEX),
         ("summary.md", SUMMARY),

@@ -125,11 +125,16 @@ pub struct DeleteCost {
 pub struct AblationCell {
     pub query: String,
     pub dropped: String,
+    /// Median without the index (0 when not timed: `used` is false).
     pub median_ms: f64,
+    /// Median with every index, over the same rounds and parameter rows
+    /// (0 when not timed; in runs before paired rounds, one baseline timed
+    /// once for every cell of the query).
     pub with_all_ms: f64,
     /// `median_ms / with_all_ms`; 1.0 means no change.
     pub slowdown: f64,
-    /// The slowdown's 95% bootstrap interval (absent in older runs).
+    /// The slowdown's 95% bootstrap interval (absent in older runs): over
+    /// paired rounds when `rounds` is set.
     #[serde(default)]
     pub slowdown_ci: Option<Interval>,
     /// Whether the query's plan with every index used the dropped one (only
@@ -137,6 +142,36 @@ pub struct AblationCell {
     pub used: bool,
     /// Whether the plan changed at all when the index was dropped.
     pub plan_changed: bool,
+    /// Paired rounds the cell was timed over, each timing both sides on the
+    /// same parameter rows, in alternating order; 0 when not timed, and in
+    /// runs before paired rounds.
+    #[serde(default)]
+    pub rounds: usize,
+}
+
+impl AblationCell {
+    /// A query whose plan did not use the dropped index: not timed.
+    pub fn unaffected(query: &str, dropped: &str) -> AblationCell {
+        AblationCell {
+            query: query.to_string(),
+            dropped: dropped.to_string(),
+            median_ms: 0.0,
+            with_all_ms: 0.0,
+            slowdown: 1.0,
+            slowdown_ci: None,
+            used: false,
+            plan_changed: false,
+            rounds: 0,
+        }
+    }
+
+    /// The slowdown's interval, which every verdict on it reads
+    /// ([`Interval::verdict`]); for an older run without one, the point as
+    /// an interval of no width.
+    pub fn interval(&self) -> Interval {
+        self.slowdown_ci
+            .unwrap_or_else(|| Interval::exact(self.slowdown))
+    }
 }
 
 /// Latency at one scale.

@@ -44,11 +44,6 @@ pub use queries::*;
 pub use rehearsal::*;
 pub use run::*;
 
-/// A leave-one-out slowdown below this is noise. Criterion calls changes under
-/// 1% noise and also demands significance; 40 in-process samples are noisier,
-/// so the bar here is 5%.
-pub const NOISE: f64 = 0.05;
-
 /// Version of this file's layout; bumped on every change to it.
 ///
 /// - 1: index states as criterion ids (`without_012_indexes`), finding kinds

@@ -1,13 +1,15 @@
 //! The leave-one-out heatmap: each query's slowdown with each index dropped
 //! alone, with its 95% interval where measured. Column headers are short
 //! names (full name on hover and in the legend); the number is always
-//! printed and the colour only repeats the verdict.
+//! printed and the colour only repeats the verdict, which is the
+//! interval's ([`crate::stats::Interval::verdict`], as everywhere).
 
 use serde::Serialize;
 
 use super::words::verdict_word;
 use crate::format::{factor, ms};
-use crate::results::{AblationCell, Results, NOISE};
+use crate::results::{AblationCell, Results};
+use crate::stats::Verdict;
 
 #[derive(Debug, Serialize)]
 pub struct Heatmap {
@@ -112,30 +114,30 @@ fn cell(q: &str, i: &str, c: Option<&AblationCell>) -> HeatCell {
             title: format!("{q} does not use {i}"),
         };
     };
-    let (ci, verdict) = match &c.slowdown_ci {
-        Some(ci) => (
-            format!("[{}–{}]", factor(ci.low), factor(ci.high)),
-            verdict_word(ci, "slower", "faster"),
-        ),
-        None if c.slowdown < 1.0 + NOISE => ("no interval".into(), "within noise"),
-        None => ("no interval".into(), ""),
+    let interval = c.interval();
+    let verdict = verdict_word(&interval, "slower", "faster");
+    let ci = match &c.slowdown_ci {
+        Some(ci) => format!("[{}–{}]", factor(ci.low), factor(ci.high)),
+        None => "no interval".into(),
     };
     HeatCell {
         text: factor(c.slowdown),
         ci,
         verdict: verdict.into(),
-        level: if verdict == "within noise" || c.slowdown < 1.0 + NOISE {
-            "low"
-        } else if c.slowdown < 2.0 {
-            "mid"
-        } else {
-            "high"
+        level: match interval.verdict() {
+            Verdict::Higher if c.slowdown >= 2.0 => "high",
+            Verdict::Higher => "mid",
+            Verdict::Lower | Verdict::WithinNoise => "low",
         }
         .into(),
         title: format!(
-            "{q} without {i}: {} (all indexes {}){}",
+            "{q} without {i}: {} (all indexes {}{}){}",
             ms(c.median_ms),
             ms(c.with_all_ms),
+            match c.rounds {
+                0 => String::new(),
+                n => format!(", paired over {n} rounds"),
+            },
             if c.plan_changed { ", plan changed" } else { "" }
         ),
     }
@@ -166,12 +168,14 @@ mod tests {
             }),
             used: true,
             plan_changed: false,
+            rounds: 10,
         };
         let v = cell("q", "i", Some(&c));
         assert_eq!(
             (v.verdict.as_str(), v.level.as_str()),
             ("within noise", "low")
         );
+        assert!(v.title.contains("paired over 10 rounds"), "{}", v.title);
         c.slowdown = 3.0;
         c.slowdown_ci = Some(Interval {
             point: 3.0,
@@ -183,5 +187,27 @@ mod tests {
             (v.text.as_str(), v.verdict.as_str(), v.level.as_str()),
             ("3.00×", "slower", "high")
         );
+    }
+
+    #[test]
+    fn a_cell_without_an_interval_is_judged_by_the_one_threshold() {
+        // An older run's cell: no interval, so its point is judged as an
+        // interval of no width, by the same 1.10× as every other verdict.
+        let c = |slowdown: f64| AblationCell {
+            slowdown,
+            median_ms: slowdown,
+            with_all_ms: 1.0,
+            used: true,
+            ..AblationCell::unaffected("q", "i")
+        };
+        let v = cell("q", "i", Some(&c(1.07)));
+        assert_eq!(
+            (v.ci.as_str(), v.verdict.as_str(), v.level.as_str()),
+            ("no interval", "within noise", "low")
+        );
+        let v = cell("q", "i", Some(&c(1.5)));
+        assert_eq!((v.verdict.as_str(), v.level.as_str()), ("slower", "mid"));
+        let v = cell("q", "i", Some(&AblationCell::unaffected("q", "i")));
+        assert_eq!((v.text.as_str(), v.level.as_str()), ("–", "none"));
     }
 }

@@ -196,6 +196,12 @@ mod tests {
     use crate::results::Action;
 
     #[test]
+    fn the_noise_rule_states_the_one_threshold() {
+        let under = format!("stays under {})", factor(crate::stats::SIGNIFICANT));
+        assert!(RULES[2].contains(&under), "{}", RULES[2]);
+    }
+
+    #[test]
     fn a_replacement_names_the_wider_index() {
         let v = recommendation(&Recommendation {
             index: "Conversation_status_idx".into(),
