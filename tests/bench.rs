@@ -262,7 +262,11 @@ async fn index_costs_are_measured_for_every_index() {
     let hot = hot.expect("the lab catalogue's update workload was not found");
     for c in &costs {
         // Both of 012's tables have a catalogue write inserting into them.
-        assert_eq!(c.insert_workload.as_deref(), Some("new_conversation"), "{c:?}");
+        assert_eq!(
+            c.insert_workload.as_deref(),
+            Some("new_conversation"),
+            "{c:?}"
+        );
     }
     // With none of 012's indexes, the second and third update of a row find
     // room on its new page and are HOT; with them, status and assignee are

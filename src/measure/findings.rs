@@ -20,8 +20,8 @@ pub fn findings(r: &Results, m: &Migration) -> Vec<Finding> {
             kind: FindingKind::Lock,
             index: None,
             message: format!(
-                "applying {} holds its locks for {:.0} ms at scale {}: ALTER TABLE takes ACCESS EXCLUSIVE on the altered tables and every CREATE INDEX a SHARE lock, all kept until COMMIT",
-                m.name, mc.lock_held_ms, r.scale
+                "applying {} holds its locks for {:.0} ms {}: ALTER TABLE takes ACCESS EXCLUSIVE on the altered tables and every CREATE INDEX a SHARE lock, all kept until COMMIT",
+                m.name, mc.lock_held_ms, r.where_measured()
             ),
             evidence: format!(
                 "wall time {:.0} ms; slowest statement {:.0} ms: {}",

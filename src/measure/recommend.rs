@@ -65,7 +65,15 @@ fn recommend(
     if let Some(fk) = only_for(&r.foreign_keys, &ix.name) {
         return line(Action::KeepForForeignKey, None, fk_evidence(fk), 0);
     }
-    if let Some(wide) = m.indexes().iter().find(|b| ix.is_prefix_of(b)) {
+    // A prefix is replaced by the wider index only when some plan uses the
+    // wider one: otherwise the wider one is the index to drop (its own rule
+    // says so), and advising both "replace A with B" and "drop B" would
+    // leave neither.
+    let kept_wide = |b: &&IndexDef| {
+        ix.is_prefix_of(b)
+            && (!users(r, &b.name).is_empty() || only_for(&r.foreign_keys, &b.name).is_some())
+    };
+    if let Some(wide) = m.indexes().iter().find(kept_wide) {
         let evidence = format!(
             "({}) leads {} ({}); {}; {}",
             ix.columns.join(", "),
@@ -79,9 +87,9 @@ fn recommend(
     let with = with_state(r);
     if r.queries.iter().any(|q| q.plan(&with).is_some()) && users(r, &ix.name).is_empty() {
         let evidence = format!(
-            "none of the {} catalogue plans uses it at scale {}; {}",
+            "none of the {} catalogue plans uses it {}; {}",
             r.queries.len(),
-            r.scale,
+            r.where_measured(),
             sizes(r, ix, None)
         );
         return line(Action::Drop, None, evidence, 2);
@@ -317,6 +325,25 @@ mod tests {
             find(&recs, "Message_conversationId_idx").action,
             Action::Keep
         );
+    }
+
+    #[test]
+    fn a_prefix_is_not_replaced_by_a_wider_index_no_plan_uses() {
+        let m = Migration::builtin().unwrap();
+        let mut r = run();
+        r.foreign_keys.clear();
+        let wide = "Conversation_status_assignedTo_idx";
+        let with = with_state(&r);
+        for q in &mut r.queries {
+            for p in q.plans.iter_mut().filter(|p| p.state == with) {
+                p.summary.indexes_used.retain(|i| i != wide);
+            }
+        }
+        assert!(users(&r, wide).is_empty());
+        let recs = recommendations(&r, &m, None);
+        let status = find(&recs, "Conversation_status_idx");
+        assert_ne!(status.action, Action::ReplaceWith, "{}", status.evidence);
+        assert_eq!(find(&recs, wide).action, Action::Drop);
     }
 
     #[test]

@@ -171,6 +171,15 @@ pub struct Results {
 }
 
 impl Results {
+    /// Where the figures were measured, as a sentence ends: `at scale
+    /// small` on data the tool generated, `on this database` on a user's.
+    pub fn where_measured(&self) -> String {
+        match self.database {
+            Some(_) => "on this database".to_string(),
+            None => format!("at scale {}", self.scale),
+        }
+    }
+
     /// Reads a results file of this version or an older one.
     pub fn read(path: &Path) -> Result<Results> {
         let text = std::fs::read_to_string(path).context(path.display())?;

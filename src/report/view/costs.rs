@@ -180,7 +180,8 @@ mod tests {
             ..IndexCost::default()
         };
         let row = row(&c, TimeUnit::Ms);
-        let expected = "not measured: no catalogue write (kind = \"write\") inserts into shop.orders";
+        let expected =
+            "not measured: no catalogue write (kind = \"write\") inserts into shop.orders";
         assert_eq!(row.insert_slowdown, expected);
         assert_eq!(row.inserts, expected);
         assert_eq!(row.wal, expected);
