@@ -93,7 +93,7 @@ impl LoadClient {
             let i = mix.pick(&mut rng);
             let p = &self.prepared[i];
             let row = &p.pool.rows[rng.gen_range(0..p.pool.rows.len())];
-            match tokio::time::timeout(REQUEST_TIMEOUT, p.run_with(&self.client, row)).await {
+            match tokio::time::timeout(REQUEST_TIMEOUT, p.run_counted(&self.client, row)).await {
                 Ok(Ok(_)) => rec[i].latency(slot, counted_from.elapsed()),
                 Ok(Err(e @ Error::UndeclaredWrite { .. })) => return Err(e),
                 Ok(Err(e)) if self.client.is_closed() => return Err(e),
