@@ -1,15 +1,17 @@
 //! `helpdesk-bench load` on the embedded cluster at scale tiny, run as a
 //! user runs it: every (query, state, clients) point is recorded with sane
-//! percentiles and a histogram file, and `--rate` measures latency from
-//! each request's intended start.
+//! percentiles and a histogram file, `--rate` measures latency from each
+//! request's intended start, and a read counted by its command tag counts
+//! the rows the application would fetch.
 
 pub mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{run, stderr, stdout, TempDir};
+use common::{fixture, run, seeded_tiny, stderr, stdout, TempDir};
+use helpdesk_bench::queries::{Catalogue, ParamPool, Prepared};
 use helpdesk_bench::results::{LoadMode, LoadPoint, Results};
-use helpdesk_bench::schema::IndexState;
+use helpdesk_bench::schema::{IndexState, MigrationChain};
 
 /// Two reads and a write of the real catalogue, weighted evenly, so every
 /// query gets requests even in a one-second point.
@@ -333,4 +335,28 @@ fn a_load_where_every_request_fails_is_an_error() {
         !dir.join("reports").join("latest").exists(),
         "no report of zeros"
     );
+}
+
+/// `load` counts a read's rows by the server's command tag instead of
+/// decoding them (`Prepared::run_counted`): for every read of the
+/// catalogue, with its sampled parameters, the count is the number of
+/// rows the same request fetches.
+#[tokio::test]
+async fn a_read_counted_by_its_tag_counts_the_rows_it_fetches() {
+    let db = seeded_tiny("counted").await;
+    let client = db.endpoint.connect().await.unwrap();
+    let chain = MigrationChain::builtin().unwrap();
+    let catalogue = Catalogue::load(Some(&fixture("queries.toml")), &chain).unwrap();
+    let mut fetched_in_all = 0;
+    for q in catalogue.reads() {
+        let pool = ParamPool::sample(&client, q).await.unwrap();
+        let p = Prepared::new(&client, q, pool).await.unwrap();
+        for row in p.pool.rows.iter().take(5) {
+            let fetched = p.run_with(&client, row).await.unwrap();
+            let counted = p.run_counted(&client, row).await.unwrap();
+            assert_eq!(counted, fetched, "{} with {row:?}", q.name);
+            fetched_in_all += fetched;
+        }
+    }
+    assert!(fetched_in_all > 0, "the reads fetched no rows at all");
 }
