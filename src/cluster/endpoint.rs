@@ -426,6 +426,30 @@ mod tests {
     }
 
     #[test]
+    fn only_one_socket_directory_without_required_tls_is_a_unix_socket() {
+        let socket = |url: &str| Endpoint::from_url(url).unwrap().unix_socket();
+        assert_eq!(
+            socket("host=/run/postgresql port=5433 user=u"),
+            Some(PathBuf::from("/run/postgresql/.s.PGSQL.5433"))
+        );
+        assert_eq!(
+            socket("host=/tmp user=u"),
+            Some(PathBuf::from("/tmp/.s.PGSQL.5432"))
+        );
+        assert_eq!(socket("postgres://u@db.example/app"), None, "TCP");
+        assert_eq!(
+            socket("host=/tmp user=u sslmode=require"),
+            None,
+            "TLS required"
+        );
+        assert_eq!(
+            socket("host=/tmp,/run/postgresql user=u"),
+            None,
+            "a host list"
+        );
+    }
+
+    #[test]
     fn describes_without_password() {
         let e = Endpoint::from_url("postgres://alice:s3cret@db.example:6543/app").unwrap();
         assert_eq!(e.describe(), "alice@db.example:6543/app");
