@@ -1,15 +1,19 @@
 //! `helpdesk-bench load` on the embedded cluster at scale tiny, run as a
 //! user runs it: every (query, state, clients) point is recorded with sane
-//! percentiles and a histogram file, and `--rate` measures latency from
-//! each request's intended start.
+//! percentiles and a histogram file, `--rate` measures latency from each
+//! request's intended start, a read counted by its command tag counts
+//! the rows the application would fetch, also on a session that drops its
+//! rows unread, and every request counted is one the server ran.
 
 pub mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{run, stderr, stdout, TempDir};
+use common::{fixture, run, seeded_tiny, stderr, stdout, TempDir};
+use helpdesk_bench::load::wire;
+use helpdesk_bench::queries::{Catalogue, ParamPool, Prepared};
 use helpdesk_bench::results::{LoadMode, LoadPoint, Results};
-use helpdesk_bench::schema::IndexState;
+use helpdesk_bench::schema::{IndexState, MigrationChain};
 
 /// Two reads and a write of the real catalogue, weighted evenly, so every
 /// query gets requests even in a one-second point.
@@ -334,5 +338,158 @@ fn a_load_where_every_request_fails_is_an_error() {
     assert!(
         !dir.join("reports").join("latest").exists(),
         "no report of zeros"
+    );
+}
+
+/// `load` counts a read's rows by the server's command tag instead of
+/// decoding them (`Prepared::run_counted`): for every read of the
+/// catalogue, with its sampled parameters, the count is the number of
+/// rows the same request fetches.
+#[tokio::test]
+async fn a_read_counted_by_its_tag_counts_the_rows_it_fetches() {
+    let db = seeded_tiny("counted").await;
+    let client = db.endpoint.connect().await.unwrap();
+    let chain = MigrationChain::builtin().unwrap();
+    let catalogue = Catalogue::load(Some(&fixture("queries.toml")), &chain).unwrap();
+    let mut fetched_in_all = 0;
+    for q in catalogue.reads() {
+        let pool = ParamPool::sample(&client, q).await.unwrap();
+        let p = Prepared::new(&client, q, pool).await.unwrap();
+        for row in p.pool.rows.iter().take(5) {
+            let fetched = p.run_with(&client, row).await.unwrap();
+            let counted = p.run_counted(&client, row).await.unwrap();
+            assert_eq!(counted, fetched, "{} with {row:?}", q.name);
+            fetched_in_all += fetched;
+        }
+    }
+    assert!(fetched_in_all > 0, "the reads fetched no rows at all");
+}
+
+/// A load session over the embedded cluster's Unix-domain socket drops its
+/// answers' rows before tokio-postgres reads them once switched
+/// (`load::wire`), and a read counted by its command tag there still counts
+/// the rows the same request fetches on an ordinary session.
+#[tokio::test]
+async fn a_session_that_drops_its_rows_still_counts_them() {
+    let db = seeded_tiny("wire").await;
+    let plain = db.endpoint.connect().await.unwrap();
+    let (client, _cancel, rows) = wire::connect(&db.endpoint).await.unwrap();
+    assert!(
+        rows.drops_rows(),
+        "the cluster is reached through its socket"
+    );
+    let chain = MigrationChain::builtin().unwrap();
+    let catalogue = Catalogue::load(Some(&fixture("queries.toml")), &chain).unwrap();
+    let mut pairs = Vec::new();
+    for q in catalogue.reads() {
+        let pool = ParamPool::sample(&plain, q).await.unwrap();
+        let on_plain = Prepared::new(&plain, q, pool.clone()).await.unwrap();
+        pairs.push((on_plain, Prepared::new(&client, q, pool).await.unwrap()));
+    }
+    rows.skip_rows();
+    let mut fetched_in_all = 0;
+    for (on_plain, on_wire) in &pairs {
+        for row in on_plain.pool.rows.iter().take(5) {
+            let fetched = on_plain.run_with(&plain, row).await.unwrap();
+            let counted = on_wire.run_counted(&client, row).await.unwrap();
+            assert_eq!(counted, fetched, "{} with {row:?}", on_plain.query.name);
+            fetched_in_all += fetched;
+        }
+    }
+    assert!(fetched_in_all > 0, "the reads fetched no rows at all");
+    let series = "SELECT generate_series(1, 3)";
+    assert!(
+        client.query(series, &[]).await.unwrap().is_empty(),
+        "rows dropped"
+    );
+    assert_eq!(client.execute(series, &[]).await.unwrap(), 3, "and counted");
+}
+
+/// A read that scans `Message_createdAt_idx` once per request.
+const NEWEST: &str = r#"
+[[query]]
+name = "newest"
+screen = "activity feed"
+weight = 1
+sql = 'SELECT id, "createdAt" FROM "Message" ORDER BY "createdAt" DESC LIMIT 50'
+"#;
+
+/// Every request `load` reports was answered by the server once, no more,
+/// no fewer: over its dropped-rows sessions, the index scans the server
+/// counts on the one index the read uses equal the requests recorded.
+#[tokio::test]
+async fn the_requests_load_counts_are_the_ones_the_server_ran() {
+    let db = seeded_tiny("load_requests").await;
+    let c = db.endpoint.connect().await.unwrap();
+    let scans = "SELECT coalesce(sum(idx_scan), 0)::int8 FROM pg_stat_user_indexes \
+                 WHERE indexrelname = 'Message_createdAt_idx'";
+    let before = common::scalar(&c, scans).await;
+    let dir = TempDir::new("load-requests");
+    let catalogue = dir.join("newest.toml");
+    std::fs::write(&catalogue, NEWEST).unwrap();
+    let out = std::process::Command::new(common::bin())
+        .args([
+            "load",
+            "--url",
+            &db.url(),
+            "--catalogue",
+            catalogue.to_str().unwrap(),
+        ])
+        .args(["--clients", "2", "--duration", "1s", "--reports", dir.arg()])
+        .env_remove(helpdesk_bench::cluster::URL_ENV)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let results = Results::read(&dir.join("latest").join("results.json")).unwrap();
+    let requests: u64 = results
+        .load
+        .unwrap()
+        .points
+        .iter()
+        .map(|p| p.requests)
+        .sum();
+    assert!(requests > 100, "{requests} requests");
+    // The clients' backends report their scans as they exit.
+    let limit = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut ran = 0;
+    while std::time::Instant::now() < limit {
+        ran = (common::scalar(&c, scans).await - before) as u64;
+        if ran >= requests {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        ran, requests,
+        "scans the server ran vs requests load counted"
+    );
+}
+
+/// Ctrl-C cancels a statement running on a session opened over a socket of
+/// its own (`load::wire`): the cancel request goes to the same Unix-domain
+/// socket, and the statement ends with `query_canceled`.
+#[tokio::test]
+async fn a_session_over_its_own_socket_is_cancelled_on_ctrl_c() {
+    let db = seeded_tiny("wire_cancel").await;
+    let (client, _cancel, rows) = wire::connect(&db.endpoint).await.unwrap();
+    assert!(
+        rows.drops_rows(),
+        "the cluster is reached through its socket"
+    );
+    let sleeping = tokio::spawn(async move { client.execute("SELECT pg_sleep(60)", &[]).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        helpdesk_bench::cluster::cancel_all().await >= 1,
+        "a cancel was sent"
+    );
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), sleeping)
+        .await
+        .expect("the statement ended soon after the cancel")
+        .unwrap();
+    let e = ended.expect_err("the statement was cancelled");
+    assert_eq!(
+        e.code(),
+        Some(&tokio_postgres::error::SqlState::QUERY_CANCELED),
+        "{e}"
     );
 }

@@ -5,17 +5,29 @@
 //! enough: a backend queued behind another session's lock only notices a
 //! vanished client at its next check.
 
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use postgres_native_tls::MakeTlsConnector;
-use tokio_postgres::CancelToken;
+use tokio_postgres::{CancelToken, NoTls};
 
 /// How long one cancel request may take before the tool gives up on it.
 const CANCEL_TIMEOUT: Duration = Duration::from_secs(2);
 
-static TOKENS: Mutex<Vec<(u64, CancelToken, MakeTlsConnector)>> = Mutex::new(Vec::new());
+static TOKENS: Mutex<Vec<(u64, CancelToken, Route)>> = Mutex::new(Vec::new());
 static NEXT: Mutex<u64> = Mutex::new(0);
+
+/// How a cancel request reaches the server.
+#[derive(Clone)]
+pub(crate) enum Route {
+    /// Connecting as the session did, from its settings (with TLS when
+    /// they ask for it).
+    Settings(MakeTlsConnector),
+    /// Over the Unix-domain socket at this path: a session opened over a
+    /// stream of its own keeps no settings to connect with.
+    Unix(PathBuf),
+}
 
 /// Keeps a session's cancel token registered until dropped.
 #[derive(Debug)]
@@ -28,13 +40,13 @@ impl Drop for Registration {
 }
 
 /// Registers a session for [`cancel_all`].
-pub(crate) fn register(token: CancelToken, tls: MakeTlsConnector) -> Registration {
+pub(crate) fn register(token: CancelToken, route: Route) -> Registration {
     let id = {
         let mut next = lock(&NEXT);
         *next += 1;
         *next
     };
-    lock(&TOKENS).push((id, token, tls));
+    lock(&TOKENS).push((id, token, route));
     Registration(id)
 }
 
@@ -43,17 +55,33 @@ pub(crate) fn register(token: CancelToken, tls: MakeTlsConnector) -> Registratio
 pub async fn cancel_all() -> usize {
     let tokens: Vec<_> = lock(&TOKENS)
         .iter()
-        .map(|(_, t, tls)| (t.clone(), tls.clone()))
+        .map(|(_, t, route)| (t.clone(), route.clone()))
         .collect();
     let mut done = 0;
-    for (token, tls) in tokens {
-        match tokio::time::timeout(CANCEL_TIMEOUT, token.cancel_query(tls)).await {
+    for (token, route) in tokens {
+        match tokio::time::timeout(CANCEL_TIMEOUT, send(&token, route)).await {
             Ok(Ok(())) => done += 1,
             Ok(Err(e)) => tracing::warn!("cancel request failed: {e}"),
             Err(_) => tracing::warn!("cancel request timed out"),
         }
     }
     done
+}
+
+/// Sends one cancel request along its route.
+async fn send(token: &CancelToken, route: Route) -> std::result::Result<(), String> {
+    match route {
+        Route::Settings(tls) => token.cancel_query(tls).await.map_err(|e| e.to_string()),
+        Route::Unix(path) => {
+            let socket = tokio::net::UnixStream::connect(&path)
+                .await
+                .map_err(|e| format!("connecting to {}: {e}", path.display()))?;
+            token
+                .cancel_query_raw(socket, NoTls)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -3,6 +3,7 @@
 //! for it, builds deadpool pools, and turns connection failures into errors
 //! that say what to do. Passwords never appear in anything it prints.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,10 +11,12 @@ use deadpool_postgres::{
     Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime, TimeoutType,
 };
 use postgres_native_tls::MakeTlsConnector;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::UnixStream;
 use tokio::sync::OnceCell;
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::Client;
+use tokio_postgres::{Client, NoTls};
 
 use super::version::{self, ServerVersion};
 use crate::error::{chain, Error, Result, Wrap};
@@ -178,6 +181,18 @@ impl Endpoint {
             .await
             .map_err(|_| self.timeout_error(after))?
             .map_err(|e| self.connect_error(e))?;
+        self.drive(conn);
+        self.check_version(&client).await?;
+        Ok(client)
+    }
+
+    /// Runs a connection's driver on the current tokio runtime.
+    fn drive<F>(&self, conn: F)
+    where
+        F: std::future::Future<Output = std::result::Result<(), tokio_postgres::Error>>
+            + Send
+            + 'static,
+    {
         let target = self.describe();
         tokio::spawn(async move {
             // A failure here also fails the query in flight, which reports
@@ -186,15 +201,66 @@ impl Endpoint {
                 tracing::debug!(%target, error = %chain(&e), "connection closed with an error");
             }
         });
+    }
+
+    /// The server's Unix-domain socket (`dir/.s.PGSQL.port`, the file libpq
+    /// connects to), when the settings name one host, a socket directory,
+    /// as the embedded cluster's do, and do not require TLS.
+    pub fn unix_socket(&self) -> Option<PathBuf> {
+        let [Host::Unix(dir)] = self.config.get_hosts() else {
+            return None;
+        };
+        if self.wants_tls() {
+            return None;
+        }
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        Some(dir.join(format!(".s.PGSQL.{port}")))
+    }
+
+    /// Opens one session over the server's Unix-domain socket
+    /// ([`Endpoint::unix_socket`]), through `wrap` (a stream that sees
+    /// every byte of the session); cancellable like
+    /// [`Endpoint::connect_cancellable`]. `None` when the server is not
+    /// reached through such a socket.
+    pub async fn connect_unix<S>(
+        &self,
+        wrap: impl FnOnce(UnixStream) -> S,
+    ) -> Result<Option<(Client, super::cancel::Registration)>>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Some(path) = self.unix_socket() else {
+            return Ok(None);
+        };
+        let after = self.connect_timeout();
+        let connect = async {
+            let socket = UnixStream::connect(&path)
+                .await
+                .map_err(|e| Error::Unreachable {
+                    target: self.describe(),
+                    reason: e.to_string(),
+                })?;
+            self.config
+                .connect_raw(wrap(socket), NoTls)
+                .await
+                .map_err(|e| self.connect_error(e))
+        };
+        let (client, conn) = tokio::time::timeout(after, connect)
+            .await
+            .map_err(|_| self.timeout_error(after))??;
+        self.drive(conn);
         self.check_version(&client).await?;
-        Ok(client)
+        let route = super::cancel::Route::Unix(path);
+        let reg = super::cancel::register(client.cancel_token(), route);
+        Ok(Some((client, reg)))
     }
 
     /// Opens one connection whose running statement [`super::cancel_all`]
     /// cancels on Ctrl-C, for as long as the registration lives.
     pub async fn connect_cancellable(&self) -> Result<(Client, super::cancel::Registration)> {
         let client = self.connect().await?;
-        let reg = super::cancel::register(client.cancel_token(), self.tls.clone());
+        let route = super::cancel::Route::Settings(self.tls.clone());
+        let reg = super::cancel::register(client.cancel_token(), route);
         Ok((client, reg))
     }
 
@@ -356,6 +422,30 @@ mod tests {
         assert!(
             !hint.contains("sslmode"),
             "no TLS over a unix socket: {hint}"
+        );
+    }
+
+    #[test]
+    fn only_one_socket_directory_without_required_tls_is_a_unix_socket() {
+        let socket = |url: &str| Endpoint::from_url(url).unwrap().unix_socket();
+        assert_eq!(
+            socket("host=/run/postgresql port=5433 user=u"),
+            Some(PathBuf::from("/run/postgresql/.s.PGSQL.5433"))
+        );
+        assert_eq!(
+            socket("host=/tmp user=u"),
+            Some(PathBuf::from("/tmp/.s.PGSQL.5432"))
+        );
+        assert_eq!(socket("postgres://u@db.example/app"), None, "TCP");
+        assert_eq!(
+            socket("host=/tmp user=u sslmode=require"),
+            None,
+            "TLS required"
+        );
+        assert_eq!(
+            socket("host=/tmp,/run/postgresql user=u"),
+            None,
+            "a host list"
         );
     }
 

@@ -15,6 +15,7 @@ mod client;
 mod mix;
 mod record;
 mod restore;
+pub mod wire;
 mod workers;
 
 use std::path::{Path, PathBuf};
@@ -204,9 +205,11 @@ struct Setup {
 }
 
 /// Client `i` of the point: connected, its timeouts set, read-only but
-/// for the writes' own transactions, and every query of the mix prepared.
+/// for the writes' own transactions, every query of the mix prepared, and
+/// from then on its answers' rows dropped unread where the socket allows
+/// ([`wire`]): requests are counted by their command tags.
 async fn connect(s: Arc<Setup>, i: usize) -> Result<LoadClient> {
-    let (client, cancel) = s.db.connect_cancellable().await?;
+    let (client, cancel, rows) = wire::connect(&s.db).await?;
     // Read-only by default, so every read is, writes or not: a write opens
     // its own `BEGIN READ WRITE`.
     let settings = format!(
@@ -223,6 +226,7 @@ async fn connect(s: Arc<Setup>, i: usize) -> Result<LoadClient> {
     for (q, pool) in s.queries.iter().zip(&s.pools) {
         prepared.push(Prepared::new(&client, q, pool.clone()).await?);
     }
+    rows.skip_rows();
     Ok(LoadClient {
         client,
         cancel,
