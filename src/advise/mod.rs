@@ -282,28 +282,13 @@ async fn finish(
     let m = &chain.under_test;
     let reqs: Vec<&ForeignKey> = fks.iter().filter(|f| f.served_by.is_empty()).collect();
     let (budget, choice) = choose(lab, m, catalogue, &reqs, &cands, &mut ms)?;
-    let defs =
-        |ix: &[usize]| -> Vec<IndexDef> { ix.iter().map(|&i| cands[i].def.clone()).collect() };
-    let selected = defs(&choice.chosen);
-    let list = |d: &[IndexDef]| {
-        d.iter()
-            .map(|d| d.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    note(format!(
-        "selected: {} ({} sets within noise of the best, this the smallest)",
-        list(&selected),
-        choice.within_noise
-    ));
+    let selected: Vec<IndexDef> = choice
+        .chosen
+        .iter()
+        .map(|&i| cands[i].def.clone())
+        .collect();
     let alternatives = assemble::alternatives(&choice, &cands);
-    for a in &alternatives {
-        note(format!(
-            "within noise of it: adds {}, lacks {}",
-            or_none(&a.adds),
-            or_none(&a.lacks)
-        ));
-    }
+    note_selection(&selected, &choice, &alternatives, note);
     note(format!(
         "measuring {}'s own set and the suggested set, each whole",
         m.name
@@ -325,32 +310,14 @@ async fn finish(
         budget,
     };
     let w = whole::measure(lab, inputs, &mut ms.updates, &ms.hot_none, note).await?;
+    let geomean = w.geomean();
     let chosen = w.set;
     for c in ms.candidates.iter_mut() {
         c.chosen = chosen.iter().any(|d| d.name == c.name);
     }
-    let change = Change {
-        drop: own_defs
-            .iter()
-            .filter(|d| !chosen.iter().any(|c| c.name == d.name))
-            .cloned()
-            .collect(),
-        create: chosen
-            .iter()
-            .filter(|c| m.index(&c.name).is_none())
-            .cloned()
-            .collect(),
-    };
+    let change = change(m, &chosen);
     let rows = assemble::side_by_side(&w.pairs);
-    let reads: Vec<(&[f64], &[f64], usize)> = w
-        .pairs
-        .iter()
-        .map(|p| (p.b.samples.as_slice(), p.a.samples.as_slice(), p.per_round))
-        .collect();
-    let geomean = (!reads.is_empty()).then(|| paired::paired_geomean(&reads));
-    let (mut own_set, mut sug_set) = (w.own, w.sug);
-    own_set.queries = w.pairs.iter().map(|p| p.b.row.clone()).collect();
-    sug_set.queries = w.pairs.iter().map(|p| p.a.row.clone()).collect();
+    let (own_set, sug_set) = (w.own, w.sug);
     let advice = Advice {
         budget_bytes: budget,
         budget_source: match lab.o.size_budget {
@@ -385,6 +352,45 @@ async fn finish(
         wall_s: 0.0,
     };
     Ok((advice, change))
+}
+
+/// The selection and the sets within noise of it, as progress lines.
+fn note_selection(
+    selected: &[IndexDef],
+    choice: &select::Choice,
+    alternatives: &[crate::results::Alternative],
+    note: &dyn Fn(String),
+) {
+    let names: Vec<String> = selected.iter().map(|d| d.name.clone()).collect();
+    note(format!(
+        "selected: {} ({} sets within noise of the best, this the smallest)",
+        names.join(", "),
+        choice.within_noise
+    ));
+    for a in alternatives {
+        note(format!(
+            "within noise of it: adds {}, lacks {}",
+            or_none(&a.adds),
+            or_none(&a.lacks)
+        ));
+    }
+}
+
+/// From the migration's own indexes to `chosen`: what to drop and create.
+fn change(m: &crate::schema::Migration, chosen: &[IndexDef]) -> Change {
+    Change {
+        drop: m
+            .indexes()
+            .iter()
+            .filter(|d| !chosen.iter().any(|c| c.name == d.name))
+            .cloned()
+            .collect(),
+        create: chosen
+            .iter()
+            .filter(|c| m.index(&c.name).is_none())
+            .cloned()
+            .collect(),
+    }
 }
 
 fn or_none(v: &[String]) -> String {

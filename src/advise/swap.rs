@@ -97,110 +97,148 @@ pub fn decide(reads: &[Check<'_>], l: &Limits<'_>) -> Decision {
 
 /// The swap that fixes `c`, or why there is none.
 fn propose(c: &Check<'_>, reads: &[Check<'_>], l: &Limits<'_>) -> Result<Proposal, String> {
-    let in_set = |x: &String| l.set.contains(x);
     let slower_by = format!(
         "{} was {} slower with the suggested set than with {}'s",
         c.query,
         factor(1.0 / c.speedup.point.max(1e-12)),
         l.migration_name
     );
-    // The migration's own indexes its plan used that the set lacks.
-    let missing: Vec<String> = c
-        .migration_used
-        .iter()
-        .filter(|x| l.migration.contains(x) && !in_set(x))
-        .cloned()
-        .collect();
-    // The set's indexes the read's plan took instead.
-    let instead: Vec<String> = c
-        .suggested_used
-        .iter()
-        .filter(|x| in_set(x) && !c.migration_used.contains(x))
-        .cloned()
-        .collect();
-    let used_elsewhere = |x: &String| -> Vec<&str> {
-        reads
-            .iter()
-            .filter(|o| o.query != c.query && o.suggested_used.contains(x))
-            .map(|o| o.query)
-            .collect()
-    };
+    let r = Responsible::of(c, l);
     let free = |x: &&String| !l.protected.contains(*x) && !l.added.contains(*x);
-    let back: Vec<String> = missing
+    let back: Vec<String> = r
+        .missing
         .iter()
         .filter(|x| !l.removed.contains(*x))
         .cloned()
         .collect();
     if !back.is_empty() {
-        let out: Vec<String> = instead
+        let out: Vec<String> = r
+            .instead
             .iter()
             .filter(free)
-            .filter(|x| used_elsewhere(x).is_empty())
+            .filter(|x| used_elsewhere(c, reads, x).is_empty())
             .cloned()
             .collect();
-        let mut reason = format!(
-            "{slower_by}: {}'s plan used {}, which the suggestion had dropped; put back",
-            l.migration_name,
-            back.join(", ")
-        );
-        if !out.is_empty() {
-            reason.push_str(&format!(
-                "; {}, which the read's plan took instead and no other read's plan uses, taken out",
-                out.join(", ")
-            ));
-        }
-        return Ok(Proposal {
-            query: c.query.to_string(),
-            added: back,
-            removed: out,
-            reason,
-        });
+        return Ok(put_back(c, l, &slower_by, back, out));
     }
-    let out: Vec<String> = instead.iter().filter(free).cloned().collect();
-    if missing.is_empty() && !out.is_empty() {
-        let took = if c.migration_used.is_empty() {
-            "a plan without an index".to_string()
-        } else {
-            c.migration_used.join(", ")
-        };
-        let mut reason = format!(
-            "{slower_by}: the planner took {} for it over {took}, which the set also has; taken out",
-            out.join(", ")
-        );
-        let others: BTreeSet<&str> = out.iter().flat_map(used_elsewhere).collect();
-        if !others.is_empty() {
-            reason.push_str(&format!(
-                " (also used by {}: measured again)",
-                others.into_iter().collect::<Vec<_>>().join(", ")
-            ));
-        }
-        return Ok(Proposal {
-            query: c.query.to_string(),
-            added: Vec::new(),
-            removed: out,
-            reason,
-        });
+    let out: Vec<String> = r.instead.iter().filter(free).cloned().collect();
+    if r.missing.is_empty() && !out.is_empty() {
+        return Ok(take_out(c, reads, &slower_by, out));
     }
-    Err(if missing.is_empty() && instead.is_empty() {
-        format!(
-            "{slower_by}, with the same indexes in both plans ({}): no index is responsible, so none was swapped",
-            if c.suggested_used.is_empty() {
-                "none".to_string()
-            } else {
-                c.suggested_used.join(", ")
-            }
-        )
-    } else {
-        format!(
-            "{slower_by}; the index responsible ({}) was already swapped, or is the only one leading with a foreign key's columns, so it stays",
-            missing
+    Err(why_none(c, &r, &slower_by))
+}
+
+/// The indexes that can be responsible for a slower read.
+struct Responsible {
+    /// The migration's own indexes its plan used that the set lacks.
+    missing: Vec<String>,
+    /// The set's indexes the read's plan took instead.
+    instead: Vec<String>,
+}
+
+impl Responsible {
+    fn of(c: &Check<'_>, l: &Limits<'_>) -> Responsible {
+        let in_set = |x: &String| l.set.contains(x);
+        Responsible {
+            missing: c
+                .migration_used
                 .iter()
-                .chain(&instead)
+                .filter(|x| l.migration.contains(x) && !in_set(x))
                 .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    })
+                .collect(),
+            instead: c
+                .suggested_used
+                .iter()
+                .filter(|x| in_set(x) && !c.migration_used.contains(x))
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
+/// The other reads whose plan with the set uses `x`.
+fn used_elsewhere<'a>(c: &Check<'_>, reads: &'a [Check<'_>], x: &String) -> Vec<&'a str> {
+    reads
+        .iter()
+        .filter(|o| o.query != c.query && o.suggested_used.contains(x))
+        .map(|o| o.query)
+        .collect()
+}
+
+/// Puts back the migration's indexes in `back`, and takes out `out`.
+fn put_back(
+    c: &Check<'_>,
+    l: &Limits<'_>,
+    slower_by: &str,
+    back: Vec<String>,
+    out: Vec<String>,
+) -> Proposal {
+    let mut reason = format!(
+        "{slower_by}: {}'s plan used {}, which the suggestion had dropped; put back",
+        l.migration_name,
+        back.join(", ")
+    );
+    if !out.is_empty() {
+        reason.push_str(&format!(
+            "; {}, which the read's plan took instead and no other read's plan uses, taken out",
+            out.join(", ")
+        ));
+    }
+    Proposal {
+        query: c.query.to_string(),
+        added: back,
+        removed: out,
+        reason,
+    }
+}
+
+/// Takes out the set's indexes in `out`, which the planner took over what
+/// the migration's plan used (which the set also has).
+fn take_out(c: &Check<'_>, reads: &[Check<'_>], slower_by: &str, out: Vec<String>) -> Proposal {
+    let took = if c.migration_used.is_empty() {
+        "a plan without an index".to_string()
+    } else {
+        c.migration_used.join(", ")
+    };
+    let mut reason = format!(
+        "{slower_by}: the planner took {} for it over {took}, which the set also has; taken out",
+        out.join(", ")
+    );
+    let others: BTreeSet<&str> = out
+        .iter()
+        .flat_map(|x| used_elsewhere(c, reads, x))
+        .collect();
+    if !others.is_empty() {
+        reason.push_str(&format!(
+            " (also used by {}: measured again)",
+            others.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    Proposal {
+        query: c.query.to_string(),
+        added: Vec::new(),
+        removed: out,
+        reason,
+    }
+}
+
+/// Why no swap fixes a slower read.
+fn why_none(c: &Check<'_>, r: &Responsible, slower_by: &str) -> String {
+    if r.missing.is_empty() && r.instead.is_empty() {
+        let used = if c.suggested_used.is_empty() {
+            "none".to_string()
+        } else {
+            c.suggested_used.join(", ")
+        };
+        return format!(
+            "{slower_by}, with the same indexes in both plans ({used}): no index is responsible, so none was swapped"
+        );
+    }
+    let named: Vec<String> = r.missing.iter().chain(&r.instead).cloned().collect();
+    format!(
+        "{slower_by}; the index responsible ({}) was already swapped, or is the only one leading with a foreign key's columns, so it stays",
+        named.join(", ")
+    )
 }
 
 #[cfg(test)]

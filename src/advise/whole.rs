@@ -9,14 +9,15 @@
 use std::collections::BTreeSet;
 
 use super::candidates::Candidate;
-use super::paired::Pair;
+use super::paired::{self, Pair};
 use super::sets::{self, Built, HotSamples, Updates};
-use super::swap::{self, Check, Limits};
+use super::swap::{self, Check, Limits, Proposal};
 use super::Lab;
 use crate::error::Result;
 use crate::format::bytes;
 use crate::results::{ForeignKey, SetMeasure, Swap};
 use crate::schema::IndexDef;
+use crate::stats::Interval;
 
 /// At most this many swaps, each followed by a whole-set measurement.
 pub const MAX_SWAPS: usize = 3;
@@ -25,12 +26,27 @@ pub const MAX_SWAPS: usize = 3;
 pub(crate) struct Whole {
     pub own: SetMeasure,
     pub sug: SetMeasure,
-    /// Per read: `a` the suggested set, `b` the migration's.
+    /// Per read: `a` the suggested set, `b` the migration's (each set's
+    /// `queries` hold its side's rows).
     pub pairs: Vec<Pair>,
     /// The suggested set after the swaps.
     pub set: Vec<IndexDef>,
     pub swaps: Vec<Swap>,
     pub unresolved: Vec<String>,
+}
+
+impl Whole {
+    /// The geometric mean over reads of the paired speed-ups (the
+    /// migration's set's median over the suggested set's), with its
+    /// interval; `None` without reads.
+    pub fn geomean(&self) -> Option<Interval> {
+        let reads: Vec<(&[f64], &[f64], usize)> = self
+            .pairs
+            .iter()
+            .map(|p| (p.b.samples.as_slice(), p.a.samples.as_slice(), p.per_round))
+            .collect();
+        (!reads.is_empty()).then(|| paired::paired_geomean(&reads))
+    }
 }
 
 /// The sets to compare and what a swap may draw on.
@@ -58,7 +74,7 @@ pub(crate) async fn measure(
 ) -> Result<Whole> {
     let own_label = format!("{}'s indexes", x.migration_name);
     let mut built = Built::default();
-    let own = sets::costs(lab, &mut built, &own_label, x.own, upd, none).await?;
+    let mut own = sets::costs(lab, &mut built, &own_label, x.own, upd, none).await?;
     let mut set = x.selected.clone();
     let mut sug = sets::costs(lab, &mut built, "suggested", &set, upd, none).await?;
     let mut pairs = sets::time_whole(
@@ -98,25 +114,8 @@ pub(crate) async fn measure(
             .iter()
             .find(|c| c.query == p.query)
             .expect("the swap's read is measured");
-        let mut swap = Swap {
-            query: p.query.clone(),
-            before: before.speedup,
-            migration_used: before.migration_used.to_vec(),
-            suggested_used: before.suggested_used.to_vec(),
-            added: p.added.clone(),
-            removed: p.removed.clone(),
-            reason: p.reason,
-            after: None,
-        };
-        set.retain(|d| !p.removed.contains(&d.name));
-        for name in &p.added {
-            let def = x
-                .own
-                .iter()
-                .find(|d| &d.name == name)
-                .expect("a swap puts back the migration's own indexes");
-            set.push(def.clone());
-        }
+        let mut swap = record(before, &p);
+        apply(&mut set, &p, x.own);
         swap.reason.push_str(&caveats(&set, &p.added, &x));
         note(format!("swap: {}", swap.reason));
         added.extend(p.added);
@@ -136,6 +135,8 @@ pub(crate) async fn measure(
         swaps.push(swap);
     }
     built.enter(&lab.client, &[]).await?;
+    own.queries = pairs.iter().map(|p| p.b.row.clone()).collect();
+    sug.queries = pairs.iter().map(|p| p.a.row.clone()).collect();
     Ok(Whole {
         own,
         sug,
@@ -144,6 +145,27 @@ pub(crate) async fn measure(
         swaps,
         unresolved,
     })
+}
+
+/// The swap as the advice records it, before the set is measured again.
+fn record(before: &Check<'_>, p: &Proposal) -> Swap {
+    Swap {
+        query: p.query.clone(),
+        before: before.speedup,
+        migration_used: before.migration_used.to_vec(),
+        suggested_used: before.suggested_used.to_vec(),
+        added: p.added.clone(),
+        removed: p.removed.clone(),
+        reason: p.reason.clone(),
+        after: None,
+    }
+}
+
+/// Takes the swap's removed indexes out of `set` and puts its added ones,
+/// all the migration's own, in.
+fn apply(set: &mut Vec<IndexDef>, p: &Proposal, own: &[IndexDef]) {
+    set.retain(|d| !p.removed.contains(&d.name));
+    set.extend(own.iter().filter(|d| p.added.contains(&d.name)).cloned());
 }
 
 fn names(defs: &[IndexDef]) -> Vec<String> {
