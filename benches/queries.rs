@@ -17,8 +17,10 @@ use std::path::PathBuf;
 // Public, as in tests/common: what only the other bench uses is not dead here.
 pub mod common;
 
+use helpdesk_bench::explain::PlanCacheMode;
 use helpdesk_bench::measure::CriterionRun;
 use helpdesk_bench::measure::{parse_production_rows, write_run, RunInput, PRODUCTION_ROWS_ENV};
+use helpdesk_bench::permission::{env_flag, SHOW_PARAMETERS_ENV};
 use helpdesk_bench::queries::Catalogue;
 use helpdesk_bench::schema::MigrationChain;
 
@@ -55,7 +57,11 @@ fn run() -> anyhow::Result<()> {
     let catalogue = Catalogue::from_env(&chain)?;
     let migration = chain.under_test.clone();
     let states = ws.bench_states();
-    common::reads::bench_reads(&mut c, &rt, &ws, &catalogue, &migration, &states)?;
+    let plan_cache = PlanCacheMode::from_env()?;
+    let show_parameters = env_flag(SHOW_PARAMETERS_ENV)?;
+    let captures = common::reads::bench_reads(
+        &mut c, &rt, &ws, &catalogue, &migration, &states, plan_cache,
+    )?;
     c.final_summary();
     if bench_mode {
         let dir = rt.block_on(write_run(&RunInput {
@@ -67,6 +73,9 @@ fn run() -> anyhow::Result<()> {
             costs: ws.cluster.is_some(),
             production_rows,
             criterion: &crit,
+            captures: &captures,
+            plan_cache,
+            show_parameters,
         }))?;
         let Some(dir) = dir else {
             eprintln!("queries: criterion's filter matched no read query: no run folder written");

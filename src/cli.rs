@@ -217,6 +217,22 @@ pub struct ExplainArgs {
     /// as HELPDESK_BENCH_FORCE=1.
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub plan_cache: PlanCacheArgs,
+}
+
+/// How prepared statements are planned, as the application's driver has
+/// them planned.
+#[derive(Debug, Clone, Args)]
+pub struct PlanCacheArgs {
+    /// auto (the server's default: custom plans for five executions, then
+    /// the generic plan when it costs no more; drivers that prepare once
+    /// and reuse, such as JDBC, Rails, pgx, psycopg 3 and Prisma's engine,
+    /// run like this), custom (planned afresh each time, as unnamed
+    /// statements of node-postgres or Prisma with pgbouncer=true are), or
+    /// generic.
+    #[arg(long = "plan-cache", value_name = "MODE", default_value = "auto", value_parser = plan_cache_mode, env = crate::explain::PLAN_CACHE_ENV)]
+    pub mode: crate::explain::PlanCacheMode,
 }
 
 /// Flags of `report`.
@@ -434,6 +450,10 @@ pub fn duration(s: &str) -> Result<std::time::Duration, String> {
         return Err(format!("{s:?} must be more than 0 and at most a day"));
     }
     Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+fn plan_cache_mode(s: &str) -> Result<crate::explain::PlanCacheMode, String> {
+    crate::explain::PlanCacheMode::parse(s).map_err(|e| e.to_string())
 }
 
 fn positive_usize(s: &str) -> Result<usize, String> {

@@ -131,6 +131,12 @@ pub enum Error {
     #[error("the base schema is missing ({missing}); load it with `psql -d DB -f fixtures/schema/base.sql` or run `helpdesk-bench migrate base`")]
     NoBaseSchema { missing: String },
 
+    #[error("migration {name} changes tables this database does not hold ({missing}); run it against the database that has them (check --url or DATABASE_URL), or apply the migrations that create them first (--migration, repeatable, in order)")]
+    MissingTables { name: String, missing: String },
+
+    #[error("verify: {name} changes tables the embedded lab does not have ({missing}); run `helpdesk-bench verify --url URL` against a database that holds them")]
+    VerifyNeedsSchema { name: String, missing: String },
+
     #[error("migration {name} is already applied; run `helpdesk-bench migrate down` to roll it back first")]
     AlreadyApplied { name: String },
 

@@ -131,6 +131,23 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// A row count as a title gives it: `8,400` up to 99,999, then `1.2 M`,
+/// `840 k`.
+pub fn count(n: u64) -> String {
+    match n {
+        0..=99_999 => thousands(n),
+        100_000..=999_999 => format!("{} k", n / 1000),
+        _ => {
+            let m = n as f64 / 1e6;
+            if m < 100.0 {
+                format!("{m:.1} M")
+            } else {
+                format!("{} M", thousands(m.round() as u64))
+            }
+        }
+    }
+}
+
 /// A share as a percentage, e.g. `66.7%`.
 pub fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
@@ -138,6 +155,14 @@ pub fn pct(x: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counts_read_like_a_title() {
+        assert_eq!(super::count(8_400), "8,400");
+        assert_eq!(super::count(840_123), "840 k");
+        assert_eq!(super::count(1_234_567), "1.2 M");
+        assert_eq!(super::count(8_400_000_000), "8,400 M");
+    }
+
     use super::*;
 
     #[test]

@@ -51,6 +51,12 @@ pub const ROLLED_BACK_WRITES: Permission = Permission {
     env: "HELPDESK_BENCH_ALLOW_ROLLED_BACK_WRITES",
 };
 
+/// `cargo bench` on a database the tool did not seed: show parameter
+/// values as they are in `results.json` and the pages (they are hashed
+/// otherwise, since the pages go into pull requests). Not a permission on
+/// the database, so it has no flag of its own here.
+pub const SHOW_PARAMETERS_ENV: &str = "HELPDESK_BENCH_SHOW_PARAMETERS";
+
 /// The variable that once meant both [`COMMIT_WRITES`] and [`SCRATCH`].
 pub const RETIRED_WRITES_ENV: &str = "HELPDESK_BENCH_ALLOW_WRITES";
 

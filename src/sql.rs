@@ -13,14 +13,95 @@ pub fn quote_literal(s: &str) -> String {
 }
 
 /// Removes the double quotes around an identifier, undoing doubled `"`;
-/// a bare name is returned trimmed and unchanged.
+/// a bare name is folded to lower case, as PostgreSQL folds it. Anything
+/// else (an expression, `"a" DESC`) is returned trimmed and unchanged.
 pub fn unquote(s: &str) -> String {
     let s = s.trim();
+    let bare = s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
     if s.len() >= 2 && s.starts_with('"') && s.ends_with('"') {
         s[1..s.len() - 1].replace("\"\"", "\"")
+    } else if bare {
+        s.to_ascii_lowercase()
     } else {
         s.to_string()
     }
+}
+
+/// A name as SQL text writes it, maybe qualified by its schema
+/// (`app.orders`, `"App"."Orders"`, `orders`).
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+pub struct QualName {
+    /// The schema, when the SQL names one.
+    pub schema: Option<String>,
+    pub name: String,
+}
+
+impl QualName {
+    /// Reads `schema.name` or `name`, each part bare or double-quoted.
+    pub fn parse(text: &str) -> QualName {
+        let parts = split_dotted(text.trim());
+        match parts.as_slice() {
+            [schema, name] => QualName {
+                schema: Some(unquote(schema)),
+                name: unquote(name),
+            },
+            _ => QualName {
+                schema: None,
+                name: unquote(text),
+            },
+        }
+    }
+
+    /// A bare name, unqualified.
+    pub fn bare(name: &str) -> QualName {
+        QualName {
+            schema: None,
+            name: name.to_string(),
+        }
+    }
+
+    /// The name as a statement or `to_regclass` reads it, quoted.
+    pub fn sql(&self) -> String {
+        qualified(self.schema.as_deref(), &self.name)
+    }
+}
+
+impl std::fmt::Display for QualName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.schema {
+            Some(s) => write!(f, "{s}.{}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// `"schema"."name"`, or `"name"` without a schema.
+pub fn qualified(schema: Option<&str>, name: &str) -> String {
+    match schema {
+        Some(s) => format!("{}.{}", quote_ident(s), quote_ident(name)),
+        None => quote_ident(name),
+    }
+}
+
+/// Splits at dots outside double quotes.
+fn split_dotted(s: &str) -> Vec<&str> {
+    let (mut parts, mut start, mut quoted) = (Vec::new(), 0, false);
+    for (i, c) in s.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '.' if !quoted => {
+                parts.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&s[start..]);
+    parts
 }
 
 #[cfg(test)]
@@ -34,6 +115,21 @@ mod tests {
         }
         assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
         assert_eq!(unquote("  plain "), "plain");
+        assert_eq!(unquote("Orders"), "orders", "a bare name folds");
+    }
+
+    #[test]
+    fn qualified_names_read_each_part() {
+        let q = QualName::parse("app.\"Orders\"");
+        assert_eq!(
+            (q.schema.as_deref(), q.name.as_str()),
+            (Some("app"), "Orders")
+        );
+        assert_eq!(q.sql(), "\"app\".\"Orders\"");
+        assert_eq!(q.to_string(), "app.Orders");
+        let dotted = QualName::parse("\"a.b\"");
+        assert_eq!((dotted.schema, dotted.name.as_str()), (None, "a.b"));
+        assert_eq!(QualName::parse("Plain").sql(), "\"plain\"");
         assert_eq!(quote_literal("it's"), "'it''s'");
     }
 }

@@ -85,6 +85,7 @@ async fn plans_use_the_expected_indexes_and_none_without_them() {
             may_change_indexes: true,
             force: false,
             out: out.to_path_buf(),
+            plan_cache: helpdesk_bench::explain::PlanCacheMode::Auto,
         },
     )
     .await
@@ -103,11 +104,22 @@ async fn plans_use_the_expected_indexes_and_none_without_them() {
         transcript.summary.indexes_used,
         ["Message_conversationId_idx"]
     );
-    // The server's JSON is written unchanged, one file per query and state.
+    // The server's JSON is written unchanged, one file per query, state
+    // and parameter row, the median row's without a row name.
     let raw = std::fs::read_to_string(out.join("transcript.with_012_indexes.json")).unwrap();
     assert!(raw.trim_start().starts_with('['));
     assert!(raw.contains("\"Index Name\": \"Message_conversationId_idx\""));
-    assert_eq!(run.plans.len(), 2 * catalogue.reads().count());
+    let mains: std::collections::BTreeSet<(String, String)> = run
+        .plans
+        .iter()
+        .filter(|p| p.file.matches('.').count() == 2)
+        .map(|p| (p.query.clone(), format!("{:?}", p.state)))
+        .collect();
+    assert_eq!(mains.len(), 2 * catalogue.reads().count());
+    for p in &run.plans {
+        assert!(out.join(&p.file).is_file(), "{}", p.file);
+        assert!(p.kind.is_some(), "{} says generic or custom", p.file);
+    }
 }
 
 /// Runs `helpdesk-bench explain` on a test database, with neither

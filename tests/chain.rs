@@ -79,6 +79,7 @@ async fn the_chain_012_then_013_is_benched_with_its_create_and_its_drop() {
             may_change_indexes: true,
             force: false,
             out: out.to_path_buf(),
+            plan_cache: helpdesk_bench::explain::PlanCacheMode::Auto,
         },
     )
     .await

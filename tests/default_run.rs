@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use common::TempDir;
 use criterion::Criterion;
+use helpdesk_bench::explain::PlanCacheMode;
 use helpdesk_bench::measure::{write_run, RunInput};
 use helpdesk_bench::measure::{CriterionArgs, CriterionRun};
 use helpdesk_bench::queries::{Catalogue, BUILTIN};
@@ -49,7 +50,16 @@ fn the_default_run_measures_costs_recommends_and_advises_deploy() {
     let m = &chain.under_test;
     let states = ws.bench_states();
     assert_eq!(states, [IndexState::Without, IndexState::With]);
-    bench::reads::bench_reads(&mut c, &rt, &ws, &catalogue, m, &states).unwrap();
+    let captures = bench::reads::bench_reads(
+        &mut c,
+        &rt,
+        &ws,
+        &catalogue,
+        m,
+        &states,
+        PlanCacheMode::Auto,
+    )
+    .unwrap();
     let dir = rt
         .block_on(write_run(&RunInput {
             ws: &ws,
@@ -63,6 +73,9 @@ fn the_default_run_measures_costs_recommends_and_advises_deploy() {
                 ("Conversation".into(), 5_000_000),
             ],
             criterion: &crit,
+            captures: &captures,
+            plan_cache: PlanCacheMode::Auto,
+            show_parameters: false,
         }))
         .unwrap()
         .expect("a run folder");
@@ -140,4 +153,29 @@ fn the_default_run_measures_costs_recommends_and_advises_deploy() {
     );
     let latest = std::fs::canonicalize(home.join("reports/latest")).unwrap();
     assert_eq!(latest, std::fs::canonicalize(&dir).unwrap());
+    // The default `cargo bench` has no production row counts: its text
+    // says what it measured and how to get a projection, with no seam of
+    // a template, and never a zero or negative projection.
+    let mut plain = r.clone();
+    plain.deploy = helpdesk_bench::measure::deploy_advice(&plain, &[], "--production-rows");
+    let out = home.join("plain");
+    helpdesk_bench::report::render(&plain, &out).unwrap();
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    let page = std::fs::read_to_string(out.join("index.html")).unwrap();
+    for text in [&summary, &page] {
+        for seam in [
+            "for give",
+            "-0.0",
+            "0.0 s in production",
+            "{{",
+            "{%",
+            "  .",
+            " ,",
+            "for  ",
+        ] {
+            assert!(!text.contains(seam), "template seam {seam:?} in:\n{text}");
+        }
+        assert!(text.contains("here at the measured scale; give production row counts"));
+        assert!(!text.contains("Projection: locks held for"));
+    }
 }

@@ -128,7 +128,25 @@ fn time_cell(cell: &str) -> (f64, String) {
 #[test]
 fn plans_show_the_diff_parameters_hot_node_and_details() {
     let dir = scratch("plans");
-    render(&results(), &dir).unwrap();
+    let mut r = results();
+    // The parameter row the plans were captured with (version 7 records it).
+    r.parameters_shown = true;
+    let t = r
+        .queries
+        .iter_mut()
+        .find(|q| q.name == "transcript")
+        .unwrap();
+    for p in &mut t.plans {
+        p.param = Some("median".into());
+    }
+    t.params = vec![helpdesk_bench::results::ParamResult {
+        label: "median".into(),
+        values: vec!["text(25)#1a2b3c".into()],
+        estimated_rows: Some(12.0),
+        timings: Vec::new(),
+        speedup: None,
+    }];
+    render(&r, &dir).unwrap();
     let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
     let plan = |name: &str| {
         let at = html
@@ -139,7 +157,11 @@ fn plans_show_the_diff_parameters_hot_node_and_details() {
     let transcript = plan("transcript");
     assert!(transcript
         .contains("Seq Scan on Message → Index Scan using Message_conversationId_idx on Message"));
-    assert!(transcript.contains("$1 = &#x27;cmhyvjpft00001v4nj21nqexk&#x27;"));
+    assert!(
+        transcript
+            .contains("Parameters (median row): <span class=\"mono\">$1 = text(25)#1a2b3c</span>"),
+        "{transcript}"
+    );
     assert!(transcript.contains("<span class=\"tag hot\">hot</span>"));
     assert!(transcript.contains("self ("), "exclusive time per node");
     assert!(transcript.contains("rows removed by filter:"));

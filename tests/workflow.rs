@@ -22,6 +22,7 @@ use std::time::Duration;
 use common::{checksums_of, columns, seed_config, seeded, stderr, stdout, TempDir, TestDb};
 use criterion::Criterion;
 use helpdesk_bench::cluster::Endpoint;
+use helpdesk_bench::explain::PlanCacheMode;
 use helpdesk_bench::measure::{write_run, RunInput};
 use helpdesk_bench::measure::{CriterionArgs, CriterionRun};
 use helpdesk_bench::queries::{Catalogue, BUILTIN};
@@ -152,7 +153,16 @@ fn bench_run(rt: &tokio::runtime::Runtime, url: &str, home: &Path, args: &[&str]
     let catalogue = Catalogue::parse("queries.toml", BUILTIN, &chain).unwrap();
     let migration = &chain.under_test;
     let states = ws.bench_states();
-    bench::reads::bench_reads(&mut c, rt, &ws, &catalogue, migration, &states).unwrap();
+    let captures = bench::reads::bench_reads(
+        &mut c,
+        rt,
+        &ws,
+        &catalogue,
+        migration,
+        &states,
+        PlanCacheMode::Auto,
+    )
+    .unwrap();
     let dir = rt
         .block_on(write_run(&RunInput {
             ws: &ws,
@@ -163,6 +173,9 @@ fn bench_run(rt: &tokio::runtime::Runtime, url: &str, home: &Path, args: &[&str]
             costs: false,
             production_rows: Vec::new(),
             criterion: &crit,
+            captures: &captures,
+            plan_cache: PlanCacheMode::Auto,
+            show_parameters: false,
         }))
         .unwrap()
         .expect("a run folder");
@@ -341,11 +354,14 @@ fn plans_exist_in_every_measured_state_and_are_linked() {
     let w = workflow();
     for run in [&w.before, &w.after] {
         for q in &run.results.queries {
-            assert_eq!(q.plans.len(), 1, "{}", q.name);
-            let p = &q.plans[0];
-            assert_eq!(p.state, IndexState::AsFound);
-            assert!(run.dir.join(&p.file).is_file(), "{}", p.file);
-            assert!(hrefs(&run.page).contains(&p.file), "{}", p.file);
+            // One plan per parameter row it was timed with, the one that
+            // stands for the query first, each written and linked.
+            assert_eq!(q.plans.len(), q.params.len(), "{}", q.name);
+            for p in &q.plans {
+                assert_eq!(p.state, IndexState::AsFound);
+                assert!(run.dir.join(&p.file).is_file(), "{}", p.file);
+                assert!(hrefs(&run.page).contains(&p.file), "{}", p.file);
+            }
         }
     }
     // The after page shows the baseline run's plan beside its own.
@@ -363,4 +379,96 @@ fn the_database_holds_the_rows_it_held_before_apart_from_the_migration() {
     assert_eq!(w.rows_before.len(), 3);
     assert!(w.rows_before.iter().all(|(n, _)| *n > 0));
     assert_eq!(w.rows_after, w.rows_before);
+}
+
+/// On the user's database, the after page's plan change reads across the
+/// two runs: the baseline run's plan before, this run's after, as their
+/// run folders hold them; and the recommendation sees the queries that
+/// switched to an index.
+#[test]
+fn the_after_page_diffs_plans_across_the_two_runs() {
+    let w = workflow();
+    for name in MESSAGE_QUERIES {
+        let paths = |r: &Results| {
+            let q = r.query(name).unwrap();
+            let file = &q.plans[0].file;
+            let dir = if std::ptr::eq(r, &w.before.results) {
+                &w.before.dir
+            } else {
+                &w.after.dir
+            };
+            assert!(dir.join(file).is_file(), "{file}");
+            q.plans[0].summary.access_paths().join(", ")
+        };
+        let (before, after) = (paths(&w.before.results), paths(&w.after.results));
+        assert_ne!(before, after, "{name}: the index changes the plan");
+        let at = w
+            .after
+            .page
+            .find(&format!(
+                "<section class=\"plan\" id=\"plan-{}\">",
+                name.replace('_', "-")
+            ))
+            .unwrap_or_else(|| panic!("{name} has a plan section"));
+        let section = &w.after.page[at..];
+        let line = section
+            .lines()
+            .find(|l| l.contains("Plan change:"))
+            .unwrap();
+        let want = format!("{before} → {after}");
+        assert!(line.contains(&want), "{name}: {line} lacks {want}");
+        assert!(!section[..section.find("</section>").unwrap()].contains("No plan captured"));
+    }
+    let rec = w
+        .after
+        .results
+        .recommendations
+        .iter()
+        .find(|r| r.index == "Message_createdAt_idx")
+        .unwrap();
+    assert!(
+        rec.evidence
+            .contains("used by newest_messages (before: Seq Scan on Message)"),
+        "{}",
+        rec.evidence
+    );
+}
+
+/// Parameter values are the team's data: on a database the tool did not
+/// seed, none reaches the page or summary.md (nor results.json) unless
+/// shown on purpose; the raw plan files keep them.
+#[test]
+fn no_parameter_value_from_the_users_rows_reaches_the_pages() {
+    let w = workflow();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let c = rt.block_on(w._db.endpoint.connect()).unwrap();
+    let ids: Vec<String> = rt
+        .block_on(c.query(r#"SELECT id FROM "Conversation""#, &[]))
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(ids.len() > 100);
+    for run in [&w.before, &w.after] {
+        let json = std::fs::read_to_string(run.dir.join("results.json")).unwrap();
+        for id in &ids {
+            assert!(!run.page.contains(id.as_str()), "{id} on the page");
+            assert!(!run.summary.contains(id.as_str()), "{id} in summary.md");
+            assert!(!json.contains(id.as_str()), "{id} in results.json");
+        }
+        let t = run.results.query("transcript").unwrap();
+        assert!(t.params.len() > 1, "timed at several rows");
+        assert!(
+            t.params.iter().all(|p| p.values[0].starts_with("text(")),
+            "{:?}",
+            t.params
+        );
+        assert!(!run.results.parameters_shown);
+    }
+    // The raw plan file of a custom plan holds the value, as the server wrote it.
+    let raw = w.after.results.query("transcript").unwrap().plans[0]
+        .file
+        .clone();
+    let text = std::fs::read_to_string(w.after.dir.join(raw)).unwrap();
+    assert!(ids.iter().any(|id| text.contains(id.as_str())) || text.contains("$1"));
 }

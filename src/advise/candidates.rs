@@ -242,6 +242,7 @@ fn build(
         def: IndexDef {
             name,
             table: table.to_string(),
+            schema: None,
             columns: cols,
             include,
             predicate,
@@ -280,8 +281,15 @@ pub fn from_migration(ix: &IndexDef) -> Candidate {
             let t = c.trim();
             let desc = t.to_ascii_uppercase().ends_with(" DESC");
             let col = if desc { &t[..t.len() - 5] } else { t };
+            // Already unquoted by the migration parser: a column named
+            // in quotes keeps its case.
+            let col = col.trim();
             Key {
-                column: unquote(col.trim()),
+                column: if col.starts_with('"') {
+                    unquote(col)
+                } else {
+                    col.to_string()
+                },
                 desc,
             }
         })

@@ -51,6 +51,7 @@ pub async fn run(args: ExplainArgs, quiet: bool) -> Result<ExitCode> {
             may_change_indexes: may_change,
             force: args.force || ws.force,
             out: args.out.clone(),
+            plan_cache: args.plan_cache.mode,
         },
     )
     .await?;

@@ -40,6 +40,25 @@ impl Plan {
         out
     }
 
+    /// The rows the planner expects the query to produce before any `LIMIT`
+    /// stops it: the estimate of the first node below the Limit nodes on
+    /// top (the whole result when there are none). This is how selective a
+    /// parameter is: a tenant with a million rows against one with ten.
+    pub fn result_estimate(&self) -> Option<f64> {
+        let mut node = self.root()?;
+        while node.get("Node Type").and_then(Value::as_str) == Some("Limit") {
+            match node
+                .get("Plans")
+                .and_then(Value::as_array)
+                .and_then(|c| c.first())
+            {
+                Some(child) => node = child,
+                None => break,
+            }
+        }
+        node.get("Plan Rows").and_then(Value::as_f64)
+    }
+
     /// The distinct index names the plan touches, in plan order.
     pub fn indexes_used(&self) -> Vec<String> {
         let mut names: Vec<String> = Vec::new();
@@ -79,5 +98,18 @@ mod tests {
         assert_eq!(plan.indexes_used(), ["a_idx", "b_idx"]);
         assert_eq!(plan.nodes().len(), 4);
         assert_eq!(plan.nodes()[3].0, 2);
+    }
+
+    #[test]
+    fn the_result_estimate_is_read_below_the_limit() {
+        let plan = Plan::from_json(
+            r#"[{"Plan": {"Node Type": "Limit", "Plan Rows": 50, "Plans": [
+                {"Node Type": "Index Scan", "Plan Rows": 41234.0}]}}]"#,
+        )
+        .unwrap();
+        assert_eq!(plan.result_estimate(), Some(41234.0));
+        let agg =
+            Plan::from_json(r#"[{"Plan": {"Node Type": "Aggregate", "Plan Rows": 3}}]"#).unwrap();
+        assert_eq!(agg.result_estimate(), Some(3.0));
     }
 }

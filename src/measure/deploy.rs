@@ -211,8 +211,16 @@ fn advice(locks: &[LockHeld], builds: &[BuildProjection], lock_s: f64, one_tx: b
         .filter(|l| l.mode == "ACCESS EXCLUSIVE")
         .map(|l| l.table.as_str())
         .collect();
-    let held = if builds.is_empty() {
-        "give production row counts (--production-rows, or run against your database) to project how long".to_string()
+    let measured_ms = locks
+        .iter()
+        .filter(|l| l.mode == "ACCESS EXCLUSIVE")
+        .map(|l| l.held_ms)
+        .fold(0.0, f64::max);
+    let held = if builds.is_empty() || lock_s <= 0.0 {
+        format!(
+            "{} here at the measured scale; give production row counts (--production-rows TABLE=ROWS,..., HELPDESK_BENCH_PRODUCTION_ROWS for cargo bench, or run it on your database) to project how long in production",
+            crate::format::ms(measured_ms)
+        )
     } else {
         format!("about {lock_s:.0} s in production (projection, a lower bound)")
     };

@@ -3,6 +3,7 @@
 //! environment, findings, and collecting a whole run into `results.json`.
 
 mod ablation;
+mod captured;
 pub(crate) mod costs;
 pub(crate) mod counters;
 pub mod criterion;
@@ -14,6 +15,7 @@ mod migration_cost;
 mod recommend;
 mod run;
 mod sweep;
+mod timed;
 mod timing;
 
 pub use ablation::ablation;
@@ -29,4 +31,5 @@ pub use migration_cost::migration_cost;
 pub use recommend::{recommendations, RULES};
 pub use run::{clone_db, drop_db, migration_info, write_run, RunInput};
 pub use sweep::sweep;
+pub use timed::{load_average, QueryCapture, StateCapture, TimedQuery};
 pub use timing::Samples;

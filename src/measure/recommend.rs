@@ -25,12 +25,36 @@ pub const RULES: [&str; 5] = [
     "any other index is kept, for the query it speeds up most",
 ];
 
-/// The recommendation for each index the migration creates.
-pub fn recommendations(r: &Results, m: &Migration) -> Vec<Recommendation> {
-    m.indexes().iter().map(|ix| recommend(r, m, ix)).collect()
+/// The recommendation for each index the migration creates. `baseline` is
+/// the run this one was compared with, when there is one: in a run of one
+/// state (a database measured as found after the migration) its plans say
+/// what each query did before.
+pub fn recommendations(
+    r: &Results,
+    m: &Migration,
+    baseline: Option<&Results>,
+) -> Vec<Recommendation> {
+    m.indexes()
+        .iter()
+        .map(|ix| recommend(r, m, ix, baseline))
+        .collect()
 }
 
-fn recommend(r: &Results, m: &Migration, ix: &IndexDef) -> Recommendation {
+/// The state whose plans have the migration's indexes: `With` when the run
+/// switched states, else the one state measured (the database as found).
+fn with_state(r: &Results) -> IndexState {
+    match r.states.contains(&IndexState::With) {
+        true => IndexState::With,
+        false => r.states.first().cloned().unwrap_or(IndexState::With),
+    }
+}
+
+fn recommend(
+    r: &Results,
+    m: &Migration,
+    ix: &IndexDef,
+    baseline: Option<&Results>,
+) -> Recommendation {
     let line = |action, replace_with, evidence: String, rule: usize| Recommendation {
         index: ix.name.clone(),
         action,
@@ -47,16 +71,13 @@ fn recommend(r: &Results, m: &Migration, ix: &IndexDef) -> Recommendation {
             ix.columns.join(", "),
             wide.name,
             wide.columns.join(", "),
-            usage(r, &ix.name),
+            usage(r, &ix.name, baseline),
             sizes(r, ix, Some(wide))
         );
         return line(Action::ReplaceWith, Some(wide.name.clone()), evidence, 1);
     }
-    if r.queries
-        .iter()
-        .any(|q| q.plan(&IndexState::With).is_some())
-        && users(r, &ix.name).is_empty()
-    {
+    let with = with_state(r);
+    if r.queries.iter().any(|q| q.plan(&with).is_some()) && users(r, &ix.name).is_empty() {
         let evidence = format!(
             "none of the {} catalogue plans uses it at scale {}; {}",
             r.queries.len(),
@@ -78,8 +99,9 @@ fn recommend(r: &Results, m: &Migration, ix: &IndexDef) -> Recommendation {
             Action::Keep,
             None,
             format!(
-                "without it {query} takes {} as long; {}",
+                "without it {query} takes {} as long{}; {}",
                 ratio(&ci),
+                slower_rows(r, &query),
                 sizes(r, ix, None)
             ),
             4,
@@ -89,7 +111,7 @@ fn recommend(r: &Results, m: &Migration, ix: &IndexDef) -> Recommendation {
             None,
             format!(
                 "{}; leave-one-out was not measured on this database",
-                usage(r, &ix.name)
+                usage(r, &ix.name, baseline)
             ),
             4,
         ),
@@ -126,22 +148,38 @@ fn fk_evidence(fk: &ForeignKey) -> String {
     }
 }
 
-/// The queries whose plan with every index uses `index`.
+/// The queries whose plan with the migration's indexes uses `index`, for
+/// any parameter row.
 fn users(r: &Results, index: &str) -> Vec<String> {
+    let with = with_state(r);
     r.queries
         .iter()
         .filter(|q| {
-            q.plan(&IndexState::With)
-                .is_some_and(|p| p.summary.indexes_used.iter().any(|i| i == index))
+            q.plans_in(&with)
+                .any(|p| p.summary.indexes_used.iter().any(|i| i == index))
         })
         .map(|q| q.name.clone())
         .collect()
 }
 
-fn usage(r: &Results, index: &str) -> String {
+/// `used by transcript (before: Seq Scan on Message), …`: the queries whose
+/// plans use `index`, each with its plan before the migration when the
+/// baseline run has it.
+fn usage(r: &Results, index: &str, baseline: Option<&Results>) -> String {
+    let before = |q: &str| {
+        let bq = baseline?.queries.iter().find(|x| x.name == q)?;
+        let paths = bq.plans.first()?.summary.access_paths();
+        Some(format!(" (before: {})", paths.join(", ")))
+    };
     match users(r, index)[..] {
         [] => "no catalogue plan uses it".into(),
-        ref used => format!("used by {}", used.join(", ")),
+        ref used => format!(
+            "used by {}",
+            used.iter()
+                .map(|q| format!("{q}{}", before(q).unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 
@@ -160,6 +198,26 @@ fn worst_slowdown(r: &Results, index: &str) -> Option<(String, Interval)> {
             (c.query.clone(), ci)
         })
         .max_by(|a, b| a.1.low.total_cmp(&b.1.low))
+}
+
+/// `, but with the migration's indexes it is slower for its largest row
+/// (0.41× [0.38–0.45])` when some parameter rows of `query` lose.
+fn slower_rows(r: &Results, query: &str) -> String {
+    let Some(q) = r.queries.iter().find(|q| q.name == query) else {
+        return String::new();
+    };
+    let slow: Vec<String> = q
+        .rows_with(Verdict::Lower)
+        .iter()
+        .filter_map(|p| Some(format!("{} row ({})", p.label, ratio(&p.speedup?))))
+        .collect();
+    match slow.is_empty() {
+        true => String::new(),
+        false => format!(
+            ", but with the migration's indexes it is slower past noise for its {}",
+            slow.join(", ")
+        ),
+    }
 }
 
 /// Size, and insert cost with its interval, of `ix` (and `wide`'s size).
@@ -239,7 +297,7 @@ mod tests {
                 cell.slowdown * 1.05,
             ));
         }
-        let recs = recommendations(&r, &m);
+        let recs = recommendations(&r, &m, None);
         assert_eq!(recs.len(), 7, "one line per index");
         let fk = find(&recs, "Conversation_assignedTo_idx");
         assert_eq!(fk.action, Action::KeepForForeignKey);
@@ -280,7 +338,7 @@ mod tests {
             used: true,
             plan_changed: false,
         });
-        let rec = find(&recommendations(&r, &m), "Message_createdAt_idx");
+        let rec = find(&recommendations(&r, &m, None), "Message_createdAt_idx");
         assert_eq!(rec.action, Action::Drop, "{}", rec.evidence);
         assert!(rec.evidence.contains("past noise"), "{}", rec.evidence);
     }

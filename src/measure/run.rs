@@ -4,15 +4,19 @@
 
 use std::path::{Path, PathBuf};
 
+use super::captured::{self, Shown};
+use super::timed::QueryCapture;
 use super::{ablation, costs, environment, findings, migration_cost};
 use crate::cluster::Endpoint;
 use crate::error::{Context, Result};
-use crate::explain::{explain_all, missing_stats, ExplainOptions, ExplainRun};
+use crate::explain::{missing_stats, PlanCacheMode};
 use crate::measure::{criterion, CriterionRun};
 use crate::queries::{split_runnable, Catalogue, Query};
 use crate::report;
 use crate::results;
-use crate::results::{BaselineRef, IndexInfo, MigrationInfo, PlanRef, QueryResult, Results, Tool};
+use crate::results::{
+    BaselineRef, IndexInfo, LoadSample, MigrationInfo, QueryResult, Results, Tool,
+};
 use crate::schema::{IndexState, Migration, MigrationChain};
 use crate::scratch::{Scratch, Stage};
 use crate::seed::Reporter;
@@ -35,6 +39,14 @@ pub struct RunInput<'a> {
     /// This bench process's criterion flags and baseline snapshot: only
     /// benchmarks it ran are read.
     pub criterion: &'a CriterionRun,
+    /// What each read's timing left: its rows' times and the plans the
+    /// timed statements ran with.
+    pub captures: &'a [QueryCapture],
+    /// The plan cache mode the reads were timed under.
+    pub plan_cache: PlanCacheMode,
+    /// Show parameter values as they are on a database the tool did not
+    /// seed (`--show-parameters`); they are hashed otherwise.
+    pub show_parameters: bool,
 }
 
 /// Collects the run and writes `results.json`; returns the run folder.
@@ -65,23 +77,43 @@ pub async fn write_run(input: &RunInput<'_>) -> Result<Option<PathBuf>> {
     if results.foreign_keys.is_empty() {
         results.foreign_keys = super::foreign_keys(&client).await?;
     }
-    let plans = plans_of(input, &measured, &dir).await?;
+    results.plan_cache = input.plan_cache;
+    results.parameters_shown = input.ws.cluster.is_some() || input.show_parameters;
     for q in measured {
-        let mut r = query_result(q, &q.name, input, &plans, &dir)?;
+        let mut r = query_result(q, &q.name, input, &dir)?;
+        if let Some(c) = input.captures.iter().find(|c| c.query == q.name) {
+            let types = sample_types(&client, q).await?;
+            let shown = Shown {
+                values: results.parameters_shown,
+                types: &types,
+            };
+            let rec = captured::record(c, q, m, &dir, &shown)?;
+            results.violations.extend(rec.violations);
+            (r.plans, r.params) = (rec.plans, rec.params);
+            r.plan_depends_on_parameter = rec.plan_depends_on_parameter;
+            r.miss = c.miss.clone();
+            results
+                .machine_load
+                .extend(c.states.iter().map(|s| LoadSample {
+                    query: q.name.clone(),
+                    state: s.state.clone(),
+                    start: s.load.0,
+                    end: s.load.1,
+                }));
+        }
+        r.unexplained = captured::unexplained(&r);
         r.missing_stats = missing_stats(&client, &q.sql, &relations(&r)).await?;
         results.queries.push(r);
     }
     if !results.partial {
         for q in input.catalogue.writes() {
             let group = format!("write_{}", q.name);
-            results
-                .writes
-                .push(query_result(q, &group, input, &plans, &dir)?);
+            results.writes.push(query_result(q, &group, input, &dir)?);
         }
     }
-    results.violations = plans.violations.clone();
     results.findings = findings::findings(&results, m);
-    results.recommendations = super::recommendations(&results, m);
+    let baseline = baseline_results(input);
+    results.recommendations = super::recommendations(&results, m, baseline.as_ref());
     results.deploy =
         super::deploy_advice(&results, &input.production_rows, super::PRODUCTION_ROWS_ENV);
     finish(input, &results, &dir)?;
@@ -110,26 +142,6 @@ async fn survey<'a>(input: &RunInput<'a>) -> Result<(Results, Vec<&'a Query>)> {
         results.database = Some(crate::schema::found(&client, m).await?);
     }
     Ok((results, measured))
-}
-
-/// The plans of the measured queries, in every state.
-async fn plans_of(input: &RunInput<'_>, measured: &[&Query], dir: &Path) -> Result<ExplainRun> {
-    if measured.is_empty() {
-        return Ok(ExplainRun::default());
-    }
-    explain_all(
-        &input.ws.db,
-        &ExplainOptions {
-            catalogue: input.catalogue,
-            migration: &input.chain.under_test,
-            only: measured.iter().map(|q| q.name.clone()).collect(),
-            ablation: false,
-            may_change_indexes: input.ws.may_change_indexes,
-            force: input.ws.force,
-            out: dir.join("plans"),
-        },
-    )
-    .await
 }
 
 /// Writes results.json, the online variant and the pages; records a saved
@@ -238,23 +250,38 @@ fn relations(q: &QueryResult) -> Vec<String> {
     out
 }
 
-/// One query's timings (from criterion, this process only) and plans.
-fn query_result(
-    q: &Query,
-    group: &str,
-    input: &RunInput<'_>,
-    plans: &ExplainRun,
-    dir: &Path,
-) -> Result<QueryResult> {
+/// The results of the run that saved the baseline this run is compared
+/// with, when its folder is still there.
+fn baseline_results(input: &RunInput<'_>) -> Option<Results> {
+    let name = input.criterion.args.compare_name()?;
+    let dir = results::baseline_run(&input.reports_dir, name)?;
+    Results::read(&dir.join("results.json")).ok()
+}
+
+/// Each parameter's type, from the columns of the query's sample.
+async fn sample_types(client: &tokio_postgres::Client, q: &Query) -> Result<Vec<String>> {
+    let Some(sample) = &q.sample else {
+        return Ok(Vec::new());
+    };
+    let st = client
+        .prepare(sample)
+        .await
+        .context(format!("reading the types of {}'s sample", q.name))?;
+    Ok(st
+        .columns()
+        .iter()
+        .map(|c| c.type_().name().to_string())
+        .collect())
+}
+
+/// One query's timings (from criterion, this process only); its plans and
+/// parameter rows come from its capture.
+fn query_result(q: &Query, group: &str, input: &RunInput<'_>, dir: &Path) -> Result<QueryResult> {
     let crit = input.criterion;
     let timings = crit.timings(group, &input.states, &input.chain.under_test);
     if !timings.is_empty() {
         criterion::copy_pages(&crit.root, group, dir)?;
     }
-    let miss = plans
-        .plans
-        .iter()
-        .find_map(|p| (p.query == q.name).then(|| p.miss.clone()).flatten());
     let samples = |s: &IndexState| crit.samples(group, &s.id(&input.chain.under_test));
     let speedup_ci = match (samples(&IndexState::Without), samples(&IndexState::With)) {
         (Some(without), Some(with)) if !without.is_empty() && !with.is_empty() => {
@@ -263,7 +290,7 @@ fn query_result(
         _ => None,
     };
     Ok(QueryResult {
-        miss,
+        miss: None,
         speedup_ci,
         name: q.name.clone(),
         screen: q.screen.clone(),
@@ -271,17 +298,11 @@ fn query_result(
         expect_index: q.expect_index.clone(),
         speedup: QueryResult::speedup_of(&timings),
         timings,
-        plans: plans
-            .plans
-            .iter()
-            .filter(|p| p.query == q.name)
-            .map(|p| PlanRef {
-                state: p.state.clone(),
-                file: format!("plans/{}", p.file),
-                summary: p.summary.clone(),
-            })
-            .collect(),
+        plans: Vec::new(),
         missing_stats: Vec::new(),
+        params: Vec::new(),
+        plan_depends_on_parameter: false,
+        unexplained: None,
     })
 }
 

@@ -46,10 +46,13 @@ pub struct CompareRow {
 /// The comparison of run `a` (before) and run `b` (after).
 pub fn page(a: &Results, b: &Results) -> ComparePage {
     let label = |r: &Results| {
+        let scale = match r.database {
+            Some(_) => "your database",
+            None => r.scale.as_str(),
+        };
         format!(
-            "{} ({}, {}){}",
+            "{} ({scale}, {}){}",
             r.run_id,
-            r.scale,
             r.environment.database,
             if r.partial { ", partial" } else { "" }
         )

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Context, Error, Result};
-use crate::explain::Violation;
+use crate::explain::{PlanCacheMode, Violation};
 use crate::queries::NotRunnable;
 use crate::schema::{FoundDatabase, IndexState};
 use crate::seed::Counts;
@@ -73,7 +73,12 @@ pub const NOISE: f64 = 0.05;
 ///   point `window_p99_ms` and `window_throughput_per_s`.
 /// - 6: added to `rehearsal`, with a default: `wait_start`, where the lock
 ///   waits' start times came from (`server`, or `sampled` on PostgreSQL 13).
-pub const SCHEMA_VERSION: u32 = 6;
+/// - 7: added, all with defaults: per query its `params` (the stratified
+///   parameter rows it was timed with, each with its medians and speed-up),
+///   `plan_depends_on_parameter` and `unexplained`; per plan its `param`
+///   and `kind` (generic or custom); the run's `plan_cache`,
+///   `parameters_shown` and `machine_load`.
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// The whole run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -140,6 +145,19 @@ pub struct Results {
     /// The baseline this run saved (`--save-baseline NAME`).
     #[serde(default)]
     pub saved_baseline: Option<String>,
+    /// How the server chose between custom and generic plans for the
+    /// timed prepared statements (`plan_cache_mode`).
+    #[serde(default)]
+    pub plan_cache: PlanCacheMode,
+    /// True when parameter values appear as they are: the tool seeded the
+    /// database, or `--show-parameters` was given. Otherwise each is a
+    /// short hash with its type and length.
+    #[serde(default)]
+    pub parameters_shown: bool,
+    /// The machine's 1-minute load average at the start and end of each
+    /// query's timing in each state.
+    #[serde(default)]
+    pub machine_load: Vec<LoadSample>,
     /// The baseline this run was compared with (`--baseline NAME`).
     #[serde(default)]
     pub compared_with: Option<BaselineRef>,

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Interval;
-use crate::explain::PlanSummary;
+use crate::explain::{PlanKind, PlanSummary};
 use crate::schema::IndexState;
 
 /// One query's timings per state, and its plans.
@@ -36,6 +36,50 @@ pub struct QueryResult {
     /// after ANALYZE.
     #[serde(default)]
     pub missing_stats: Vec<String>,
+    /// The parameter rows it was timed with, stratified by the result size
+    /// the planner expected, each with its own medians and speed-up
+    /// (version 7).
+    #[serde(default)]
+    pub params: Vec<ParamResult>,
+    /// True when its parameter rows got plans that read the tables
+    /// differently (another scan or index) in the same state.
+    #[serde(default)]
+    pub plan_depends_on_parameter: bool,
+    /// Set when its median moved past the noise threshold although its
+    /// plan, rows and buffers were the same in both states: nothing the
+    /// indexes did explains it. Such a query stays out of the verdict's
+    /// counts and the geometric mean.
+    #[serde(default)]
+    pub unexplained: Option<String>,
+}
+
+/// One parameter row a query was timed with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ParamResult {
+    /// Its stratum by the result size the planner expected: `smallest`,
+    /// `lower quartile`, `median`, `upper quartile`, `largest`, or `only`.
+    pub label: String,
+    /// Its values as the page may show them: the real values on a database
+    /// the tool seeded (or with `--show-parameters`), else each as a short
+    /// stable hash with its type and length, e.g. `text(23)#4f9a1c`.
+    pub values: Vec<String>,
+    /// The rows the planner expected before any `LIMIT`.
+    #[serde(default)]
+    pub estimated_rows: Option<f64>,
+    /// The median of this row's iterations in each state.
+    pub timings: Vec<ParamTiming>,
+    /// Without over with, bootstrapped from this row's iterations, when
+    /// both states were timed.
+    #[serde(default)]
+    pub speedup: Option<Interval>,
+}
+
+/// One parameter row's iterations in one state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ParamTiming {
+    pub state: IndexState,
+    pub median_ms: f64,
+    pub iterations: usize,
 }
 
 impl QueryResult {
@@ -51,9 +95,24 @@ impl QueryResult {
         self.timings.iter().find(|t| &t.state == state)
     }
 
-    /// The plan in one state.
+    /// The plan in one state that stands for the query: the median
+    /// parameter row's (the first captured in that state).
     pub fn plan(&self, state: &IndexState) -> Option<&PlanRef> {
         self.plans.iter().find(|p| &p.state == state)
+    }
+
+    /// Every plan captured in one state, one per parameter row.
+    pub fn plans_in<'a>(&'a self, state: &'a IndexState) -> impl Iterator<Item = &'a PlanRef> {
+        self.plans.iter().filter(move |p| &p.state == state)
+    }
+
+    /// The parameter rows whose own speed-up is past the noise threshold
+    /// in `verdict`'s direction (`Higher`: faster with the indexes).
+    pub fn rows_with(&self, verdict: crate::stats::Verdict) -> Vec<&ParamResult> {
+        self.params
+            .iter()
+            .filter(|p| p.speedup.is_some_and(|i| i.verdict() == verdict))
+            .collect()
     }
 }
 
@@ -127,4 +186,11 @@ pub struct PlanRef {
     /// The server's JSON plan, relative to the run folder.
     pub file: String,
     pub summary: PlanSummary,
+    /// The parameter row it was captured with ([`ParamResult::label`]).
+    #[serde(default)]
+    pub param: Option<String>,
+    /// Whether the timed statement's execution used a generic or a custom
+    /// plan; `None` for plans captured before version 7.
+    #[serde(default)]
+    pub kind: Option<PlanKind>,
 }

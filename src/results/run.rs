@@ -52,3 +52,13 @@ pub struct IndexInfo {
     #[serde(default)]
     pub columns: Vec<String>,
 }
+
+/// The machine's 1-minute load average around one query's timing in one
+/// state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoadSample {
+    pub query: String,
+    pub state: crate::schema::IndexState,
+    pub start: Option<f64>,
+    pub end: Option<f64>,
+}

@@ -1,6 +1,7 @@
 //! Reading the catalog: a sorted, diffable snapshot of everything in the
-//! `public` schema (tables, columns, defaults, constraints, indexes, enums,
-//! comments, functions, triggers), and content checksums of table rows.
+//! user's schemas (tables, columns, defaults, constraints, indexes, enums,
+//! comments, functions, triggers; names outside `public` carry their
+//! schema), and content checksums of table rows.
 
 use std::collections::BTreeSet;
 
@@ -16,14 +17,23 @@ pub struct Catalog {
     pub lines: BTreeSet<String>,
 }
 
+/// The schemas a snapshot reads, for `n` a `pg_namespace` row: all but the
+/// system's (extensions' objects in them are read too, as they can change).
+const USER_SCHEMAS: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
+     AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'";
+
+/// An object's schema as its line names it: nothing for `public`.
+const SCHEMA_PREFIX: &str =
+    "CASE WHEN n.nspname = 'public' THEN '' ELSE quote_ident(n.nspname) || '.' END";
+
 /// Each query returns one text column describing one object per row.
 const QUERIES: &[&str] = &[
     // Relations, with kind.
-    "SELECT format('relation %s %I', c.relkind, c.relname)
+    "SELECT format('relation %s %s%I', c.relkind, {Q}, c.relname)
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = 'public'",
+      WHERE {USER}",
     // Columns in order, with type, nullability, default and comment.
-    "SELECT format('column %I.%I #%s %s%s%s%s', c.relname, a.attname,
+    "SELECT format('column %s%I.%I #%s %s%s%s%s', {Q}, c.relname, a.attname,
                    row_number() OVER (PARTITION BY c.oid ORDER BY a.attnum),
                    format_type(a.atttypid, a.atttypmod),
                    CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END,
@@ -33,50 +43,53 @@ const QUERIES: &[&str] = &[
        JOIN pg_class c ON c.oid = a.attrelid
        JOIN pg_namespace n ON n.oid = c.relnamespace
        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-      WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm')
+      WHERE {USER} AND c.relkind IN ('r', 'p', 'v', 'm')
         AND a.attnum > 0 AND NOT a.attisdropped",
     // Constraints.
-    "SELECT format('constraint %I.%I %s', c.relname, k.conname, pg_get_constraintdef(k.oid))
+    "SELECT format('constraint %s%I.%I %s', {Q}, c.relname, k.conname, pg_get_constraintdef(k.oid))
        FROM pg_constraint k
        JOIN pg_class c ON c.oid = k.conrelid
        JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = 'public'",
+      WHERE {USER}",
     // Indexes.
     "SELECT format('index %s', pg_get_indexdef(i.indexrelid))
        FROM pg_index i
        JOIN pg_class c ON c.oid = i.indexrelid
        JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = 'public'",
+      WHERE {USER}",
     // Types other than the row types of relations, with enum labels in order.
-    "SELECT format('type %I %s %s', t.typname, t.typtype,
+    "SELECT format('type %s%I %s %s', {Q}, t.typname, t.typtype,
                    coalesce((SELECT string_agg(quote_literal(e.enumlabel), ',' ORDER BY e.enumsortorder)
                                FROM pg_enum e WHERE e.enumtypid = t.oid), ''))
        FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-      WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd', 'c', 'r')
+      WHERE {USER} AND t.typtype IN ('e', 'd', 'c', 'r')
         AND (t.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c')",
     // Table comments.
-    "SELECT format('comment %I %s', c.relname, quote_literal(d.description))
+    "SELECT format('comment %s%I %s', {Q}, c.relname, quote_literal(d.description))
        FROM pg_description d
        JOIN pg_class c ON c.oid = d.objoid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
        JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = 'public'",
+      WHERE {USER}",
     // Functions and triggers.
     "SELECT format('function %s', p.oid::regprocedure)
        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-      WHERE n.nspname = 'public'",
+      WHERE {USER}",
     "SELECT format('trigger %s', pg_get_triggerdef(t.oid))
        FROM pg_trigger t
        JOIN pg_class c ON c.oid = t.tgrelid
        JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = 'public' AND NOT t.tgisinternal",
+      WHERE {USER} AND NOT t.tgisinternal",
 ];
 
 impl Catalog {
-    /// Reads the current catalog of the `public` schema.
+    /// Reads the current catalog of the user's schemas.
     pub async fn snapshot(client: &impl GenericClient) -> Result<Catalog> {
         let mut lines = BTreeSet::new();
         for q in QUERIES {
-            let rows = client.query(*q, &[]).await.context("reading the catalog")?;
+            let q = q
+                .replace("{USER}", USER_SCHEMAS)
+                .replace("{Q}", SCHEMA_PREFIX);
+            let rows = client.query(&q, &[]).await.context("reading the catalog")?;
             lines.extend(rows.iter().map(|r| r.get::<_, String>(0)));
         }
         Ok(Catalog { lines })

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::migration::{base_objects, IndexDef, Migration};
 use crate::error::{Error, Result};
+use crate::sql::QualName;
 
 /// Environment variable naming the chain for `cargo bench`, comma-separated.
 pub const MIGRATION_ENV: &str = "HELPDESK_BENCH_MIGRATION";
@@ -69,7 +70,7 @@ impl MigrationChain {
         under_test.dropped = o
             .dropped_indexes
             .iter()
-            .map(|name| resolve(name, &earlier, &under_test))
+            .map(|name| resolve(&name.name, &earlier, &under_test))
             .collect::<Result<_>>()?;
         Ok(MigrationChain {
             earlier,
@@ -93,6 +94,24 @@ impl MigrationChain {
     /// Every table, column and type some migration of the chain creates.
     pub fn created(&self) -> impl Iterator<Item = super::migration::Created> + '_ {
         self.all().flat_map(|m| m.objects.created())
+    }
+
+    /// The tables the chain changes that neither the help-desk lab's base
+    /// schema nor one of its own migrations creates: a chain written for a
+    /// team's own schema, which the embedded lab cannot stand in for.
+    pub fn foreign_tables(&self) -> Vec<QualName> {
+        let lab = base_objects().tables;
+        let mut created: Vec<QualName> = Vec::new();
+        let mut out: Vec<QualName> = Vec::new();
+        for m in self.all() {
+            for t in m.objects.referenced_tables() {
+                if !lab.contains(&t) && !created.contains(&t) && !out.contains(&t) {
+                    out.push(t);
+                }
+            }
+            created.extend(m.objects.tables.iter().cloned());
+        }
+        out
     }
 
     /// Every index some migration of the chain creates.
@@ -153,6 +172,38 @@ mod tests {
             .collect();
         assert_eq!(changes, ["C_sc_idx", "Conversation_status_idx"]);
         assert_eq!(chain.under_test.dropped[0].columns, ["status"]);
+    }
+
+    #[test]
+    fn tables_outside_the_lab_are_named_unless_the_chain_creates_them() {
+        let m = |name: &str, sql: &str| Migration::from_sql(name, SqlFile::new("x.sql", sql), None);
+        let create = m(
+            "001",
+            "CREATE TABLE app.orders (id int); CREATE INDEX o_idx ON app.orders (id);",
+        );
+        let index = m(
+            "002",
+            "CREATE INDEX i_idx ON app.orders (id); CREATE INDEX j_idx ON app.items (id); \
+             CREATE INDEX k_idx ON \"Message\" (id);",
+        );
+        let alone = MigrationChain::new(Vec::new(), index.clone()).unwrap();
+        let names: Vec<String> = alone
+            .foreign_tables()
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
+        assert_eq!(names, ["app.orders", "app.items"]);
+        let chained = MigrationChain::new(vec![create], index).unwrap();
+        let names: Vec<String> = chained
+            .foreign_tables()
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
+        assert_eq!(names, ["app.items"]);
+        assert!(MigrationChain::builtin()
+            .unwrap()
+            .foreign_tables()
+            .is_empty());
     }
 
     #[test]

@@ -51,12 +51,20 @@ pub struct FoundDatabase {
     pub present: Vec<String>,
     /// The migration's objects that do not.
     pub missing: Vec<String>,
-    /// `pg_class.reltuples` of each table in `public` that has an
-    /// estimate ([`ROW_ESTIMATE`]), by name.
+    /// `pg_class.reltuples` of each table that has an estimate
+    /// ([`ROW_ESTIMATE`]), by name (`schema.name` outside `public`).
     pub rows: Vec<(String, u64)>,
 }
 
 impl FoundDatabase {
+    /// The `n` largest tables by the planner's estimate, largest first.
+    pub fn largest(&self, n: usize) -> Vec<(&str, u64)> {
+        let mut all: Vec<(&str, u64)> = self.rows.iter().map(|(t, r)| (t.as_str(), *r)).collect();
+        all.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        all.truncate(n);
+        all
+    }
+
     /// The planner's row estimate for `table`, if it has one.
     pub fn rows_of(&self, table: &str) -> Option<u64> {
         self.rows.iter().find(|(t, _)| t == table).map(|(_, n)| *n)
@@ -82,9 +90,13 @@ pub async fn found(client: &Client, m: &Migration) -> Result<FoundDatabase> {
     let rows = client
         .query(
             &format!(
-                "SELECT relname::text, {ROW_ESTIMATE}::bigint FROM pg_class \
-                 WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p') \
-                 ORDER BY relname"
+                "SELECT CASE WHEN n.nspname = 'public' THEN c.relname::text \
+                        ELSE n.nspname || '.' || c.relname END, {ROW_ESTIMATE}::bigint \
+                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                  WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition \
+                    AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+                    AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%' \
+                  ORDER BY 1"
             ),
             &[],
         )

@@ -33,11 +33,12 @@ mod plan;
 /// Which schema a database holds, as read from its catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum State {
-    /// The base schema, none of the migration's objects.
+    /// The tables the migration changes, none of its objects: the state it
+    /// applies to.
     Base,
-    /// The base schema and every object of the migration.
+    /// Every object of the migration.
     Applied,
-    /// Anything else: some objects present, or no base schema.
+    /// Anything else: some objects present, or a table it changes missing.
     Partial,
 }
 
@@ -46,8 +47,12 @@ pub enum State {
 pub struct Status {
     pub state: State,
     pub migration: String,
-    /// Base-schema tables that are missing.
+    /// Tables the migration changes (without creating them) that are
+    /// missing: its prerequisites.
     pub base_missing: Vec<String>,
+    /// Whether those tables are all the help-desk lab's base schema, so
+    /// that `migrate base` is the way to create them.
+    pub lab_tables: bool,
     /// The migration's objects that exist.
     pub present: Vec<String>,
     /// The migration's objects that do not.
@@ -73,7 +78,7 @@ impl fmt::Display for Status {
                 if !self.base_missing.is_empty() {
                     write!(
                         f,
-                        "\n  base tables missing: {}",
+                        "\n  tables it changes, missing: {}",
                         self.base_missing.join(", ")
                     )?;
                 }
@@ -150,12 +155,19 @@ pub async fn status_before(client: &Client, m: &Migration, later: &[Migration]) 
         .flat_map(|l| l.objects.dropped_indexes.iter())
         .map(|name| format!("index {name}"))
         .collect();
+    let required = m.objects.referenced_tables();
+    let lab = base_objects().tables;
     let mut base_missing = Vec::new();
-    for t in &base_objects().tables {
-        if !exists(client, "SELECT to_regclass($1) IS NOT NULL", &quoted(t)).await? {
+    for t in &required {
+        if !exists(client, "SELECT to_regclass($1) IS NOT NULL", &t.sql()).await? {
             base_missing.push(format!("table {t}"));
         }
     }
+    // `migrate base` is advice only for the lab's own tables, and only on a
+    // database holding none of its own (never another product's tables).
+    let lab_tables = required.iter().all(|t| lab.contains(t))
+        && !base_missing.is_empty()
+        && super::catalog::user_objects(client, 1).await?.1 == 0;
     let mut present = Vec::new();
     let mut missing = Vec::new();
     for (label, found) in object_checks(client, &m.objects).await? {
@@ -181,6 +193,7 @@ pub async fn status_before(client: &Client, m: &Migration, later: &[Migration]) 
         state,
         migration: m.name.clone(),
         base_missing,
+        lab_tables,
         present,
         missing,
     })
@@ -190,44 +203,42 @@ pub async fn status_before(client: &Client, m: &Migration, later: &[Migration]) 
 async fn object_checks(client: &Client, o: &Objects) -> Result<Vec<(String, bool)>> {
     let mut out = Vec::new();
     for t in &o.types {
-        let found = exists(
-            client,
-            "SELECT to_regtype($1) IS NOT NULL",
-            &quoted(&t.name),
-        )
-        .await?;
-        out.push((format!("type {}", t.name), found));
+        let name = crate::sql::qualified(t.schema.as_deref(), &t.name);
+        let found = exists(client, "SELECT to_regtype($1) IS NOT NULL", &name).await?;
+        out.push((format!("type {}", label(&t.schema, &t.name)), found));
     }
     for c in &o.columns {
         let found = client
             .query_opt(
                 "SELECT 1 FROM pg_attribute
                   WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped",
-                &[&quoted(&c.table), &c.column],
+                &[
+                    &crate::sql::qualified(c.schema.as_deref(), &c.table),
+                    &c.column,
+                ],
             )
             .await
             .context("reading the catalog")?
             .is_some();
-        out.push((format!("column {}.{}", c.table, c.column), found));
+        let table = label(&c.schema, &c.table);
+        out.push((format!("column {table}.{}", c.column), found));
     }
     for i in &o.indexes {
-        let found = exists(
-            client,
-            "SELECT to_regclass($1) IS NOT NULL",
-            &quoted(&i.name),
-        )
-        .await?;
-        out.push((format!("index {}", i.name), found));
+        let found = exists(client, "SELECT to_regclass($1) IS NOT NULL", &i.name_sql()).await?;
+        out.push((format!("index {}", label(&i.schema, &i.name)), found));
     }
     for name in &o.dropped_indexes {
-        let gone = !exists(client, "SELECT to_regclass($1) IS NOT NULL", &quoted(name)).await?;
+        let gone = !exists(client, "SELECT to_regclass($1) IS NOT NULL", &name.sql()).await?;
         out.push((format!("drop of index {name}"), gone));
     }
     for k in &o.constraints {
         let found = client
             .query_opt(
                 "SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2",
-                &[&quoted(&k.table), &k.name],
+                &[
+                    &crate::sql::qualified(k.schema.as_deref(), &k.table),
+                    &k.name,
+                ],
             )
             .await
             .context("reading the catalog")?
@@ -235,22 +246,33 @@ async fn object_checks(client: &Client, o: &Objects) -> Result<Vec<(String, bool
         out.push((format!("constraint {}", k.name), found));
     }
     for c in &o.comments {
-        let now = column_comment(client, &c.table, &c.column).await?;
+        let table = crate::sql::qualified(c.schema.as_deref(), &c.table);
+        let now = column_comment(client, &table, &c.column).await?;
         out.push((
-            format!("comment on {}.{}", c.table, c.column),
+            format!("comment on {}.{}", label(&c.schema, &c.table), c.column),
             now.as_deref() == Some(c.text.as_str()),
         ));
     }
     Ok(out)
 }
 
-/// The comment on a column, if any.
+/// An object's name as status lines print it: `schema.name`, or the bare
+/// name when the migration gives no schema.
+fn label(schema: &Option<String>, name: &str) -> String {
+    match schema {
+        Some(s) => format!("{s}.{name}"),
+        None => name.to_string(),
+    }
+}
+
+/// The comment on a column of `table` (as SQL, quoted and maybe
+/// qualified), if any.
 pub async fn column_comment(client: &Client, table: &str, column: &str) -> Result<Option<String>> {
     let row = client
         .query_opt(
             "SELECT col_description(a.attrelid, a.attnum) FROM pg_attribute a
               WHERE a.attrelid = to_regclass($1) AND a.attname = $2",
-            &[&quoted(table), &column],
+            &[&table, &column],
         )
         .await
         .context("reading a column comment")?;
@@ -263,10 +285,6 @@ async fn exists(client: &Client, sql: &str, arg: &str) -> Result<bool> {
         .await
         .context("reading the catalog")?;
     Ok(row.get(0))
-}
-
-fn quoted(name: &str) -> String {
-    crate::sql::quote_ident(name)
 }
 
 /// Applies the forward migration; refuses when it is applied or partial, or
@@ -332,7 +350,11 @@ fn require(s: &Status, wanted: State, m: &Migration) -> Result<()> {
         state if state == wanted => Ok(()),
         State::Applied => Err(Error::AlreadyApplied { name }),
         State::Base => Err(Error::NotApplied { name }),
-        State::Partial if !s.base_missing.is_empty() => Err(Error::NoBaseSchema {
+        State::Partial if !s.base_missing.is_empty() && s.lab_tables => Err(Error::NoBaseSchema {
+            missing: s.base_missing.join(", "),
+        }),
+        State::Partial if !s.base_missing.is_empty() => Err(Error::MissingTables {
+            name,
             missing: s.base_missing.join(", "),
         }),
         State::Partial => Err(Error::PartlyApplied {
@@ -350,7 +372,7 @@ fn require(s: &Status, wanted: State, m: &Migration) -> Result<()> {
 pub async fn create_base(client: &mut Client) -> Result<Applied> {
     let mut found = Vec::new();
     for t in &base_objects().tables {
-        if exists(client, "SELECT to_regclass($1) IS NOT NULL", &quoted(t)).await? {
+        if exists(client, "SELECT to_regclass($1) IS NOT NULL", &t.sql()).await? {
             found.push(format!("table {t}"));
         }
     }
@@ -480,7 +502,7 @@ async fn invalid_index_left(client: &Client, st: &Statement) -> Option<String> {
     let invalid = client
         .query_opt(
             "SELECT 1 FROM pg_index WHERE indexrelid = to_regclass($1) AND NOT indisvalid",
-            &[&quoted(&index.name)],
+            &[&index.name_sql()],
         )
         .await
         .ok()?
@@ -489,7 +511,7 @@ async fn invalid_index_left(client: &Client, st: &Statement) -> Option<String> {
         format!(
             "it left index {} behind marked INVALID (remove it with DROP INDEX CONCURRENTLY {})",
             index.name,
-            quoted(&index.name)
+            index.name_sql()
         )
     })
 }

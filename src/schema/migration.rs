@@ -10,7 +10,7 @@ use regex::Regex;
 use super::fixtures;
 use super::sql::{split, Statement};
 use crate::error::{Context, Error, Result};
-use crate::sql::{quote_ident, quote_literal, unquote};
+use crate::sql::{qualified, quote_ident, quote_literal, unquote, QualName};
 
 /// One SQL file and its statements.
 #[derive(Debug, Clone)]
@@ -44,6 +44,8 @@ impl SqlFile {
 pub struct IndexDef {
     pub name: String,
     pub table: String,
+    /// The table's schema (and so the index's), when the SQL names one.
+    pub schema: Option<String>,
     /// Key columns or expressions, unquoted when they are plain names.
     pub columns: Vec<String>,
     /// `INCLUDE` columns, which the index stores but does not order by.
@@ -105,7 +107,17 @@ impl IndexDef {
 
     /// The statement that drops this index.
     pub fn drop_sql(&self) -> String {
-        format!("DROP INDEX IF EXISTS {}", quote_ident(&self.name))
+        format!("DROP INDEX IF EXISTS {}", self.name_sql())
+    }
+
+    /// The index's name as SQL, qualified by its schema when it has one.
+    pub fn name_sql(&self) -> String {
+        qualified(self.schema.as_deref(), &self.name)
+    }
+
+    /// Its table's name as SQL, qualified by its schema when it has one.
+    pub fn table_sql(&self) -> String {
+        qualified(self.schema.as_deref(), &self.table)
     }
 }
 
@@ -113,6 +125,8 @@ impl IndexDef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnDef {
     pub table: String,
+    /// The table's schema, when the SQL names one.
+    pub schema: Option<String>,
     pub column: String,
     /// The column definition after its name, e.g. `"UserRole" NOT NULL DEFAULT 'user'`.
     pub definition: String,
@@ -122,6 +136,8 @@ pub struct ColumnDef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommentDef {
     pub table: String,
+    /// The table's schema, when the SQL names one.
+    pub schema: Option<String>,
     pub column: String,
     pub text: String,
 }
@@ -156,6 +172,8 @@ impl EnumValueDef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TypeDef {
     pub name: String,
+    /// The type's schema, when the SQL names one.
+    pub schema: Option<String>,
     pub labels: Vec<String>,
 }
 
@@ -163,6 +181,8 @@ pub struct TypeDef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConstraintDef {
     pub table: String,
+    /// The table's schema, when the SQL names one.
+    pub schema: Option<String>,
     pub name: String,
     pub kind: ConstraintKind,
     pub sql: String,
@@ -253,30 +273,30 @@ impl StatementKind {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Created {
-    Table(String),
-    Column { table: String, column: String },
-    Type(String),
+    Table(QualName),
+    Column { table: QualName, column: String },
+    Type(QualName),
 }
 
 impl Created {
     /// The name a query would write: the table's, column's or type's.
     pub fn name(&self) -> &str {
         match self {
-            Created::Table(t) | Created::Type(t) => t,
+            Created::Table(t) | Created::Type(t) => &t.name,
             Created::Column { column, .. } => column,
         }
     }
 
     /// True when the database has it now.
     pub async fn exists(&self, client: &tokio_postgres::Client) -> Result<bool> {
-        let (sql, args): (&str, Vec<&str>) = match self {
-            Created::Table(t) => ("SELECT to_regclass(quote_ident($1)) IS NOT NULL", vec![t]),
-            Created::Type(t) => ("SELECT to_regtype(quote_ident($1)) IS NOT NULL", vec![t]),
+        let (sql, args): (&str, Vec<String>) = match self {
+            Created::Table(t) => ("SELECT to_regclass($1) IS NOT NULL", vec![t.sql()]),
+            Created::Type(t) => ("SELECT to_regtype($1) IS NOT NULL", vec![t.sql()]),
             Created::Column { table, column } => (
                 "SELECT EXISTS (SELECT 1 FROM pg_attribute \
-                  WHERE attrelid = to_regclass(quote_ident($1)) AND attname = $2 \
+                  WHERE attrelid = to_regclass($1) AND attname = $2 \
                     AND attnum > 0 AND NOT attisdropped)",
-                vec![table, column],
+                vec![table.sql(), column.clone()],
             ),
         };
         let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = args
@@ -294,7 +314,7 @@ impl Created {
 /// Everything a SQL file creates, as parsed from its statements.
 #[derive(Debug, Clone, Default)]
 pub struct Objects {
-    pub tables: Vec<String>,
+    pub tables: Vec<QualName>,
     pub types: Vec<TypeDef>,
     /// Values added to enum types with `ALTER TYPE ... ADD VALUE`.
     pub enum_values: Vec<EnumValueDef>,
@@ -303,7 +323,7 @@ pub struct Objects {
     pub constraints: Vec<ConstraintDef>,
     pub comments: Vec<CommentDef>,
     /// Indexes removed with `DROP INDEX`, by name, in file order.
-    pub dropped_indexes: Vec<String>,
+    pub dropped_indexes: Vec<QualName>,
     /// `ALTER TABLE` actions other than `ADD COLUMN` and `ADD CONSTRAINT`
     /// (`ALTER COLUMN`, `DROP COLUMN`, ...), as written: this parser does
     /// not read what they do.
@@ -323,15 +343,17 @@ impl Objects {
     /// Adds the objects one statement creates.
     fn add(&mut self, sql: &str) {
         if let Some(c) = TABLE.captures(sql) {
-            self.tables.push(unquote(&c[1]));
+            self.tables.push(QualName::parse(&c[1]));
         }
         if let Some(c) = ENUM_TYPE.captures(sql) {
             let labels = c[2]
                 .split(',')
                 .map(|l| l.trim().trim_matches('\'').replace("''", "'"))
                 .collect();
+            let t = QualName::parse(&c[1]);
             self.types.push(TypeDef {
-                name: unquote(&c[1]),
+                name: t.name,
+                schema: t.schema,
                 labels,
             });
         }
@@ -344,10 +366,12 @@ impl Objects {
         }
         if let Some(c) = INDEX.captures(sql) {
             let (keys, include, predicate) = index_tail(&c[4]);
+            let table = QualName::parse(&c[3]);
             self.indexes.push(IndexDef {
                 unique: c.get(1).is_some(),
-                name: unquote(&c[2]),
-                table: unquote(&c[3]),
+                name: QualName::parse(&c[2]).name,
+                table: table.name,
+                schema: table.schema,
                 columns: split_columns(keys),
                 include: include.map(split_columns).unwrap_or_default(),
                 predicate,
@@ -355,18 +379,20 @@ impl Objects {
             });
         }
         if let Some(c) = ALTER_TABLE.captures(sql) {
-            let table = unquote(&c[1]);
+            let table = QualName::parse(&c[1]);
             for part in split_top_level(&c[2]) {
                 self.add_alter_part(&table, part.trim());
             }
         }
         if let Some(c) = DROP_INDEX.captures(sql) {
             self.dropped_indexes
-                .extend(split_top_level(&c[1]).into_iter().map(unqualified));
+                .extend(split_top_level(&c[1]).into_iter().map(QualName::parse));
         }
         if let Some(c) = COLUMN_COMMENT.captures(sql) {
+            let table = QualName::parse(&c[1]);
             self.comments.push(CommentDef {
-                table: unquote(&c[1]),
+                table: table.name,
+                schema: table.schema,
                 column: unquote(&c[2]),
                 text: c[3].replace("''", "'"),
             });
@@ -374,23 +400,25 @@ impl Objects {
     }
 
     /// Adds what one action of an `ALTER TABLE` creates.
-    fn add_alter_part(&mut self, table: &str, part: &str) {
+    fn add_alter_part(&mut self, table: &QualName, part: &str) {
         if !ADD_COLUMN.is_match(part) && !ADD_CONSTRAINT.is_match(part) {
             self.other_actions.push(part.to_string());
         }
         if let Some(a) = ADD_COLUMN.captures(part) {
             self.columns.push(ColumnDef {
-                table: table.to_string(),
+                table: table.name.clone(),
+                schema: table.schema.clone(),
                 column: unquote(&a[1]),
                 definition: a[2].trim().to_string(),
             });
         }
         if let Some(a) = ADD_CONSTRAINT.captures(part) {
             self.constraints.push(ConstraintDef {
-                table: table.to_string(),
+                table: table.name.clone(),
+                schema: table.schema.clone(),
                 name: unquote(&a[1]),
                 kind: ConstraintKind::from_keywords(a.get(2).map(|m| m.as_str())),
-                sql: format!("ALTER TABLE {} {part}", quote_ident(table)),
+                sql: format!("ALTER TABLE {} {part}", table.sql()),
             });
         }
     }
@@ -399,11 +427,40 @@ impl Objects {
     pub fn created(&self) -> impl Iterator<Item = Created> + '_ {
         let tables = self.tables.iter().cloned().map(Created::Table);
         let columns = self.columns.iter().map(|c| Created::Column {
-            table: c.table.clone(),
+            table: QualName {
+                schema: c.schema.clone(),
+                name: c.table.clone(),
+            },
             column: c.column.clone(),
         });
-        let types = self.types.iter().map(|t| Created::Type(t.name.clone()));
+        let types = self.types.iter().map(|t| {
+            Created::Type(QualName {
+                schema: t.schema.clone(),
+                name: t.name.clone(),
+            })
+        });
         tables.chain(columns).chain(types)
+    }
+
+    /// The tables these statements change without creating them: what a
+    /// database must hold before they can run (a table that a column, index,
+    /// constraint or comment names, not made by a `CREATE TABLE` here).
+    pub fn referenced_tables(&self) -> Vec<QualName> {
+        let q = |schema: &Option<String>, name: &str| QualName {
+            schema: schema.clone(),
+            name: name.to_string(),
+        };
+        let named = (self.columns.iter().map(|c| q(&c.schema, &c.table)))
+            .chain(self.indexes.iter().map(|i| q(&i.schema, &i.table)))
+            .chain(self.constraints.iter().map(|k| q(&k.schema, &k.table)))
+            .chain(self.comments.iter().map(|c| q(&c.schema, &c.table)));
+        let mut out: Vec<QualName> = Vec::new();
+        for t in named {
+            if !self.tables.contains(&t) && !out.contains(&t) {
+                out.push(t);
+            }
+        }
+        out
     }
 
     /// How many objects there are in all.
@@ -424,10 +481,11 @@ impl Objects {
     }
 }
 
-/// A table, type, index or column name, bare or double-quoted.
+/// A table, type, index or column name, bare or double-quoted, maybe
+/// qualified by its schema (`app.orders`).
 macro_rules! name {
     () => {
-        r#"("[^"]+"|\w+)"#
+        r#"((?:(?:"[^"]+"|\w+)\.)?(?:"[^"]+"|\w+))"#
     };
 }
 
@@ -641,22 +699,12 @@ impl Migration {
 
     /// True when it drops the index `name`.
     pub fn drops(&self, name: &str) -> bool {
-        self.objects.dropped_indexes.iter().any(|d| d == name)
+        self.objects.dropped_indexes.iter().any(|d| d.name == name)
     }
 }
 
 fn read_if_present(path: &Path) -> Result<Option<SqlFile>> {
     path.is_file().then(|| SqlFile::read(path)).transpose()
-}
-
-/// An index name from a `DROP INDEX`, unquoted, without a `public.` schema.
-fn unqualified(name: &str) -> String {
-    let name = name.trim();
-    let bare = ["public.", "\"public\"."]
-        .iter()
-        .find_map(|p| name.strip_prefix(p))
-        .unwrap_or(name);
-    unquote(bare)
 }
 
 /// Splits an index's column list at top-level commas.
@@ -913,9 +961,10 @@ mod tests {
             "DROP INDEX \"Conversation_status_idx\";\n",
             "DROP INDEX CONCURRENTLY IF EXISTS public.\"A_idx\", b_idx CASCADE;"
         )));
+        let dropped: Vec<String> = o.dropped_indexes.iter().map(|d| d.to_string()).collect();
         assert_eq!(
-            o.dropped_indexes,
-            ["Conversation_status_idx", "A_idx", "b_idx"]
+            dropped,
+            ["Conversation_status_idx", "public.A_idx", "b_idx"]
         );
     }
 
@@ -972,7 +1021,8 @@ mod tests {
     #[test]
     fn base_schema_objects() {
         let o = Objects::parse(&split(fixtures::BASE));
-        assert_eq!(o.tables, ["User", "Conversation", "Message"]);
+        let tables: Vec<&str> = o.tables.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(tables, ["User", "Conversation", "Message"]);
         assert_eq!(o.constraints.len(), 5);
         assert_eq!(o.indexes.len(), 2);
         assert_eq!(o.comments[0].text, "user | assistant");

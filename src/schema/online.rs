@@ -31,7 +31,7 @@
 
 use super::migration::{ColumnDef, ConstraintDef, ConstraintKind, Migration, Objects};
 use super::sql::Statement;
-use crate::sql::{quote_ident, quote_literal};
+use crate::sql::{qualified, quote_ident, quote_literal};
 
 /// `lock_timeout` of the short transaction: a waiting ALTER queues every
 /// later query on the table behind it, so it gives up quickly instead.
@@ -120,19 +120,19 @@ fn place(st: &Statement, all: &Objects, gate: bool, p: &mut Parts) {
     let o = Objects::parse(std::slice::from_ref(st));
     if !o.indexes.is_empty() {
         for ix in &o.indexes {
-            p.indexes.push(drop_invalid(&ix.name));
+            p.indexes.push(drop_invalid(&ix.name_sql()));
             p.indexes.push(ended(&ix.create_if_missing_sql()));
         }
     } else if !o.dropped_indexes.is_empty() {
         for name in &o.dropped_indexes {
-            let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {}", quote_ident(name));
+            let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {}", name.sql());
             p.indexes.push(ended(&drop));
         }
     } else if let Some(t) = o.types.first() {
-        let missing = Check::Type(&t.name).missing();
+        let missing = Check::Type(qualified(t.schema.as_deref(), &t.name)).missing();
         p.transaction.push(guarded(&missing, &st.sql));
     } else if let Some(t) = o.tables.first() {
-        let missing = Check::Relation(t).missing();
+        let missing = Check::Relation(t.sql()).missing();
         p.transaction.push(guarded(&missing, &st.sql));
     } else if !o.enum_values.is_empty() {
         for v in &o.enum_values {
@@ -199,9 +199,10 @@ fn place_alter(o: &Objects, p: &mut Parts) {
 /// What a catalog check looks for: an object the first transaction creates,
 /// or an index.
 enum Check<'a> {
-    Type(&'a str),
-    /// A table or an index.
-    Relation(&'a str),
+    /// A type, by its name as SQL (maybe schema-qualified).
+    Type(String),
+    /// A table or an index, by its name as SQL.
+    Relation(String),
     Column(&'a ColumnDef),
     Constraint(&'a ConstraintDef),
 }
@@ -209,18 +210,19 @@ enum Check<'a> {
 impl Check<'_> {
     /// SQL that is true when the object exists.
     fn exists(&self) -> String {
-        let name = |n: &str| quote_literal(&quote_ident(n));
+        let table =
+            |schema: &Option<String>, t: &str| quote_literal(&qualified(schema.as_deref(), t));
         match self {
-            Check::Type(t) => format!("to_regtype({}) IS NOT NULL", name(t)),
-            Check::Relation(r) => format!("to_regclass({}) IS NOT NULL", name(r)),
+            Check::Type(t) => format!("to_regtype({}) IS NOT NULL", quote_literal(t)),
+            Check::Relation(r) => format!("to_regclass({}) IS NOT NULL", quote_literal(r)),
             Check::Column(c) => format!(
                 "EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass({}) AND attname = {} AND NOT attisdropped)",
-                name(&c.table),
+                table(&c.schema, &c.table),
                 quote_literal(&c.column)
             ),
             Check::Constraint(k) => format!(
                 "EXISTS (SELECT FROM pg_constraint WHERE conrelid = to_regclass({}) AND conname = {})",
-                name(&k.table),
+                table(&k.schema, &k.table),
                 quote_literal(&k.name)
             ),
         }
@@ -241,13 +243,18 @@ impl Check<'_> {
 /// creates none of those, some index the file builds exists (they are built
 /// only after it commits). `None` when nothing tells.
 fn rerun_check(o: &Objects) -> Option<String> {
-    let created: Vec<Check> = (o.types.iter().map(|t| Check::Type(&t.name)))
-        .chain(o.tables.iter().map(|t| Check::Relation(t)))
+    let created: Vec<Check> = (o.types.iter())
+        .map(|t| Check::Type(qualified(t.schema.as_deref(), &t.name)))
+        .chain(o.tables.iter().map(|t| Check::Relation(t.sql())))
         .chain(o.columns.iter().map(Check::Column))
         .chain(o.constraints.iter().map(Check::Constraint))
         .collect();
     let (checks, join) = if created.is_empty() {
-        let built = o.indexes.iter().map(|i| Check::Relation(&i.name)).collect();
+        let built = o
+            .indexes
+            .iter()
+            .map(|i| Check::Relation(i.name_sql()))
+            .collect();
         (built, "\n        OR ")
     } else {
         (created, "\n        AND ")
@@ -298,13 +305,13 @@ fn dollar_tag(name: &str, body: &str) -> String {
 
 /// The query whose result psql's `\gexec` runs: a `DROP INDEX
 /// CONCURRENTLY` of the index `name` when it is INVALID, else nothing.
-fn drop_invalid(name: &str) -> String {
+fn drop_invalid(name_sql: &str) -> String {
     format!(
         "SELECT format('DROP INDEX CONCURRENTLY IF EXISTS %I.%I', n.nspname, c.relname)\n  \
          FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid\n  \
          JOIN pg_namespace n ON n.oid = c.relnamespace\n \
          WHERE i.indexrelid = to_regclass({}) AND NOT i.indisvalid\n\\gexec\n",
-        quote_literal(&quote_ident(name))
+        quote_literal(name_sql)
     )
 }
 
@@ -391,7 +398,7 @@ mod tests {
         assert!(
             sql.contains(
                 "DROP INDEX CONCURRENTLY IF EXISTS \"Conversation_status_idx\";\n\
-                 DROP INDEX CONCURRENTLY IF EXISTS \"b_idx\";\n"
+                 DROP INDEX CONCURRENTLY IF EXISTS \"public\".\"b_idx\";\n"
             ),
             "{sql}"
         );

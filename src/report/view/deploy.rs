@@ -24,7 +24,8 @@ pub struct AdviceView {
     pub advice: String,
     pub locks: Vec<LockView>,
     pub builds: Vec<BuildView>,
-    pub projected_lock: String,
+    /// `None` without production row counts: nothing to project to.
+    pub projected_lock: Option<String>,
     pub basis: String,
     pub production_source: String,
     pub online_file: String,
@@ -94,7 +95,8 @@ fn advice(d: &DeployAdvice) -> AdviceView {
             })
             .collect(),
         builds: d.builds.iter().map(|b| build_view(b, built)).collect(),
-        projected_lock: seconds(d.projected_lock_s),
+        projected_lock: (!d.builds.is_empty() && d.projected_lock_s > 0.0)
+            .then(|| seconds(d.projected_lock_s)),
         basis: d.basis.clone(),
         production_source: d.production_source.clone(),
         online_file: d.online_file.clone(),
@@ -205,7 +207,7 @@ mod tests {
         assert_eq!(a.builds[0].plain, "820.0 ms [790.0–860.0 ms]");
         assert_eq!(a.builds[0].projected_concurrently, "70.2 s");
         assert_eq!(a.builds[0].production_rows, "50,000,000");
-        assert_eq!(a.projected_lock, "212.5 s");
+        assert_eq!(a.projected_lock.as_deref(), Some("212.5 s"));
         let fk = foreign_key(&ForeignKey {
             name: "Message_conversationId_fkey".into(),
             table: "Message".into(),

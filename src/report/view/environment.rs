@@ -87,14 +87,17 @@ fn environment(r: &Results) -> Vec<(String, String)> {
             "machine".to_string(),
             format!("{} cores, {} memory", e.cores, bytes(e.memory_bytes as f64)),
         ),
-        ("scale".to_string(), r.scale.clone()),
-        ("seed".to_string(), r.seed.to_string()),
         ("tool".to_string(), tool),
         (
             "run".to_string(),
             format!("{} at {}", r.run_id, r.created_at),
         ),
     ];
+    if r.database.is_none() {
+        // Scale and seed describe data the tool generated, not a user's.
+        v.insert(3, ("scale".to_string(), r.scale.clone()));
+        v.insert(4, ("seed".to_string(), r.seed.to_string()));
+    }
     if let Some(c) = &r.counts {
         v.push((
             "rows".to_string(),

@@ -69,6 +69,26 @@ pub(super) struct Ctx<'a> {
     pub r: &'a Results,
     pub with: IndexState,
     pub without: IndexState,
+    /// The run that saved the baseline this one was compared with.
+    pub baseline: Option<&'a Results>,
+}
+
+impl Ctx<'_> {
+    /// The plan before the indexes that stands for `q`: this run's in the
+    /// state without them; in a run of one state (a database measured as
+    /// found, after `migrate up`) the baseline run's, its file linked
+    /// across run folders, so the diff reads across the two runs.
+    pub fn before_plan(&self, q: &crate::results::QueryResult) -> Option<crate::results::PlanRef> {
+        if self.with != self.without {
+            return q.plan(&self.without).cloned();
+        }
+        let b = self.baseline?;
+        let bq = b.queries.iter().find(|x| x.name == q.name)?;
+        let mut p = bq.plans.first()?.clone();
+        let id = self.r.compared_with.as_ref()?.run_id.as_ref()?;
+        p.file = format!("../{id}/{}", p.file);
+        Some(p)
+    }
 }
 
 /// Builds the page for one run; `baseline` is the run that saved the
@@ -82,6 +102,7 @@ pub fn page(r: &Results, baseline: Option<&Results>, run_dir: Option<&Path>) -> 
         r,
         with: measured(r, IndexState::With),
         without: measured(r, IndexState::Without),
+        baseline,
     };
     Page {
         title: title(r),
@@ -89,7 +110,7 @@ pub fn page(r: &Results, baseline: Option<&Results>, run_dir: Option<&Path>) -> 
         verdict: verdict::build(&cx),
         queries: queries::build(&cx),
         before_after: before_after(r, baseline),
-        plans: plans::build(&cx, run_dir),
+        plans: plans::build(&cx),
         costs: costs::build(&cx),
         heatmap: heatmap::build(r),
         deploy: deploy::build(&cx),
@@ -105,24 +126,30 @@ pub fn page(r: &Results, baseline: Option<&Results>, run_dir: Option<&Path>) -> 
 }
 
 /// The migration and where it was measured: a preset scale on the embedded
-/// database; on a user's database, its state and size as found.
+/// database; on a user's database, its state and its largest tables as
+/// found ("0042_orders on your database (migrated): 1.2 M orders, 8.4 M
+/// order_items").
 fn title(r: &Results) -> String {
     let Some(d) = &r.database else {
         return format!("{} at scale {}", r.migration.name, r.scale);
     };
-    let rows = |t: &str| {
-        d.rows_of(t)
-            .map(crate::format::thousands)
-            .unwrap_or_else(|| "?".into())
+    let tables: Vec<String> = d
+        .largest(TITLE_TABLES)
+        .into_iter()
+        .map(|(t, n)| format!("{} {t}", crate::format::count(n)))
+        .collect();
+    let size = match tables.is_empty() {
+        true => "no table the planner has sized yet (run ANALYZE)".to_string(),
+        false => tables.join(", "),
     };
     format!(
-        "{} on your database ({}): {} conversations, {} messages",
-        r.migration.name,
-        d.state,
-        rows("Conversation"),
-        rows("Message")
+        "{} on your database ({}): {size}",
+        r.migration.name, d.state
     )
 }
+
+/// How many of a user's largest tables the title names.
+const TITLE_TABLES: usize = 2;
 
 fn partial_note(r: &Results) -> String {
     format!(
@@ -145,5 +172,39 @@ fn measured(r: &Results, state: IndexState) -> IndexState {
         state
     } else {
         r.states.first().cloned().unwrap_or(state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{FoundDatabase, FoundState};
+
+    #[test]
+    fn a_users_database_is_titled_by_its_largest_tables_not_a_scale() {
+        let mut r = Results::default();
+        r.migration.name = "0042_orders_idx".into();
+        r.scale = "small".into();
+        assert_eq!(title(&r), "0042_orders_idx at scale small");
+        r.database = Some(FoundDatabase {
+            state: FoundState::Migrated,
+            present: Vec::new(),
+            missing: Vec::new(),
+            rows: vec![
+                ("shop.customers".into(), 5_000),
+                ("shop.order_items".into(), 8_400_000),
+                ("shop.orders".into(), 1_234_567),
+            ],
+        });
+        assert_eq!(
+            title(&r),
+            "0042_orders_idx on your database (migrated): 8.4 M shop.order_items, 1.2 M shop.orders"
+        );
+        let env = environment::build(&r);
+        let env = format!("{env:?}");
+        assert!(
+            !env.contains("\"scale\"") && !env.contains("\"seed\""),
+            "{env}"
+        );
     }
 }

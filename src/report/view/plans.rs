@@ -5,17 +5,16 @@
 //! fetches, buffers; nodes found in only one of the two plans tagged; one
 //! line of access-path diff per query, and the parameters it ran with.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::words::anchor;
 use super::Ctx;
 use crate::explain::{NodeSummary, Plan, PlanSummary};
 use crate::format::{factor, pct, thousands, TimeUnit};
-use crate::results::{PlanRef, Results};
+use crate::results::{PlanRef, QueryResult, Results};
+use crate::schema::IndexState;
 
 /// Printed on a node the other plan does not have.
 pub const ONLY_HERE: &str = "only in this plan";
@@ -31,16 +30,34 @@ pub struct PlanPair {
     pub name: String,
     pub anchor: String,
     pub sql: String,
-    /// `$1 = 'clr27…'`, as the plans were captured.
+    /// `$1 = 'clr27…'` (or its hash), the row the trees were captured with.
     pub params: Vec<String>,
+    /// Which row that is: `median`, `only`, ...
+    pub param_label: String,
     pub diff: String,
     pub before: Option<Tree>,
     pub after: Option<Tree>,
+    /// Set when the rows' plans read the tables differently.
+    pub depends_on_parameter: bool,
+    /// One line per parameter row: its values and each state's access path.
+    pub by_param: Vec<ParamPlans>,
+}
+
+/// One parameter row's plans, one per state.
+#[derive(Debug, Serialize)]
+pub struct ParamPlans {
+    pub label: String,
+    pub values: String,
+    pub estimated_rows: String,
+    /// `(state, access path, generic or custom, raw file)`.
+    pub plans: Vec<(String, String, String, String)>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct Tree {
     pub state: String,
+    /// `generic plan` or `custom plan`, when known.
+    pub kind: String,
     pub file: String,
     pub execution: String,
     pub nodes: Vec<NodeView>,
@@ -68,57 +85,104 @@ pub struct NodeView {
     pub only_here: bool,
 }
 
-pub(super) fn build(cx: &Ctx, run_dir: Option<&Path>) -> PlansSection {
-    let params = run_dir.map(read_params).unwrap_or_default();
-    let params_of = |p: Option<&PlanRef>| {
-        p.and_then(|p| params.get(base_name(&p.file)))
-            .cloned()
-            .unwrap_or_default()
-    };
+pub(super) fn build(cx: &Ctx) -> PlansSection {
     PlansSection {
-        pairs: cx
-            .r
-            .queries
-            .iter()
-            .map(|q| {
-                let (before, after) = (q.plan(&cx.without), q.plan(&cx.with));
-                let mut params = params_of(after);
-                if params.is_empty() {
-                    params = params_of(before);
-                }
-                PlanPair {
-                    name: q.name.clone(),
-                    anchor: anchor(&q.name),
-                    sql: q.sql.clone(),
-                    params,
-                    diff: plan_diff(before, after),
-                    before: before.map(|p| tree(p, after.filter(|_| cx.with != cx.without))),
-                    after: after
-                        .filter(|_| cx.with != cx.without)
-                        .map(|p| tree(p, before)),
-                }
-            })
-            .collect(),
+        pairs: cx.r.queries.iter().map(|q| pair(cx, q)).collect(),
         only_here: ONLY_HERE,
     }
+}
+
+/// One query's plans: the trees of the row that stands for it, in each
+/// state, and one line per parameter row.
+fn pair(cx: &Ctx, q: &QueryResult) -> PlanPair {
+    let before_plan = cx.before_plan(q);
+    // One state and no baseline: its one plan, alone.
+    let (before, after) = match (cx.with == cx.without, before_plan.as_ref()) {
+        (true, None) => (q.plan(&cx.with), None),
+        (_, b) => (b, q.plan(&cx.with)),
+    };
+    let shown = after.or(before);
+    let label = shown.and_then(|p| p.param.clone()).unwrap_or_default();
+    let values = q.params.iter().find(|p| p.label == label);
+    PlanPair {
+        name: q.name.clone(),
+        anchor: anchor(&q.name),
+        sql: q.sql.clone(),
+        params: values
+            .map(|p| {
+                p.values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| format!("${} = {v}", i + 1))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        param_label: label,
+        diff: plan_diff(before, after),
+        before: before.map(|p| tree(p, after)),
+        after: after.map(|p| tree(p, before)),
+        depends_on_parameter: q.plan_depends_on_parameter,
+        by_param: by_param(cx, q),
+    }
+}
+
+/// Each parameter row with its plan's access path in each state, when
+/// there is more than one row.
+fn by_param(cx: &Ctx, q: &QueryResult) -> Vec<ParamPlans> {
+    if q.params.len() < 2 {
+        return Vec::new();
+    }
+    let states: Vec<&IndexState> = match cx.with == cx.without {
+        true => vec![&cx.with],
+        false => vec![&cx.without, &cx.with],
+    };
+    q.params
+        .iter()
+        .map(|p| ParamPlans {
+            label: p.label.clone(),
+            values: p.values.join(", "),
+            estimated_rows: p
+                .estimated_rows
+                .map(|r| thousands(r.round().max(0.0) as u64))
+                .unwrap_or_default(),
+            plans: states
+                .iter()
+                .filter_map(|s| {
+                    let plan = q
+                        .plans_in(s)
+                        .find(|x| x.param.as_deref() == Some(&p.label))?;
+                    Some((
+                        s.to_string(),
+                        paths(plan),
+                        plan.kind
+                            .map(|k| k.as_str().to_string())
+                            .unwrap_or_default(),
+                        plan.file.clone(),
+                    ))
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// One line of access-path diff: `Seq Scan on Message → Index Scan using
 /// Message_conversationId_idx on Message`.
 pub(super) fn plan_diff(before: Option<&PlanRef>, after: Option<&PlanRef>) -> String {
-    let paths = |p: &PlanRef| {
-        let v = p.summary.access_paths();
-        if v.is_empty() {
-            "no table scan".to_string()
-        } else {
-            v.join(", ")
-        }
-    };
     match (before, after) {
         (Some(b), Some(a)) if paths(b) == paths(a) => format!("unchanged: {}", paths(a)),
         (Some(b), Some(a)) => format!("{} → {}", paths(b), paths(a)),
         (Some(p), None) | (None, Some(p)) => paths(p),
         (None, None) => "no plan captured".into(),
+    }
+}
+
+/// A plan's access paths on one line.
+fn paths(p: &PlanRef) -> String {
+    let v = p.summary.access_paths();
+    if v.is_empty() {
+        "no table scan".to_string()
+    } else {
+        v.join(", ")
     }
 }
 
@@ -137,6 +201,7 @@ pub fn tree(p: &PlanRef, other: Option<&PlanRef>) -> Tree {
         .unwrap_or_default();
     Tree {
         state: p.state.to_string(),
+        kind: p.kind.map(|k| k.as_str().to_string()).unwrap_or_default(),
         file: p.file.clone(),
         execution: format!(
             "planning {}, execution {} (server)",
@@ -197,8 +262,15 @@ fn misestimate_text(ratio: f64) -> String {
 /// the raw plan is the source of truth.
 pub(super) fn with_raw_plans(r: &Results, dir: &Path) -> Results {
     let mut r = r.clone();
+    let shown = r.parameters_shown;
     for q in r.queries.iter_mut().chain(r.writes.iter_mut()) {
+        // A summary stored with node details stays: its parameter values
+        // may be masked, and the raw file holds them as they are.
+        let masked = !shown && !q.params.is_empty();
         for p in &mut q.plans {
+            if masked || p.summary.nodes.iter().any(|n| !n.detail.is_empty()) {
+                continue;
+            }
             let raw = std::fs::read_to_string(dir.join(&p.file)).ok();
             if let Some(plan) = raw.and_then(|t| Plan::from_json(&t).ok()) {
                 if plan.root().is_some() {
@@ -208,33 +280,6 @@ pub(super) fn with_raw_plans(r: &Results, dir: &Path) -> Results {
         }
     }
     r
-}
-
-fn base_name(file: &str) -> &str {
-    file.rsplit('/').next().unwrap_or(file)
-}
-
-/// The parameters each plan was captured with, by plan file name, from
-/// `plans/plans.json` (explain's `Captured.params`), formatted `$1 = '…'`.
-fn read_params(dir: &Path) -> BTreeMap<String, Vec<String>> {
-    let text = std::fs::read_to_string(dir.join("plans").join("plans.json")).unwrap_or_default();
-    let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    let mut out = BTreeMap::new();
-    for p in v["plans"].as_array().into_iter().flatten() {
-        let (Some(file), Some(params)) = (p["file"].as_str(), p["params"].as_array()) else {
-            continue;
-        };
-        let shown = params
-            .iter()
-            .enumerate()
-            .map(|(i, v)| match v.as_str() {
-                Some(s) => format!("${} = '{}'", i + 1, s.replace('\'', "''")),
-                None => format!("${} = NULL", i + 1),
-            })
-            .collect();
-        out.insert(base_name(file).to_string(), shown);
-    }
-    out
 }
 
 #[cfg(test)]
@@ -247,6 +292,8 @@ mod tests {
             state,
             file: "plans/q.json".into(),
             summary: PlanSummary::of(&Plan::from_json(json).unwrap()),
+            param: None,
+            kind: None,
         }
     }
 

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::plans::plan_diff;
-use super::words::{anchor, verdict_class, verdict_word};
+use super::words::{anchor, mixed_text, query_verdict, spread_text, verdict_class, verdict_word};
 use super::words::{change_pct, criterion_group_page, inverse, speedup_interval, verdict_text};
 use super::Ctx;
 use crate::format::{factor, TimeUnit};
@@ -62,6 +62,15 @@ pub struct Row {
     pub stats_note: Option<String>,
     /// `no rows have "assignedTo" yet: timed as a miss`, when it was.
     pub miss: Option<String>,
+    /// The speed-up across the parameter rows it was timed with.
+    pub spread: Option<String>,
+    /// `faster for …; slower for …`, when the rows disagree.
+    pub mixed: Option<String>,
+    /// Why its change is not counted, when the plan did not change.
+    pub unexplained: Option<String>,
+    /// `generic plan` or `custom plan`, as the timed statement ran with
+    /// the indexes; `plan depends on the parameter` when the rows' plans differ.
+    pub plan_note: Option<String>,
 }
 
 /// One state's client median, its interval, and the server's execution
@@ -172,8 +181,7 @@ fn row(cx: &Ctx, q: &QueryResult, cols: &Columns, write: bool) -> Row {
         speedup_interval(q, &cx.with, &cx.without).map(|i| if write { inverse(i) } else { i });
     let verdict = match &interval {
         Some(i) if write => verdict_word(i, "slower", "faster"),
-        Some(i) => verdict_word(i, "faster", "slower"),
-        None => "not compared",
+        _ => query_verdict(q, &cx.with, &cx.without),
     };
     Row {
         name: q.name.clone(),
@@ -191,15 +199,35 @@ fn row(cx: &Ctx, q: &QueryResult, cols: &Columns, write: bool) -> Row {
         verdict_class: verdict_class(verdict),
         change: changes(q),
         index_used: index_used(q, &cx.with),
-        plan_diff: plan_diff(q.plan(&cx.without), q.plan(&cx.with)),
+        plan_diff: match cx.before_plan(q) {
+            Some(b) => plan_diff(Some(&b), q.plan(&cx.with)),
+            None if cx.with == cx.without => plan_diff(q.plan(&cx.with), None),
+            None => plan_diff(None, q.plan(&cx.with)),
+        },
         criterion: criterion_group_page(q),
         miss: q.miss.clone(),
+        spread: spread_text(q),
+        mixed: mixed_text(q),
+        unexplained: q.unexplained.clone(),
+        plan_note: plan_note(q, &cx.with),
         stats_note: (!q.missing_stats.is_empty()).then(|| {
             format!(
                 "no statistics for {} (not analyzed since the migration?): the planner guesses, and plans may change after ANALYZE",
                 q.missing_stats.join(", ")
             )
         }),
+    }
+}
+
+/// How the timed statement was planned: generic or custom, and whether the
+/// rows' plans differ.
+fn plan_note(q: &QueryResult, with: &IndexState) -> Option<String> {
+    let kind = q.plan(with).and_then(|p| p.kind).map(|k| k.as_str());
+    match (kind, q.plan_depends_on_parameter) {
+        (Some(k), true) => Some(format!("{k}; plan depends on the parameter")),
+        (Some(k), false) => Some(k.to_string()),
+        (None, true) => Some("plan depends on the parameter".into()),
+        (None, false) => None,
     }
 }
 
@@ -266,6 +294,9 @@ mod tests {
             plans: vec![],
             miss: None,
             missing_stats: vec![],
+            params: vec![],
+            plan_depends_on_parameter: false,
+            unexplained: None,
         }
     }
 

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::costs::insert_slowdown;
 use super::words::speedup_interval;
-use super::words::{verdict_class, verdict_word};
+use super::words::{query_verdict, verdict_class, verdict_word, LIKELY_NOISE, MIXED};
 use super::Ctx;
 use crate::format::{bytes, factor};
 use crate::results::{Action, Recommendation};
@@ -24,7 +24,14 @@ pub struct VerdictSection {
     pub faster: usize,
     pub slower: usize,
     pub within_noise: usize,
+    /// Faster for some parameter rows, slower past noise for others.
+    pub mixed: usize,
+    /// Moved without a plan change: left out of the counts and the mean.
+    pub likely_noise: usize,
+    /// The queries counted: all but those left out as likely noise.
     pub total: usize,
+    /// Set when the machine's load average moved a lot during the run.
+    pub load_note: Option<String>,
     pub geomean: String,
     pub index_size: String,
     pub worst_write: String,
@@ -61,8 +68,7 @@ pub(super) fn build(cx: &Ctx) -> VerdictSection {
     let words: Vec<&str> = r
         .queries
         .iter()
-        .filter_map(|q| speedup_interval(q, &cx.with, &cx.without))
-        .map(|i| verdict_word(&i, "faster", "slower"))
+        .map(|q| query_verdict(q, &cx.with, &cx.without))
         .collect();
     let count = |w: &str| words.iter().filter(|x| **x == w).count();
     let index_size: u64 = r.index_costs.iter().map(|c| c.size_bytes).sum();
@@ -70,7 +76,10 @@ pub(super) fn build(cx: &Ctx) -> VerdictSection {
         faster: count("faster"),
         slower: count("slower"),
         within_noise: count("within noise"),
-        total: r.queries.len(),
+        mixed: count(MIXED),
+        likely_noise: count(LIKELY_NOISE),
+        total: r.queries.len() - count(LIKELY_NOISE),
+        load_note: load_note(r),
         geomean: geomean(cx),
         index_size: if r.index_costs.is_empty() {
             "not measured".into()
@@ -94,10 +103,13 @@ pub(super) fn build(cx: &Ctx) -> VerdictSection {
     }
 }
 
+/// The geometric mean of the speed-ups, leaving out the queries whose
+/// change is likely noise.
 fn geomean(cx: &Ctx) -> String {
     let speedups: Vec<f64> =
         cx.r.queries
             .iter()
+            .filter(|q| q.unexplained.is_none())
             .filter_map(|q| q.speedup)
             .filter(|s| *s > 0.0)
             .collect();
@@ -105,6 +117,29 @@ fn geomean(cx: &Ctx) -> String {
         return "n/a (one index state only)".into();
     }
     factor((speedups.iter().map(|s| s.ln()).sum::<f64>() / speedups.len() as f64).exp())
+}
+
+/// The machine's load moved a lot when its 1-minute average changed by
+/// more than one runnable process between two readings of the run.
+const LOAD_MOVED: f64 = 1.0;
+
+/// Says so when the machine's load average moved a lot during the run:
+/// timings taken under different load are less comparable.
+fn load_note(r: &crate::results::Results) -> Option<String> {
+    let all: Vec<f64> = r
+        .machine_load
+        .iter()
+        .flat_map(|s| [s.start, s.end])
+        .flatten()
+        .collect();
+    let (lo, hi) = all
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), x| (lo.min(*x), hi.max(*x)));
+    (all.len() >= 2 && hi - lo > LOAD_MOVED).then(|| {
+        format!(
+            "the machine's load average moved from {lo:.2} to {hi:.2} while the queries were timed: other work shared the cores, so states timed at different moments are less comparable; rerun on a quieter machine to confirm small changes"
+        )
+    })
 }
 
 fn recommendation(rec: &Recommendation) -> RecommendationView {

@@ -25,6 +25,71 @@ pub fn verdict_word(i: &Interval, high: &'static str, low: &'static str) -> &'st
     }
 }
 
+/// A read's verdict with the indexes: `likely noise` when its median moved
+/// without its plan changing; `mixed` when some of its parameter rows are
+/// faster past the threshold and others slower; else the speed-up's
+/// interval read by [`verdict_word`]; `not compared` with one state.
+pub fn query_verdict(q: &QueryResult, with: &IndexState, without: &IndexState) -> &'static str {
+    if q.unexplained.is_some() {
+        return LIKELY_NOISE;
+    }
+    let faster = !q.rows_with(stats::Verdict::Higher).is_empty();
+    let slower = !q.rows_with(stats::Verdict::Lower).is_empty();
+    match speedup_interval(q, with, without) {
+        _ if faster && slower => MIXED,
+        Some(i) => verdict_word(&i, "faster", "slower"),
+        None => "not compared",
+    }
+}
+
+/// A read whose median moved though its plan, rows and buffers did not.
+pub const LIKELY_NOISE: &str = "likely noise";
+/// A read faster for some parameter rows and slower for others.
+pub const MIXED: &str = "mixed";
+
+/// The speed-up's spread over the parameter rows: least, median and most,
+/// with the rows at the ends, e.g. `by parameter: 0.42× (largest,
+/// text(12)#a1b2c3) to 14.2× (smallest, …), median 3.10×`.
+pub fn spread_text(q: &QueryResult) -> Option<String> {
+    let mut rows: Vec<(&crate::results::ParamResult, Interval)> = q
+        .params
+        .iter()
+        .filter_map(|p| Some((p, p.speedup?)))
+        .collect();
+    if rows.len() < 2 {
+        return None;
+    }
+    rows.sort_by(|a, b| a.1.point.total_cmp(&b.1.point));
+    let end = |(p, i): &(&crate::results::ParamResult, Interval)| {
+        format!("{} ({}, {})", factor(i.point), p.label, p.values.join(", "))
+    };
+    let points: Vec<f64> = rows.iter().map(|r| r.1.point).collect();
+    Some(format!(
+        "by parameter: {} to {}, median {}",
+        end(&rows[0]),
+        end(&rows[rows.len() - 1]),
+        factor(stats::median(&points))
+    ))
+}
+
+/// `faster for smallest, median; slower for largest` when rows disagree
+/// past the noise threshold.
+pub fn mixed_text(q: &QueryResult) -> Option<String> {
+    let labels = |v: stats::Verdict| {
+        q.rows_with(v)
+            .iter()
+            .map(|p| p.label.clone())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (faster, slower) = (
+        labels(stats::Verdict::Higher),
+        labels(stats::Verdict::Lower),
+    );
+    (!faster.is_empty() && !slower.is_empty())
+        .then(|| format!("faster for {faster}; slower for {slower}"))
+}
+
 /// A CSS class for a verdict word.
 pub fn verdict_class(word: &str) -> String {
     word.replace(' ', "-")
@@ -177,5 +242,50 @@ mod tests {
             change_pct(&change(1900.0, 1800.0, 2000.0)),
             "20.0× slower [19.0×, 21.0×]"
         );
+    }
+
+    fn row(label: &str, point: f64, low: f64, high: f64) -> crate::results::ParamResult {
+        crate::results::ParamResult {
+            label: label.into(),
+            values: vec![format!("text(3)#{label}")],
+            estimated_rows: None,
+            timings: vec![],
+            speedup: Some(Interval { point, low, high }),
+        }
+    }
+
+    #[test]
+    fn a_query_faster_for_some_rows_and_slower_for_others_is_mixed() {
+        let mut q: QueryResult = serde_json::from_value(serde_json::json!({
+            "name": "inbox", "screen": "", "sql": "",
+            "timings": [
+                {"state": "without", "median_ms": 3.0, "ci_low_ms": 2.9, "ci_high_ms": 3.1, "mean_ms": 3.0},
+                {"state": "with", "median_ms": 1.0, "ci_low_ms": 0.9, "ci_high_ms": 1.1, "mean_ms": 1.0}
+            ],
+            "speedup": 3.0,
+            "speedup_ci": {"point": 3.0, "low": 2.5, "high": 3.5}
+        }))
+        .unwrap();
+        q.params = vec![
+            row("smallest", 0.41, 0.38, 0.45),
+            row("median", 2.0, 1.8, 2.2),
+            row("largest", 40.0, 35.0, 44.0),
+        ];
+        let (w, wo) = (IndexState::With, IndexState::Without);
+        assert_eq!(query_verdict(&q, &w, &wo), MIXED);
+        assert_eq!(
+            mixed_text(&q).unwrap(),
+            "faster for median, largest; slower for smallest"
+        );
+        let spread = spread_text(&q).unwrap();
+        assert!(
+            spread
+                .starts_with("by parameter: 0.41× (smallest, text(3)#smallest) to 40.0× (largest"),
+            "{spread}"
+        );
+        q.params.remove(0);
+        assert_eq!(query_verdict(&q, &w, &wo), "faster");
+        q.unexplained = Some("changed without a plan change".into());
+        assert_eq!(query_verdict(&q, &w, &wo), LIKELY_NOISE);
     }
 }

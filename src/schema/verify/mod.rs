@@ -15,7 +15,7 @@ use super::chain::MigrationChain;
 use super::fixtures;
 use super::migrate::{self, State};
 use super::migration::Migration;
-use crate::error::Result;
+use crate::error::{Context, Result};
 
 /// One named check and its outcome.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -59,6 +59,17 @@ pub fn has_spec_checks(m: &Migration) -> bool {
 /// the round trip of the one under test.
 pub async fn fresh(client: &mut Client, chain: &MigrationChain) -> Result<Vec<Check>> {
     let m = &chain.under_test;
+    let foreign = chain.foreign_tables();
+    if !foreign.is_empty() {
+        return Err(crate::error::Error::VerifyNeedsSchema {
+            name: m.name.clone(),
+            missing: foreign
+                .iter()
+                .map(|t| format!("table {t}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
     let mut trip = roundtrip::RoundTrip::apply(client, m, &chain.earlier).await?;
     if has_spec_checks(m) && !trip.halted {
         trip.checks.extend(spec012::applied(client, m).await?);
@@ -87,10 +98,54 @@ pub async fn read_only(client: &mut Client, chain: &MigrationChain) -> Result<Ve
         status.state == State::Applied,
         status.to_string().replace('\n', ";"),
     ));
+    if status.state == State::Applied {
+        checks.push(indexes_valid(client, chain).await?);
+    }
     if status.state == State::Applied && has_spec_checks(m) {
         checks.extend(spec012::read_only(client, m).await?);
     }
     Ok(checks)
+}
+
+/// Every index the chain creates (and no later one drops) is valid and
+/// ready: a `CREATE INDEX CONCURRENTLY` that failed leaves its index behind,
+/// present but never used.
+async fn indexes_valid(client: &Client, chain: &MigrationChain) -> Result<Check> {
+    let dropped: Vec<&crate::sql::QualName> = chain
+        .all()
+        .flat_map(|m| m.objects.dropped_indexes.iter())
+        .collect();
+    let mut bad = Vec::new();
+    let mut n = 0;
+    for i in chain.created_indexes() {
+        if dropped.iter().any(|d| d.name == i.name) {
+            continue;
+        }
+        n += 1;
+        let ok: Option<bool> = client
+            .query_opt(
+                "SELECT indisvalid AND indisready FROM pg_index WHERE indexrelid = to_regclass($1)",
+                &[&i.name_sql()],
+            )
+            .await
+            .context("reading the indexes' validity")?
+            .map(|r| r.get(0));
+        if ok != Some(true) {
+            bad.push(i.name.clone());
+        }
+    }
+    let detail = match bad.is_empty() {
+        true => format!("{n} indexes valid and ready"),
+        false => format!(
+            "not valid: {}; drop and build them again (DROP INDEX CONCURRENTLY, then CREATE INDEX CONCURRENTLY)",
+            bad.join(", ")
+        ),
+    };
+    Ok(Check::new(
+        "the chain's indexes are valid",
+        bad.is_empty(),
+        detail,
+    ))
 }
 
 /// The migration's number, its name up to the first `_` (e.g. `012`).

@@ -203,7 +203,7 @@ async fn atomic_trial(
 
 async fn row_checksums(client: &Client) -> Result<RowSums> {
     let mut out = Vec::new();
-    for t in base_objects().tables {
+    for t in base_objects().tables.into_iter().map(|t| t.name) {
         let cols = table_columns(client, &t).await?;
         let (n, sum) = table_checksum(client, &t, &cols, "id").await?;
         out.push((t, cols, n, sum));

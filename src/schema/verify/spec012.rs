@@ -328,7 +328,8 @@ async fn comment_check(client: &Client, m: &Migration) -> Result<Check> {
     let mut found = Vec::new();
     let mut ok = !m.objects.comments.is_empty();
     for c in &m.objects.comments {
-        let now = column_comment(client, &c.table, &c.column).await?;
+        let table = crate::sql::qualified(c.schema.as_deref(), &c.table);
+        let now = column_comment(client, &table, &c.column).await?;
         ok &= now.as_deref() == Some(c.text.as_str());
         found.push(format!(
             "{}.{}: {:?}",
