@@ -78,7 +78,12 @@ pub const NOISE: f64 = 0.05;
 ///   `plan_depends_on_parameter` and `unexplained`; per plan its `param`
 ///   and `kind` (generic or custom); the run's `plan_cache`,
 ///   `parameters_shown` and `machine_load`.
-pub const SCHEMA_VERSION: u32 = 7;
+/// - 8: added to `advice`, all with defaults: `selected` (before swaps),
+///   `modelled_ms_per_hour`, `alternatives` and `sets_within_noise` (the
+///   sets the selection could not tell apart), `swaps` and `unresolved`
+///   (the whole-set measurement's corrections); per effect its `pairs`.
+///   Effects' and rows' speed-ups are now paired ratios.
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// The whole run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

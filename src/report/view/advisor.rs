@@ -10,14 +10,17 @@ use serde::Serialize;
 
 use super::costs::{row as cost_row, CostRow};
 use super::words::{verdict_class, verdict_word, Ratio};
-use crate::format::{bytes, factor_range, ms, pct, TimeUnit};
+use crate::format::{bytes, factor, factor_range, ms, pct, TimeUnit};
 use crate::results::Results;
 use crate::results::{Advice, AdviceCandidate, Alternative, CandidateKind, SetMeasure, Swap};
-use crate::stats::Interval;
+use crate::stats::{Interval, SIGNIFICANT};
 
 #[derive(Debug, Serialize)]
 pub struct AdvisorSection {
     pub migration: String,
+    /// The noise threshold, "1.10×" ([`SIGNIFICANT`]), for the sentences
+    /// that name it.
+    pub threshold: String,
     pub method: String,
     pub budget: String,
     pub geomean: Option<String>,
@@ -92,6 +95,7 @@ pub(super) fn build(r: &Results) -> Option<AdvisorSection> {
     let build_unit = TimeUnit::for_column(a.candidates.iter().map(|c| c.cost.build_ms));
     Some(AdvisorSection {
         migration: r.migration.name.clone(),
+        threshold: factor(SIGNIFICANT),
         method: a.method.clone(),
         budget: format!("{} ({})", bytes(a.budget_bytes as f64), a.budget_source),
         geomean: a
