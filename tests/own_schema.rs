@@ -224,3 +224,57 @@ async fn the_lab_schema_is_suggested_only_on_an_empty_database() {
     );
     assert!(err.contains("does not hold"), "{err}");
 }
+
+/// Deleting a referenced row is timed through any key: a uuid, a column not
+/// named `id`, two columns, a schema of its own.
+#[tokio::test]
+async fn foreign_key_deletes_are_timed_through_any_key() {
+    use helpdesk_bench::measure::{foreign_keys, measure_deletes};
+    use helpdesk_bench::schema::Migration;
+    let db = TestDb::new("own_schema_fk").await;
+    let client = db.endpoint.connect().await.unwrap();
+    client
+        .batch_execute(
+            "CREATE SCHEMA shop;
+             CREATE TABLE shop.carts (region text, cart_key uuid, PRIMARY KEY (region, cart_key));
+             CREATE TABLE shop.cart_lines (line int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                 region text NOT NULL, cart_key uuid NOT NULL,
+                 FOREIGN KEY (region, cart_key) REFERENCES shop.carts ON DELETE CASCADE);
+             INSERT INTO shop.carts SELECT 'eu', md5(g::text)::uuid FROM generate_series(1, 300) g;
+             INSERT INTO shop.cart_lines (region, cart_key)
+                 SELECT 'eu', md5((1 + g % 300)::text)::uuid FROM generate_series(1, 20000) g;
+             CREATE INDEX cart_lines_key_idx ON shop.cart_lines (region, cart_key);
+             ANALYZE;",
+        )
+        .await
+        .unwrap();
+    let dir = TempDir::new("own-schema-fk");
+    let file = dir.path().join("0043_cart_lines_key_idx.sql");
+    std::fs::write(
+        &file,
+        "CREATE INDEX cart_lines_key_idx ON shop.cart_lines (region, cart_key);",
+    )
+    .unwrap();
+    let m = Migration::from_path(&file).unwrap();
+    let mut fks = foreign_keys(&client).await.unwrap();
+    assert_eq!(fks.len(), 1, "{fks:?}");
+    assert_eq!(fks[0].table, "shop.cart_lines");
+    assert_eq!(fks[0].references, "shop.carts");
+    assert_eq!(fks[0].columns, ["region", "cart_key"]);
+    assert_eq!(fks[0].served_by, ["cart_lines_key_idx"]);
+    let rows_before = scalar(&client, "SELECT count(*) FROM shop.cart_lines").await;
+    measure_deletes(&client, &m, &mut fks).await.unwrap();
+    let cost = fks[0].delete.as_ref().expect("no delete measured");
+    assert_eq!(cost.index, "cart_lines_key_idx");
+    assert!(cost.deletes >= 10, "{cost:?}");
+    // Without the index each delete scans 20,000 lines; with it, it reads about 67.
+    assert!(
+        cost.without_ms.point > cost.with_ms.point,
+        "deletes were not slower without the key's index: {cost:?}"
+    );
+    assert_eq!(
+        scalar(&client, "SELECT count(*) FROM shop.cart_lines").await,
+        rows_before,
+        "a timed delete was kept"
+    );
+}

@@ -693,6 +693,7 @@ fn advised_run() -> Results {
             slowdown: iv(475.0, 410.0, 560.0),
             deletes: 30,
         }),
+        sql: None,
     }];
     r.deploy = Some(DeployAdvice {
         locks: vec![LockHeld {

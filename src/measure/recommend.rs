@@ -289,6 +289,7 @@ mod tests {
                 slowdown: iv(30.0, 25.0, 40.0),
                 deletes: 15,
             }),
+            sql: None,
         }];
         for cell in &mut r.ablation {
             cell.slowdown_ci = Some(iv(

@@ -88,6 +88,21 @@ pub struct ForeignKey {
     /// when that index is the migration's.
     #[serde(default)]
     pub delete: Option<DeleteCost>,
+    /// The key as SQL, read with it from the catalog, for measuring deletes
+    /// through it; not kept in the results.
+    #[serde(skip)]
+    pub sql: Option<KeySql>,
+}
+
+/// A foreign key's tables and columns as SQL (quoted, schema-qualified),
+/// with the referenced columns' types.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySql {
+    pub table: String,
+    pub columns: Vec<String>,
+    pub references: String,
+    pub referenced: Vec<String>,
+    pub types: Vec<String>,
 }
 
 /// What a delete of a referenced row costs with and without an index.

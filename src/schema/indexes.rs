@@ -11,7 +11,6 @@ use tokio_postgres::Client;
 
 use super::migration::{IndexDef, Migration};
 use crate::error::{Context, Result};
-use crate::sql::quote_ident;
 
 /// A measured state of the migration's indexes. Results, plans and the
 /// report carry this type; only criterion's benchmark ids and plan file
@@ -107,10 +106,7 @@ pub async fn present_indexes(client: &Client, m: &Migration) -> Result<BTreeSet<
     let mut out = BTreeSet::new();
     for ix in m.index_changes() {
         let row = client
-            .query_one(
-                "SELECT to_regclass($1) IS NOT NULL",
-                &[&quote_ident(&ix.name)],
-            )
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&ix.name_sql()])
             .await
             .context("reading the catalog")?;
         if row.get::<_, bool>(0) {
@@ -176,11 +172,11 @@ async fn set_present(
         if want {
             builds.push((ix.name.clone(), t.elapsed()));
         }
-        touched.insert(ix.table.clone());
+        touched.insert(ix.table_sql());
     }
     for table in touched {
         client
-            .batch_execute(&format!("ANALYZE {}", quote_ident(&table)))
+            .batch_execute(&format!("ANALYZE {table}"))
             .await
             .context(format!("analyzing {table}"))?;
     }

@@ -16,7 +16,7 @@ use tokio_postgres::Client;
 
 use super::migration::Migration;
 use crate::error::{Context, Error, Result};
-use crate::sql::quote_ident;
+use crate::sql::{quote_ident, QualName};
 
 /// One index as found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,8 +30,9 @@ struct FoundIndex {
 /// The migration's indexes (those it creates or drops) as found.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FoundIndexes {
-    /// Each index name with what was there, `None` when it was absent.
-    found: Vec<(String, Option<FoundIndex>)>,
+    /// Each index (with its table's schema when the migration names one)
+    /// with what was there, `None` when it was absent.
+    found: Vec<(QualName, Option<FoundIndex>)>,
 }
 
 impl FoundIndexes {
@@ -40,14 +41,18 @@ impl FoundIndexes {
     pub async fn read(client: &Client, m: &Migration) -> Result<FoundIndexes> {
         let mut found = Vec::new();
         for ix in m.index_changes() {
-            let now = read_one(client, &ix.name).await?;
+            let name = QualName {
+                schema: ix.schema.clone(),
+                name: ix.name.clone(),
+            };
+            let now = read_one(client, &name).await?;
             if let Some((_, false)) = &now {
                 return Err(Error::BadInput(format!(
-                    "index {} is invalid (a failed CREATE INDEX CONCURRENTLY?); rebuild or drop it (REINDEX INDEX \"{}\") before letting load switch index states",
-                    ix.name, ix.name
+                    "index {name} is invalid (a failed CREATE INDEX CONCURRENTLY?); rebuild or drop it (REINDEX INDEX {}) before letting load switch index states",
+                    name.sql()
                 )));
             }
-            found.push((ix.name.clone(), now.map(|(f, _)| f)));
+            found.push((name, now.map(|(f, _)| f)));
         }
         Ok(FoundIndexes { found })
     }
@@ -56,7 +61,7 @@ impl FoundIndexes {
     /// now: each is dropped if present and, if it was there, created again
     /// from its definition and moved to its tablespace.
     pub fn restore_sql(&self) -> String {
-        let all: Vec<&(String, Option<FoundIndex>)> = self.found.iter().collect();
+        let all: Vec<&(QualName, Option<FoundIndex>)> = self.found.iter().collect();
         sql_for(&all)
     }
 
@@ -78,9 +83,10 @@ impl FoundIndexes {
         Ok(names)
     }
 
-    /// The recorded index names, in the migration's order.
+    /// The recorded index names (`schema.name` where the migration gives
+    /// a schema), in the migration's order.
     pub fn names(&self) -> Vec<String> {
-        self.found.iter().map(|(n, _)| n.clone()).collect()
+        self.found.iter().map(|(n, _)| n.to_string()).collect()
     }
 
     /// Reads the catalog back: each index whose definition (with its
@@ -92,7 +98,7 @@ impl FoundIndexes {
             let now = read_one(client, name).await?;
             if let Some(how) = difference(was.as_ref(), now.as_ref()) {
                 out.push(IndexDifference {
-                    name: name.clone(),
+                    name: name.to_string(),
                     how,
                 });
             }
@@ -102,10 +108,10 @@ impl FoundIndexes {
 
     /// One transaction putting back the named indexes as found.
     pub fn restore_sql_for(&self, names: &[String]) -> String {
-        let some: Vec<&(String, Option<FoundIndex>)> = self
+        let some: Vec<&(QualName, Option<FoundIndex>)> = self
             .found
             .iter()
-            .filter(|(n, _)| names.contains(n))
+            .filter(|(n, _)| names.contains(&n.to_string()))
             .collect();
         sql_for(&some)
     }
@@ -140,10 +146,10 @@ fn difference(was: Option<&FoundIndex>, now: Option<&(FoundIndex, bool)>) -> Opt
 }
 
 /// `BEGIN; DROP INDEX IF EXISTS ...; CREATE INDEX ...; COMMIT` for these.
-fn sql_for(indexes: &[&(String, Option<FoundIndex>)]) -> String {
+fn sql_for(indexes: &[&(QualName, Option<FoundIndex>)]) -> String {
     let mut sql = String::from("BEGIN;\n");
     for (name, _) in indexes {
-        sql.push_str(&format!("DROP INDEX IF EXISTS {};\n", quote_ident(name)));
+        sql.push_str(&format!("DROP INDEX IF EXISTS {};\n", name.sql()));
     }
     for (name, found) in indexes {
         let Some(f) = found else { continue };
@@ -152,7 +158,7 @@ fn sql_for(indexes: &[&(String, Option<FoundIndex>)]) -> String {
         if let Some(ts) = &f.tablespace {
             sql.push_str(&format!(
                 "ALTER INDEX {} SET TABLESPACE {};\n",
-                quote_ident(name),
+                name.sql(),
                 quote_ident(ts)
             ));
         }
@@ -162,14 +168,14 @@ fn sql_for(indexes: &[&(String, Option<FoundIndex>)]) -> String {
 }
 
 /// An index's definition, tablespace and validity, or `None` when absent.
-async fn read_one(client: &Client, name: &str) -> Result<Option<(FoundIndex, bool)>> {
+async fn read_one(client: &Client, name: &QualName) -> Result<Option<(FoundIndex, bool)>> {
     let row = client
         .query_opt(
             "SELECT pg_get_indexdef(i.indexrelid), t.spcname, i.indisvalid \
              FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
              LEFT JOIN pg_tablespace t ON t.oid = c.reltablespace \
              WHERE i.indexrelid = to_regclass($1)",
-            &[&quote_ident(name)],
+            &[&name.sql()],
         )
         .await
         .context(format!("reading index {name}"))?;
@@ -225,11 +231,14 @@ mod tests {
         let found = FoundIndexes {
             found: vec![
                 (
-                    "a".into(),
+                    QualName::bare("a"),
                     Some(ix("CREATE INDEX a ON t (x)", Some("fast"))),
                 ),
-                ("b".into(), None),
-                ("c".into(), Some(ix("CREATE INDEX c ON t (y)", None))),
+                (QualName::bare("b"), None),
+                (
+                    QualName::bare("c"),
+                    Some(ix("CREATE INDEX c ON t (y)", None)),
+                ),
             ],
         };
         let sql = found.restore_sql_for(&["a".into(), "b".into()]);

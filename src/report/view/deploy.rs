@@ -223,6 +223,7 @@ mod tests {
                 slowdown: iv(475.0, 410.0, 560.0),
                 deletes: 30,
             }),
+            sql: None,
         });
         assert_eq!(
             fk.delete.as_deref(),
