@@ -47,7 +47,7 @@ pub const MIN_PER_SIDE: usize = 5;
 /// The geometric mean of nine queries' speed-ups costs about 13 ms.
 pub const RESAMPLES: usize = 10_000;
 /// Fixed, so the same samples always give the same interval.
-const SEED: u64 = 0x6865_6c70_6465_736b;
+pub(crate) const SEED: u64 = 0x6865_6c70_6465_736b;
 /// The draws every public interval uses.
 const DRAWS: Draws = Draws {
     seed: SEED,

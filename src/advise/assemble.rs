@@ -4,11 +4,11 @@
 //! issue's targets as measured.
 
 use super::candidates::Candidate;
-use super::measure::Timed;
+use super::paired::Pair;
 use super::select;
-use crate::results::{AdviceRow, ForeignKey, SetMeasure, Target};
+use crate::results::{AdviceRow, Alternative, ForeignKey, SetMeasure, Target};
 use crate::schema::IndexDef;
-use crate::stats::{ratio_interval, Interval};
+use crate::stats::{Interval, Verdict};
 
 /// The selection's view of each candidate: savings per hour per query, write
 /// cost per hour, and the foreign keys it leads with; fills the candidate's
@@ -22,20 +22,24 @@ pub(super) fn items(
 ) -> Vec<select::Item> {
     let mut out = Vec::new();
     for (c, a) in cands.iter().zip(ms.candidates.iter_mut()) {
-        let saving: Vec<f64> = a
-            .effects
-            .iter()
-            .zip(&ms.baseline)
-            .map(|(e, b)| match e.speedup {
-                // Savings from the paired ratio and the one baseline median,
-                // so a baseline re-timed while the machine was busy cannot
-                // inflate one candidate's saving over another's.
-                Some(s) if s.low > 1.0 || s.high < 1.0 => {
-                    b.row.weight * b.row.median.point * (1.0 - 1.0 / s.point.max(1e-12))
+        // Savings from the paired ratio and the one baseline median per
+        // read: every candidate of a read is scaled by the same median, so
+        // their order comes from the paired ratios alone, never from a
+        // baseline timed at a busier moment. A ratio counts only when its
+        // interval clears the noise threshold.
+        let (mut saving, mut saving_low, mut saving_high) = (Vec::new(), Vec::new(), Vec::new());
+        for (e, b) in a.effects.iter().zip(&ms.baseline) {
+            let per_hour = |s: f64| b.row.weight * b.row.median.point * (1.0 - 1.0 / s.max(1e-12));
+            let (p, l, h) = match e.speedup {
+                Some(s) if s.verdict() != Verdict::WithinNoise => {
+                    (per_hour(s.point), per_hour(s.low), per_hour(s.high))
                 }
-                _ => 0.0,
-            })
-            .collect();
+                _ => (0.0, 0.0, 0.0),
+            };
+            saving.push(p);
+            saving_low.push(l);
+            saving_high.push(h);
+        }
         let write = w_ins * a.insert_added_ms.max(0.0) + w_upd * a.update_added_ms.max(0.0);
         a.saved_ms_per_hour = saving.iter().filter(|s| **s > 0.0).sum();
         a.write_ms_per_hour = write;
@@ -68,6 +72,8 @@ pub(super) fn items(
         out.push(select::Item {
             size: a.cost.size_bytes,
             saving,
+            saving_low,
+            saving_high,
             write,
             serves,
             group,
@@ -100,22 +106,55 @@ pub(super) fn served(
         .collect()
 }
 
-/// One row per read: the migration's set against the suggestion.
-pub(super) fn side_by_side(own: &[Timed], sug: &[Timed]) -> Vec<AdviceRow> {
-    own.iter()
-        .zip(sug)
-        .map(|(a, b)| {
-            let speedup = ratio_interval(&a.samples, &b.samples);
-            AdviceRow {
-                query: a.row.query.clone(),
-                weight: a.row.weight,
-                migration: a.row.median,
-                suggested: b.row.median,
-                speedup,
-                verdict: speedup.verdict(),
-                migration_plan: a.row.plan.clone(),
-                suggested_plan: b.row.plan.clone(),
+/// The sets the selection could not tell from its choice, by name, with
+/// what each adds to it and lacks.
+pub(super) fn alternatives(choice: &select::Choice, cands: &[Candidate]) -> Vec<Alternative> {
+    let name = |i: &usize| cands[*i].def.name.clone();
+    choice
+        .alternatives
+        .iter()
+        .map(|a| {
+            let (p, low, high) = a.difference;
+            Alternative {
+                indexes: a.set.chosen.iter().map(name).collect(),
+                adds: a
+                    .set
+                    .chosen
+                    .iter()
+                    .filter(|i| !choice.chosen.contains(i))
+                    .map(name)
+                    .collect(),
+                lacks: choice
+                    .chosen
+                    .iter()
+                    .filter(|i| !a.set.chosen.contains(i))
+                    .map(name)
+                    .collect(),
+                difference_ms_per_hour: Interval {
+                    point: p,
+                    low,
+                    high,
+                },
+                size_bytes: a.set.size,
             }
+        })
+        .collect()
+}
+
+/// One row per read: the migration's set (each pair's `b`) against the
+/// suggestion (`a`), with the paired speed-up.
+pub(super) fn side_by_side(pairs: &[Pair]) -> Vec<AdviceRow> {
+    pairs
+        .iter()
+        .map(|p| AdviceRow {
+            query: p.b.row.query.clone(),
+            weight: p.b.row.weight,
+            migration: p.b.row.median,
+            suggested: p.a.row.median,
+            speedup: p.speedup,
+            verdict: p.speedup.verdict(),
+            migration_plan: p.b.row.plan.clone(),
+            suggested_plan: p.a.row.plan.clone(),
         })
         .collect()
 }

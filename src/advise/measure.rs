@@ -1,9 +1,10 @@
 //! Measuring on the scratch copy: the baseline (the migration's columns,
 //! none of the indexes it changes), then each candidate built alone on top
-//! of it. A candidate's reads are re-timed only where the planner's plan
-//! with the built index uses it at a lower estimated cost than the
-//! baseline's (the prune); its size, build times and insert cost come from
-//! the index-costs machinery ([`crate::measure::costs`]).
+//! of it. A candidate's reads are timed only where the planner's plan with
+//! the built index uses it at a lower estimated cost than the baseline's
+//! (the prune), and then paired with the baseline at the same moment
+//! ([`super::paired`]); its size, build times and insert cost come from the
+//! index-costs machinery ([`crate::measure::costs`]).
 //!
 //! Visibility: writes clear visibility-map bits, which turns index-only
 //! scans into heap fetches. The insert rounds roll back, but their dead
@@ -15,7 +16,7 @@ use std::time::Instant;
 use tokio_postgres::Client;
 
 use super::candidates::Candidate;
-use super::{Lab, Options};
+use super::{paired, Lab, Options};
 use crate::error::{Context, Result};
 use crate::explain::{capture, Plan, PlanSummary};
 use crate::measure::costs::{build_rounds, insert_rounds, relation_size, table_rows, CostOptions};
@@ -23,7 +24,7 @@ use crate::queries::{as_sql, ParamPool, Prepared, Query};
 use crate::results::{AdviceCandidate, AdviceQuery, Effect, IndexCost};
 use crate::schema::{set_state, IndexDef, IndexState, Migration};
 use crate::sql::quote_ident;
-use crate::stats::{median_interval, ratio_interval};
+use crate::stats::{median_interval, Interval};
 
 /// Tables the help-desk workloads touch, vacuumed before reads are timed.
 pub const TABLES: [&str; 3] = ["User", "Conversation", "Message"];
@@ -93,22 +94,30 @@ pub async fn time_all(client: &Client, reads: &[Read], o: &Options) -> Result<Ve
 /// ANALYZE with the pool's first parameters).
 pub async fn time_one(client: &Client, r: &Read, o: &Options) -> Result<Timed> {
     let s = samples(client, &r.prepared, o).await?;
+    let mut row = plan_row(client, r).await?;
+    row.median = median_interval(&s);
+    Ok(Timed { row, samples: s })
+}
+
+/// The read's plan in the state as it is (EXPLAIN ANALYZE with the pool's
+/// first parameters), as a row whose median is still to be filled.
+pub async fn plan_row(client: &Client, r: &Read) -> Result<AdviceQuery> {
     let params = r.prepared.pool.first().to_vec();
     let json = capture(client, &r.query, &params).await?;
     let plan = Plan::from_json(&json)?;
     let summary = PlanSummary::of(&plan);
-    let estimated_cost = total_cost(&plan);
-    Ok(Timed {
-        row: AdviceQuery {
-            query: r.query.name.clone(),
-            weight: r.query.weight,
-            median: median_interval(&s),
-            plan: plan_line(&summary),
-            indexes_used: summary.indexes_used.clone(),
-            estimated_cost,
-            params,
+    Ok(AdviceQuery {
+        query: r.query.name.clone(),
+        weight: r.query.weight,
+        median: Interval {
+            point: 0.0,
+            low: 0.0,
+            high: 0.0,
         },
-        samples: s,
+        plan: plan_line(&summary),
+        indexes_used: summary.indexes_used.clone(),
+        estimated_cost: total_cost(&plan),
+        params,
     })
 }
 
@@ -168,6 +177,8 @@ async fn estimate(client: &Client, r: &Read) -> Result<(f64, Vec<String>)> {
 }
 
 /// Builds `c` alone on the baseline, measures it, and drops it again.
+/// The reads its plans use it for are timed paired: with it against
+/// without it ([`paired`]), at the same moment on the same rows.
 pub(crate) async fn candidate(
     lab: &Lab<'_>,
     c: &Candidate,
@@ -189,21 +200,36 @@ pub(crate) async fn candidate(
     };
     insert_rounds(client, &lab.inserts, &[&c.def], co, &mut cost).await?;
     vacuum(client, &[&c.def.table]).await?;
-    let (mut effects, mut with) = (Vec::new(), Vec::new());
+    let mut effects = Vec::new();
+    let mut timed: Vec<&Read> = Vec::new();
     for (r, base) in lab.reads.iter().zip(baseline) {
-        let (e, samples) = effect(client, c, r, base, o).await?;
+        let e = effect(client, c, r, base).await?;
+        if e.uses && e.estimated_cost < base.row.estimated_cost {
+            timed.push(r);
+        }
         effects.push(e);
-        with.push(samples);
+    }
+    let with = paired::State {
+        label: &c.def.name,
+        hide: &[],
+    };
+    let hide = [c.def.clone()];
+    let without = paired::State {
+        label: "the baseline",
+        hide: &hide,
+    };
+    let pairs = paired::compare(client, &timed, &with, &without, o).await?;
+    for (r, p) in timed.iter().zip(pairs) {
+        let e = effects
+            .iter_mut()
+            .find(|e| e.query == r.query.name)
+            .expect("an effect per read");
+        e.median = Some(p.a.row.median);
+        e.speedup = Some(p.speedup);
+        e.pairs = p.a.samples.len();
+        e.plan = p.a.row.plan;
     }
     drop_index(client, &c.def).await?;
-    // The baseline again, right after, for the reads timed with it: the
-    // two sides are then seconds apart, not minutes.
-    for ((r, e), samples) in lab.reads.iter().zip(&mut effects).zip(&with) {
-        if let Some(samples) = samples {
-            let b = time_one(client, r, o).await?;
-            e.speedup = Some(ratio_interval(&b.samples, samples));
-        }
-    }
     let per_insert = |rate: f64| 1e3 / rate.max(1e-9);
     Ok(AdviceCandidate {
         name: c.def.name.clone(),
@@ -221,33 +247,20 @@ pub(crate) async fn candidate(
     })
 }
 
-/// One read with the candidate built: estimated first; timed only when
-/// the plan uses the candidate at a lower cost than the baseline's (then
-/// its samples come back too, for the speed-up).
-async fn effect(
-    client: &Client,
-    c: &Candidate,
-    r: &Read,
-    base: &Timed,
-    o: &Options,
-) -> Result<(Effect, Option<Vec<f64>>)> {
+/// One read with the candidate built, as the planner estimates it: whether
+/// its plan uses the candidate, and at what cost (timed only when it does,
+/// at a lower cost than the baseline's).
+async fn effect(client: &Client, c: &Candidate, r: &Read, base: &Timed) -> Result<Effect> {
     let (cost, used) = estimate(client, r).await?;
-    let uses = used.contains(&c.def.name);
-    let mut e = Effect {
+    Ok(Effect {
         query: r.query.name.clone(),
-        uses,
+        uses: used.contains(&c.def.name),
         estimated_cost: cost,
         median: None,
         speedup: None,
+        pairs: 0,
         plan: base.row.plan.clone(),
-    };
-    if uses && cost < base.row.estimated_cost {
-        let t = time_one(client, r, o).await?;
-        e.median = Some(t.row.median);
-        e.plan = t.row.plan;
-        return Ok((e, Some(t.samples)));
-    }
-    Ok((e, None))
+    })
 }
 
 /// Drops an index by its definition's name.

@@ -11,9 +11,12 @@ mod assemble;
 pub mod candidates;
 mod measure;
 pub mod output;
+mod paired;
 pub mod scans;
 pub mod select;
 mod sets;
+pub mod swap;
+mod whole;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -27,7 +30,7 @@ use crate::measure::{foreign_keys, INSERT_WORKLOAD, UPDATE_WORKLOAD};
 use crate::queries::{split_runnable, Catalogue, NotRunnable, ParamPool, Prepared, Query};
 use crate::results::{Advice, AdviceCandidate, ForeignKey};
 use crate::schema::{IndexDef, MigrationChain};
-use crate::stats::{geomean_ratio_interval, median, median_interval};
+use crate::stats::{median, median_interval, Interval};
 use candidates::Candidate;
 use measure::{Read, Timed, TABLES};
 use output::Change;
@@ -52,6 +55,10 @@ pub struct Options {
     /// Insert transactions per round, and rounds (alternating) per measurement.
     pub inserts: usize,
     pub rounds: usize,
+    /// Rounds of paired read timings (A B, B A, …): `runs` spread over
+    /// them. More, shorter rounds put the two sides' moments closer and
+    /// give the interval more rounds to resample.
+    pub read_rounds: usize,
     /// Update transactions per HOT batch, at most.
     pub updates: usize,
 }
@@ -67,6 +74,7 @@ impl Default for Options {
             builds: 2,
             inserts: 40,
             rounds: 4,
+            read_rounds: 8,
             updates: 15,
         }
     }
@@ -192,8 +200,9 @@ async fn measure_candidates(
         .iter()
         .filter(|c| c.def.table == UPDATED_TABLE)
         .collect();
-    // The rounds alone, then one batch per round for each of the two sets.
-    let batches = o.rounds * (updated.len() + 3);
+    // The rounds alone, then one batch per round for each set measured
+    // whole: the migration's, the selected one, and one per swap.
+    let batches = o.rounds * (updated.len() + 3 + whole::MAX_SWAPS);
     let mut upd = Updates::new(client, upd_q, UPDATED_TABLE, batches, o).await?;
     note(format!(
         "update workload: HOT share with each of {} candidates on \"{UPDATED_TABLE}\" alone",
@@ -231,16 +240,15 @@ struct Measured {
 }
 
 /// The selection: the size budget (given, or the migration's own indexes'
-/// total as built) and the chosen candidates' definitions, marked chosen
-/// in `ms`.
+/// total as built) and the choice, marked chosen in `ms`.
 fn choose(
     lab: &Lab<'_>,
     m: &crate::schema::Migration,
     catalogue: &Catalogue,
-    fks: &[ForeignKey],
+    reqs: &[&ForeignKey],
     cands: &[Candidate],
     ms: &mut Measured,
-) -> Result<(u64, Vec<IndexDef>)> {
+) -> Result<(u64, select::Choice)> {
     let weight = |name: &str| catalogue.get(name).map(|q| q.weight).unwrap_or(0.0);
     let (w_ins, w_upd) = (weight(INSERT_WORKLOAD), weight(UPDATE_WORKLOAD));
     let own: u64 = ms
@@ -250,26 +258,18 @@ fn choose(
         .map(|c| c.cost.size_bytes)
         .sum();
     let budget = lab.o.size_budget.unwrap_or(own);
-    let reqs: Vec<&ForeignKey> = fks.iter().filter(|f| f.served_by.is_empty()).collect();
-    let items = assemble::items(cands, ms, &reqs, w_ins, w_upd);
+    let items = assemble::items(cands, ms, reqs, w_ins, w_upd);
     let choice = select::select(&items, budget, reqs.len()).ok_or_else(|| {
         Error::BadInput(format!(
             "no candidate set within the size budget ({}) keeps an index for every foreign key; raise --size-budget",
             crate::format::bytes(budget as f64)
         ))
     })?;
-    for &i in &choice.chosen {
-        ms.candidates[i].chosen = true;
-    }
-    let chosen = choice
-        .chosen
-        .iter()
-        .map(|&i| cands[i].def.clone())
-        .collect();
-    Ok((budget, chosen))
+    Ok((budget, choice))
 }
 
-/// Selects, measures both sets whole, and assembles the advice.
+/// Selects, measures the choice whole against the migration's set (with
+/// swaps), and assembles the advice.
 async fn finish(
     lab: &Lab<'_>,
     chain: &MigrationChain,
@@ -280,46 +280,44 @@ async fn finish(
     note: &dyn Fn(String),
 ) -> Result<(Advice, Change)> {
     let m = &chain.under_test;
-    let (budget, chosen) = choose(lab, m, catalogue, fks, &cands, &mut ms)?;
-    note(format!(
-        "chosen: {}",
-        chosen
-            .iter()
-            .map(|d| d.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
+    let reqs: Vec<&ForeignKey> = fks.iter().filter(|f| f.served_by.is_empty()).collect();
+    let (budget, choice) = choose(lab, m, catalogue, &reqs, &cands, &mut ms)?;
+    let selected: Vec<IndexDef> = choice
+        .chosen
+        .iter()
+        .map(|&i| cands[i].def.clone())
+        .collect();
+    let alternatives = assemble::alternatives(&choice, &cands);
+    note_selection(&selected, &choice, &alternatives, note);
     note(format!(
         "measuring {}'s own set and the suggested set, each whole",
         m.name
     ));
     let own_defs: Vec<IndexDef> = m.indexes().to_vec();
-    let sets = [
-        (format!("{}'s indexes", m.name), own_defs.clone()),
-        ("suggested".to_string(), chosen.clone()),
-    ];
-    let mut both = sets::compare_sets(lab, &sets, &mut ms.updates, &ms.hot_none).await?;
-    let (sug_set, sug_t) = both.pop().expect("two sets");
-    let (own_set, own_t) = both.pop().expect("two sets");
-    let change = Change {
-        drop: own_defs
-            .iter()
-            .filter(|d| !chosen.iter().any(|c| c.name == d.name))
-            .cloned()
-            .collect(),
-        create: chosen
-            .iter()
-            .filter(|c| m.index(&c.name).is_none())
-            .cloned()
-            .collect(),
-    };
-    let rows = assemble::side_by_side(&own_t, &sug_t);
-    let pairs: Vec<(&[f64], &[f64])> = own_t
+    let sizes: BTreeMap<String, u64> = ms
+        .candidates
         .iter()
-        .zip(&sug_t)
-        .map(|(a, b)| (a.samples.as_slice(), b.samples.as_slice()))
+        .map(|c| (c.name.clone(), c.cost.size_bytes))
         .collect();
-    let geomean = (!pairs.is_empty()).then(|| geomean_ratio_interval(&pairs));
+    let size_of = |name: &str| sizes.get(name).copied().unwrap_or(0);
+    let inputs = whole::Inputs {
+        migration_name: m.name.as_str(),
+        own: &own_defs,
+        selected: selected.clone(),
+        cands: &cands,
+        size_of: &size_of,
+        reqs: &reqs,
+        budget,
+    };
+    let w = whole::measure(lab, inputs, &mut ms.updates, &ms.hot_none, note).await?;
+    let geomean = w.geomean();
+    let chosen = w.set;
+    for c in ms.candidates.iter_mut() {
+        c.chosen = chosen.iter().any(|d| d.name == c.name);
+    }
+    let change = change(m, &chosen);
+    let rows = assemble::side_by_side(&w.pairs);
+    let (own_set, sug_set) = (w.own, w.sug);
     let advice = Advice {
         budget_bytes: budget,
         budget_source: match lab.o.size_budget {
@@ -330,6 +328,16 @@ async fn finish(
         baseline: ms.baseline.iter().map(|t| t.row.clone()).collect(),
         hot_without: Some(median_interval(&ms.hot_none.shares)),
         chosen: chosen.iter().map(|d| d.name.clone()).collect(),
+        selected: selected.iter().map(|d| d.name.clone()).collect(),
+        modelled_ms_per_hour: Some(Interval {
+            point: choice.net_ms_per_hour,
+            low: choice.net_low,
+            high: choice.net_high,
+        }),
+        alternatives,
+        sets_within_noise: choice.within_noise,
+        swaps: w.swaps,
+        unresolved: w.unresolved,
         drop: change.drop.iter().map(|d| d.name.clone()).collect(),
         create: change.create.iter().map(|d| d.create_sql(false)).collect(),
         foreign_keys: assemble::served(fks, &chosen, &cands),
@@ -344,4 +352,51 @@ async fn finish(
         wall_s: 0.0,
     };
     Ok((advice, change))
+}
+
+/// The selection and the sets within noise of it, as progress lines.
+fn note_selection(
+    selected: &[IndexDef],
+    choice: &select::Choice,
+    alternatives: &[crate::results::Alternative],
+    note: &dyn Fn(String),
+) {
+    let names: Vec<String> = selected.iter().map(|d| d.name.clone()).collect();
+    note(format!(
+        "selected: {} ({} sets within noise of the best, this the smallest)",
+        names.join(", "),
+        choice.within_noise
+    ));
+    for a in alternatives {
+        note(format!(
+            "within noise of it: adds {}, lacks {}",
+            or_none(&a.adds),
+            or_none(&a.lacks)
+        ));
+    }
+}
+
+/// From the migration's own indexes to `chosen`: what to drop and create.
+fn change(m: &crate::schema::Migration, chosen: &[IndexDef]) -> Change {
+    Change {
+        drop: m
+            .indexes()
+            .iter()
+            .filter(|d| !chosen.iter().any(|c| c.name == d.name))
+            .cloned()
+            .collect(),
+        create: chosen
+            .iter()
+            .filter(|c| m.index(&c.name).is_none())
+            .cloned()
+            .collect(),
+    }
+}
+
+fn or_none(v: &[String]) -> String {
+    if v.is_empty() {
+        "nothing".into()
+    } else {
+        v.join(", ")
+    }
 }

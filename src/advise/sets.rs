@@ -2,7 +2,9 @@
 //! candidate on the updated table alone, and whole index sets measured
 //! together: the migration's own and the suggested one, since indexes
 //! interact (the planner picks one of several, and every index on an
-//! updated column costs the HOT path).
+//! updated column costs the HOT path). Each set's write costs are measured
+//! with exactly its indexes built; the reads of two sets are timed paired,
+//! with both sets built and each side hiding what its set lacks.
 //!
 //! Updates commit (a HOT update that is rolled back tells nothing about the
 //! next one), each on a conversation not updated before, on pages given
@@ -14,7 +16,8 @@ use std::time::Instant;
 use tokio_postgres::Client;
 
 use super::candidates::Candidate;
-use super::measure::{create_index, drop_index, time_all, vacuum, Timed, TABLES};
+use super::measure::{create_index, drop_index, vacuum, Read, TABLES};
+use super::paired::{self, Pair};
 use super::{Lab, Options};
 use crate::error::{Error, Result};
 use crate::measure::costs::{insert_rounds, relation_size, CostOptions, HOT_PAGES};
@@ -127,25 +130,35 @@ pub async fn hot_alone(
     Ok((none, each))
 }
 
-/// Switches the built indexes of `all` to exactly `want`.
-async fn enter(
-    client: &Client,
-    want: &[IndexDef],
-    all: &[IndexDef],
-    present: &mut BTreeSet<String>,
-) -> Result<()> {
-    for d in all {
-        if present.contains(&d.name) && !want.iter().any(|w| w.name == d.name) {
-            drop_index(client, d).await?;
-            present.remove(&d.name);
+/// Which indexes of the sets compared are built on the scratch copy.
+#[derive(Default)]
+pub(crate) struct Built {
+    /// Every index any set has asked for.
+    all: Vec<IndexDef>,
+    present: BTreeSet<String>,
+}
+
+impl Built {
+    /// Switches the built indexes to exactly `want`.
+    pub async fn enter(&mut self, client: &Client, want: &[IndexDef]) -> Result<()> {
+        for d in want {
+            if !self.all.iter().any(|a| a.name == d.name) {
+                self.all.push(d.clone());
+            }
         }
-    }
-    for d in want {
-        if present.insert(d.name.clone()) {
-            create_index(client, d).await?;
+        for d in &self.all {
+            if self.present.contains(&d.name) && !want.iter().any(|w| w.name == d.name) {
+                drop_index(client, d).await?;
+                self.present.remove(&d.name);
+            }
         }
+        for d in want {
+            if self.present.insert(d.name.clone()) {
+                create_index(client, d).await?;
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Each set's costs measured once: the update workload's HOT share, the
@@ -193,61 +206,57 @@ async fn set_costs(
     })
 }
 
-/// Measures whole index sets on the baseline: each one's costs, then every
-/// read in rounds that alternate the sets' order, so a change in the
-/// machine's load falls on all of them alike. Leaves the baseline.
-pub(crate) async fn compare_sets(
+/// One set's costs, with exactly its indexes built: the update workload's
+/// HOT share, the insert cost against the baseline, and its size.
+pub(crate) async fn costs(
     lab: &Lab<'_>,
-    sets: &[(String, Vec<IndexDef>)],
+    built: &mut Built,
+    label: &str,
+    defs: &[IndexDef],
     upd: &mut Updates,
     none: &HotSamples,
-) -> Result<Vec<(SetMeasure, Vec<Timed>)>> {
-    let client = &lab.client;
-    let mut all: Vec<IndexDef> = Vec::new();
-    for d in sets.iter().flat_map(|(_, defs)| defs) {
-        if !all.iter().any(|a| a.name == d.name) {
-            all.push(d.clone());
-        }
-    }
-    let mut present = BTreeSet::new();
-    let mut out = Vec::new();
-    for (label, defs) in sets {
-        enter(client, defs, &all, &mut present).await?;
-        out.push((
-            set_costs(lab, label, defs, upd, none).await?,
-            Vec::<Timed>::new(),
-        ));
-    }
-    for round in 0..lab.o.rounds {
-        let mut order: Vec<usize> = (0..sets.len()).collect();
-        if round % 2 == 1 {
-            order.reverse();
-        }
-        for k in order {
-            enter(client, &sets[k].1, &all, &mut present).await?;
-            let timed = time_all(client, &lab.reads, lab.o).await?;
-            merge(&mut out[k].1, timed);
-        }
-    }
-    enter(client, &[], &all, &mut present).await?;
-    for (set, timed) in &mut out {
-        for t in timed.iter_mut() {
-            t.row.median = median_interval(&t.samples);
-        }
-        set.queries = timed.iter().map(|t| t.row.clone()).collect();
-    }
-    Ok(out)
+) -> Result<SetMeasure> {
+    built.enter(&lab.client, defs).await?;
+    set_costs(lab, label, defs, upd, none).await
 }
 
-/// Adds a round's samples; the plan kept is the last round's.
-fn merge(acc: &mut Vec<Timed>, round: Vec<Timed>) {
-    if acc.is_empty() {
-        *acc = round;
-        return;
+/// Every read with set `a` against set `b`, paired ([`paired::compare`]):
+/// both sets' indexes built once, each side hiding what its set lacks.
+/// Each pair's speed-up is `b`'s median over `a`'s.
+pub(crate) async fn time_whole(
+    lab: &Lab<'_>,
+    built: &mut Built,
+    a: (&str, &[IndexDef]),
+    b: (&str, &[IndexDef]),
+) -> Result<Vec<Pair>> {
+    let mut union: Vec<IndexDef> = a.1.to_vec();
+    for d in b.1 {
+        if !union.iter().any(|u| u.name == d.name) {
+            union.push(d.clone());
+        }
     }
-    for (a, mut r) in acc.iter_mut().zip(round) {
-        a.samples.append(&mut r.samples);
-        a.row.plan = r.row.plan;
-        a.row.indexes_used = r.row.indexes_used;
-    }
+    built.enter(&lab.client, &union).await?;
+    let lacks = |set: &[IndexDef]| -> Vec<IndexDef> {
+        union
+            .iter()
+            .filter(|u| !set.iter().any(|d| d.name == u.name))
+            .cloned()
+            .collect()
+    };
+    let (hide_a, hide_b) = (lacks(a.1), lacks(b.1));
+    let reads: Vec<&Read> = lab.reads.iter().collect();
+    paired::compare(
+        &lab.client,
+        &reads,
+        &paired::State {
+            label: a.0,
+            hide: &hide_a,
+        },
+        &paired::State {
+            label: b.0,
+            hide: &hide_b,
+        },
+        lab.o,
+    )
+    .await
 }

@@ -40,8 +40,33 @@ pub struct Advice {
     /// The HOT share of the update workload with no candidate, over rounds.
     #[serde(default)]
     pub hot_without: Option<Interval>,
-    /// Names of the chosen candidates.
+    /// Names of the chosen candidates: the suggested set, after any swaps.
     pub chosen: Vec<String>,
+    /// What the selection chose, before the whole-set measurement swapped
+    /// anything (empty in runs written before swaps existed).
+    #[serde(default)]
+    pub selected: Vec<String>,
+    /// The selection's modelled net saving per hour of the selected set
+    /// (ms: reads saved minus writes added), every saving at its
+    /// interval's ends for the range.
+    #[serde(default)]
+    pub modelled_ms_per_hour: Option<Interval>,
+    /// Other sets whose modelled saving the measurements cannot tell from
+    /// the selected one's (the difference's interval holds 0): the
+    /// selection took the smallest of them, and names the rest.
+    #[serde(default)]
+    pub alternatives: Vec<Alternative>,
+    /// How many sets in all are within noise of the best by point value,
+    /// the selected one included (the alternatives name the smallest).
+    #[serde(default)]
+    pub sets_within_noise: usize,
+    /// Each swap made after measuring the set whole, in order.
+    #[serde(default)]
+    pub swaps: Vec<Swap>,
+    /// Reads still slower than with the migration's set past the threshold
+    /// that no swap could fix, each with why.
+    #[serde(default)]
+    pub unresolved: Vec<String>,
     /// The migration's indexes the suggestion drops, and the statements it runs.
     pub drop: Vec<String>,
     pub create: Vec<String>,
@@ -124,9 +149,15 @@ pub struct Effect {
     /// Timed only when the plan uses it at a lower estimated cost.
     #[serde(default)]
     pub median: Option<Interval>,
-    /// Baseline median over this one's (above 1: faster with it).
+    /// Baseline median over this one's (above 1: faster with it), timed
+    /// paired: alternating rounds with and without it, on the same
+    /// parameter rows, the interval from resampling the pairs.
     #[serde(default)]
     pub speedup: Option<Interval>,
+    /// How many pairs (with, without) were timed; 0 when not timed, or in a
+    /// run written before the timings were paired.
+    #[serde(default)]
+    pub pairs: usize,
     pub plan: String,
 }
 
@@ -145,6 +176,43 @@ pub struct SetMeasure {
     pub queries: Vec<AdviceQuery>,
 }
 
+/// A set the selection could not tell from the one it chose.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Alternative {
+    /// Its indexes.
+    pub indexes: Vec<String>,
+    /// What it has that the selected set lacks, and the reverse.
+    pub adds: Vec<String>,
+    pub lacks: Vec<String>,
+    /// Its modelled net saving minus the selected set's, ms per hour, with
+    /// the interval of that difference (it holds 0).
+    pub difference_ms_per_hour: Interval,
+    pub size_bytes: u64,
+}
+
+/// One change to the suggested set after measuring it whole: a read was
+/// slower than with the migration's set past the threshold, and the index
+/// its plan points at was put back or taken out.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Swap {
+    /// The read that was slower.
+    pub query: String,
+    /// Its speed-up before the swap (migration's set's median over the
+    /// suggested set's, paired): below 1 / 1.10.
+    pub before: Interval,
+    /// The indexes the read's plan used with each set.
+    pub migration_used: Vec<String>,
+    pub suggested_used: Vec<String>,
+    /// Put into the set, and taken out of it.
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    /// Why these, in a sentence.
+    pub reason: String,
+    /// The same read once the swapped set was measured whole again.
+    #[serde(default)]
+    pub after: Option<Interval>,
+}
+
 /// One read query: the migration's set against the suggested set.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AdviceRow {
@@ -152,7 +220,9 @@ pub struct AdviceRow {
     pub weight: f64,
     pub migration: Interval,
     pub suggested: Interval,
-    /// Migration's median over the suggestion's: above 1, the suggestion is faster.
+    /// Migration's median over the suggestion's: above 1, the suggestion is
+    /// faster. Paired: alternating rounds on the same parameter rows, the
+    /// interval from resampling the pairs.
     pub speedup: Interval,
     pub verdict: Verdict,
     pub migration_plan: String,

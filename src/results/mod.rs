@@ -73,7 +73,17 @@ pub use run::*;
 ///   `plan_depends_on_parameter` and `unexplained`; per plan its `param`
 ///   and `kind` (generic or custom); the run's `plan_cache`,
 ///   `parameters_shown` and `machine_load`.
-pub const SCHEMA_VERSION: u32 = 7;
+/// - 8: added to `advice`, all with defaults: `selected` (before swaps),
+///   `modelled_ms_per_hour`, `alternatives` and `sets_within_noise` (the
+///   sets the selection could not tell apart), `swaps` and `unresolved`
+///   (the whole-set measurement's corrections); per effect its `pairs`.
+///   Effects' and rows' speed-ups are now paired ratios. Per leave-one-out
+///   cell its `rounds` (10 when timed paired with its own baseline, whose
+///   median is its `with_all_ms`; 0 for an untimed cell or an older run);
+///   per index cost its `insert_workload` (the catalogue write that timed
+///   it, none when no write inserts into its table), and `hot_updates` is
+///   absent when no write updates a table whose indexes change.
+pub const SCHEMA_VERSION: u32 = 8;
 
 /// The whole run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
