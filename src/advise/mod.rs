@@ -32,7 +32,7 @@ use crate::results::{Advice, AdviceCandidate, ForeignKey};
 use crate::schema::{IndexDef, MigrationChain};
 use crate::stats::{median, median_interval, Interval};
 use candidates::Candidate;
-use measure::{Read, Timed, TABLES};
+use measure::{Read, Timed};
 use output::Change;
 use sets::{HotSamples, Updates};
 
@@ -109,7 +109,7 @@ pub async fn advise(
     let client = db.connect().await?;
     measure::enter_baseline(&client, m).await?;
     make_room(&client).await?;
-    measure::vacuum(&client, &TABLES).await?;
+    measure::vacuum(&client).await?;
     let (runnable, not_runnable) = split_runnable(&client, catalogue.reads()).await?;
     if runnable.is_empty() {
         return Err(Error::BadInput(
@@ -209,7 +209,7 @@ async fn measure_candidates(
         updated.len()
     ));
     let (none, each) = sets::hot_alone(client, &updated, &mut upd, o).await?;
-    measure::vacuum(client, &TABLES).await?;
+    measure::vacuum(client).await?;
     let baseline = measure::time_all(client, &lab.reads, o).await?;
     let mut out = Vec::new();
     for (i, c) in cands.iter().enumerate() {

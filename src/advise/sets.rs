@@ -16,7 +16,7 @@ use std::time::Instant;
 use tokio_postgres::Client;
 
 use super::candidates::Candidate;
-use super::measure::{create_index, drop_index, vacuum, Read, TABLES};
+use super::measure::{create_index, drop_index, vacuum, Read};
 use super::paired::{self, Pair};
 use super::{Lab, Options};
 use crate::error::{Error, Result};
@@ -183,7 +183,7 @@ async fn set_costs(
         ..Default::default()
     };
     insert_rounds(client, &lab.inserts, &refs, co, &mut cost).await?;
-    vacuum(client, &TABLES).await?;
+    vacuum(client).await?;
     let mut size = 0;
     for d in defs {
         size += relation_size(client, &d.name).await?;
