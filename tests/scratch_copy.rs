@@ -287,11 +287,13 @@ async fn what_cannot_be_copied_is_refused_before_any_database_is_made() {
 }
 
 /// On a URL, a chain that is not the help desk's gets copies of the user's
-/// database, not the help-desk seed.
+/// database, not the help-desk seed, with the migration under test applied
+/// in the copy for `After` and rolled back in it for `Before`, whichever
+/// state the user's database is in; the user's database keeps its state.
 #[tokio::test]
-async fn a_chain_of_your_own_gets_copies_of_your_database() {
+async fn a_chain_of_your_own_gets_copies_of_your_database_at_the_stage_asked() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let (home, _) = shop("copy_chain").await;
+    let (home, source) = shop("copy_chain").await;
     let dir = TempDir::new("copy-chain");
     let file = dir.path().join("0042_orders_status_idx.sql");
     std::fs::write(
@@ -299,19 +301,48 @@ async fn a_chain_of_your_own_gets_copies_of_your_database() {
         "CREATE INDEX orders_status_idx ON app.orders (status);\n",
     )
     .unwrap();
+    let rollback = dir.path().join("0042_orders_status_idx_rollback.sql");
+    std::fs::write(&rollback, "DROP INDEX app.orders_status_idx;\n").unwrap();
     let chain = MigrationChain::load(&[file]).unwrap();
     let ws = Workspace::open(Some(&home.url()), Scale::Tiny, 7, &chain, &Reporter::Quiet)
         .await
         .unwrap();
-    let s = Scratch::create(&ws, &chain, Stage::After, &Reporter::Quiet, dir.path())
+    let index = "SELECT count(*) FROM pg_class WHERE relname = 'orders_status_idx'";
+    for applied_on_source in [false, true] {
+        if applied_on_source {
+            let c = source.connect().await.unwrap();
+            c.batch_execute("CREATE INDEX orders_status_idx ON app.orders (status)")
+                .await
+                .unwrap();
+        }
+        for (stage, want) in [(Stage::After, 1), (Stage::Before, 0)] {
+            let s = Scratch::create(&ws, &chain, stage, &Reporter::Quiet, dir.path())
+                .await
+                .unwrap();
+            let c = s.db.connect().await.unwrap();
+            assert_eq!(scalar(&c, "SELECT count(*) FROM app.orders").await, 12000);
+            let seeded = "SELECT count(*) FROM pg_class WHERE relname IN ('User', 'Conversation', 'Message')";
+            assert_eq!(scalar(&c, seeded).await, 0);
+            assert_eq!(
+                scalar(&c, index).await,
+                want,
+                "{stage:?}, applied on the source: {applied_on_source}"
+            );
+            drop(c);
+            s.drop_now().await.unwrap();
+            let c = source.connect().await.unwrap();
+            assert_eq!(scalar(&c, index).await, i64::from(applied_on_source));
+        }
+    }
+    assert_eq!(scratch_databases(&home).await, 0);
+
+    // Applied on the source and no rollback file: refused before any copy.
+    std::fs::remove_file(&rollback).unwrap();
+    let chain = MigrationChain::load(&[dir.path().join("0042_orders_status_idx.sql")]).unwrap();
+    let e = Scratch::create(&ws, &chain, Stage::Before, &Reporter::Quiet, dir.path())
         .await
-        .unwrap();
-    let c = s.db.connect().await.unwrap();
-    assert_eq!(scalar(&c, "SELECT count(*) FROM app.orders").await, 12000);
-    let seeded =
-        "SELECT count(*) FROM pg_class WHERE relname IN ('User', 'Conversation', 'Message')";
-    assert_eq!(scalar(&c, seeded).await, 0);
-    drop(c);
-    s.drop_now().await.unwrap();
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("has no rollback file"), "{e}");
     assert_eq!(scratch_databases(&home).await, 0);
 }

@@ -23,6 +23,7 @@ mod copy;
 pub mod data;
 pub mod refusals;
 pub mod sample;
+mod stage;
 
 use std::path::{Path, PathBuf};
 
@@ -66,9 +67,10 @@ impl Scratch {
     /// Creates a scratch copy at `stage` on the workspace's server: a clone
     /// of the seeded embedded database; on a user's server, for the
     /// help-desk chain, a new database seeded at the workspace's scale and
-    /// seed, and for any other chain a copy of the user's database as it
-    /// is ([`Scratch::copy_of`], `stage` aside), whose guard writes its
-    /// account into folder `accounts`.
+    /// seed, and for any other chain a copy of the user's database
+    /// ([`Scratch::copy_of`]) with the migration under test rolled back or
+    /// applied in the copy to match `stage`; on a user's server the guard
+    /// writes its account into folder `accounts`.
     pub async fn create(
         ws: &Workspace,
         chain: &MigrationChain,
@@ -93,7 +95,15 @@ impl Scratch {
             });
         }
         if !seeds_help_desk(chain) {
-            return Scratch::copy_of(&ws.db, &ws.copy, progress, accounts).await;
+            let step = stage::plan(&ws.db, &chain.under_test, stage).await?;
+            let scratch = Scratch::copy_of(&ws.db, &ws.copy, progress, accounts).await?;
+            return match stage::take(&scratch.db, &chain.under_test, step).await {
+                Ok(()) => Ok(scratch),
+                Err(e) => {
+                    let _ = scratch.drop_now().await;
+                    Err(e)
+                }
+            };
         }
         let scratch = Scratch::create_guarded(&admin, name, accounts).await?;
         let mut cfg = SeedConfig::new(ws.scale.counts());
