@@ -349,9 +349,25 @@ pub struct ScratchArgs {
     /// Seed of the data (and of rehearse's choice of queries).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// With --url and a migration of your own: copy about this fraction of
+    /// your rows into the scratch copy (0 < FRACTION <= 1), keeping foreign
+    /// keys consistent (parents first, then the children that reference
+    /// them). Default: every row.
+    #[arg(long, value_name = "FRACTION", env = crate::scratch::SAMPLE_ENV)]
+    pub sample: Option<f64>,
+    /// With --url and a migration of your own: the most table data a
+    /// scratch copy may take, in MB (default 1024); above it the command
+    /// refuses before any work and names the --sample that fits.
+    #[arg(long, value_name = "MB", env = crate::scratch::LIMIT_ENV)]
+    pub copy_limit_mb: Option<u64>,
 }
 
 impl ScratchArgs {
+    /// How much of the user's database scratch copies take.
+    pub fn copy_options(&self) -> Result<crate::scratch::CopyOptions> {
+        crate::scratch::CopyOptions::new(self.sample, self.copy_limit_mb)
+    }
+
     /// True when --allow-scratch or HELPDESK_BENCH_ALLOW_SCRATCH was given;
     /// the retired --allow-writes and HELPDESK_BENCH_ALLOW_WRITES are
     /// refused, naming the new permission.

@@ -13,6 +13,7 @@ use crate::cluster::{self, Cluster, Endpoint, PgBin, StartOptions};
 use crate::error::Result;
 use crate::permission;
 use crate::schema::{fixtures, IndexState, MigrationChain};
+use crate::scratch::CopyOptions;
 use crate::seed::{self, Reporter, Scale, SeedConfig, Shape};
 
 /// Environment variable that lets benches change indexes on `DATABASE_URL`.
@@ -45,6 +46,10 @@ pub struct Workspace {
     pub may_change_indexes: bool,
     /// True when states may be switched while other sessions use the tables.
     pub force: bool,
+    /// How much of a user's database its scratch copies take (when the
+    /// chain is not the help-desk one): from the environment, or a
+    /// command's `--sample` and `--copy-limit-mb`.
+    pub copy: CopyOptions,
 }
 
 impl Workspace {
@@ -67,6 +72,7 @@ impl Workspace {
                 reused: true,
                 may_change_indexes: permission::INDEX_CHANGES.granted(false)?,
                 force: permission::FORCE.granted(false)?,
+                copy: CopyOptions::from_env()?,
             });
         }
         let key = cache_key(&PgBin::discover()?.major(), &chain.text());
@@ -101,6 +107,7 @@ impl Workspace {
             reused,
             may_change_indexes: true,
             force: false,
+            copy: CopyOptions::default(),
         })
     }
 

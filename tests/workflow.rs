@@ -147,6 +147,7 @@ fn bench_run(rt: &tokio::runtime::Runtime, url: &str, home: &Path, args: &[&str]
         reused: true,
         may_change_indexes: false,
         force: false,
+        copy: Default::default(),
     };
     assert!(!ws.db.is_embedded(), "the tool must take it for the user's");
     let chain = MigrationChain::builtin().unwrap();

@@ -36,7 +36,7 @@ pub async fn run(args: RehearseArgs, quiet: bool) -> Result<ExitCode> {
             eprintln!("rehearse: {line}");
         }
     };
-    let ws = Workspace::open(
+    let mut ws = Workspace::open(
         args.conn.url.as_deref(),
         args.scratch.scale,
         args.scratch.seed,
@@ -44,6 +44,7 @@ pub async fn run(args: RehearseArgs, quiet: bool) -> Result<ExitCode> {
         &Reporter::auto(quiet),
     )
     .await?;
+    ws.copy = args.scratch.copy_options()?;
     let client = ws.db.connect().await?;
     let env = environment(&client, &ws.db).await?;
     let (production, source) = production_rows(&args, &client, on_user_server).await?;

@@ -1,9 +1,13 @@
-//! Scratch databases: a seeded copy the tool may change at will, for
-//! `rehearse` and `advise`. Embedded, it is a `TEMPLATE` clone of the
-//! workspace's seeded database. On a user's server it is a new database the
-//! tool creates and seeds itself: it is never copied from the user's
-//! database (`CREATE DATABASE … TEMPLATE` fails while anyone is connected to
-//! the source, and the user's rows are theirs).
+//! Scratch databases: a copy the tool may change at will, for `rehearse`,
+//! `advise` and the index cost measurements. Embedded, it is a `TEMPLATE`
+//! clone of the workspace's seeded database. On a user's server, for the
+//! built-in help-desk chain, it is a new database the tool creates and
+//! seeds itself; for any other chain it is a copy of the user's database
+//! ([`Scratch::copy_of`]): the schema recreated from the catalog
+//! ([`catalog`]) and the rows streamed through the tool ([`data`]), since
+//! `CREATE DATABASE … TEMPLATE` fails while anyone is connected to the
+//! source. What cannot be copied is refused before anything is created
+//! ([`refusals`]).
 //!
 //! A scratch database is dropped by [`Scratch::drop_now`], which reads
 //! `pg_database` back to prove it gone. Should the tool stop without doing
@@ -12,6 +16,14 @@
 //! too, writing its account to `guard-<database>.log` in the folder the
 //! caller names: the run folder for `rehearse`, the reports folder for
 //! `advise` (which moves it into its run folder once it has one).
+
+mod build;
+pub mod catalog;
+mod copy;
+pub mod data;
+pub mod refusals;
+pub mod sample;
+mod stage;
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +34,8 @@ use crate::schema::MigrationChain;
 use crate::seed::{self, Reporter, SeedConfig, Shape};
 use crate::sql::quote_ident;
 use crate::workspace::Workspace;
+
+pub use copy::{CopyOptions, DEFAULT_LIMIT_MB, LIMIT_ENV, SAMPLE_ENV};
 
 /// Prefix of every scratch database's name.
 pub const PREFIX: &str = "helpdesk_bench_scratch";
@@ -51,9 +65,12 @@ pub struct Scratch {
 
 impl Scratch {
     /// Creates a scratch copy at `stage` on the workspace's server: a clone
-    /// of the seeded embedded database, or on a user's server a new database
-    /// seeded at the workspace's scale and seed, whose guard writes its
-    /// account into folder `accounts`.
+    /// of the seeded embedded database; on a user's server, for the
+    /// help-desk chain, a new database seeded at the workspace's scale and
+    /// seed, and for any other chain a copy of the user's database
+    /// ([`Scratch::copy_of`]) with the migration under test rolled back or
+    /// applied in the copy to match `stage`; on a user's server the guard
+    /// writes its account into folder `accounts`.
     pub async fn create(
         ws: &Workspace,
         chain: &MigrationChain,
@@ -77,27 +94,18 @@ impl Scratch {
                 account: None,
             });
         }
-        // The guard first: a stop while CREATE DATABASE runs still drops
-        // what it made (the CREATE itself is cancelled on Ctrl-C).
-        let account = guard::scratch_account(accounts, &name);
-        let undo = Undo::DropDatabase { name: name.clone() };
-        let guard = Guard::spawn(&admin, undo, &account).await?;
-        let db = match create_on_user_server(&admin, &name).await {
-            Ok(db) => db,
-            Err(e @ Error::BadInput(_)) => {
-                // Refused (no CREATEDB): there is nothing to drop.
-                guard.dismiss("CREATE DATABASE was refused").await;
-                return Err(e);
-            }
-            Err(e) => return Err(e),
-        };
-        let scratch = Scratch {
-            db,
-            admin,
-            name,
-            guard: Some(guard),
-            account: Some(account),
-        };
+        if !seeds_help_desk(chain) {
+            let step = stage::plan(&ws.db, &chain.under_test, stage).await?;
+            let scratch = Scratch::copy_of(&ws.db, &ws.copy, progress, accounts).await?;
+            return match stage::take(&scratch.db, &chain.under_test, step).await {
+                Ok(()) => Ok(scratch),
+                Err(e) => {
+                    let _ = scratch.drop_now().await;
+                    Err(e)
+                }
+            };
+        }
+        let scratch = Scratch::create_guarded(&admin, name, accounts).await?;
         let mut cfg = SeedConfig::new(ws.scale.counts());
         cfg.seed = ws.seed;
         match stage {
@@ -109,6 +117,57 @@ impl Scratch {
         }
         seed::run(&scratch.db, &cfg, progress).await?;
         Ok(scratch)
+    }
+
+    /// A copy of the user's database `source` on its own server: refused
+    /// before anything is created when it holds what cannot be copied
+    /// ([`refusals`]) or more data than `opts` allows; else a new database
+    /// with the source's schema, its rows (all, or the sample `opts` asks
+    /// for) streamed through this process and held in memory only, then
+    /// analyzed. Dropped again should filling it fail.
+    pub async fn copy_of(
+        source: &Endpoint,
+        opts: &CopyOptions,
+        progress: &Reporter,
+        accounts: &Path,
+    ) -> Result<Scratch> {
+        let plan = copy::plan(source, opts).await?;
+        let name = cluster::unique_name(PREFIX);
+        let scratch = Scratch::create_guarded(source, name, accounts).await?;
+        match copy::fill(source, &scratch.db, &plan, progress).await {
+            Ok(_) => Ok(scratch),
+            Err(e) => {
+                // The copy's own error first; a failed drop is the guard's.
+                let _ = scratch.drop_now().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// An empty database `name` on `admin`'s server, with its guard (whose
+    /// account goes into `accounts`) started first: a stop while `CREATE
+    /// DATABASE` runs still drops what it made (the CREATE itself is
+    /// cancelled on Ctrl-C).
+    async fn create_guarded(admin: &Endpoint, name: String, accounts: &Path) -> Result<Scratch> {
+        let account = guard::scratch_account(accounts, &name);
+        let undo = Undo::DropDatabase { name: name.clone() };
+        let guard = Guard::spawn(admin, undo, &account).await?;
+        let db = match create_on_user_server(admin, &name).await {
+            Ok(db) => db,
+            Err(e @ Error::BadInput(_)) => {
+                // Refused (no CREATEDB): there is nothing to drop.
+                guard.dismiss("CREATE DATABASE was refused").await;
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(Scratch {
+            db,
+            admin: admin.clone(),
+            name,
+            guard: Some(guard),
+            account: Some(account),
+        })
     }
 
     /// The scratch database's name.
@@ -150,6 +209,14 @@ impl Scratch {
         };
         guard.fire(&why).await.into_result().map(|_| ())
     }
+}
+
+/// True when scratch copies of `chain` are seeded with the help-desk data
+/// model: every migration of it is one of the help-desk fixtures' (012,
+/// 013 and their kind, named `…help_desk…`). Any other chain's scratch
+/// copies are copies of the user's database.
+fn seeds_help_desk(chain: &MigrationChain) -> bool {
+    chain.all().all(|m| m.name.contains("help_desk"))
 }
 
 async fn create_on_user_server(admin: &Endpoint, name: &str) -> Result<Endpoint> {

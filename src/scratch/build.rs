@@ -1,0 +1,59 @@
+//! Runs the DDL [`super::catalog`] read on the scratch database. The
+//! catalog gives no dependency order between functions, types, tables and
+//! views, so a statement that fails for want of an object not made yet (a
+//! function returning a table's row type, a view over a later view) waits
+//! and is tried again once the others ran, until nothing more succeeds.
+
+use tokio_postgres::error::SqlState;
+use tokio_postgres::Client;
+
+use super::catalog::Ddl;
+use crate::error::{Context, Result};
+
+/// SQLSTATEs that mean "something this needs does not exist yet".
+fn waits_for_another(code: Option<&SqlState>) -> bool {
+    [
+        SqlState::UNDEFINED_OBJECT,
+        SqlState::UNDEFINED_TABLE,
+        SqlState::UNDEFINED_FUNCTION,
+        SqlState::INVALID_SCHEMA_NAME,
+    ]
+    .iter()
+    .any(|c| code == Some(c))
+}
+
+/// Prepares the session: names resolve as the source printed them
+/// (qualified), and function bodies are not checked against objects that
+/// do not exist yet.
+pub async fn prepare(client: &Client) -> Result<()> {
+    client
+        .batch_execute("SET search_path = ''; SET check_function_bodies = off")
+        .await
+        .context("preparing the scratch database's session")
+}
+
+/// Runs `ddl`, retrying what waits for another statement.
+pub async fn run(client: &Client, ddl: &[Ddl]) -> Result<()> {
+    let mut pending: Vec<&Ddl> = ddl.iter().collect();
+    loop {
+        let before = pending.len();
+        let mut waiting: Vec<(&Ddl, tokio_postgres::Error)> = Vec::new();
+        for d in pending {
+            match client.batch_execute(&d.sql).await {
+                Ok(()) => {}
+                Err(e) if waits_for_another(e.code()) => waiting.push((d, e)),
+                Err(e) => {
+                    return Err(e).context(format!("creating {} in the scratch copy", d.what))
+                }
+            }
+        }
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        if waiting.len() == before {
+            let (d, e) = waiting.swap_remove(0);
+            return Err(e).context(format!("creating {} in the scratch copy", d.what));
+        }
+        pending = waiting.into_iter().map(|(d, _)| d).collect();
+    }
+}
