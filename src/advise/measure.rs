@@ -23,10 +23,7 @@ use crate::measure::costs::{build_rounds, insert_rounds, relation_size, table_ro
 use crate::queries::{as_sql, ParamPool, Prepared, Query};
 use crate::results::{AdviceCandidate, AdviceQuery, Effect, IndexCost};
 use crate::schema::{set_state, IndexDef, IndexState, Migration};
-use crate::sql::quote_ident;
 use crate::stats::{median_interval, Interval};
-
-/// Tables the help-desk workloads touch, vacuumed before reads are timed.
 
 /// A read query prepared on the scratch connection, with its parameters.
 pub struct Read {
@@ -196,7 +193,7 @@ pub(crate) async fn candidate(
         ..Default::default()
     };
     insert_rounds(client, &lab.inserts, &[&c.def], co, &mut cost).await?;
-    vacuum(client, &[&c.def.table]).await?;
+    vacuum(client).await?;
     let mut effects = Vec::new();
     let mut timed: Vec<&Read> = Vec::new();
     for (r, base) in lab.reads.iter().zip(baseline) {

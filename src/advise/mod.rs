@@ -17,6 +17,7 @@ pub mod select;
 mod sets;
 pub mod swap;
 mod whole;
+mod workloads;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -25,8 +26,8 @@ use tokio_postgres::Client;
 
 use crate::cluster::Endpoint;
 use crate::error::{Error, Result};
-use crate::measure::costs::{make_room, UPDATED_TABLE};
-use crate::measure::{foreign_keys, INSERT_WORKLOAD, UPDATE_WORKLOAD};
+use crate::measure::costs::make_room_on;
+use crate::measure::foreign_keys;
 use crate::queries::{split_runnable, Catalogue, NotRunnable, ParamPool, Prepared, Query};
 use crate::results::{Advice, AdviceCandidate, ForeignKey};
 use crate::schema::{IndexDef, MigrationChain};
@@ -35,6 +36,7 @@ use candidates::Candidate;
 use measure::{Read, Timed};
 use output::Change;
 use sets::{HotSamples, Updates};
+pub use workloads::{workloads, Workloads};
 
 /// How candidates are found, for the report.
 pub const METHOD: &str = "read from each catalogue read's generic plan without the migration's indexes (EXPLAIN VERBOSE of a prepared statement under plan_cache_mode = force_generic_plan): the server resolves each scan's table, its equality filters ($n parameters and constants told apart), sort and group keys and output columns, so no SQL parser of ours can disagree with it";
@@ -106,9 +108,12 @@ pub async fn advise(
     note: &dyn Fn(String),
 ) -> Result<Outcome> {
     let m = &chain.under_test;
+    let w = workloads(catalogue, m)?;
     let client = db.connect().await?;
     measure::enter_baseline(&client, m).await?;
-    make_room(&client).await?;
+    if let Some(u) = &w.update {
+        make_room_on(&client, &u.table_sql).await?;
+    }
     measure::vacuum(&client).await?;
     let (runnable, not_runnable) = split_runnable(&client, catalogue.reads()).await?;
     if runnable.is_empty() {
@@ -125,18 +130,20 @@ pub async fn advise(
         runnable.len()
     ));
     let reads = measure::prepare_reads(&client, &runnable).await?;
-    let insert_q = catalogue.get(INSERT_WORKLOAD)?;
-    let pool = ParamPool::sample(&client, insert_q).await?;
-    let inserts = Prepared::new(&client, insert_q, pool).await?.nested(true);
+    let pool = ParamPool::sample(&client, w.insert).await?;
+    let inserts = Prepared::new(&client, w.insert, pool).await?.nested(true);
     let lab = Lab {
         client,
         reads,
         inserts,
         o,
     };
-    let upd_q = catalogue.get(UPDATE_WORKLOAD)?;
-    let measured = measure_candidates(&lab, &cands, upd_q, note).await?;
-    finish(&lab, chain, catalogue, &fks, cands, measured, note)
+    let measured = measure_candidates(&lab, &cands, w.update.as_ref(), note).await?;
+    let weights = (
+        w.insert.weight,
+        w.update.as_ref().map_or(0.0, |u| u.query.weight),
+    );
+    finish(&lab, chain, weights, &fks, cands, measured, note)
         .await
         .map(|(advice, change)| Outcome {
             advice,
@@ -192,22 +199,32 @@ async fn find_candidates(
 async fn measure_candidates(
     lab: &Lab<'_>,
     cands: &[Candidate],
-    upd_q: &Query,
+    update: Option<&workloads::Updated<'_>>,
     note: &dyn Fn(String),
 ) -> Result<Measured> {
     let (client, o) = (&lab.client, lab.o);
     let updated: Vec<&Candidate> = cands
         .iter()
-        .filter(|c| c.def.table == UPDATED_TABLE)
+        .filter(|c| update.is_some_and(|u| c.def.table == u.table))
         .collect();
     // The rounds alone, then one batch per round for each set measured
     // whole: the migration's, the selected one, and one per swap.
     let batches = o.rounds * (updated.len() + 3 + whole::MAX_SWAPS);
-    let mut upd = Updates::new(client, upd_q, UPDATED_TABLE, batches, o).await?;
-    note(format!(
-        "update workload: HOT share with each of {} candidates on \"{UPDATED_TABLE}\" alone",
-        updated.len()
-    ));
+    let mut upd = match update {
+        Some(u) => {
+            note(format!(
+                "update workload {}: HOT share with each of {} candidates on {} alone",
+                u.query.name,
+                updated.len(),
+                u.table_sql
+            ));
+            Updates::new(client, u.query, &u.table_sql, batches, o).await?
+        }
+        None => {
+            note("no catalogue write updates a table the migration indexes: no HOT figures".into());
+            Updates::none()
+        }
+    };
     let (none, each) = sets::hot_alone(client, &updated, &mut upd, o).await?;
     measure::vacuum(client).await?;
     let baseline = measure::time_all(client, &lab.reads, o).await?;
@@ -244,13 +261,11 @@ struct Measured {
 fn choose(
     lab: &Lab<'_>,
     m: &crate::schema::Migration,
-    catalogue: &Catalogue,
+    (w_ins, w_upd): (f64, f64),
     reqs: &[&ForeignKey],
     cands: &[Candidate],
     ms: &mut Measured,
 ) -> Result<(u64, select::Choice)> {
-    let weight = |name: &str| catalogue.get(name).map(|q| q.weight).unwrap_or(0.0);
-    let (w_ins, w_upd) = (weight(INSERT_WORKLOAD), weight(UPDATE_WORKLOAD));
     let own: u64 = ms
         .candidates
         .iter()
@@ -273,7 +288,7 @@ fn choose(
 async fn finish(
     lab: &Lab<'_>,
     chain: &MigrationChain,
-    catalogue: &Catalogue,
+    weights: (f64, f64),
     fks: &[ForeignKey],
     cands: Vec<Candidate>,
     mut ms: Measured,
@@ -281,7 +296,7 @@ async fn finish(
 ) -> Result<(Advice, Change)> {
     let m = &chain.under_test;
     let reqs: Vec<&ForeignKey> = fks.iter().filter(|f| f.served_by.is_empty()).collect();
-    let (budget, choice) = choose(lab, m, catalogue, &reqs, &cands, &mut ms)?;
+    let (budget, choice) = choose(lab, m, weights, &reqs, &cands, &mut ms)?;
     let selected: Vec<IndexDef> = choice
         .chosen
         .iter()

@@ -20,19 +20,22 @@ use super::measure::{create_index, drop_index, vacuum, Read};
 use super::paired::{self, Pair};
 use super::{Lab, Options};
 use crate::error::{Error, Result};
-use crate::measure::costs::{insert_rounds, relation_size, CostOptions, HOT_PAGES};
+use crate::measure::costs::{hot_pages, insert_rounds, relation_size, CostOptions};
 use crate::measure::counters::update_counts;
 use crate::queries::{ParamPool, Prepared, Query};
 use crate::results::{HotUpdates, IndexCost, SetMeasure};
 use crate::schema::IndexDef;
 use crate::stats::{median, median_interval};
 
-/// The update workload, with the rows it has not updated yet.
+/// The update workload, with the rows it has not updated yet; none when
+/// no catalogue write updates a table the migration indexes (then no HOT
+/// figures are measured).
 pub struct Updates {
-    prepared: Prepared,
+    prepared: Option<Prepared>,
     rows: std::vec::IntoIter<Vec<Option<String>>>,
     /// Updates per batch.
     pub per: usize,
+    /// The updated table, as SQL.
     table: String,
 }
 
@@ -49,28 +52,49 @@ impl Updates {
         let rows = ParamPool::sample(client, q).await?.rows;
         let per = o.updates.min(rows.len() / batches.max(1)).max(1);
         Ok(Updates {
-            prepared: Prepared::new(client, q, ParamPool::from_rows(vec![])).await?,
+            prepared: Some(Prepared::new(client, q, ParamPool::from_rows(vec![])).await?),
             rows: rows.into_iter(),
             per,
             table: table.to_string(),
         })
     }
 
+    /// No update workload.
+    pub fn none() -> Updates {
+        Updates {
+            prepared: None,
+            rows: Vec::new().into_iter(),
+            per: 0,
+            table: String::new(),
+        }
+    }
+
+    /// Whether there is an update workload to measure.
+    pub fn active(&self) -> bool {
+        self.prepared.is_some()
+    }
+
     /// One batch of updates on fresh rows: the HOT share and each
     /// transaction's time (ms).
     async fn batch(&mut self, client: &Client) -> Result<(f64, Vec<f64>)> {
+        let Some(prepared) = &self.prepared else {
+            return Err(Error::Unexpected {
+                doing: "measuring HOT updates".into(),
+                detail: "an update batch without an update workload".into(),
+            });
+        };
         let rows: Vec<_> = self.rows.by_ref().take(self.per).collect();
         if rows.is_empty() {
             return Err(Error::BadInput(format!(
                 "the {} sample ran out of rows to update; lower --max-candidates or seed a larger scale",
-                self.prepared.query.name
+                prepared.query.name
             )));
         }
         let (upd0, hot0) = update_counts(client, &self.table).await?;
         let mut times = Vec::with_capacity(rows.len());
         for row in &rows {
             let t = Instant::now();
-            self.prepared.run_with(client, row).await?;
+            prepared.run_with(client, row).await?;
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
         let (upd1, hot1) = update_counts(client, &self.table).await?;
@@ -108,6 +132,9 @@ pub async fn hot_alone(
 ) -> Result<(HotSamples, Vec<HotSamples>)> {
     let mut none = HotSamples::default();
     let mut each = vec![HotSamples::default(); cands.len()];
+    if !upd.active() {
+        return Ok((none, each));
+    }
     for round in 0..o.rounds {
         let mut order: Vec<Option<usize>> = std::iter::once(None)
             .chain((0..cands.len()).map(Some))
@@ -172,7 +199,7 @@ async fn set_costs(
 ) -> Result<SetMeasure> {
     let (client, o) = (&lab.client, lab.o);
     let mut with = HotSamples::default();
-    for _ in 0..o.rounds {
+    for _ in 0..o.rounds * usize::from(upd.active()) {
         with.add(upd.batch(client).await?);
     }
     let mut cost = IndexCost::default();
@@ -193,13 +220,13 @@ async fn set_costs(
         indexes: defs.iter().map(|d| d.name.clone()).collect(),
         size_bytes: size,
         insert_ratio: cost.insert_time_ratio,
-        hot: Some(HotUpdates {
+        hot: upd.active().then(|| HotUpdates {
             with_all: median(&with.shares),
             without_all: median(&none.shares),
             updates: (upd.per * o.rounds) as u64,
             with_all_ci: Some(median_interval(&with.shares)),
             without_all_ci: Some(median_interval(&none.shares)),
-            pages: HOT_PAGES.to_string(),
+            pages: hot_pages(&upd.table),
             rounds: o.rounds,
         }),
         queries: Vec::new(),

@@ -39,8 +39,10 @@ pub async fn run(args: AdviseArgs, quiet: bool) -> Result<ExitCode> {
             eprintln!("advise: {line}");
         }
     };
+    // What cannot run refuses before any database is created or copied.
+    advise::workloads(&catalogue, &chain.under_test)?;
     let progress = Reporter::auto(quiet);
-    let ws = Workspace::open(
+    let mut ws = Workspace::open(
         url,
         args.scratch.scale,
         args.scratch.seed,
@@ -48,6 +50,7 @@ pub async fn run(args: AdviseArgs, quiet: bool) -> Result<ExitCode> {
         &progress,
     )
     .await?;
+    ws.copy = args.scratch.copy_options()?;
     // No run folder yet: the scratch guard's account goes into the reports
     // folder, and moves into the run folder once there is one.
     if url.is_some() {

@@ -25,17 +25,8 @@ use crate::schema::{set_state, IndexDef, IndexState, Migration};
 use crate::sql::{quote_ident, QualName};
 use crate::stats::{median, median_interval, ratio_interval};
 
-/// The lab catalogue's insert workload (`advise` on the lab).
-pub const INSERT_WORKLOAD: &str = "new_conversation";
-/// The lab catalogue's status/assignment update workload.
-pub const UPDATE_WORKLOAD: &str = "handover_assign_resolve";
-/// The table the lab's update workload changes.
-pub(crate) const UPDATED_TABLE: &str = "Conversation";
-/// How the HOT rounds give the lab's pages room.
-pub(crate) const HOT_PAGES: &str = "fillfactor 90 and VACUUM FULL on \"Conversation\" (10% free space per page, as a table with some churn has)";
-
-/// How the HOT rounds give `table`'s pages room.
-fn hot_pages(table: &str) -> String {
+/// How the HOT rounds give `table`'s (as SQL) pages room.
+pub(crate) fn hot_pages(table: &str) -> String {
     format!("fillfactor 90 and VACUUM FULL on {table} (10% free space per page, as a table with some churn has)")
 }
 
@@ -266,7 +257,7 @@ async fn hot_rounds(
             };
             keep_only(client, m, &only).await?;
             let batch: Vec<_> = rows.by_ref().take(per).collect();
-            shares[k].push(hot_ratio(client, q, batch).await?);
+            shares[k].push(hot_ratio(client, q, table_sql, batch).await?);
         }
     }
     for (k, state) in states.iter().enumerate() {
@@ -290,13 +281,8 @@ async fn hot_rounds(
     })
 }
 
-/// Gives the lab's updated table's pages free space, so HOT is possible.
-pub(crate) async fn make_room(client: &Client) -> Result<()> {
-    make_room_on(client, &quote_ident(UPDATED_TABLE)).await
-}
-
 /// Gives `t`'s (as SQL) pages free space, so HOT is possible.
-async fn make_room_on(client: &Client, t: &str) -> Result<()> {
+pub(crate) async fn make_room_on(client: &Client, t: &str) -> Result<()> {
     let doing = "giving the updated table's pages room for HOT updates";
     client
         .batch_execute(&format!("ALTER TABLE {t} SET (fillfactor = 90)"))
@@ -403,20 +389,25 @@ async fn wal_since(client: &Client, before: &str) -> Result<f64> {
 }
 
 /// Runs the update workload over `rows` and returns HOT updates / updates.
-async fn hot_ratio(client: &Client, q: &Query, rows: Vec<Vec<Option<String>>>) -> Result<f64> {
+async fn hot_ratio(
+    client: &Client,
+    q: &Query,
+    table: &str,
+    rows: Vec<Vec<Option<String>>>,
+) -> Result<f64> {
     if rows.is_empty() {
         return Err(crate::error::Error::BadInput(format!(
-            "the {} sample ran out of conversations to update; seed a larger scale",
+            "the {} sample ran out of rows to update; seed a larger scale",
             q.name
         )));
     }
     let n = rows.len();
     let p = Prepared::new(client, q, ParamPool::from_rows(rows)).await?;
-    let (upd0, hot0) = update_counts(client, UPDATED_TABLE).await?;
+    let (upd0, hot0) = update_counts(client, table).await?;
     for _ in 0..n {
         p.run_next(client).await?;
     }
-    let (upd1, hot1) = update_counts(client, UPDATED_TABLE).await?;
+    let (upd1, hot1) = update_counts(client, table).await?;
     let upd = (upd1 - upd0).max(0) as f64;
     Ok(if upd > 0.0 {
         (hot1 - hot0) as f64 / upd

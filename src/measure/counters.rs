@@ -13,7 +13,6 @@ use tokio_postgres::Client;
 
 use crate::cluster::ServerVersion;
 use crate::error::{Context, Error, Result};
-use crate::sql::quote_ident;
 
 /// A statement longer than the collector's send interval (500 ms on 13 and
 /// 14), so this session's counts go out when it ends.
@@ -24,8 +23,9 @@ const FRESH_WITHIN: Duration = Duration::from_secs(5);
 /// Between two reads of a snapshot still too old.
 const RETRY_EVERY: Duration = Duration::from_millis(50);
 
-/// `n_tup_upd` and `n_tup_hot_upd` of `table`, counting every write this
-/// session has made to it.
+/// `n_tup_upd` and `n_tup_hot_upd` of `table` (named as SQL: quoted,
+/// maybe schema-qualified), counting every write this session has made to
+/// it.
 pub(crate) async fn update_counts(client: &Client, table: &str) -> Result<(i64, i64)> {
     if ServerVersion::of(client).await?.has_stats_flush() {
         client
@@ -35,7 +35,7 @@ pub(crate) async fn update_counts(client: &Client, table: &str) -> Result<(i64, 
         let row = client
             .query_one(
                 "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables WHERE relid = to_regclass($1)",
-                &[&quote_ident(table)],
+                &[&table],
             )
             .await
             .context("reading update statistics")?;
@@ -67,7 +67,7 @@ async fn collector_counts(client: &Client, table: &str) -> Result<(i64, i64)> {
     let started = Instant::now();
     loop {
         let row = client
-            .query_one(&read, &[&quote_ident(table)])
+            .query_one(&read, &[&table])
             .await
             .context("reading update statistics")?;
         if row.get::<_, f64>(0) > sent {

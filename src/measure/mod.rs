@@ -19,7 +19,7 @@ mod timed;
 mod timing;
 
 pub use ablation::{ablation, ROUNDS as ABLATION_ROUNDS};
-pub use costs::{index_costs, relation_size, CostOptions, INSERT_WORKLOAD, UPDATE_WORKLOAD};
+pub use costs::{index_costs, relation_size, CostOptions};
 pub use criterion::{BaselineMode, CriterionArgs, CriterionRun};
 pub use deploy::{
     deploy_advice, parse_production_rows, statement_table, ONLINE_FILE, PRODUCTION_ROWS_ENV,

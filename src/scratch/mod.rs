@@ -211,12 +211,12 @@ impl Scratch {
     }
 }
 
-/// True when scratch copies of `chain` are seeded with the help-desk data
-/// model: every migration of it is one of the help-desk fixtures' (012,
-/// 013 and their kind, named `…help_desk…`). Any other chain's scratch
-/// copies are copies of the user's database.
+/// Whether the chain's scratch copies are seeded from the help-desk lab's
+/// model: it changes only the lab's tables (and those it creates itself;
+/// [`MigrationChain::foreign_tables`]). Any other chain's scratch copies
+/// are copies of the user's database.
 fn seeds_help_desk(chain: &MigrationChain) -> bool {
-    chain.all().all(|m| m.name.contains("help_desk"))
+    chain.foreign_tables().is_empty()
 }
 
 async fn create_on_user_server(admin: &Endpoint, name: &str) -> Result<Endpoint> {
