@@ -578,29 +578,49 @@ fn advise_and_rehearse_run_on_a_copy_of_umamis_database() {
 
     let reports = home.join("reports");
     let reports = path(&reports);
-    let advise = run(&["advise", "--allow-scratch", "--reports", reports]);
-    assert!(advise.status.success(), "{}", stderr(&advise));
-    let advice = Results::read(&home.join("reports/latest/results.json"))
-        .unwrap()
-        .advice
-        .expect("advice");
     let umami = ["website_event", "session", "event_data"];
-    assert!(advice
-        .candidates
-        .iter()
-        .any(|c| umami.contains(&c.table.as_str())));
-
     let rehearse = run(&["rehearse", "--allow-scratch", "--reports", reports]);
     assert!(rehearse.status.success(), "{}", stderr(&rehearse));
     let rehearsal = Results::read(&home.join("reports/latest/results.json"))
         .unwrap()
         .rehearsal
         .expect("rehearsal");
-    assert!(rehearsal
-        .as_written
-        .blocked
-        .iter()
-        .any(|b| umami.contains(&b.table.as_str()) && b.worst_blocked_ms > 0.0));
+    let blocked = &rehearsal.as_written.blocked;
+    assert!(
+        blocked
+            .iter()
+            .any(|b| umami.contains(&b.table.as_str()) && b.worst_blocked_ms > 0.0),
+        "{}\n{blocked:#?}",
+        stdout(&rehearse)
+    );
+
+    // Two candidates keep the test's time in bounds; the selection,
+    // whole-set measurement and swaps run all the same.
+    let advise = run(&[
+        "advise",
+        "--allow-scratch",
+        "--max-candidates",
+        "2",
+        "--reports",
+        reports,
+    ]);
+    assert!(advise.status.success(), "{}", stderr(&advise));
+    let advice = Results::read(&home.join("reports/latest/results.json"))
+        .unwrap()
+        .advice
+        .expect("advice");
+    assert!(
+        advice
+            .candidates
+            .iter()
+            .any(|c| umami.contains(&c.table.as_str())),
+        "{:?}",
+        advice
+            .candidates
+            .iter()
+            .map(|c| &c.table)
+            .collect::<Vec<_>>()
+    );
 
     assert_eq!(rt.block_on(databases(&db.endpoint)), databases_before);
     assert_eq!(rt.block_on(rows(&db.endpoint)), rows_before);

@@ -13,4 +13,4 @@ pub use failure::read_error;
 pub use params::{as_sql, ParamPool};
 pub use runnable::{split_runnable, NotRunnable};
 pub use runner::Prepared;
-pub use workloads::{written_tables, Writes};
+pub use workloads::{table_label, written_tables, Writes, TABLE_NAME};

@@ -12,6 +12,7 @@ use super::catalogue::{Catalogue, Query};
 use crate::sql::QualName;
 
 /// A table name as SQL writes it: bare or quoted, maybe schema-qualified.
+pub const TABLE_NAME: &str = NAME;
 const NAME: &str = r#"((?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)(?:\s*\.\s*(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*))?)"#;
 
 static INSERT: LazyLock<Regex> =
@@ -22,6 +23,16 @@ static UPDATE: LazyLock<Regex> = LazyLock::new(|| {
     ))
     .expect("valid regex")
 });
+
+/// A name matched by a pattern built on [`TABLE_NAME`], as a report names
+/// a table: `schema.name`, or the bare name in `public` or unqualified.
+pub fn table_label(matched: &str) -> String {
+    let t = QualName::parse(&matched.replace(char::is_whitespace, ""));
+    match t.schema.as_deref() {
+        None | Some("public") => t.name,
+        Some(_) => t.to_string(),
+    }
+}
 
 /// How a write changes a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,16 +14,17 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::sampler::Wait;
+use crate::queries::{table_label, TABLE_NAME};
 use crate::results::{Blocked, Operation, SessionWait};
 
 static WRITE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r#"(?is)\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(?:ONLY\s+)?("(?:[^"]|"")+"|[\w.]+)"#,
-    )
+    Regex::new(&format!(
+        r#"(?is)\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(?:ONLY\s+)?{TABLE_NAME}"#
+    ))
     .expect("valid regex")
 });
 static READ: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"(?is)\bFROM\s+(?:ONLY\s+)?("(?:[^"]|"")+"|[\w.]+)"#).expect("valid regex")
+    Regex::new(&format!(r#"(?is)\bFROM\s+(?:ONLY\s+)?{TABLE_NAME}"#)).expect("valid regex")
 });
 
 /// The lock modes, weakest first.
@@ -52,10 +53,10 @@ pub fn strongest(modes: &str) -> String {
 /// target of an `INSERT`, `UPDATE` or `DELETE`, else the first `FROM`.
 pub fn request_target(sql: &str) -> Option<(String, Operation)> {
     if let Some(c) = WRITE.captures(sql) {
-        return Some((crate::sql::unquote(&c[1]), Operation::Write));
+        return Some((table_label(&c[1]), Operation::Write));
     }
     READ.captures(sql)
-        .map(|c| (crate::sql::unquote(&c[1]), Operation::Read))
+        .map(|c| (table_label(&c[1]), Operation::Read))
 }
 
 /// A wait's operation when its SQL names no table: a read asks for
@@ -228,6 +229,14 @@ mod tests {
         assert_eq!(
             request_target("SELECT id FROM \"User\" WHERE email = $1"),
             Some(("User".into(), Operation::Read))
+        );
+        assert_eq!(
+            request_target("insert into \"public\".\"website_event\" (x) values ($1)"),
+            Some(("website_event".into(), Operation::Write))
+        );
+        assert_eq!(
+            request_target("SELECT 1 FROM app.orders o WHERE o.id = $1"),
+            Some(("app.orders".into(), Operation::Read))
         );
         let on = waited_on(&waits, "m");
         assert_eq!(on.len(), 1);
