@@ -361,10 +361,10 @@ pub(crate) async fn table_rows_of(client: &Client, table: &str) -> Result<u64> {
     rows.map(|n| n as u64).ok_or_else(|| not_found(table))
 }
 
-/// A relation the search path does not find.
+/// A relation (named as SQL) the search path does not find.
 fn not_found(name: &str) -> crate::error::Error {
     crate::error::Error::BadInput(format!(
-        "relation \"{name}\" was not found on the search path (current_schemas()); create it, or put its schema on the role's search_path"
+        "relation {name} was not found on the search path (current_schemas()); create it, or put its schema on the role's search_path"
     ))
 }
 
