@@ -271,7 +271,7 @@ fn check_run(r: &Release, command: &str, reports: &Path) -> Result<(), String> {
 /// Requests answered in both index states, none failed.
 fn check_load(load: &Value) -> Result<(), String> {
     let points = load["points"].as_array().ok_or("no load points")?;
-    for state in ["without_012_indexes", "with_012_indexes"] {
+    for state in ["without", "with"] {
         let requests: u64 = points
             .iter()
             .filter(|p| p["state"] == state)
