@@ -157,18 +157,7 @@ static WORKFLOW: OnceLock<Result<Workflow, String>> = OnceLock::new();
 /// The workflow, run once for every test of this file; a failure is
 /// reported by each test rather than run again.
 fn workflow() -> &'static Workflow {
-    let w = WORKFLOW.get_or_init(|| {
-        std::panic::catch_unwind(run_workflow).map_err(|e| {
-            e.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default()
-        })
-    });
-    match w {
-        Ok(w) => w,
-        Err(e) => panic!("the workflow failed: {e}"),
-    }
+    common::once(&WORKFLOW, run_workflow)
 }
 
 /// Statics are never dropped: the workflow's folder goes at exit.

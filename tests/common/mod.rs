@@ -117,3 +117,23 @@ pub fn finish(mut child: Child, limit: Duration) -> Output {
     }
     child.wait_with_output().unwrap()
 }
+
+/// Runs `f` once for every test of a file that shares its outcome: a panic
+/// is kept as its message and reported by each test, not run again.
+pub fn once<T: Sync + Send>(
+    cell: &'static std::sync::OnceLock<Result<T, String>>,
+    f: fn() -> T,
+) -> &'static T {
+    let outcome = cell.get_or_init(|| {
+        std::panic::catch_unwind(f).map_err(|e| {
+            e.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default()
+        })
+    });
+    match outcome {
+        Ok(w) => w,
+        Err(e) => panic!("the workflow failed: {e}"),
+    }
+}
