@@ -387,10 +387,14 @@ async fn a_read_the_selection_leaves_slower_gets_its_index_back() {
 }
 
 /// Two advise runs on the same seeded data select the same set, or each
-/// names the other's selection as within noise of its own; where the sets
-/// they end with differ, a swap after the whole-set measurement says why.
+/// says on its page that its selection is one of several sets the
+/// measurements cannot tell apart, and names the next smallest of them.
+/// (Which of those the other run took is noise: the class within noise
+/// holds a hundred or more sets at tiny, so naming the other's exact set
+/// among the few shown is chance, not a property.) Where the sets they end
+/// with differ, a swap after the whole-set measurement says why.
 #[tokio::test]
-async fn two_runs_on_the_same_data_choose_alike_or_name_each_other() {
+async fn two_runs_on_the_same_data_choose_alike_or_say_within_noise() {
     let (dir_a, first) = embedded_run().await;
     let (dir_b, second) = advise_tiny("advise-again", &[]).await;
     let (a, b) = (
@@ -398,25 +402,31 @@ async fn two_runs_on_the_same_data_choose_alike_or_name_each_other() {
         second.advice.as_ref().unwrap(),
     );
     let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<String>>();
-    let named = |x: &helpdesk_bench::results::Advice, y: &helpdesk_bench::results::Advice| {
-        x.alternatives
-            .iter()
-            .any(|alt| set(&alt.indexes) == set(&y.selected))
-    };
-    let same = set(&a.selected) == set(&b.selected);
-    assert!(
-        same || named(a, b) || named(b, a),
-        "first selected {:?} (alternatives {:#?}); second selected {:?} (alternatives {:#?})",
-        a.selected,
-        a.alternatives,
-        b.selected,
-        b.alternatives,
-    );
-    if !same {
-        // The run that names the other's selection says so on its page.
-        let dir = if named(a, b) { dir_a } else { &dir_b };
-        let page = std::fs::read_to_string(dir.join("index.html")).unwrap();
-        assert!(page.contains("id=\"advisor-alternatives\""));
+    if set(&a.selected) != set(&b.selected) {
+        for (x, dir) in [(a, dir_a.as_path()), (b, dir_b.as_path())] {
+            assert!(
+                x.sets_within_noise > 1 && !x.alternatives.is_empty(),
+                "first selected {:?}, second {:?}; this run claimed its selection ({:?}) \
+                 unique within noise ({} sets)",
+                a.selected,
+                b.selected,
+                x.selected,
+                x.sets_within_noise
+            );
+            for alt in &x.alternatives {
+                assert!(
+                    alt.difference_ms_per_hour.low <= 0.0 && alt.difference_ms_per_hour.high >= 0.0,
+                    "{alt:?}"
+                );
+            }
+            let page = std::fs::read_to_string(dir.join("index.html")).unwrap();
+            assert!(
+                page.contains("id=\"advisor-alternatives\"")
+                    && page.contains(&format!("cannot tell {} sets apart", x.sets_within_noise)),
+                "{}",
+                dir.display()
+            );
+        }
     }
     // What each run ends with is its selection changed only by the swaps
     // it reports.
