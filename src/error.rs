@@ -134,6 +134,13 @@ pub enum Error {
     #[error("migration {name} changes tables this database does not hold ({missing}); run it against the database that has them (check --url or DATABASE_URL), or apply the migrations that create them first (--migration, repeatable, in order)")]
     MissingTables { name: String, missing: String },
 
+    #[error("migration {name} changes tables the embedded help-desk lab does not have ({missing}); {next}")]
+    LabLacksTables {
+        name: String,
+        missing: String,
+        next: String,
+    },
+
     #[error("verify: {name} changes tables the embedded lab does not have ({missing}); run `helpdesk-bench verify --url URL` against a database that holds them")]
     VerifyNeedsSchema { name: String, missing: String },
 

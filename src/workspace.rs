@@ -30,6 +30,24 @@ const DB: &str = "helpdesk";
 /// migration itself.
 const BEFORE_DB: &str = "helpdesk_before";
 
+/// Refuses, before anything is seeded, a chain that alters tables the
+/// embedded help-desk lab lacks; `next` says what to do instead.
+pub fn lab_holds(chain: &MigrationChain, next: &str) -> Result<()> {
+    let foreign = chain.foreign_tables();
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    Err(crate::error::Error::LabLacksTables {
+        name: chain.under_test.name.clone(),
+        missing: foreign
+            .iter()
+            .map(|t| format!("table {t}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        next: next.into(),
+    })
+}
+
 /// Where measurements run.
 pub struct Workspace {
     /// The embedded cluster, when there is no URL.
@@ -75,6 +93,10 @@ impl Workspace {
                 copy: CopyOptions::from_env()?,
             });
         }
+        lab_holds(
+            chain,
+            "run it against a database that holds them (--url, or DATABASE_URL for cargo bench)",
+        )?;
         let key = cache_key(&PgBin::discover()?.major(), &chain.text());
         let dir = cluster::cache_dir()?.join(format!("seeded-{}-{seed}-{key}", scale.name()));
         let reused = dir.join("PG_VERSION").is_file();

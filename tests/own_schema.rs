@@ -199,6 +199,68 @@ async fn a_missing_table_is_named_without_suggesting_the_lab_schema() {
         err.contains("changes tables the embedded lab does not have (table shop.orders)"),
         "{err}"
     );
+    // So do the commands that would seed the lab to measure it: before
+    // seeding a row, each names the tables and what to run instead.
+    let catalogue = dir.path().join("queries.toml");
+    std::fs::write(
+        &catalogue,
+        "[[query]]\nname = \"open_orders\"\nweight = 60\nscreen = \"Open orders\"\n\
+         sql = \"SELECT id FROM shop.orders WHERE state = 'open' ORDER BY created_at LIMIT 20\"\n",
+    )
+    .unwrap();
+    let c = catalogue.to_str().unwrap();
+    for (args, next) in [
+        (
+            vec!["explain", "--migration", &m, "--catalogue", c],
+            "--url, or DATABASE_URL",
+        ),
+        (
+            vec![
+                "load",
+                "--migration",
+                &m,
+                "--catalogue",
+                c,
+                "--duration",
+                "1s",
+            ],
+            "--url, or DATABASE_URL",
+        ),
+        (
+            vec![
+                "sweep",
+                "--scales",
+                "tiny",
+                "--migration",
+                &m,
+                "--catalogue",
+                c,
+            ],
+            "sweep seeds only that lab",
+        ),
+    ] {
+        let started = std::time::Instant::now();
+        let out = run(&args);
+        let err = stderr(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}{err}",
+            stdout(&out)
+        );
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains("the embedded help-desk lab does not have (table shop.orders)")
+                && err.contains(next),
+            "{args:?}: {err}"
+        );
+        assert!(
+            !stdout(&out).contains("seed")
+                && started.elapsed() < std::time::Duration::from_secs(20),
+            "{args:?} seeded before refusing: {}",
+            stdout(&out)
+        );
+    }
 }
 
 #[tokio::test]

@@ -12,6 +12,10 @@ use crate::seed::Reporter;
 pub async fn run(args: SweepArgs, quiet: bool) -> Result<ExitCode> {
     let chain = args.migration.chain()?;
     let migration = &chain.under_test;
+    crate::workspace::lab_holds(
+        &chain,
+        "sweep seeds only that lab; time your migration on your own database with `cargo bench` and DATABASE_URL",
+    )?;
     let catalogue = Catalogue::load(args.catalogue.as_deref(), &chain)?;
     let points = sweep(&args.scales, &catalogue, &chain, &Reporter::auto(quiet)).await?;
     if points.is_empty() {
