@@ -20,7 +20,7 @@ use crate::explain::{check, representative, Plan, PlanSummary, Violation};
 use crate::queries::Query;
 use crate::results::{ParamResult, ParamTiming, PlanRef, QueryResult};
 use crate::schema::{IndexState, Migration};
-use crate::stats::{median, ratio_interval, Verdict};
+use crate::stats::{median, ratio_interval, Verdict, MIN_PER_SIDE};
 
 /// How parameter values may appear in results and pages.
 pub struct Shown<'a> {
@@ -134,7 +134,10 @@ fn same_work(a: &PlanSummary, b: &PlanSummary) -> bool {
     shape(a) == shape(b) && (x - y).abs() <= 0.1 * x.max(y)
 }
 
-/// Each row's medians per state and, with both states, its speed-up.
+/// Each row's medians per state and, with both states, its speed-up: only
+/// when each side has at least [`MIN_PER_SIDE`] iterations of the row, since
+/// a bootstrap over fewer gives an interval too narrow to trust (a slow
+/// row in the slow state may run only a handful of times).
 fn params(c: &QueryCapture, masks: &[Vec<String>]) -> Vec<ParamResult> {
     let of = |s: &IndexState| c.states.iter().find(|x| &x.state == s);
     c.rows
@@ -142,7 +145,9 @@ fn params(c: &QueryCapture, masks: &[Vec<String>]) -> Vec<ParamResult> {
         .enumerate()
         .map(|(i, r)| {
             let speedup = match (of(&IndexState::Without), of(&IndexState::With)) {
-                (Some(a), Some(b)) if !a.samples[i].is_empty() && !b.samples[i].is_empty() => {
+                (Some(a), Some(b))
+                    if a.samples[i].len() >= MIN_PER_SIDE && b.samples[i].len() >= MIN_PER_SIDE =>
+                {
                     Some(ratio_interval(&a.samples[i], &b.samples[i]))
                 }
                 _ => None,
@@ -286,6 +291,37 @@ mod tests {
             None,
             "more work"
         );
+    }
+
+    #[test]
+    fn a_row_timed_fewer_times_than_the_minimum_has_no_speed_up() {
+        use crate::explain::ParamRow;
+        let row = |label| ParamRow {
+            label,
+            values: vec![],
+            estimated_rows: None,
+        };
+        let state = |state, n: usize| StateCapture {
+            state,
+            samples: vec![vec![2.0; 40], vec![9.0; n]],
+            plans: vec![],
+            load: (None, None),
+        };
+        let c = QueryCapture {
+            query: "q".into(),
+            rows: vec![row("smallest"), row("largest")],
+            miss: None,
+            states: vec![
+                state(IndexState::Without, MIN_PER_SIDE - 1),
+                state(IndexState::With, 40),
+            ],
+        };
+        let p = params(&c, &[vec![], vec![]]);
+        assert!(p[0].speedup.is_some());
+        assert!(p[1].speedup.is_none(), "{:?}", p[1].speedup);
+        let mut enough = c.clone();
+        enough.states[0] = state(IndexState::Without, MIN_PER_SIDE);
+        assert!(params(&enough, &[vec![], vec![]])[1].speedup.is_some());
     }
 
     #[test]

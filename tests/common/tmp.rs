@@ -1,5 +1,7 @@
 //! Temporary directories for tests: one per test and name, empty at the
-//! start, and removed when the test ends, whether it passes or fails.
+//! start, and removed when the test ends, whether it passes or fails
+//! (kept, for reading what a run wrote, when `HELPDESK_BENCH_KEEP_TEST_DIRS`
+//! is set).
 
 use std::path::{Path, PathBuf};
 
@@ -41,6 +43,10 @@ impl AsRef<Path> for TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        if std::env::var_os("HELPDESK_BENCH_KEEP_TEST_DIRS").is_some() {
+            eprintln!("kept {}", self.0.display());
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
