@@ -143,21 +143,21 @@ impl Catalogue {
         Ok(catalogue)
     }
 
-    /// The repository's catalogue file, read at run time and checked against
-    /// the built-in migration.
+    /// The default catalogue (`fixtures/queries.toml` in the working
+    /// directory, else the copy built into the binary), checked against the
+    /// built-in migration.
     pub fn repository() -> Result<Catalogue> {
-        let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_PATH);
-        Catalogue::load(Some(&p), &MigrationChain::builtin()?)
+        Catalogue::load(None, &MigrationChain::builtin()?)
     }
 
     /// For benches: the file `HELPDESK_BENCH_CATALOGUE` names, else the
-    /// repository's, checked against `chain`.
+    /// default one ([`Catalogue::load`] without a path), checked against
+    /// `chain`.
     pub fn from_env(chain: &MigrationChain) -> Result<Catalogue> {
-        let p = match std::env::var_os(CATALOGUE_ENV).filter(|v| !v.is_empty()) {
-            Some(p) => PathBuf::from(p),
-            None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_PATH),
-        };
-        Catalogue::load(Some(&p), chain)
+        let p = std::env::var_os(CATALOGUE_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        Catalogue::load(p.as_deref(), chain)
     }
 
     /// Parses catalogue text, checking each query on its own.

@@ -47,11 +47,12 @@ pub fn point_latest(reports_dir: &Path, run_dir: &Path) -> Result<()> {
     std::os::unix::fs::symlink(&target, &link).context(link.display())
 }
 
-/// The repository's current commit, if git can tell.
+/// The current commit of the repository the tool runs in (the working
+/// directory's), if git can tell.
 pub fn git_commit() -> Option<String> {
     let out = std::process::Command::new("git")
         .args(["rev-parse", "--short=12", "HEAD"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stderr(std::process::Stdio::null())
         .output()
         .ok()?;
     out.status

@@ -24,16 +24,44 @@ use crate::results::{Change, Interval, Timing, Verdict};
 use crate::schema::{IndexState, Migration};
 use crate::stats::{self, ratio_interval};
 
-/// Where criterion writes, found as criterion finds it: `$CRITERION_HOME`,
-/// else `$CARGO_TARGET_DIR/criterion`, else this crate's `target/criterion`.
+/// Where criterion writes, found as criterion 0.5 finds it:
+/// `$CRITERION_HOME`, else `$CARGO_TARGET_DIR/criterion`, else, under cargo
+/// (`$CARGO` set), the target directory `cargo metadata` names, else
+/// `target/criterion` in the working directory. No path of the machine the
+/// tool was built on is compiled in, so an installed binary finds the
+/// folder of the project it runs in.
 pub fn criterion_dir() -> PathBuf {
     if let Some(home) = std::env::var_os("CRITERION_HOME") {
         return PathBuf::from(home);
     }
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir).join("criterion");
+    }
+    cargo_target_dir()
+        .unwrap_or_else(|| PathBuf::from("target"))
         .join("criterion")
+}
+
+/// The target directory of the cargo project in the working directory, as
+/// `cargo metadata` names it, when the tool runs under cargo.
+fn cargo_target_dir() -> Option<PathBuf> {
+    let cargo = std::env::var_os("CARGO")?;
+    let out = std::process::Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    meta.get("target_directory")?.as_str().map(PathBuf::from)
 }
 
 /// Criterion's directory name for a group or id (it replaces characters
