@@ -4,7 +4,7 @@
 //! checkout (no `fixtures/`, no cargo) it explains the default catalogue on
 //! the embedded lab.
 
-mod common;
+pub mod common;
 
 use std::process::Command;
 
