@@ -94,6 +94,15 @@ fn the_default_run_measures_costs_recommends_and_advises_deploy() {
             q.name
         );
     }
+    // The geometric mean carries its interval, on the page too.
+    let g = r
+        .geomean_speedup
+        .expect("a geometric mean over both states");
+    assert!(
+        g.low <= g.point && g.point <= g.high && g.low > 0.0,
+        "{g:?}"
+    );
+    assert!(g.high > g.low, "an interval, not a point: {g:?}");
     // One recommendation per index; the cascading key's only index is kept for it.
     assert_eq!(r.recommendations.len(), 7);
     let rec = |n: &str| r.recommendations.iter().find(|x| x.index == n).unwrap();
@@ -143,6 +152,11 @@ fn the_default_run_measures_costs_recommends_and_advises_deploy() {
         "recommendation missing"
     );
     assert!(page.contains("online_migration.sql"));
+    let shown = helpdesk_bench::format::factor_range(g.point, g.low, g.high);
+    assert!(
+        page.contains(&shown),
+        "the page lacks the geometric mean {shown}"
+    );
     assert!(
         page.contains("id=\"deploy-verdict\""),
         "the verdict says how to deploy"

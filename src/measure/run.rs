@@ -20,6 +20,7 @@ use crate::results::{
 use crate::schema::{IndexState, Migration, MigrationChain};
 use crate::scratch::{Scratch, Stage};
 use crate::seed::Reporter;
+use crate::stats::Interval;
 use crate::workspace::Workspace;
 
 /// What to collect after criterion has run.
@@ -111,6 +112,7 @@ pub async fn write_run(input: &RunInput<'_>) -> Result<Option<PathBuf>> {
             results.writes.push(query_result(q, &group, input, &dir)?);
         }
     }
+    results.geomean_speedup = geomean(input, &results.queries);
     results.findings = findings::findings(&results, m);
     let baseline = baseline_results(input);
     results.recommendations = super::recommendations(&results, m, baseline.as_ref());
@@ -304,6 +306,31 @@ fn query_result(q: &Query, group: &str, input: &RunInput<'_>, dir: &Path) -> Res
         plan_depends_on_parameter: false,
         unexplained: None,
     })
+}
+
+/// The geometric mean of the reads' speed-ups with its interval, from
+/// criterion's samples of both states, leaving out the reads whose change
+/// is likely noise; `None` unless some read was timed in both.
+fn geomean(input: &RunInput<'_>, queries: &[QueryResult]) -> Option<Interval> {
+    let m = &input.chain.under_test;
+    let crit = input.criterion;
+    let sides: Vec<(Vec<f64>, Vec<f64>)> = queries
+        .iter()
+        .filter(|q| q.unexplained.is_none())
+        .filter_map(|q| {
+            let without = crit.samples(&q.name, &IndexState::Without.id(m))?;
+            let with = crit.samples(&q.name, &IndexState::With.id(m))?;
+            (!without.is_empty() && !with.is_empty()).then_some((without, with))
+        })
+        .collect();
+    if sides.is_empty() {
+        return None;
+    }
+    let pairs: Vec<(&[f64], &[f64])> = sides
+        .iter()
+        .map(|(a, b)| (a.as_slice(), b.as_slice()))
+        .collect();
+    Some(crate::stats::geomean_ratio_interval(&pairs))
 }
 
 /// Clones the workspace database (which must have no open connections),

@@ -83,7 +83,9 @@ pub use run::*;
 ///   per index cost its `insert_workload` (the catalogue write that timed
 ///   it, none when no write inserts into its table), and `hot_updates` is
 ///   absent when no write updates a table whose indexes change.
-pub const SCHEMA_VERSION: u32 = 8;
+/// - 9: added, with a default: `geomean_speedup`, the geometric mean of
+///   the read queries' speed-ups with its bootstrap interval.
+pub const SCHEMA_VERSION: u32 = 9;
 
 /// The whole run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -133,6 +135,12 @@ pub struct Results {
     /// the foreign key, with the evidence.
     #[serde(default)]
     pub recommendations: Vec<Recommendation>,
+    /// The geometric mean over the read queries measured in both states
+    /// (those whose change is likely noise left out) of without's median
+    /// over with's, with its 95% bootstrap interval; none in a one-state
+    /// run.
+    #[serde(default)]
+    pub geomean_speedup: Option<Interval>,
     /// Locks, build times projected to production, and the online variant.
     #[serde(default)]
     pub deploy: Option<DeployAdvice>,

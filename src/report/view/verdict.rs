@@ -8,7 +8,7 @@ use super::costs::insert_slowdown;
 use super::words::speedup_interval;
 use super::words::{query_verdict, verdict_class, verdict_word, LIKELY_NOISE, MIXED};
 use super::Ctx;
-use crate::format::{bytes, factor};
+use crate::format::{bytes, factor, factor_range};
 use crate::results::{Action, Recommendation};
 
 /// The rules a recommendation follows, as stated on the page.
@@ -103,9 +103,18 @@ pub(super) fn build(cx: &Ctx) -> VerdictSection {
     }
 }
 
-/// The geometric mean of the speed-ups, leaving out the queries whose
-/// change is likely noise.
+/// The geometric mean of the speed-ups with its interval, leaving out the
+/// queries whose change is likely noise (a run older than its interval:
+/// the point alone, from each query's speed-up).
 fn geomean(cx: &Ctx) -> String {
+    if let Some(g) = cx.r.geomean_speedup {
+        let noise = if g.verdict() == crate::stats::Verdict::WithinNoise {
+            " (within noise)"
+        } else {
+            ""
+        };
+        return format!("{}{noise}", factor_range(g.point, g.low, g.high));
+    }
     let speedups: Vec<f64> =
         cx.r.queries
             .iter()
