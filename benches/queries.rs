@@ -82,6 +82,10 @@ fn run() -> anyhow::Result<()> {
             return Ok(());
         };
         eprintln!(
+            "\n{}",
+            helpdesk_bench::report::console_verdict(&dir)?.trim_end()
+        );
+        eprintln!(
             "queries: report written to {}{}",
             dir.join("index.html").display(),
             if crit.args.filter.is_some() {

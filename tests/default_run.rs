@@ -165,6 +165,21 @@ fn the_default_run_measures_costs_recommends_and_advises_deploy() {
         page.contains("id=\"hot-verdict\""),
         "the verdict gives the HOT loss"
     );
+    // The console ends with the verdict in a few lines: the counts and the
+    // mean with its interval, a line per index, the deploy advice.
+    let console = helpdesk_bench::report::console_verdict(&dir).unwrap();
+    let lines: Vec<&str> = console.lines().collect();
+    assert!(
+        lines[0].contains(" of 9 queries faster with the indexes")
+            && lines[0].contains(&format!("geometric mean speed-up {shown}")),
+        "{console}"
+    );
+    assert_eq!(lines.len(), 1 + 7 + 1, "{console}");
+    assert!(lines[8].starts_with("Deploy: "), "{console}");
+    assert!(
+        !console.contains("{{") && !console.contains("{%"),
+        "{console}"
+    );
     let latest = std::fs::canonicalize(home.join("reports/latest")).unwrap();
     assert_eq!(latest, std::fs::canonicalize(&dir).unwrap());
     // The default `cargo bench` has no production row counts: its text

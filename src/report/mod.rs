@@ -8,6 +8,6 @@ mod compare;
 mod render;
 mod view;
 
-pub use render::{baseline_of, render, render_compare, render_run, render_with};
+pub use render::{baseline_of, console_verdict, render, render_compare, render_run, render_with};
 pub use view::FASTER;
 pub use view::NEW_IN_MIGRATION;

@@ -36,6 +36,7 @@ const PARTS: [(&str, &str); 12] = [
     ),
 ];
 const SUMMARY: &str = include_str!("templates/summary.md");
+const CONSOLE: &str = include_str!("templates/console.txt");
 const COMPARE_HTML: &str = include_str!("templates/compare.html");
 const COMPARE_MD: &str = include_str!("templates/compare.md");
 
@@ -52,6 +53,7 @@ fn engine() -> Result<Environment<'static>> {
     for (name, text) in [
         ("index.html", INDEX),
         ("summary.md", SUMMARY),
+        ("console.txt", CONSOLE),
         ("compare.html", COMPARE_HTML),
         ("compare.md", COMPARE_MD),
     ]
@@ -91,6 +93,19 @@ fn render_from(r: &Results, baseline: Option<&Results>, run: &Path, out: &Path) 
     let page = view::page(r, baseline, Some(run));
     render_to(&env, "index.html", &page, &out.join("index.html"))?;
     render_to(&env, "summary.md", &page, &out.join("summary.md"))
+}
+
+/// The verdict of the run folder `run` in a few lines of text, for the
+/// console at the end of a bench: the counts and the geometric mean with
+/// its interval, one line per index recommendation, and the deploy advice.
+pub fn console_verdict(run: &Path) -> Result<String> {
+    let r = Results::read(&run.join("results.json"))?;
+    let baseline = baseline_of(&r, run);
+    let page = view::page(&r, baseline.as_ref(), Some(run));
+    engine()?
+        .get_template("console.txt")
+        .and_then(|t| t.render(context! { page => page }))
+        .context("rendering the console verdict")
 }
 
 /// Re-renders a run folder from its `results.json`, into `out` (default: the run folder).
