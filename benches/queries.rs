@@ -12,8 +12,6 @@
 //! `HELPDESK_BENCH_ALLOW_INDEX_CHANGES=1`, and then each state is a
 //! transaction that is rolled back, so the database ends as found.
 
-use std::path::PathBuf;
-
 // Public, as in tests/common: what only the other bench uses is not dead here.
 pub mod common;
 
@@ -77,7 +75,7 @@ fn run() -> anyhow::Result<u8> {
             catalogue: &catalogue,
             chain: &chain,
             states,
-            reports_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reports"),
+            reports_dir: common::reports_dir(),
             costs: ws.cluster.is_some(),
             production_rows,
             criterion: &crit,

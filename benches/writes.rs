@@ -9,8 +9,6 @@
 //! no row is kept, but the sequences the inserts draw ids from advance
 //! (PostgreSQL never rolls back `nextval`).
 
-use std::path::PathBuf;
-
 use criterion::SamplingMode;
 // Public, as in tests/common: what only the other bench uses is not dead here.
 pub mod common;
@@ -86,7 +84,7 @@ fn merge_into_latest(
     migration: &Migration,
     states: &[IndexState],
 ) -> anyhow::Result<()> {
-    let latest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("reports/latest");
+    let latest = common::reports_dir().join("latest");
     let path = latest.join("results.json");
     if !path.is_file() {
         return Ok(());

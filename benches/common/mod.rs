@@ -107,6 +107,19 @@ pub fn exit(outcome: anyhow::Result<()>) -> std::process::ExitCode {
     }
 }
 
+/// The variable naming the folder the benches write their run folders
+/// into (default: `reports` in the package, where `cargo bench` runs them).
+pub const REPORTS_ENV: &str = "HELPDESK_BENCH_REPORTS";
+
+/// The reports folder: `HELPDESK_BENCH_REPORTS`, else `reports` in the
+/// working directory (the package root, under cargo).
+pub fn reports_dir() -> std::path::PathBuf {
+    std::env::var_os(REPORTS_ENV)
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from("reports"))
+}
+
 /// True under `cargo bench`; false in criterion's test mode (`cargo test`).
 pub fn bench_mode() -> bool {
     std::env::args().any(|a| a == "--bench")
