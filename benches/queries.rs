@@ -18,19 +18,27 @@ use std::path::PathBuf;
 pub mod common;
 
 use helpdesk_bench::explain::PlanCacheMode;
+use helpdesk_bench::gate::checks::Evidence;
+use helpdesk_bench::gate::{judge, Policies};
 use helpdesk_bench::measure::CriterionRun;
 use helpdesk_bench::measure::{parse_production_rows, write_run, RunInput, PRODUCTION_ROWS_ENV};
 use helpdesk_bench::permission::{env_flag, SHOW_PARAMETERS_ENV};
 use helpdesk_bench::queries::Catalogue;
+use helpdesk_bench::results::Results;
 use helpdesk_bench::schema::MigrationChain;
 
 fn main() -> std::process::ExitCode {
-    common::exit(run())
+    match run() {
+        Ok(code) => std::process::ExitCode::from(code),
+        Err(e) => common::exit(Err(e)),
+    }
 }
 
-fn run() -> anyhow::Result<()> {
+/// The exit status: 0, or 1 when the `HELPDESK_BENCH_FAIL_ON` gate failed.
+fn run() -> anyhow::Result<u8> {
     let bench_mode = common::bench_mode();
     // Read first, so a typo fails before the benchmarks, not after.
+    let policies = Policies::from_env()?;
     let production_rows = match std::env::var(PRODUCTION_ROWS_ENV) {
         Ok(text) => parse_production_rows(&text)?,
         Err(_) => Vec::new(),
@@ -79,7 +87,7 @@ fn run() -> anyhow::Result<()> {
         }))?;
         let Some(dir) = dir else {
             eprintln!("queries: criterion's filter matched no read query: no run folder written");
-            return Ok(());
+            return Ok(0);
         };
         eprintln!(
             "\n{}",
@@ -94,6 +102,16 @@ fn run() -> anyhow::Result<()> {
                 ""
             }
         );
+        if !policies.is_empty() {
+            let results = Results::read(&dir.join("results.json"))?;
+            let evidence = Evidence::of_results("cargo bench", &results);
+            let outcome = judge(&policies, &evidence, &dir)?;
+            for line in outcome.lines(evidence.what) {
+                eprintln!("{line}");
+            }
+            eprintln!("{}", dir.join("junit.xml").display());
+            return Ok(outcome.exit_code());
+        }
     }
-    Ok(())
+    Ok(0)
 }

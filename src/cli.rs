@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::error::Result;
+use crate::gate::{Policies, Policy, FAIL_ON_ENV};
 use crate::queries::CATALOGUE_ENV;
 use crate::schema::{MigrationChain, MIGRATION_ENV};
 use crate::seed::{Scale, Shape};
@@ -20,6 +21,30 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The gate a pull request's run must pass. Shared by `explain`, `load`
+/// and `rehearse` (`cargo bench` reads the same variable).
+#[derive(Debug, Clone, Default, Args)]
+pub struct GateArgs {
+    /// Exit with status 1 when a policy fails, naming each failed check, and
+    /// write every check to junit.xml beside the results: regression (a
+    /// read slower past the verdict threshold), plan (a plan breaking a
+    /// catalogue assertion), unused-index (an index of the migration no
+    /// plan uses), blocking-deploy=DURATION (the migration as written
+    /// blocks writes longer). Comma-separated or repeated.
+    #[arg(long = "fail-on", value_name = "POLICIES", value_parser = Policies::parse, env = FAIL_ON_ENV)]
+    pub fail_on: Vec<Policies>,
+}
+
+impl GateArgs {
+    /// Every policy asked for, `extra` added.
+    pub fn policies(&self, extra: &[Policy]) -> Policies {
+        self.fail_on
+            .iter()
+            .fold(Policies::default(), |all, p| all.with(&p.0))
+            .with(extra)
+    }
 }
 
 /// Where to connect. Shared by every subcommand that talks to a database.
@@ -198,9 +223,12 @@ pub struct ExplainArgs {
     /// Also explain with each index dropped alone (leave-one-out).
     #[arg(long)]
     pub ablation: bool,
-    /// Exit with status 1 when a plan breaks a catalogue assertion.
+    /// Exit with status 1 when a plan breaks a catalogue assertion (the
+    /// same as --fail-on plan).
     #[arg(long)]
     pub strict: bool,
+    #[command(flatten)]
+    pub gate: GateArgs,
     /// Explain only this query (repeatable).
     #[arg(long = "query", value_name = "NAME")]
     pub queries: Vec<String>,
@@ -286,6 +314,8 @@ pub struct LoadArgs {
     pub conn: ConnArgs,
     #[command(flatten)]
     pub migration: MigrationArgs,
+    #[command(flatten)]
+    pub gate: GateArgs,
     /// Embedded only: the seeded scale to load (seeded once, then cached).
     #[arg(long, value_enum, default_value = "small")]
     pub scale: Scale,
@@ -416,6 +446,8 @@ pub struct RehearseArgs {
     #[command(flatten)]
     pub migration: MigrationArgs,
     #[command(flatten)]
+    pub gate: GateArgs,
+    #[command(flatten)]
     pub scratch: ScratchArgs,
     /// Traffic: requests per second over all clients, open loop.
     #[arg(long, value_name = "TOTAL_PER_S", default_value = "50", value_parser = positive_rate, allow_hyphen_values = true)]
@@ -446,27 +478,7 @@ pub struct RehearseArgs {
     pub into: Option<PathBuf>,
 }
 
-/// A duration: a number and a unit, `ms`, `s` or `m` (10s, 500ms, 2m).
-pub fn duration(s: &str) -> Result<std::time::Duration, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration; write e.g. 10s, 500ms or 2m"))?;
-    let secs = match unit.trim() {
-        "ms" => n / 1e3,
-        "s" => n,
-        "m" | "min" => n * 60.0,
-        _ => return Err(format!("{s:?} has no unit; write e.g. 10s, 500ms or 2m")),
-    };
-    if !(secs > 0.0 && secs <= 24.0 * 3600.0) {
-        return Err(format!("{s:?} must be more than 0 and at most a day"));
-    }
-    Ok(std::time::Duration::from_secs_f64(secs))
-}
+pub use crate::duration::parse as duration;
 
 fn plan_cache_mode(s: &str) -> Result<crate::explain::PlanCacheMode, String> {
     crate::explain::PlanCacheMode::parse(s).map_err(|e| e.to_string())

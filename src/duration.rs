@@ -1,5 +1,34 @@
-//! Durations in results files: written as fractional milliseconds, the unit
-//! a reviewer reads query latencies in.
+//! Durations: read from the command line and variables as a number and a
+//! unit ([`parse`]), and written in results files as fractional
+//! milliseconds, the unit a reviewer reads query latencies in.
+
+/// A duration: a number and a unit, `ms`, `s`, `m` or `h` (10s, 500ms,
+/// 2m, 1h), at most a day.
+pub fn parse(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration; write e.g. 10s, 500ms, 2m or 1h"))?;
+    let secs = match unit.trim() {
+        "ms" => n / 1e3,
+        "s" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => {
+            return Err(format!(
+                "{s:?} has no unit; write e.g. 10s, 500ms, 2m or 1h"
+            ))
+        }
+    };
+    if !(secs > 0.0 && secs <= 24.0 * 3600.0) {
+        return Err(format!("{s:?} must be more than 0 and at most a day"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
 
 /// `#[serde(with = "crate::duration::millis")]` for `std::time::Duration`.
 pub mod millis {

@@ -4,7 +4,9 @@
 //! The modules follow the data: [`cluster`] finds or starts a server,
 //! [`schema`] applies and checks the migration fixtures, [`seed`] fills the
 //! tables, and [`explain`] reads query plans, and
-//! [`load`] runs the queries from concurrent clients. [`guard`] puts a user's
+//! [`load`] runs the queries from concurrent clients; [`results`] is what
+//! every measurement writes, [`report`] renders it, and [`gate`] holds it
+//! to a pull request's `--fail-on` policies. [`guard`] puts a user's
 //! database back should the tool stop half way. [`sql`] is the leaf they all
 //! share for quoting identifiers.
 //!
@@ -26,6 +28,7 @@ pub mod duration;
 pub mod error;
 pub mod explain;
 pub mod format;
+pub mod gate;
 pub mod guard;
 pub mod load;
 pub mod measure;

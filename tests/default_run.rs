@@ -15,6 +15,8 @@ use std::time::Duration;
 use common::TempDir;
 use criterion::Criterion;
 use helpdesk_bench::explain::PlanCacheMode;
+use helpdesk_bench::gate::checks::Evidence;
+use helpdesk_bench::gate::{judge, Policies};
 use helpdesk_bench::measure::{write_run, RunInput};
 use helpdesk_bench::measure::{CriterionArgs, CriterionRun};
 use helpdesk_bench::queries::{Catalogue, BUILTIN};
@@ -179,6 +181,43 @@ fn the_default_run_measures_costs_recommends_and_advises_deploy() {
     assert!(
         !console.contains("{{") && !console.contains("{%"),
         "{console}"
+    );
+    // The gate `cargo bench` holds a run to (HELPDESK_BENCH_FAIL_ON): a
+    // check per read, per index, and the deploy, in junit.xml too.
+    let evidence = Evidence::of_results("cargo bench", &r);
+    let lenient = Policies::parse("regression,plan,unused-index,blocking-deploy=1h").unwrap();
+    let outcome = judge(&lenient, &evidence, &dir).unwrap();
+    let count = |p: &str| outcome.checks.iter().filter(|c| c.policy == p).count();
+    assert_eq!(
+        (
+            count("regression"),
+            count("plan"),
+            count("unused-index"),
+            count("blocking-deploy")
+        ),
+        (9, 9, 7, 1),
+        "{:#?}",
+        outcome.checks
+    );
+    assert!(outcome
+        .checks
+        .iter()
+        .filter(|c| c.policy == "blocking-deploy")
+        .all(|c| !c.failed));
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).unwrap();
+    assert!(
+        junit.contains("<testsuite name=\"unused-index\" tests=\"7\""),
+        "{junit}"
+    );
+    let strict = Policies::parse("blocking-deploy=1ms").unwrap();
+    let outcome = judge(&strict, &evidence, &dir).unwrap();
+    assert_eq!(outcome.exit_code(), 1);
+    assert!(
+        outcome.lines("cargo bench")[0].starts_with(
+            "GATE FAILED  blocking-deploy: the migration as written: locks blocking writes held"
+        ),
+        "{:?}",
+        outcome.lines("cargo bench")
     );
     let latest = std::fs::canonicalize(home.join("reports/latest")).unwrap();
     assert_eq!(latest, std::fs::canonicalize(&dir).unwrap());

@@ -804,3 +804,51 @@ fn deploy_section_shows_locks_projections_and_foreign_key_deletes() {
     let md = std::fs::read_to_string(plain.join("summary.md")).unwrap();
     assert!(md.contains("## Recommendation\n\nNot measured in this run"));
 }
+
+/// The pull-request comment: the verdict, the slowest reads, one line per
+/// recommendation and the deploy advice, pointing at the full report, and
+/// always under GitHub's limit: with more recommendations than fit, their
+/// evidence is left out, never the verdict.
+#[test]
+fn the_pull_request_comment_gives_the_verdict_and_fits_github() {
+    let dir = scratch("comment");
+    let r = advised_run();
+    render(&r, &dir).unwrap();
+    let md = std::fs::read_to_string(dir.join("comment.md")).unwrap();
+    assert!(md.starts_with("### helpdesk-bench: "), "{md}");
+    assert!(
+        md.contains("queries faster** with the indexes") && md.contains("geometric mean speed-up"),
+        "{md}"
+    );
+    assert!(md.contains("- **replace with** `Conversation_status_idx` → `Conversation_status_assignedTo_idx`: dropping it slows"), "{md}");
+    assert!(
+        md.contains("The full report: `index.html` in the run folder"),
+        "{md}"
+    );
+    assert!(md.len() < helpdesk_bench::report::COMMENT_LIMIT);
+
+    let mut many = r.clone();
+    let one = many.recommendations[0].clone();
+    many.recommendations = (0..400)
+        .map(|i| {
+            let mut x = one.clone();
+            x.index = format!("index_{i}");
+            x.evidence = "e".repeat(400);
+            x
+        })
+        .collect();
+    let dir = scratch("comment-long");
+    render(&many, &dir).unwrap();
+    let md = std::fs::read_to_string(dir.join("comment.md")).unwrap();
+    assert!(
+        md.len() < helpdesk_bench::report::COMMENT_LIMIT,
+        "{}",
+        md.len()
+    );
+    assert!(
+        md.contains("- **replace with** `index_399`"),
+        "every line kept"
+    );
+    assert!(!md.contains(&"e".repeat(400)), "the evidence left out");
+    assert!(md.contains("geometric mean speed-up"));
+}

@@ -11,6 +11,9 @@ use crate::workspace::Workspace;
 
 pub async fn run(args: ExplainArgs, quiet: bool) -> Result<ExitCode> {
     let chain = args.migration.chain()?;
+    args.gate
+        .policies(&[])
+        .judged_by("explain", &["plan", "unused-index"])?;
     let migration = &chain.under_test;
     let catalogue = Catalogue::load(args.catalogue.as_deref(), &chain)?;
     for q in &args.queries {
@@ -102,11 +105,13 @@ pub async fn run(args: ExplainArgs, quiet: bool) -> Result<ExitCode> {
         args.out.display(),
         run.violations.len()
     );
-    Ok(if args.strict && !run.violations.is_empty() {
-        ExitCode::from(crate::error::exit::GATE_FAILED)
+    let strict = if args.strict {
+        vec![crate::gate::Policy::Plan]
     } else {
-        ExitCode::SUCCESS
-    })
+        Vec::new()
+    };
+    let evidence = crate::gate::checks::Evidence::of_explain(&run, migration);
+    super::gate(&args.gate.policies(&strict), &evidence, &args.out)
 }
 
 /// Queries set aside or timed as a miss, one line each.

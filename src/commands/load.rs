@@ -19,6 +19,7 @@ use crate::workspace::Workspace;
 
 pub async fn run(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
     let chain = args.migration.chain()?;
+    args.gate.policies(&[]).judged_by("load", &["regression"])?;
     let m = &chain.under_test;
     let catalogue = Catalogue::load(args.catalogue.as_deref(), &chain)?;
     let embedded = args.conn.url.is_none();
@@ -110,7 +111,8 @@ pub async fn run(args: LoadArgs, quiet: bool) -> Result<ExitCode> {
         ..Default::default()
     };
     save(&results, &dir, &args.reports)?;
-    Ok(ExitCode::SUCCESS)
+    let evidence = crate::gate::checks::Evidence::of_results("load", &results);
+    super::gate(&args.gate.policies(&[]), &evidence, &dir)
 }
 
 /// Writes results.json and the report into the run folder, moves

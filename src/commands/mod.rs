@@ -10,6 +10,25 @@ macro_rules! out {
     }};
 }
 
+/// Holds the run to `policies` (none: passes without a word): prints each
+/// failed check and the tally, writes `junit.xml` into `dir`, and gives
+/// the exit status (1 when a check failed).
+pub(crate) fn gate(
+    policies: &crate::gate::Policies,
+    evidence: &crate::gate::checks::Evidence,
+    dir: &std::path::Path,
+) -> crate::error::Result<std::process::ExitCode> {
+    if policies.is_empty() {
+        return Ok(std::process::ExitCode::SUCCESS);
+    }
+    let outcome = crate::gate::judge(policies, evidence, dir)?;
+    for line in outcome.lines(evidence.what) {
+        out!("{line}");
+    }
+    out!("{}", dir.join("junit.xml").display());
+    Ok(std::process::ExitCode::from(outcome.exit_code()))
+}
+
 mod advise;
 mod explain;
 mod load;

@@ -18,6 +18,9 @@ use crate::workspace::Workspace;
 
 pub async fn run(args: RehearseArgs, quiet: bool) -> Result<ExitCode> {
     let chain = args.migration.chain()?;
+    args.gate
+        .policies(&[])
+        .judged_by("rehearse", &["blocking-deploy"])?;
     let m = &chain.under_test;
     let catalogue = Catalogue::load(args.catalogue.as_deref(), &chain)?;
     let on_user_server = args.conn.url.is_some();
@@ -87,10 +90,12 @@ pub async fn run(args: RehearseArgs, quiet: bool) -> Result<ExitCode> {
     results::point_latest(&args.reports, &dir)?;
     out!("{}", online.display());
     out!("{}", dir.join("index.html").display());
+    let evidence = crate::gate::checks::Evidence::of_results("rehearse", &results);
+    let code = super::gate(&args.gate.policies(&[]), &evidence, &dir)?;
     if let Some(run) = &args.into {
         add_into(run, results.rehearsal, m)?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(code)
 }
 
 /// A results file's version, time and tool, the rest to be filled.

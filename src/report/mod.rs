@@ -8,6 +8,9 @@ mod compare;
 mod render;
 mod view;
 
-pub use render::{baseline_of, console_verdict, render, render_compare, render_run, render_with};
+pub use render::{
+    baseline_of, console_verdict, render, render_compare, render_run, render_with, COMMENT_LIMIT,
+    REPORT_URL_ENV,
+};
 pub use view::FASTER;
 pub use view::NEW_IN_MIGRATION;

@@ -37,6 +37,12 @@ const PARTS: [(&str, &str); 12] = [
 ];
 const SUMMARY: &str = include_str!("templates/summary.md");
 const CONSOLE: &str = include_str!("templates/console.txt");
+const COMMENT: &str = include_str!("templates/comment.md");
+/// GitHub's limit on a pull-request comment's body.
+pub const COMMENT_LIMIT: usize = 65_536;
+/// Where the full report will be found (a CI artifact's URL), for the
+/// comment's link.
+pub const REPORT_URL_ENV: &str = "HELPDESK_BENCH_REPORT_URL";
 const COMPARE_HTML: &str = include_str!("templates/compare.html");
 const COMPARE_MD: &str = include_str!("templates/compare.md");
 
@@ -54,6 +60,7 @@ fn engine() -> Result<Environment<'static>> {
         ("index.html", INDEX),
         ("summary.md", SUMMARY),
         ("console.txt", CONSOLE),
+        ("comment.md", COMMENT),
         ("compare.html", COMPARE_HTML),
         ("compare.md", COMPARE_MD),
     ]
@@ -92,7 +99,35 @@ fn render_from(r: &Results, baseline: Option<&Results>, run: &Path, out: &Path) 
     let env = engine()?;
     let page = view::page(r, baseline, Some(run));
     render_to(&env, "index.html", &page, &out.join("index.html"))?;
-    render_to(&env, "summary.md", &page, &out.join("summary.md"))
+    render_to(&env, "summary.md", &page, &out.join("summary.md"))?;
+    if page.bench {
+        let path = out.join("comment.md");
+        std::fs::write(&path, comment(&env, &page)?).context(path.display())?;
+    }
+    Ok(())
+}
+
+/// The pull-request comment: the verdict, the slowest reads, the
+/// recommendations and the deploy advice, linking to the full report;
+/// under [`COMMENT_LIMIT`] (the recommendations' evidence is left out when
+/// it would not fit).
+fn comment(env: &Environment, page: &view::Page) -> Result<String> {
+    let url = std::env::var(REPORT_URL_ENV).ok().filter(|u| !u.is_empty());
+    let render = |brief: bool| {
+        env.get_template("comment.md")
+            .and_then(|t| t.render(context! { page => page, report_url => url, brief => brief }))
+            .context("rendering comment.md")
+    };
+    let full = render(false)?;
+    if full.len() < COMMENT_LIMIT {
+        return Ok(full);
+    }
+    let brief = render(true)?;
+    Ok(if brief.len() < COMMENT_LIMIT {
+        brief
+    } else {
+        brief.chars().take(COMMENT_LIMIT / 2).collect()
+    })
 }
 
 /// The verdict of the run folder `run` in a few lines of text, for the

@@ -19,11 +19,7 @@ use crate::schema::IndexState;
 use crate::stats::{self, Interval, Verdict};
 
 /// Fewer windows than this on either side: "too few windows", no interval
-/// and no verdict. The percentile bootstrap of a median over fewer values
-/// gives intervals too narrow for 95%: simulated with no true change, the
-/// ratio's interval excluded 1 in 10–13% of trials with 3 windows a side
-/// and 7–9% with 4, against 3–5% from 5 on ([`stats::MIN_PER_SIDE`], where
-/// the simulation and its unit test are).
+/// and no verdict ([`crate::results::window_ratio`] says why).
 const MIN_WINDOWS: usize = stats::MIN_PER_SIDE;
 
 #[derive(Debug, Serialize)]
@@ -168,61 +164,17 @@ fn row(p: &LoadPoint) -> LoadRow {
     }
 }
 
-/// Requests per second over the whole mix, per window.
-fn total_windows(load: &LoadRun, state: &IndexState, clients: usize) -> Vec<f64> {
-    let mut total: Vec<f64> = Vec::new();
-    for p in at(load, state, clients) {
-        if total.len() < p.window_throughput_per_s.len() {
-            total.resize(p.window_throughput_per_s.len(), 0.0);
-        }
-        for (t, w) in total.iter_mut().zip(&p.window_throughput_per_s) {
-            *t += w;
-        }
-    }
-    total
-}
-
-fn at<'a>(
-    load: &'a LoadRun,
-    state: &'a IndexState,
-    clients: usize,
-) -> impl Iterator<Item = &'a LoadPoint> {
-    load.points
-        .iter()
-        .filter(move |p| &p.state == state && p.clients == clients)
-}
-
-/// `with / without` over windows, when both sides have enough of them.
-fn window_ratio(with: &[f64], without: &[f64]) -> Option<Interval> {
-    (with.len() >= MIN_WINDOWS && without.len() >= MIN_WINDOWS)
-        .then(|| stats::ratio_interval(with, without))
-}
-
 fn verdict(load: &LoadRun, clients: usize, tag: &str) -> VerdictLine {
-    let (with, without) = (IndexState::With, IndexState::Without);
-    let throughput = window_ratio(
-        &total_windows(load, &with, clients),
-        &total_windows(load, &without, clients),
-    );
+    let throughput = load.throughput_change(clients);
     let mut changes = Vec::new();
     let mut within_noise = Vec::new();
-    for p in at(load, &with, clients) {
-        let Some(base) = at(load, &without, clients).find(|b| b.query == p.query) else {
-            continue;
-        };
-        let windows = |p: &LoadPoint| {
-            p.window_p99_ms
-                .iter()
-                .flatten()
-                .copied()
-                .collect::<Vec<_>>()
-        };
-        match window_ratio(&windows(p), &windows(base)) {
+    for (query, ratio) in load.p99_changes(clients) {
+        match ratio {
             Some(i) if i.verdict() != Verdict::WithinNoise => {
-                changes.push(format!("{} p99 {}", p.query, change(&i)))
+                changes.push(format!("{query} p99 {}", change(&i)))
             }
-            Some(i) => within_noise.push(format!("{} ({})", p.query, change(&i))),
-            None => within_noise.push(format!("{} (too few windows)", p.query)),
+            Some(i) => within_noise.push(format!("{query} ({})", change(&i))),
+            None => within_noise.push(format!("{query} (too few windows)")),
         }
     }
     let throughput = match throughput {
@@ -282,7 +234,7 @@ fn throughput_chart(load: &LoadRun, states: &[IndexState]) -> Option<Chart> {
                 .clients
                 .iter()
                 .map(|&n| {
-                    let t: f64 = at(load, s, n).map(|p| p.throughput_per_s).sum();
+                    let t: f64 = load.at(s, n).map(|p| p.throughput_per_s).sum();
                     (n as f64, t, format!("{s}, {n} clients: {t:.1} requests/s"))
                 })
                 .collect(),

@@ -40,6 +40,9 @@ pub struct VerdictSection {
     /// How to deploy, in one sentence, when the migration's cost was measured.
     pub deploy: Option<String>,
     pub recommendations: Vec<RecommendationView>,
+    /// The reads slower with the indexes past the threshold, slowest first
+    /// (at most five), each with its interval.
+    pub worst: Vec<String>,
     pub rules: &'static [&'static str],
     pub findings: Vec<FindingView>,
 }
@@ -90,6 +93,7 @@ pub(super) fn build(cx: &Ctx) -> VerdictSection {
         hot: super::costs::hot_line(r),
         deploy: r.deploy.as_ref().map(|d| d.advice.clone()),
         recommendations: r.recommendations.iter().map(recommendation).collect(),
+        worst: worst(cx),
         rules: &RULES,
         findings: r
             .findings
@@ -101,6 +105,28 @@ pub(super) fn build(cx: &Ctx) -> VerdictSection {
             })
             .collect(),
     }
+}
+
+/// The reads slower past the threshold, slowest first, at most five.
+fn worst(cx: &Ctx) -> Vec<String> {
+    let mut slower: Vec<(&str, crate::stats::Interval)> =
+        cx.r.queries
+            .iter()
+            .filter(|q| query_verdict(q, &cx.with, &cx.without) == "slower")
+            .filter_map(|q| Some((q.name.as_str(), speedup_interval(q, &cx.with, &cx.without)?)))
+            .collect();
+    slower.sort_by(|a, b| a.1.point.total_cmp(&b.1.point));
+    slower
+        .iter()
+        .take(5)
+        .map(|(name, i)| {
+            format!(
+                "{name}: {} slower with the indexes (speed-up {})",
+                factor(1.0 / i.point),
+                factor_range(i.point, i.low, i.high)
+            )
+        })
+        .collect()
 }
 
 /// The geometric mean of the speed-ups with its interval, leaving out the
