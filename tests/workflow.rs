@@ -1,4 +1,4 @@
-//! README's "Before and after a migration, on your own database", end to
+//! docs/benchmarks.md's "Before and after a migration, on your own database", end to
 //! end: a database of the embedded cluster, reached by URL so the tool
 //! treats it as the user's, seeded at the base schema; the before run with
 //! `--save-baseline before-012`; `helpdesk-bench migrate up --url`; the after

@@ -2,7 +2,9 @@
 // phone width, and prints, as one JSON line, what tests/report.rs asserts
 // on: console errors, requests that left file://, and per width whether the
 // page scrolls sideways (document scrollWidth over innerWidth), which key
-// elements are visible, and where its full-page screenshot went.
+// elements are visible, and where its full-page screenshot went; at the
+// desktop width it also saves the top of the page as a viewport screenshot
+// (top-1280.png), which the test copies to docs/images/report.png.
 //
 //   node check.mjs /abs/path/index.html /abs/path/shots-dir
 import { chromium } from 'playwright-core';
@@ -31,6 +33,11 @@ for (const width of WIDTHS) {
   const png = `${shots}/page-${width}.png`;
   await page.screenshot({ path: png, fullPage: true });
   widths[width] = { overflow, visible, png };
+  if (width === 1280) {
+    await page.evaluate(() => window.scrollTo(0, 0));
+    widths[width].top = `${shots}/top-${width}.png`;
+    await page.screenshot({ path: widths[width].top, fullPage: false });
+  }
   await page.close();
 }
 console.log(JSON.stringify({ errors, external, widths }));
