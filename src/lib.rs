@@ -4,7 +4,8 @@
 //! The modules follow the data: [`cluster`] finds or starts a server,
 //! [`schema`] applies and checks the migration fixtures, [`seed`] fills the
 //! tables, and [`explain`] reads query plans, and
-//! [`load`] runs the queries from concurrent clients. [`guard`] puts a user's
+//! [`load`] runs the queries from concurrent clients. [`capture`] writes a
+//! catalogue from the statements a server really runs. [`guard`] puts a user's
 //! database back should the tool stop half way. [`sql`] is the leaf they all
 //! share for quoting identifiers.
 //!
@@ -19,6 +20,7 @@
 //! ```
 
 pub mod advise;
+pub mod capture;
 pub mod cli;
 pub mod cluster;
 pub mod commands;

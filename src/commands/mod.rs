@@ -11,6 +11,7 @@ macro_rules! out {
 }
 
 mod advise;
+mod catalogue;
 mod explain;
 mod load;
 mod migrate;
@@ -92,6 +93,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Advise(args) => advise::run(args, cli.quiet).await,
         Command::Rehearse(args) => rehearse::run(args, cli.quiet).await,
         Command::Report(args) => report::run(args),
+        Command::Catalogue(args) => catalogue::run(args, cli.quiet).await,
         Command::Server { action } => server::run(action).await,
         Command::Guard { .. } => Err(Error::BadInput(format!(
             "`{}` is started by helpdesk-bench itself, not by hand",
