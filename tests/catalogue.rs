@@ -13,6 +13,7 @@ use std::process::Command;
 use common::{run, seed_config, stderr, stdout, TempDir};
 use helpdesk_bench::cluster::{self, Cluster, Endpoint, StartOptions};
 use helpdesk_bench::queries::{Catalogue, Kind, ParamPool};
+use helpdesk_bench::results::Results;
 use helpdesk_bench::schema::MigrationChain;
 use helpdesk_bench::seed::{self, Reporter, Scale};
 
@@ -90,14 +91,15 @@ async fn mix(db: &Endpoint) -> Vec<(&'static str, u32, String)> {
 }
 
 /// Runs the mix with pgbench (`-f script@weight`), `transactions` per
-/// client from 2 clients, after resetting pg_stat_statements.
+/// client from 2 clients, after resetting pg_stat_statements; returns the
+/// transactions pgbench ran of each script, in the mix's order.
 fn pgbench(
     cluster: &Cluster,
     db: &Endpoint,
     dir: &Path,
     mix: &[(&str, u32, String)],
     transactions: u32,
-) {
+) -> Vec<f64> {
     let url = cluster.url(&db.dbname());
     let reset = Command::new(common::psql())
         .args([
@@ -120,6 +122,20 @@ fn pgbench(
     }
     let out = cmd.arg(&url).output().unwrap();
     assert!(out.status.success(), "pgbench: {}", stderr(&out));
+    // "SQL script 1: ..." / " - weight: 3 ..." / " - 1287 transactions (...".
+    let report = stdout(&out);
+    let ran: Vec<f64> = report
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- "))
+        .filter_map(|l| l.split_once(" transactions ("))
+        .filter_map(|(n, _)| n.parse().ok())
+        .collect();
+    assert_eq!(
+        ran.len(),
+        mix.len(),
+        "pgbench's per-script counts: {report}"
+    );
+    ran
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -127,7 +143,7 @@ async fn a_pgbench_mix_becomes_a_catalogue_that_explain_runs_as_written() {
     let dir = TempDir::new("catalogue_mix");
     let (cluster, db) = lab("catalogue_mix").await;
     let mix = mix(&db).await;
-    pgbench(&cluster, &db, &dir, &mix, 1500);
+    let ran = pgbench(&cluster, &db, &dir, &mix, 1500);
     let url = cluster.url(&db.dbname());
     let file = dir.join("captured.toml");
     let out = run(&["catalogue", "--from", &url, "--out", file.to_str().unwrap()]);
@@ -147,12 +163,78 @@ async fn a_pgbench_mix_becomes_a_catalogue_that_explain_runs_as_written() {
         "exactly the mix's statements: {text}"
     );
 
+    // --merge: a hand-written catalogue keeps what a person wrote of the
+    // statement it recognises, takes its weight, gains the others, and
+    // keeps a query the server did not run as it was.
+    let mine = dir.join("mine.toml");
+    std::fs::write(
+        &mine,
+        r#"
+[[query]]
+name = "my_transcript"
+screen = "conversation view, by hand"
+weight = 1
+sql = """
+SELECT id, role, content, "createdAt"
+  FROM "Message" WHERE "conversationId" = $1 ORDER BY "createdAt"
+"""
+sample = 'SELECT id FROM "Conversation" ORDER BY md5(id) LIMIT 20'
+expect_index = "Message_conversationId_idx"
+
+[[query]]
+name = "not_run_today"
+screen = "monthly report"
+weight = 2
+sql = "SELECT count(*) FROM \"User\""
+"#,
+    )
+    .unwrap();
+    let merged = run(&[
+        "catalogue",
+        "--from",
+        &url,
+        "--merge",
+        mine.to_str().unwrap(),
+    ]);
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    assert!(
+        stderr(&merged).contains("1 of its queries recognised and reweighted, 3 added"),
+        "{}",
+        stderr(&merged)
+    );
+    let m = Catalogue::parse(
+        "mine.toml",
+        &std::fs::read_to_string(&mine).unwrap(),
+        &MigrationChain::builtin().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(m.queries.len(), 5);
+    let t = m.get("my_transcript").unwrap();
+    let shape = helpdesk_bench::capture::normalised;
+    let captured_t = captured
+        .queries
+        .iter()
+        .find(|q| shape(&q.sql) == shape(&t.sql))
+        .unwrap();
+    // Weights since the reset fall as the hours since it grow: compare
+    // shares of the mix.
+    let merged_total: f64 = m.queries.iter().map(|q| q.weight).sum::<f64>() - 2.0;
+    let captured_total: f64 = captured.queries.iter().map(|q| q.weight).sum();
+    let (a, b) = (t.weight / merged_total, captured_t.weight / captured_total);
+    assert!((a / b - 1.0).abs() < 0.01, "merged share {a:.4} vs {b:.4}");
+    assert_eq!(t.screen, "conversation view, by hand");
+    assert_eq!(t.expect_index, ["Message_conversationId_idx"]);
+    assert!(t.sample.as_deref().unwrap().contains("LIMIT 20"));
+    assert!(t.sql.contains("\n  FROM \"Message\""), "{}", t.sql);
+    assert_eq!(m.get("not_run_today").unwrap().weight, 2.0);
+
     // Every statement of the mix, recognised by its shape.
     let shape = helpdesk_bench::capture::normalised;
     let total_weight: f64 = mix.iter().map(|m| m.1 as f64).sum();
     let total_captured: f64 = captured.queries.iter().map(|q| q.weight).sum();
     let c = db.connect().await.unwrap();
-    for (name, weight, sql) in &mix {
+    let total_ran: f64 = ran.iter().sum();
+    for ((name, weight, sql), sent) in mix.iter().zip(&ran) {
         let q = captured
             .queries
             .iter()
@@ -160,14 +242,22 @@ async fn a_pgbench_mix_becomes_a_catalogue_that_explain_runs_as_written() {
             .unwrap_or_else(|| panic!("{name} is not in the catalogue:\n{text}"));
         assert_eq!(q.kind, Kind::Read);
         let want = *weight as f64 / total_weight;
+        let truth = sent / total_ran;
         let got = q.weight / total_captured;
         eprintln!(
-            "{name}: mix share {want:.4}, captured share {got:.4} ({})",
+            "{name:<18} mix share {want:.4}  pgbench ran {truth:.4}  captured {got:.4}  ({sent} transactions, {})",
             q.name
         );
         assert!(
-            (got / want - 1.0).abs() < 0.15,
-            "{name}: share {got:.4} vs {want:.4}"
+            (got / truth - 1.0).abs() < 0.15,
+            "{name}: share {got:.4} vs ran {truth:.4}"
+        );
+        // pgbench draws each script at random: beyond 15%, up to 3
+        // binomial standard deviations from the mix is within noise.
+        let noise = 3.0 * (want * (1.0 - want) / total_ran).sqrt();
+        assert!(
+            (got - want).abs() <= (0.15 * want).max(noise),
+            "{name}: share {got:.4} vs mix {want:.4} (noise {noise:.4})"
         );
         if q.params > 0 {
             let pool = ParamPool::sample(&c, q).await.unwrap();
@@ -284,4 +374,165 @@ async fn a_server_that_cannot_answer_is_refused_in_one_line_naming_the_fix() {
         "{}",
         stderr(&out)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_run_of_the_default_catalogue_is_recovered_with_its_shares() {
+    let dir = TempDir::new("catalogue_load");
+    let (cluster, db) = lab("catalogue_load").await;
+    let url = cluster.url(&db.dbname());
+    let c = db.connect().await.unwrap();
+    c.batch_execute("SELECT pg_stat_statements_reset()")
+        .await
+        .unwrap();
+    let reports = dir.join("reports");
+    let default = common::fixture("queries.toml");
+    let out = run(&[
+        "load",
+        "--url",
+        &url,
+        "--catalogue",
+        default.to_str().unwrap(),
+        "--clients",
+        "2",
+        "--duration",
+        "10s",
+        "--reports",
+        reports.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "load: {}", stderr(&out));
+    let results = Results::read(&reports.join("latest").join("results.json")).unwrap();
+    let file = dir.join("captured.toml");
+    let cap = run(&["catalogue", "--from", &url, "--out", file.to_str().unwrap()]);
+    assert!(cap.status.success(), "{}", stderr(&cap));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let captured =
+        Catalogue::parse("captured.toml", &text, &MigrationChain::builtin().unwrap()).unwrap();
+    let original = Catalogue::repository().unwrap();
+
+    // What load sent, per query: requests answered and failed, all states.
+    let sent: Vec<(&str, f64)> = original
+        .queries
+        .iter()
+        .map(|q| {
+            let n: u64 = results
+                .load
+                .iter()
+                .flat_map(|l| &l.points)
+                .filter(|p| p.query == q.name)
+                .map(|p| p.requests + p.errors)
+                .sum();
+            (q.name.as_str(), n as f64)
+        })
+        .filter(|(_, n)| *n > 0.0)
+        .collect();
+    assert!(sent.len() >= 5, "load ran too few queries: {sent:?}");
+    // pg_stat_statements counts statements, not catalogue entries: two
+    // queries of one SQL shape (a lookup that hits and one that misses)
+    // are one statement, and their requests add up.
+    let shape = helpdesk_bench::capture::normalised;
+    let mut shapes: Vec<(String, Vec<&str>, f64, f64)> = Vec::new();
+    for (name, n) in &sent {
+        let q = original.get(name).unwrap();
+        let s = shape(&q.statements[0]);
+        match shapes.iter_mut().find(|x| x.0 == s) {
+            Some(x) => {
+                x.1.push(name);
+                x.2 += n;
+                x.3 += q.weight;
+            }
+            None => shapes.push((s, vec![name], *n, q.weight)),
+        }
+    }
+    let recovered: Vec<f64> = shapes
+        .iter()
+        .map(|(s, names, _, _)| {
+            captured
+                .queries
+                .iter()
+                .find(|q| shape(&q.sql) == *s)
+                .unwrap_or_else(|| panic!("{names:?} not recovered:\n{text}"))
+                .weight
+        })
+        .collect();
+    let total_sent: f64 = shapes.iter().map(|s| s.2).sum();
+    let total_weight: f64 = shapes.iter().map(|s| s.3).sum();
+    let total_recovered: f64 = recovered.iter().sum();
+    for ((_, names, n, weight), w) in shapes.iter().zip(&recovered) {
+        let truth = n / total_sent;
+        let got = w / total_recovered;
+        let catalogue = weight / total_weight;
+        let names = names.join("+");
+        eprintln!(
+            "{names:<40} catalogue share {catalogue:.4}  sent share {truth:.4}  captured share {got:.4}  ({n} requests)"
+        );
+        assert!(
+            (got / truth - 1.0).abs() < 0.15,
+            "{names}: {got:.4} vs sent {truth:.4}"
+        );
+        // The catalogue's share is what load draws from at random: a
+        // share of 0.4% over ~35,000 requests varies by ~8% from run to
+        // run, so beyond 15% it may differ by up to 3 binomial standard
+        // deviations, within noise.
+        let noise = 3.0 * (catalogue * (1.0 - catalogue) / total_sent).sqrt();
+        assert!(
+            (got - catalogue).abs() <= (0.15 * catalogue).max(noise),
+            "{names}: {got:.4} vs catalogue {catalogue:.4} (noise {noise:.4})"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn window_weights_come_from_two_reads_while_the_mix_runs() {
+    let dir = TempDir::new("catalogue_window");
+    let (cluster, db) = lab("catalogue_window").await;
+    let mix = mix(&db).await;
+    let url = cluster.url(&db.dbname());
+    // Traffic before the window, at another mix, must not count.
+    let before = [mix[1].clone(), mix[3].clone()];
+    pgbench(&cluster, &db, &dir, &before, 2000);
+    let mut cmd = Command::new(cluster.bin().tool("pgbench"));
+    cmd.args(["-n", "-c", "2", "-j", "2", "-T", "8"]);
+    for (name, weight, sql) in &mix {
+        let f = dir.join(format!("{name}.sql"));
+        std::fs::write(&f, sql).unwrap();
+        cmd.arg("-f").arg(format!("{}@{weight}", f.display()));
+    }
+    let traffic = cmd
+        .arg(&url)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let out = run(&["catalogue", "--from", &url, "--window", "4s"]);
+    let traffic = traffic.wait_with_output().unwrap();
+    assert!(traffic.status.success());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("calls between two reads 4.0 s apart (--window)"),
+        "{text}"
+    );
+    let captured =
+        Catalogue::parse("captured.toml", &text, &MigrationChain::builtin().unwrap()).unwrap();
+    let shape = helpdesk_bench::capture::normalised;
+    let total_weight: f64 = mix.iter().map(|m| m.1 as f64).sum();
+    let total: f64 = captured.queries.iter().map(|q| q.weight).sum();
+    // Executions per hour over 4 s: the window's calls times 900.
+    let calls = total / 900.0;
+    for (name, weight, sql) in &mix {
+        let q = captured
+            .queries
+            .iter()
+            .find(|q| shape(&q.sql) == shape(sql))
+            .unwrap_or_else(|| panic!("{name} is not in the catalogue:\n{text}"));
+        let want = *weight as f64 / total_weight;
+        let got = q.weight / total;
+        let noise = 3.0 * (want * (1.0 - want) / calls).sqrt();
+        eprintln!("{name:<18} mix share {want:.4}  window share {got:.4}  (noise {noise:.4}, {calls:.0} calls)");
+        assert!(
+            (got - want).abs() <= (0.15 * want).max(noise),
+            "{name}: share {got:.4} vs mix {want:.4} (noise {noise:.4})"
+        );
+    }
 }

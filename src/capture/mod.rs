@@ -7,14 +7,16 @@
 
 mod names;
 mod params;
+mod shape;
 mod statements;
 mod write;
 
 use std::time::Duration;
 
 pub use params::{LOW_CARDINALITY, TYPICAL_LIMIT, TYPICAL_OFFSET};
+pub use shape::normalised;
 pub use statements::{classify, is_introspection, By, WeightSource};
-pub use write::{normalised, Entry};
+pub use write::Entry;
 
 use crate::cluster::{transaction, Begin, End, Endpoint};
 use crate::error::Result;

@@ -24,6 +24,9 @@ pub const TYPICAL_OFFSET: &str = "0";
 /// A column with at most this many distinct values (per `pg_stats`) holds
 /// literals the application hard-codes, more likely than user input.
 pub const LOW_CARDINALITY: f64 = 10.0;
+/// Opens every sample this writes: pg_stat_statements keeps comments, so
+/// a later capture knows these statements for the tool's own.
+pub const SAMPLE_MARK: &str = "/* helpdesk-bench sample */";
 /// How many parameter rows a sample draws.
 const SAMPLE_ROWS: usize = 200;
 
@@ -244,7 +247,7 @@ pub fn sample_sql(sources: &[Source]) -> String {
             not_null.join(" AND ")
         ));
     }
-    let mut sql = format!("SELECT {}", select.join(", "));
+    let mut sql = format!("{SAMPLE_MARK} SELECT {}", select.join(", "));
     if let Some((first, rest)) = from.split_first() {
         sql.push_str(&format!("\n  FROM {first}"));
         for f in rest {
@@ -318,7 +321,7 @@ mod tests {
         ]);
         assert_eq!(
             s,
-            "SELECT t0.\"assignedTo\", 50, t0.\"source\"\n  FROM (SELECT \"assignedTo\", \"source\", row_number() OVER () AS n FROM (SELECT \"assignedTo\", \"source\" FROM \"Conversation\" WHERE \"assignedTo\" IS NOT NULL AND \"source\" IS NOT NULL ORDER BY random() LIMIT 200) s) t0"
+            "/* helpdesk-bench sample */ SELECT t0.\"assignedTo\", 50, t0.\"source\"\n  FROM (SELECT \"assignedTo\", \"source\", row_number() OVER () AS n FROM (SELECT \"assignedTo\", \"source\" FROM \"Conversation\" WHERE \"assignedTo\" IS NOT NULL AND \"source\" IS NOT NULL ORDER BY random() LIMIT 200) s) t0"
         );
         assert!(clause_param("SELECT 1 LIMIT $3 OFFSET $4", "LIMIT", 3));
         assert!(!clause_param("SELECT 1 LIMIT $3 OFFSET $4", "LIMIT", 4));

@@ -9,6 +9,7 @@ use std::time::Duration;
 use regex::Regex;
 use tokio_postgres::Client;
 
+use super::shape::normalised;
 use crate::cluster::{transaction, Begin, End};
 use crate::error::{Context, Error, Result};
 use crate::queries::Kind;
@@ -133,7 +134,7 @@ fn select(rows: Vec<Row>, top: usize, by: By, include_writes: bool) -> Result<Ve
                 .into(),
         ));
     }
-    let mut kept: Vec<Statement> = rows
+    let kept: Vec<Statement> = rows
         .into_iter()
         .filter(|r| r.2 > 0.0 && !is_introspection(&r.1))
         .filter_map(|(queryid, sql, calls, total_ms, per_hour)| {
@@ -148,6 +149,7 @@ fn select(rows: Vec<Row>, top: usize, by: By, include_writes: bool) -> Result<Ve
             })
         })
         .collect();
+    let mut kept = fold_shapes(kept);
     let key = |s: &Statement| match by {
         By::TotalTime => s.total_ms,
         By::Calls => s.calls,
@@ -155,6 +157,26 @@ fn select(rows: Vec<Row>, top: usize, by: By, include_writes: bool) -> Result<Ve
     kept.sort_by(|a, b| key(b).total_cmp(&key(a)).then(a.queryid.cmp(&b.queryid)));
     kept.truncate(top);
     Ok(kept)
+}
+
+/// Entries of one [`normalised`] shape (the same statement with other
+/// casts, or run by other users) become one, their calls, time and
+/// executions per hour added; the busiest entry's text is kept.
+fn fold_shapes(mut all: Vec<Statement>) -> Vec<Statement> {
+    all.sort_by(|a, b| b.calls.total_cmp(&a.calls).then(a.queryid.cmp(&b.queryid)));
+    let mut out: Vec<(String, Statement)> = Vec::new();
+    for s in all {
+        let shape = normalised(&s.sql);
+        match out.iter_mut().find(|(k, _)| *k == shape) {
+            Some((_, kept)) => {
+                kept.calls += s.calls;
+                kept.total_ms += s.total_ms;
+                kept.per_hour += s.per_hour;
+            }
+            None => out.push((shape, s)),
+        }
+    }
+    out.into_iter().map(|(_, s)| s).collect()
 }
 
 /// Read for SELECT (and WITH without a data-changing verb), write for
@@ -185,12 +207,16 @@ fn writing_cte() -> &'static Regex {
 
 /// Statements that read the server's catalogs or statistics: introspection
 /// (helpdesk-bench's own, a driver's, a monitoring tool's), not the
-/// application's workload. `pg_stat_statements` records no application
+/// application's workload; and the samples a captured catalogue draws
+/// parameters with. `pg_stat_statements` records no application
 /// name, so the text is all there is to go by.
 pub fn is_introspection(sql: &str) -> bool {
+    if sql.contains(super::params::SAMPLE_MARK) {
+        return true;
+    }
     static RE: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(
-            r"(?i)\b(pg_catalog|information_schema|pg_stat_\w+|pg_statio_\w+|pg_prepared_statements|pg_stats|pg_class|pg_namespace|pg_index|pg_attribute|pg_constraint|pg_type|pg_proc|pg_database|pg_extension|pg_settings|pg_locks|pg_roles|pg_tables|pg_indexes|pg_am|pg_inherits|pg_depend|pg_trigger|pg_description|pg_backend_pid|pg_is_in_recovery|current_setting|set_config|pg_advisory\w*|pg_relation_size|pg_total_relation_size|pg_get_\w+|txid_current|version|current_database|current_schemas?|current_user|session_user|inet_server_\w+)\s*(\(|\b)",
+            r"(?i)\b(pg_catalog|information_schema|pg_stat_\w+|pg_statio_\w+|pg_prepared_statements|pg_stats|pg_class|pg_namespace|pg_index|pg_attribute|pg_constraint|pg_type|pg_proc|pg_database|pg_extension|pg_settings|pg_locks|pg_roles|pg_tables|pg_indexes|pg_am|pg_inherits|pg_depend|pg_trigger|pg_description|pg_backend_pid|pg_is_in_recovery|current_setting|set_config|pg_advisory\w*|pg_relation_size|pg_total_relation_size|pg_get_\w+|txid_current|version|current_database|current_schemas?|current_user|session_user|inet_server_\w+|to_reg\w+|format_type|has_\w+_privilege|pg_has_role)\s*(\(|\b)",
         )
         .expect("static regex")
     });
@@ -372,12 +398,34 @@ mod tests {
     }
 
     #[test]
+    fn entries_of_one_shape_become_one() {
+        let st = |id: i64, sql: &str, calls: f64| Statement {
+            queryid: id,
+            sql: sql.into(),
+            kind: Kind::Read,
+            calls,
+            total_ms: calls,
+            per_hour: calls * 10.0,
+        };
+        let folded = fold_shapes(vec![
+            st(1, "SELECT a FROM t WHERE b = $1::text", 5.0),
+            st(2, "SELECT a FROM t WHERE b = $1", 20.0),
+            st(3, "SELECT c FROM t", 1.0),
+        ]);
+        assert_eq!(folded.len(), 2);
+        assert_eq!(folded[0].queryid, 2);
+        assert_eq!((folded[0].calls, folded[0].per_hour), (25.0, 250.0));
+    }
+
+    #[test]
     fn catalog_reads_are_introspection_and_table_reads_are_not() {
         assert!(is_introspection(
             "SELECT relname FROM pg_class WHERE oid = $1"
         ));
         assert!(is_introspection("select current_setting($1)"));
         assert!(is_introspection("SELECT current_database()"));
+        assert!(is_introspection(&super::super::params::sample_sql(&[])));
+        assert!(is_introspection("SELECT to_regclass($1::text) IS NOT NULL"));
         assert!(!is_introspection(
             r#"SELECT id FROM "Conversation" WHERE "assignedTo" = $1"#
         ));

@@ -3,10 +3,7 @@
 //! parameter came from; and `--merge`, which updates an existing
 //! catalogue's weights and keeps what a person wrote in it.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
+use super::shape::normalised;
 use crate::error::{Error, Result};
 use crate::queries::{Catalogue, Kind};
 
@@ -99,28 +96,6 @@ fn multiline(s: &str) -> String {
     }
 }
 
-/// SQL reduced to its shape: `$n` casts, constants and parameters become
-/// `?`, whitespace and case are folded. A hand-written query and the
-/// server's normalised text of it read the same.
-pub fn normalised(sql: &str) -> String {
-    static CONST: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"'(?:[^']|'')*'|\$\d+|\b\d+(?:\.\d+)?\b").expect("static regex")
-    });
-    static CAST: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r#"\?(?:::(?:"(?:[^"]|"")+"|\w+(?:\s+(?:without|with)\s+time\s+zone|\s+varying|\s+precision)?)(?:\[\])?)+"#)
-            .expect("static regex")
-    });
-    let s = CONST.replace_all(sql, "?");
-    let s = CAST.replace_all(&s, "?");
-    s.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
-        .trim_end_matches(';')
-        .trim()
-        .to_string()
-}
-
 /// `existing` updated by `captured`: a recognised query (same
 /// [`normalised`] SQL) keeps its name, screen, SQL, sample, expect_index,
 /// miss and traffic, and takes the captured weight; new statements are
@@ -177,19 +152,6 @@ pub fn merge(existing: &Catalogue, captured: Vec<Entry>) -> (Vec<Entry>, usize) 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hand_written_and_normalised_sql_read_the_same() {
-        assert_eq!(
-            normalised(
-                "SELECT id FROM \"Conversation\"\n WHERE status = 'AWAITING_HUMAN_RESPONSE' AND \"assignedTo\" = $1\n LIMIT 50"
-            ),
-            normalised(
-                "SELECT id FROM \"Conversation\" WHERE status = $2 AND \"assignedTo\" = $1::text LIMIT $3"
-            )
-        );
-        assert_ne!(normalised("SELECT a FROM t"), normalised("SELECT b FROM t"));
-    }
 
     #[test]
     fn a_rendered_catalogue_parses_and_merge_keeps_hand_written_fields() {
