@@ -120,6 +120,10 @@ pub enum Command {
     Server {
         #[command(subcommand)]
         action: Option<ServerAction>,
+        /// Libraries to preload (shared_preload_libraries), e.g.
+        /// pg_stat_statements for a lab to try `catalogue --from` on.
+        #[arg(long, value_name = "LIBRARY", value_delimiter = ',')]
+        preload: Vec<String>,
     },
     /// Started by the tool itself: a guard that puts a user's database back
     /// should the tool stop without doing it. Its orders come on stdin.

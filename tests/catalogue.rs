@@ -536,3 +536,49 @@ async fn window_weights_come_from_two_reads_while_the_mix_runs() {
         );
     }
 }
+
+#[test]
+fn server_preload_starts_a_lab_that_counts_statements() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(common::bin())
+        .args(["server", "--preload", "pg_stat_statements"])
+        .env_remove(cluster::URL_ENV)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = String::new();
+    for _ in 0..2 {
+        reader.read_line(&mut lines).unwrap();
+    }
+    let url = lines
+        .split("connect: psql '")
+        .nth(1)
+        .and_then(|l| l.split('\'').next())
+        .unwrap_or_else(|| panic!("no URL in {lines:?}"))
+        .to_string();
+    let show = Command::new(common::psql())
+        .args([
+            "-X",
+            "-At",
+            "-d",
+            &url,
+            "-c",
+            "SHOW shared_preload_libraries",
+        ])
+        .output()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let done = common::finish(child, std::time::Duration::from_secs(30));
+    assert!(done.status.success());
+    assert_eq!(
+        stdout(&show).trim(),
+        "pg_stat_statements",
+        "{}",
+        stderr(&show)
+    );
+}
