@@ -247,23 +247,35 @@ pub struct Compared {
     pub column: String,
 }
 
-fn qualified_column() -> &'static Regex {
+/// A condition comparing one qualified column with one parameter, once
+/// casts and parentheses are gone: `t.col OP $n`, `t.col = ANY $n` or
+/// `$n OP t.col`.
+fn column_vs_param() -> &'static Regex {
     static RE: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r#"("(?:[^"]|"")+"|[A-Za-z_]\w*)\.("(?:[^"]|"")+"|[A-Za-z_]\w*)"#)
+        let col = r#"("(?:[^"]|"")+"|[A-Za-z_]\w*)\.("(?:[^"]|"")+"|[A-Za-z_]\w*)"#;
+        let op = r"(?:=|<>|!=|<=|>=|<|>|~~\*?|!~~\*?)";
+        Regex::new(&format!(
+            r"^(?:{col}\s*{op}\s*(?:ANY\s*)?\$(\d+)|\$(\d+)\s*{op}\s*{col})$"
+        ))
+        .expect("static regex")
+    });
+    &RE
+}
+
+/// `::type` casts, as EXPLAIN prints them.
+fn cast() -> &'static Regex {
+    static RE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"::(?:"(?:[^"]|"")+"|[a-z_]\w*(?: (?:with|without) time zone| varying| precision)?)(?:\[\])?"#)
             .expect("static regex")
     });
     &RE
 }
 
-fn param_ref() -> &'static Regex {
-    static RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\$(\d+)").expect("static regex"));
-    &RE
-}
-
 /// Each `$n` that a condition of the plan (filter, index or join
-/// condition) compares with one column of a scanned table: the server's
-/// own reading of the query, as `EXPLAIN (VERBOSE)` prints every column
-/// qualified by its table's alias.
+/// condition) compares with a column of a scanned table, and nothing
+/// else: `t.col = $1`, `t.col >= $2`, `t.col = ANY ($3)`, casts aside. A
+/// parameter inside an expression (`date_trunc($1, t.col)`) is not one.
+/// `EXPLAIN (VERBOSE)` prints every column qualified by its table's alias.
 pub fn compared(plan: &Plan) -> Vec<Compared> {
     let mut aliases = Vec::new();
     let mut conditions = Vec::new();
@@ -273,26 +285,24 @@ pub fn compared(plan: &Plan) -> Vec<Compared> {
     let mut out: Vec<Compared> = Vec::new();
     for cond in &conditions {
         for part in split_and(cond) {
-            let columns: Vec<(String, String)> = qualified_column()
-                .captures_iter(&part)
-                .filter_map(|c| {
-                    let alias = unquote(&c[1]);
-                    let table = aliases.iter().find(|(a, _)| *a == alias)?.1.clone();
-                    Some((table, unquote(&c[2])))
-                })
-                .collect();
-            let [(table, column)] = columns.as_slice() else {
+            let bare = cast().replace_all(&part, "").replace(['(', ')'], "");
+            let Some(c) = column_vs_param().captures(bare.trim()) else {
                 continue;
             };
-            for p in param_ref().captures_iter(&part) {
-                let param = p[1].parse().unwrap_or(0);
-                if param > 0 && !out.iter().any(|c| c.param == param) {
-                    out.push(Compared {
-                        param,
-                        table: table.clone(),
-                        column: column.clone(),
-                    });
-                }
+            let (alias, column, param) = match (c.get(1), c.get(3)) {
+                (Some(a), Some(p)) => (a.as_str(), &c[2], p.as_str()),
+                _ => (&c[5], &c[6], &c[4]),
+            };
+            let Some(table) = aliases.iter().find(|(a, _)| *a == unquote(alias)) else {
+                continue;
+            };
+            let param = param.parse().unwrap_or(0);
+            if param > 0 && !out.iter().any(|c| c.param == param) {
+                out.push(Compared {
+                    param,
+                    table: table.1.clone(),
+                    column: unquote(column),
+                });
             }
         }
     }
@@ -365,6 +375,23 @@ pub(super) mod tests {
             "Alias": "Conversation", "Output": ["id"],
             "Filter": "((\"Conversation\".status = 'AWAITING_HUMAN_RESPONSE'::\"ConversationStatus\") AND (\"Conversation\".\"assignedTo\" = $1))"}}]"#;
         let s = scans(&plan(two));
+        let range = r#"[{"Plan": {"Node Type": "Index Scan", "Relation Name": "website_event",
+            "Alias": "w", "Output": ["id"],
+            "Index Cond": "((w.website_id = $1) AND (w.created_at >= $2) AND (w.created_at <= $3))",
+            "Filter": "(((to_char(date_trunc($4, (w.created_at AT TIME ZONE $5)), $6))::date - 1) <= $7) AND ((w.url_path)::text = ANY (($8)::text[]))"}}]"#;
+        let cmp: Vec<(usize, String)> = compared(&plan(range))
+            .into_iter()
+            .map(|c| (c.param, c.column))
+            .collect();
+        assert_eq!(
+            cmp,
+            [
+                (1, "website_id".into()),
+                (2, "created_at".into()),
+                (3, "created_at".into()),
+                (8, "url_path".into())
+            ]
+        );
         assert_eq!(
             compared(&plan(two)),
             [Compared {

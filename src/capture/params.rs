@@ -208,45 +208,53 @@ fn clause_param(sql: &str, clause: &str, i: usize) -> bool {
 /// One query returning rows of parameters, `$1` first: the values of one
 /// table's columns from the same rows, drawn in random order so that
 /// frequent values stay frequent; tables are drawn independently, side by
-/// side.
+/// side. A column two parameters compare with (`BETWEEN $2 AND $3`) is a
+/// range: from the values of two rows drawn independently, the smaller
+/// for the first parameter and the larger for the second.
 pub fn sample_sql(sources: &[Source]) -> String {
-    let mut tables: Vec<&str> = Vec::new();
-    for s in sources {
-        if let Source::Column { table, .. } = s {
-            if !tables.contains(&table.as_str()) {
-                tables.push(table);
+    // A draw is (table, occurrence): the k-th parameter on one column of
+    // a table comes from the table's k-th independent draw.
+    let mut draws: Vec<(&str, usize, Vec<&str>)> = Vec::new();
+    let mut select: Vec<String> = Vec::new();
+    for (i, s) in sources.iter().enumerate() {
+        let (table, column) = match s {
+            Source::Column { table, column } => (table.as_str(), column.as_str()),
+            Source::Constant { value, .. } => {
+                select.push(value.clone());
+                continue;
             }
-        }
+            Source::Unresolved(_) => {
+                select.push("NULL".into());
+                continue;
+            }
+        };
+        let same = |x: &Source| matches!(x, Source::Column { table: t, column: c } if t == table && c == column);
+        let k = sources[..i].iter().filter(|x| same(x)).count();
+        let uses = sources.iter().filter(|x| same(x)).count();
+        let mut alias = |k: usize| {
+            let d = match draws.iter().position(|d| d.0 == table && d.1 == k) {
+                Some(d) => d,
+                None => {
+                    draws.push((table, k, Vec::new()));
+                    draws.len() - 1
+                }
+            };
+            if !draws[d].2.contains(&column) {
+                draws[d].2.push(column);
+            }
+            format!("t{d}.{}", quote_ident(column))
+        };
+        select.push(match (uses, k) {
+            (2, 0) => format!("least({}, {})", alias(0), alias(1)),
+            (2, _) => format!("greatest({}, {})", alias(0), alias(1)),
+            _ => alias(k),
+        });
     }
-    let select: Vec<String> = sources
+    let from: Vec<String> = draws
         .iter()
-        .map(|s| match s {
-            Source::Column { table, column } => {
-                let t = tables.iter().position(|x| x == table).unwrap_or(0);
-                format!("t{t}.{}", quote_ident(column))
-            }
-            Source::Constant { value, .. } => value.clone(),
-            Source::Unresolved(_) => "NULL".into(),
-        })
+        .enumerate()
+        .map(|(d, (table, _, cols))| draw_sql(d, table, cols))
         .collect();
-    let mut from: Vec<String> = Vec::new();
-    for (t, table) in tables.iter().enumerate() {
-        let cols: Vec<String> = sources
-            .iter()
-            .filter_map(|s| match s {
-                Source::Column { table: x, column } if x == table => Some(quote_ident(column)),
-                _ => None,
-            })
-            .collect();
-        let not_null: Vec<String> = cols.iter().map(|c| format!("{c} IS NOT NULL")).collect();
-        from.push(format!(
-            "(SELECT {}, row_number() OVER () AS n FROM (SELECT {} FROM {} WHERE {} ORDER BY random() LIMIT {SAMPLE_ROWS}) s) t{t}",
-            cols.join(", "),
-            cols.join(", "),
-            quote_ident(table),
-            not_null.join(" AND ")
-        ));
-    }
     let mut sql = format!("{SAMPLE_MARK} SELECT {}", select.join(", "));
     if let Some((first, rest)) = from.split_first() {
         sql.push_str(&format!("\n  FROM {first}"));
@@ -255,6 +263,19 @@ pub fn sample_sql(sources: &[Source]) -> String {
         }
     }
     sql
+}
+
+/// One independent draw of `cols` of `table`, numbered `n` by row.
+fn draw_sql(d: usize, table: &str, cols: &[&str]) -> String {
+    let cols: Vec<String> = cols.iter().map(|c| quote_ident(c)).collect();
+    let not_null: Vec<String> = cols.iter().map(|c| format!("{c} IS NOT NULL")).collect();
+    format!(
+        "(SELECT {}, row_number() OVER () AS n FROM (SELECT {} FROM {} WHERE {} ORDER BY random() LIMIT {SAMPLE_ROWS}) s) t{d}",
+        cols.join(", "),
+        cols.join(", "),
+        quote_ident(table),
+        not_null.join(" AND ")
+    )
 }
 
 /// `sql` with each `$n` not already cast written `$n::type`.
@@ -322,6 +343,14 @@ mod tests {
         assert_eq!(
             s,
             "/* helpdesk-bench sample */ SELECT t0.\"assignedTo\", 50, t0.\"source\"\n  FROM (SELECT \"assignedTo\", \"source\", row_number() OVER () AS n FROM (SELECT \"assignedTo\", \"source\" FROM \"Conversation\" WHERE \"assignedTo\" IS NOT NULL AND \"source\" IS NOT NULL ORDER BY random() LIMIT 200) s) t0"
+        );
+        let range = sample_sql(&[
+            col("website_event", "created_at"),
+            col("website_event", "created_at"),
+        ]);
+        assert_eq!(
+            range,
+            "/* helpdesk-bench sample */ SELECT least(t0.\"created_at\", t1.\"created_at\"), greatest(t0.\"created_at\", t1.\"created_at\")\n  FROM (SELECT \"created_at\", row_number() OVER () AS n FROM (SELECT \"created_at\" FROM \"website_event\" WHERE \"created_at\" IS NOT NULL ORDER BY random() LIMIT 200) s) t0\n  JOIN (SELECT \"created_at\", row_number() OVER () AS n FROM (SELECT \"created_at\" FROM \"website_event\" WHERE \"created_at\" IS NOT NULL ORDER BY random() LIMIT 200) s) t1 USING (n)"
         );
         assert!(clause_param("SELECT 1 LIMIT $3 OFFSET $4", "LIMIT", 3));
         assert!(!clause_param("SELECT 1 LIMIT $3 OFFSET $4", "LIMIT", 4));
