@@ -9,7 +9,8 @@ use regex::Regex;
 
 /// SQL reduced to its shape: `$n` casts, constants and parameters become
 /// `?`, whitespace and case are folded. A hand-written query and the
-/// server's normalised text of it read the same.
+/// server's normalised text of it read the same, `EXTRACT`'s field
+/// included (the server keeps it as a constant: `extract($5 from t)`).
 pub fn normalised(sql: &str) -> String {
     static CONST: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"'(?:[^']|'')*'|\$\d+|\b\d+(?:\.\d+)?\b").expect("static regex")
@@ -18,7 +19,11 @@ pub fn normalised(sql: &str) -> String {
         Regex::new(r#"\?(?:::(?:"(?:[^"]|"")+"|\w+(?:\s+(?:without|with)\s+time\s+zone|\s+varying|\s+precision)?)(?:\[\])?)+"#)
             .expect("static regex")
     });
-    let s = CONST.replace_all(sql, "?");
+    static FIELD: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\bextract\s*\(\s*[A-Za-z_]\w*\s+from\b").expect("static regex")
+    });
+    let s = FIELD.replace_all(sql, "extract(? from");
+    let s = CONST.replace_all(&s, "?");
     let s = CAST.replace_all(&s, "?");
     s.split_whitespace()
         .collect::<Vec<_>>()
@@ -44,5 +49,9 @@ mod tests {
             )
         );
         assert_ne!(normalised("SELECT a FROM t"), normalised("SELECT b FROM t"));
+        assert_eq!(
+            normalised("select floor(extract(epoch from t.x)) + interval '1 hour'"),
+            normalised("select floor(extract($5 from t.x)) + interval $4")
+        );
     }
 }
