@@ -135,11 +135,20 @@ pub enum Command {
     /// copy, as written, online, and online beside a long transaction: how
     /// long each blocks reads and writes per table, and its wall time.
     Rehearse(RehearseArgs),
+    /// Write a query catalogue from the workload a server really runs: the
+    /// top statements of pg_stat_statements, weighted by executions per
+    /// hour, with parameter casts and samples read from the server's own
+    /// generic plans. Read-only.
+    Catalogue(CatalogueArgs),
     /// Start a throwaway embedded PostgreSQL, print how to connect, and keep
     /// it running until Ctrl-C; then stop it and remove its files.
     Server {
         #[command(subcommand)]
         action: Option<ServerAction>,
+        /// Libraries to preload (shared_preload_libraries), e.g.
+        /// pg_stat_statements for a lab to try `catalogue --from` on.
+        #[arg(long, value_name = "LIBRARY", value_delimiter = ',')]
+        preload: Vec<String>,
     },
     /// Started by the tool itself: a guard that puts a user's database back
     /// should the tool stop without doing it. Its orders come on stdin.
@@ -202,6 +211,37 @@ pub struct SeedArgs {
     /// rows (the ceiling) and print the ratio.
     #[arg(long)]
     pub measure_ceiling: bool,
+}
+
+/// Flags of `catalogue`.
+#[derive(Debug, Clone, Args)]
+pub struct CatalogueArgs {
+    /// The database whose pg_stat_statements to read (libpq URL or
+    /// key=value string); only read, in read-only transactions.
+    #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
+    pub from: String,
+    /// How many statements to keep.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub top: u32,
+    /// Rank statements by total execution time or by calls.
+    #[arg(long, value_enum, default_value = "total_time")]
+    pub by: crate::capture::By,
+    /// Weights from two reads this far apart (e.g. 60s, 10m) instead of
+    /// from the calls since pg_stat_statements' last reset; the only way on
+    /// PostgreSQL 13.
+    #[arg(long, value_parser = duration)]
+    pub window: Option<std::time::Duration>,
+    /// Write the catalogue here (default: stdout).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Update this catalogue: recognised queries (same SQL, constants
+    /// apart) get the captured weight and keep their names, samples and
+    /// expect_index; new statements are added.
+    #[arg(long, value_name = "FILE")]
+    pub merge: Option<PathBuf>,
+    /// Also write INSERT, UPDATE and DELETE statements, as kind = "write".
+    #[arg(long)]
+    pub include_writes: bool,
 }
 
 /// Flags of `explain`.

@@ -4,9 +4,10 @@
 //! The modules follow the data: [`cluster`] finds or starts a server,
 //! [`schema`] applies and checks the migration fixtures, [`seed`] fills the
 //! tables, and [`explain`] reads query plans, and
-//! [`load`] runs the queries from concurrent clients; [`results`] is what
-//! every measurement writes, [`report`] renders it, and [`gate`] holds it
-//! to a pull request's `--fail-on` policies. [`guard`] puts a user's
+//! [`load`] runs the queries from concurrent clients, and [`capture`]
+//! writes a catalogue from the statements a server really runs; [`results`]
+//! is what every measurement writes, [`report`] renders it, and [`gate`]
+//! holds it to a pull request's `--fail-on` policies. [`guard`] puts a user's
 //! database back should the tool stop half way. [`sql`] is the leaf they all
 //! share for quoting identifiers.
 //!
@@ -21,6 +22,7 @@
 //! ```
 
 pub mod advise;
+pub mod capture;
 pub mod cli;
 pub mod cluster;
 pub mod commands;

@@ -116,7 +116,7 @@ impl Workspace {
         }
         let c = Cluster::start_with(StartOptions {
             data_from: Some(dir),
-            detach: false,
+            ..Default::default()
         })?;
         let db = Endpoint::embedded(c.config(DB))?;
         let before_db = Some(Endpoint::embedded(c.config(BEFORE_DB))?);

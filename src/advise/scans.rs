@@ -173,33 +173,168 @@ fn balanced(s: &str) -> bool {
 /// The generic plan of a read query, `$n` left as parameters.
 pub async fn generic_plan(client: &Client, q: &Query) -> Result<Plan> {
     let doing = format!("planning {} generically", q.name);
-    let types = vec!["text"; q.params].join(", ");
-    let args = vec!["NULL"; q.params].join(", ");
-    let (decl, exec) = if q.params == 0 {
-        (String::new(), String::new())
-    } else {
-        (format!("({types})"), format!("({args})"))
+    let types = vec!["text"; q.params];
+    prepare_generic(client, ADVISE_STATEMENT, &q.statements[0], Some(&types))
+        .await
+        .context(&doing)?;
+    let planned = explain_prepared(client, ADVISE_STATEMENT, q.params, &doing).await;
+    deallocate(client, ADVISE_STATEMENT).await.context(&doing)?;
+    planned
+}
+
+/// The prepared statement's name while advise plans a query.
+const ADVISE_STATEMENT: &str = "helpdesk_bench_advise";
+
+/// `PREPARE name[(types)] AS sql` under `plan_cache_mode =
+/// force_generic_plan`; without `types` the server infers each `$n`'s
+/// type, as `pg_prepared_statements.parameter_types` then shows.
+pub async fn prepare_generic(
+    client: &Client,
+    name: &str,
+    sql: &str,
+    types: Option<&[&str]>,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let decl = match types {
+        Some(t) if !t.is_empty() => format!("({})", t.join(", ")),
+        _ => String::new(),
     };
     client
         .batch_execute(&format!(
-            "SET plan_cache_mode = force_generic_plan; \
-             PREPARE helpdesk_bench_advise{decl} AS {}",
-            q.statements[0]
+            "SET plan_cache_mode = force_generic_plan; PREPARE {name}{decl} AS {sql}"
         ))
         .await
-        .context(&doing)?;
+}
+
+/// `EXPLAIN (VERBOSE, FORMAT JSON)` of a statement [`prepare_generic`]
+/// prepared, executed with `params` NULLs; `doing` names it in errors.
+pub async fn explain_prepared(
+    client: &Client,
+    name: &str,
+    params: usize,
+    doing: &str,
+) -> Result<Plan> {
+    let args = match params {
+        0 => String::new(),
+        n => format!("({})", vec!["NULL"; n].join(", ")),
+    };
     let row = client
         .query_one(
-            &format!("EXPLAIN (VERBOSE, FORMAT JSON) EXECUTE helpdesk_bench_advise{exec}"),
+            &format!("EXPLAIN (VERBOSE, FORMAT JSON) EXECUTE {name}{args}"),
             &[],
         )
-        .await;
-    client
-        .batch_execute("DEALLOCATE helpdesk_bench_advise; RESET plan_cache_mode")
         .await
-        .context(&doing)?;
-    let json: crate::explain::JsonText = row.context(&doing)?.get(0);
+        .context(doing)?;
+    let json: crate::explain::JsonText = row.get(0);
     Plan::from_json(&json.0)
+}
+
+/// Drops what [`prepare_generic`] prepared and resets the plan cache mode.
+pub async fn deallocate(
+    client: &Client,
+    name: &str,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    client
+        .batch_execute(&format!("DEALLOCATE {name}; RESET plan_cache_mode"))
+        .await
+}
+
+/// One `$n` of a generic plan and the column a condition compares it with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compared {
+    /// The parameter's number (`$1` is 1).
+    pub param: usize,
+    pub table: String,
+    pub column: String,
+}
+
+/// A condition comparing one qualified column with one parameter, once
+/// casts and parentheses are gone: `t.col OP $n`, `t.col = ANY $n` or
+/// `$n OP t.col`.
+fn column_vs_param() -> &'static Regex {
+    static RE: LazyLock<Regex> = LazyLock::new(|| {
+        let col = r#"("(?:[^"]|"")+"|[A-Za-z_]\w*)\.("(?:[^"]|"")+"|[A-Za-z_]\w*)"#;
+        let op = r"(?:=|<>|!=|<=|>=|<|>|~~\*?|!~~\*?)";
+        Regex::new(&format!(
+            r"^(?:{col}\s*{op}\s*(?:ANY\s*)?\$(\d+)|\$(\d+)\s*{op}\s*{col})$"
+        ))
+        .expect("static regex")
+    });
+    &RE
+}
+
+/// `::type` casts, as EXPLAIN prints them.
+fn cast() -> &'static Regex {
+    static RE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"::(?:"(?:[^"]|"")+"|[a-z_]\w*(?: (?:with|without) time zone| varying| precision)?)(?:\[\])?"#)
+            .expect("static regex")
+    });
+    &RE
+}
+
+/// Each `$n` that a condition of the plan (filter, index or join
+/// condition) compares with a column of a scanned table, and nothing
+/// else: `t.col = $1`, `t.col >= $2`, `t.col = ANY ($3)`, casts aside. A
+/// parameter inside an expression (`date_trunc($1, t.col)`) is not one.
+/// `EXPLAIN (VERBOSE)` prints every column qualified by its table's alias.
+pub fn compared(plan: &Plan) -> Vec<Compared> {
+    let mut aliases = Vec::new();
+    let mut conditions = Vec::new();
+    if let Some(root) = plan.root() {
+        collect(root, &mut aliases, &mut conditions);
+    }
+    let mut out: Vec<Compared> = Vec::new();
+    for cond in &conditions {
+        for part in split_and(cond) {
+            let bare = cast().replace_all(&part, "").replace(['(', ')'], "");
+            let Some(c) = column_vs_param().captures(bare.trim()) else {
+                continue;
+            };
+            let (alias, column, param) = match (c.get(1), c.get(3)) {
+                (Some(a), Some(p)) => (a.as_str(), &c[2], p.as_str()),
+                _ => (&c[5], &c[6], &c[4]),
+            };
+            let Some(table) = aliases.iter().find(|(a, _)| *a == unquote(alias)) else {
+                continue;
+            };
+            let param = param.parse().unwrap_or(0);
+            if param > 0 && !out.iter().any(|c| c.param == param) {
+                out.push(Compared {
+                    param,
+                    table: table.1.clone(),
+                    column: unquote(column),
+                });
+            }
+        }
+    }
+    out.sort_by_key(|c| c.param);
+    out
+}
+
+const CONDITIONS: &[&str] = &[
+    "Filter",
+    "Index Cond",
+    "Recheck Cond",
+    "Join Filter",
+    "Hash Cond",
+    "Merge Cond",
+    "TID Cond",
+];
+
+fn collect(node: &Value, aliases: &mut Vec<(String, String)>, conds: &mut Vec<String>) {
+    if let Some(table) = node.get("Relation Name").and_then(Value::as_str) {
+        let alias = node.get("Alias").and_then(Value::as_str).unwrap_or(table);
+        aliases.push((alias.to_string(), table.to_string()));
+    }
+    for field in CONDITIONS {
+        if let Some(c) = node.get(*field).and_then(Value::as_str) {
+            conds.push(c.to_string());
+        }
+    }
+    if let Some(children) = node.get("Plans").and_then(Value::as_array) {
+        for c in children {
+            collect(c, aliases, conds);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -240,6 +375,31 @@ pub(super) mod tests {
             "Alias": "Conversation", "Output": ["id"],
             "Filter": "((\"Conversation\".status = 'AWAITING_HUMAN_RESPONSE'::\"ConversationStatus\") AND (\"Conversation\".\"assignedTo\" = $1))"}}]"#;
         let s = scans(&plan(two));
+        let range = r#"[{"Plan": {"Node Type": "Index Scan", "Relation Name": "website_event",
+            "Alias": "w", "Output": ["id"],
+            "Index Cond": "((w.website_id = $1) AND (w.created_at >= $2) AND (w.created_at <= $3))",
+            "Filter": "(((to_char(date_trunc($4, (w.created_at AT TIME ZONE $5)), $6))::date - 1) <= $7) AND ((w.url_path)::text = ANY (($8)::text[]))"}}]"#;
+        let cmp: Vec<(usize, String)> = compared(&plan(range))
+            .into_iter()
+            .map(|c| (c.param, c.column))
+            .collect();
+        assert_eq!(
+            cmp,
+            [
+                (1, "website_id".into()),
+                (2, "created_at".into()),
+                (3, "created_at".into()),
+                (8, "url_path".into())
+            ]
+        );
+        assert_eq!(
+            compared(&plan(two)),
+            [Compared {
+                param: 1,
+                table: "Conversation".into(),
+                column: "assignedTo".into()
+            }]
+        );
         assert_eq!(
             s[0].equals,
             [

@@ -43,6 +43,11 @@ pub struct StartOptions {
     pub data_from: Option<PathBuf>,
     /// Leave the server running when this handle is dropped (`seed --keep`).
     pub detach: bool,
+    /// Libraries for `shared_preload_libraries` (e.g. `pg_stat_statements`
+    /// for `catalogue --from`). Empty by default: a preloaded
+    /// `pg_stat_statements` hashes and counts every statement, a cost the
+    /// tool's timings should not carry unless asked for.
+    pub preload: Vec<String>,
 }
 
 /// A running embedded cluster.
@@ -54,6 +59,7 @@ pub struct Cluster {
     postmaster: Mutex<Option<Child>>,
     watchdog: Mutex<Option<Child>>,
     detach: bool,
+    preload: Vec<String>,
 }
 
 impl Cluster {
@@ -80,6 +86,7 @@ impl Cluster {
             postmaster: Mutex::new(None),
             watchdog: Mutex::new(None),
             detach: opts.detach,
+            preload: opts.preload.clone(),
         };
         cluster.launch(&source)?;
         Ok(cluster)
@@ -116,6 +123,12 @@ impl Cluster {
         cmd.arg("-p").arg(PORT.to_string());
         for (k, v) in SETTINGS {
             cmd.arg("-c").arg(format!("{k}={v}"));
+        }
+        if !self.preload.is_empty() {
+            cmd.arg("-c").arg(format!(
+                "shared_preload_libraries={}",
+                self.preload.join(",")
+            ));
         }
         cmd.current_dir(&self.run_dir)
             .stdin(Stdio::null())

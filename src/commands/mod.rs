@@ -30,6 +30,7 @@ pub(crate) fn gate(
 }
 
 mod advise;
+mod catalogue;
 mod explain;
 mod load;
 mod migrate;
@@ -60,7 +61,7 @@ pub fn main(cli: Cli) -> ExitCode {
     let outcome = match tokio::runtime::Runtime::new() {
         Ok(rt) => {
             // `server` waits for Ctrl-C itself: for it, Ctrl-C is the way to stop.
-            let own_interrupt = matches!(cli.command, Command::Server { action: None });
+            let own_interrupt = matches!(cli.command, Command::Server { action: None, .. });
             let out = rt.block_on(async {
                 if own_interrupt {
                     return run(cli).await;
@@ -111,7 +112,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Advise(args) => advise::run(args, cli.quiet).await,
         Command::Rehearse(args) => rehearse::run(args, cli.quiet).await,
         Command::Report(args) => report::run(args),
-        Command::Server { action } => server::run(action).await,
+        Command::Catalogue(args) => catalogue::run(args, cli.quiet).await,
+        Command::Server { action, preload } => server::run(action, preload).await,
         Command::Guard { .. } => Err(Error::BadInput(format!(
             "`{}` is started by helpdesk-bench itself, not by hand",
             guard::COMMAND

@@ -8,7 +8,9 @@ mod runnable;
 mod runner;
 mod workloads;
 
-pub use catalogue::{Catalogue, Kind, Query, BUILTIN, CATALOGUE_ENV, DEFAULT_PATH, MISS};
+pub use catalogue::{
+    Catalogue, Kind, Query, BUILTIN, CATALOGUE_ENV, DEFAULT_PATH, MAX_NAME_LEN, MISS,
+};
 pub use failure::read_error;
 pub use params::{as_sql, ParamPool};
 pub use runnable::{split_runnable, NotRunnable};

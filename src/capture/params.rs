@@ -1,0 +1,358 @@
+//! Parameters of a captured statement, read the way the server reads them:
+//! `PREPARE` without types under `force_generic_plan`, the types the
+//! server inferred (`pg_prepared_statements.parameter_types`), and the
+//! column each `$n` is compared with in the generic plan
+//! ([`crate::advise::scans::compared`]). From these: `$n::type` casts in
+//! the SQL, and a `sample` query drawing real values from the data.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use tokio_postgres::Client;
+
+use crate::advise::scans::{self, Compared, Scan};
+use crate::cluster::{transaction, Begin, End};
+use crate::error::{Context, Result};
+use crate::sql::{quote_ident, quote_literal};
+
+/// The name the statement is prepared under while it is read.
+const STATEMENT: &str = "helpdesk_bench_capture";
+/// The constant written for `LIMIT $n`.
+pub const TYPICAL_LIMIT: &str = "50";
+/// The constant written for `OFFSET $n`.
+pub const TYPICAL_OFFSET: &str = "0";
+/// A column with at most this many distinct values (per `pg_stats`) holds
+/// literals the application hard-codes, more likely than user input.
+pub const LOW_CARDINALITY: f64 = 10.0;
+/// Opens every sample this writes: pg_stat_statements keeps comments, so
+/// a later capture knows these statements for the tool's own.
+pub const SAMPLE_MARK: &str = "/* helpdesk-bench sample */";
+/// How many parameter rows a sample draws.
+const SAMPLE_ROWS: usize = 200;
+
+/// Where one parameter's values come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// A column of a table, sampled.
+    Column { table: String, column: String },
+    /// A constant: a typical LIMIT/OFFSET, or a low-cardinality column's
+    /// most common value.
+    Constant { value: String, why: String },
+    /// Nothing found: NULL, with the reason.
+    Unresolved(String),
+}
+
+/// A statement made runnable as a catalogue entry.
+#[derive(Debug, Clone, Default)]
+pub struct Resolved {
+    /// The SQL with `$n::type` casts.
+    pub sql: String,
+    pub sample: Option<String>,
+    /// Comments for the catalogue file, one per line.
+    pub comments: Vec<String>,
+    /// Parameters pinned to a most common value: the command says so.
+    pub pinned: Vec<String>,
+    /// Parameters left unresolved.
+    pub unresolved: usize,
+    /// The plan's scans (tables, filters, order), for the name.
+    pub scans: Vec<Scan>,
+    /// Columns compared with parameters, for the name.
+    pub compared: Vec<Compared>,
+}
+
+/// Reads `sql`'s parameters from the server (inside the caller's read-only
+/// transaction) and writes its casts and sample.
+pub async fn resolve(client: &Client, sql: &str) -> Result<Resolved> {
+    let n = max_param(sql);
+    let mut r = Resolved {
+        sql: sql.to_string(),
+        ..Default::default()
+    };
+    if let Err(e) = scans::prepare_generic(client, STATEMENT, sql, None).await {
+        let why = e
+            .as_db_error()
+            .map_or(e.to_string(), |d| d.message().to_string());
+        r.comments
+            .push(format!("the server could not prepare it: {why}"));
+        r.unresolved = n;
+        r.sample = (n > 0).then(|| sample_sql(&vec![Source::Unresolved(why); n]));
+        return Ok(r);
+    }
+    // In a savepoint: a plan this user may not read (no SELECT on a
+    // table) leaves the transaction usable for the DEALLOCATE.
+    let read = transaction(
+        client,
+        Begin::Savepoint,
+        End::RollBack,
+        "reading a plan",
+        async |c| read_prepared(c, n).await,
+    )
+    .await;
+    scans::deallocate(client, STATEMENT)
+        .await
+        .context("dropping the captured statement's prepared copy")?;
+    let (types, plan) = match read {
+        Ok(read) => read,
+        Err(e) => {
+            let why = crate::error::chain(&e);
+            r.comments
+                .push(format!("the server would not plan it: {why}"));
+            r.unresolved = n;
+            r.sample = (n > 0).then(|| sample_sql(&vec![Source::Unresolved(why); n]));
+            return Ok(r);
+        }
+    };
+    r.scans = scans::scans(&plan);
+    r.compared = scans::compared(&plan);
+    r.sql = with_casts(sql, &types);
+    let mut sources = Vec::new();
+    for i in 1..=n {
+        sources.push(source_of(client, sql, i, &r.compared).await?);
+    }
+    for (i, s) in sources.iter().enumerate() {
+        match s {
+            Source::Constant { value, why } => {
+                r.comments.push(format!("${} = {value}: {why}", i + 1));
+                if why.starts_with("most common") {
+                    r.pinned.push(format!("${} = {value}", i + 1));
+                }
+            }
+            Source::Unresolved(why) => {
+                r.comments.push(format!(
+                    "${} is unresolved ({why}): its sample is NULL; write one",
+                    i + 1
+                ));
+                r.unresolved += 1;
+            }
+            Source::Column { .. } => {}
+        }
+    }
+    if n > 0 {
+        r.sample = Some(sample_sql(&sources));
+    }
+    Ok(r)
+}
+
+/// The inferred parameter types and the generic plan of the prepared copy.
+async fn read_prepared(client: &Client, n: usize) -> Result<(Vec<String>, crate::explain::Plan)> {
+    let types = client
+        .query(
+            "SELECT t::text FROM pg_prepared_statements, \
+                    unnest(parameter_types) WITH ORDINALITY AS p(t, i) \
+              WHERE name = $1 ORDER BY i",
+            &[&STATEMENT],
+        )
+        .await
+        .context("reading the captured statement's parameter types")?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let plan = scans::explain_prepared(client, STATEMENT, n, "planning it generically").await?;
+    Ok((types, plan))
+}
+
+/// Where `$i`'s values come from: LIMIT/OFFSET, a compared column (its
+/// most common value when it has few), or nothing.
+async fn source_of(client: &Client, sql: &str, i: usize, compared: &[Compared]) -> Result<Source> {
+    if clause_param(sql, "LIMIT", i) {
+        return Ok(Source::Constant {
+            value: TYPICAL_LIMIT.into(),
+            why: "a typical LIMIT; use the application's page size".into(),
+        });
+    }
+    if clause_param(sql, "OFFSET", i) {
+        return Ok(Source::Constant {
+            value: TYPICAL_OFFSET.into(),
+            why: "a typical OFFSET (the first page)".into(),
+        });
+    }
+    let Some(c) = compared.iter().find(|c| c.param == i) else {
+        return Ok(Source::Unresolved(
+            "the generic plan compares it with no single column".into(),
+        ));
+    };
+    let stats = client
+        .query_opt(
+            "SELECT n_distinct::float8, (most_common_vals::text::text[])[1] FROM pg_stats \
+              WHERE tablename = $1 AND attname = $2 AND schemaname = ANY (current_schemas(false)) \
+              LIMIT 1",
+            &[&c.table, &c.column],
+        )
+        .await
+        .context("reading pg_stats")?;
+    if let Some(row) = stats {
+        let distinct: f64 = row.get(0);
+        let common: Option<String> = row.get(1);
+        if let (true, Some(value)) = (distinct > 0.0 && distinct <= LOW_CARDINALITY, common) {
+            return Ok(Source::Constant {
+                value: quote_literal(&value),
+                why: format!(
+                    "most common value of {}.{} ({distinct} distinct values): likely a literal the application hard-codes; pin the one it uses",
+                    c.table, c.column
+                ),
+            });
+        }
+    }
+    Ok(Source::Column {
+        table: c.table.clone(),
+        column: c.column.clone(),
+    })
+}
+
+/// Whether `$i` is the argument of `LIMIT` or `OFFSET` in `sql`.
+fn clause_param(sql: &str, clause: &str, i: usize) -> bool {
+    let re = Regex::new(&format!(r"(?i)\b{clause}\s+\(?\s*\${i}\b")).expect("built regex");
+    re.is_match(sql)
+}
+
+/// One query returning rows of parameters, `$1` first: the values of one
+/// table's columns from the same rows, drawn in random order so that
+/// frequent values stay frequent; tables are drawn independently, side by
+/// side. A column two parameters compare with (`BETWEEN $2 AND $3`) is a
+/// range: from the values of two rows drawn independently, the smaller
+/// for the first parameter and the larger for the second.
+pub fn sample_sql(sources: &[Source]) -> String {
+    // A draw is (table, occurrence): the k-th parameter on one column of
+    // a table comes from the table's k-th independent draw.
+    let mut draws: Vec<(&str, usize, Vec<&str>)> = Vec::new();
+    let mut select: Vec<String> = Vec::new();
+    for (i, s) in sources.iter().enumerate() {
+        let (table, column) = match s {
+            Source::Column { table, column } => (table.as_str(), column.as_str()),
+            Source::Constant { value, .. } => {
+                select.push(value.clone());
+                continue;
+            }
+            Source::Unresolved(_) => {
+                select.push("NULL".into());
+                continue;
+            }
+        };
+        let same = |x: &Source| matches!(x, Source::Column { table: t, column: c } if t == table && c == column);
+        let k = sources[..i].iter().filter(|x| same(x)).count();
+        let uses = sources.iter().filter(|x| same(x)).count();
+        let mut alias = |k: usize| {
+            let d = match draws.iter().position(|d| d.0 == table && d.1 == k) {
+                Some(d) => d,
+                None => {
+                    draws.push((table, k, Vec::new()));
+                    draws.len() - 1
+                }
+            };
+            if !draws[d].2.contains(&column) {
+                draws[d].2.push(column);
+            }
+            format!("t{d}.{}", quote_ident(column))
+        };
+        select.push(match (uses, k) {
+            (2, 0) => format!("least({}, {})", alias(0), alias(1)),
+            (2, _) => format!("greatest({}, {})", alias(0), alias(1)),
+            _ => alias(k),
+        });
+    }
+    let from: Vec<String> = draws
+        .iter()
+        .enumerate()
+        .map(|(d, (table, _, cols))| draw_sql(d, table, cols))
+        .collect();
+    let mut sql = format!("{SAMPLE_MARK} SELECT {}", select.join(", "));
+    if let Some((first, rest)) = from.split_first() {
+        sql.push_str(&format!("\n  FROM {first}"));
+        for f in rest {
+            sql.push_str(&format!("\n  JOIN {f} USING (n)"));
+        }
+    }
+    sql
+}
+
+/// One independent draw of `cols` of `table`, numbered `n` by row.
+fn draw_sql(d: usize, table: &str, cols: &[&str]) -> String {
+    let cols: Vec<String> = cols.iter().map(|c| quote_ident(c)).collect();
+    let not_null: Vec<String> = cols.iter().map(|c| format!("{c} IS NOT NULL")).collect();
+    format!(
+        "(SELECT {}, row_number() OVER () AS n FROM (SELECT {} FROM {} WHERE {} ORDER BY random() LIMIT {SAMPLE_ROWS}) s) t{d}",
+        cols.join(", "),
+        cols.join(", "),
+        quote_ident(table),
+        not_null.join(" AND ")
+    )
+}
+
+/// `sql` with each `$n` not already cast written `$n::type`.
+pub fn with_casts(sql: &str, types: &[String]) -> String {
+    static RE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\$(\d+)(::)?").expect("static regex"));
+    let mut out = String::new();
+    let mut last = 0;
+    let mut quoted = false;
+    for m in RE.captures_iter(sql) {
+        let whole = m.get(0).expect("match");
+        quoted ^= sql[last..whole.start()].matches('\'').count() % 2 == 1;
+        out.push_str(&sql[last..whole.end()]);
+        last = whole.end();
+        let n: usize = m[1].parse().unwrap_or(0);
+        if quoted || m.get(2).is_some() {
+            continue;
+        }
+        if let Some(t) = n.checked_sub(1).and_then(|i| types.get(i)) {
+            if t != "unknown" {
+                out.push_str(&format!("::{t}"));
+            }
+        }
+    }
+    out.push_str(&sql[last..]);
+    out
+}
+
+/// The highest `$n` in a statement.
+pub fn max_param(sql: &str) -> usize {
+    static RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\$(\d+)").expect("static regex"));
+    RE.captures_iter(sql)
+        .filter_map(|c| c[1].parse().ok())
+        .max()
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn casts_go_on_bare_parameters_only() {
+        let t = vec!["integer".to_string(), "\"ConversationStatus\"".into()];
+        assert_eq!(
+            with_casts("SELECT '$1' WHERE a = $1 AND b = $2 AND c = $1::int", &t),
+            "SELECT '$1' WHERE a = $1::integer AND b = $2::\"ConversationStatus\" AND c = $1::int"
+        );
+    }
+
+    #[test]
+    fn a_sample_draws_one_tables_parameters_from_the_same_rows() {
+        let col = |t: &str, c: &str| Source::Column {
+            table: t.into(),
+            column: c.into(),
+        };
+        let s = sample_sql(&[
+            col("Conversation", "assignedTo"),
+            Source::Constant {
+                value: "50".into(),
+                why: String::new(),
+            },
+            col("Conversation", "source"),
+        ]);
+        assert_eq!(
+            s,
+            "/* helpdesk-bench sample */ SELECT t0.\"assignedTo\", 50, t0.\"source\"\n  FROM (SELECT \"assignedTo\", \"source\", row_number() OVER () AS n FROM (SELECT \"assignedTo\", \"source\" FROM \"Conversation\" WHERE \"assignedTo\" IS NOT NULL AND \"source\" IS NOT NULL ORDER BY random() LIMIT 200) s) t0"
+        );
+        let range = sample_sql(&[
+            col("website_event", "created_at"),
+            col("website_event", "created_at"),
+        ]);
+        assert_eq!(
+            range,
+            "/* helpdesk-bench sample */ SELECT least(t0.\"created_at\", t1.\"created_at\"), greatest(t0.\"created_at\", t1.\"created_at\")\n  FROM (SELECT \"created_at\", row_number() OVER () AS n FROM (SELECT \"created_at\" FROM \"website_event\" WHERE \"created_at\" IS NOT NULL ORDER BY random() LIMIT 200) s) t0\n  JOIN (SELECT \"created_at\", row_number() OVER () AS n FROM (SELECT \"created_at\" FROM \"website_event\" WHERE \"created_at\" IS NOT NULL ORDER BY random() LIMIT 200) s) t1 USING (n)"
+        );
+        assert!(clause_param("SELECT 1 LIMIT $3 OFFSET $4", "LIMIT", 3));
+        assert!(!clause_param("SELECT 1 LIMIT $3 OFFSET $4", "LIMIT", 4));
+    }
+}
