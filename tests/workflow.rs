@@ -409,6 +409,12 @@ fn the_after_page_diffs_plans_across_the_two_runs() {
         assert!(line.contains(&want), "{name}: {line} lacks {want}");
         assert!(!section[..section.find("</section>").unwrap()].contains("No plan captured"));
     }
+    // Before the migration its indexes do not exist: nothing to drop or keep.
+    assert!(
+        w.before.results.recommendations.is_empty(),
+        "{:#?}",
+        w.before.results.recommendations
+    );
     let rec = w
         .after
         .results

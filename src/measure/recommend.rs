@@ -34,10 +34,27 @@ pub fn recommendations(
     m: &Migration,
     baseline: Option<&Results>,
 ) -> Vec<Recommendation> {
+    if indexes_absent(r) {
+        return Vec::new();
+    }
     m.indexes()
         .iter()
         .map(|ix| recommend(r, m, ix, baseline))
         .collect()
+}
+
+/// A run of the database as found where the migration's indexes are not
+/// (its state before the migration): no plan could use them, so no line
+/// may say "drop" or "keep" for them.
+fn indexes_absent(r: &Results) -> bool {
+    use crate::schema::FoundState;
+    r.states == [IndexState::AsFound]
+        && r.database.as_ref().is_some_and(|d| {
+            matches!(
+                d.state,
+                FoundState::Base | FoundState::MigratedWithoutIndexes
+            )
+        })
 }
 
 /// The state whose plans have the migration's indexes: `With` when the run
@@ -260,6 +277,23 @@ mod tests {
 
     fn run() -> Results {
         Results::parse(include_str!("../../tests/data/run/results.json"), "test").unwrap()
+    }
+
+    #[test]
+    fn a_run_before_the_migration_recommends_nothing_for_its_indexes() {
+        let m = Migration::builtin().unwrap();
+        let mut r = run();
+        r.states = vec![IndexState::AsFound];
+        let found = |state| crate::schema::FoundDatabase {
+            state,
+            present: vec![],
+            missing: vec![],
+            rows: vec![],
+        };
+        r.database = Some(found(crate::schema::FoundState::Base));
+        assert!(recommendations(&r, &m, None).is_empty());
+        r.database = Some(found(crate::schema::FoundState::Migrated));
+        assert_eq!(recommendations(&r, &m, None).len(), m.indexes().len());
     }
 
     #[test]
