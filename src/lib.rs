@@ -27,6 +27,7 @@ pub mod error;
 pub mod explain;
 pub mod format;
 pub mod guard;
+pub mod like;
 pub mod load;
 pub mod measure;
 pub mod permission;

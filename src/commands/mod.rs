@@ -12,6 +12,7 @@ macro_rules! out {
 
 mod advise;
 mod explain;
+mod like;
 mod load;
 mod migrate;
 mod rehearse;

@@ -12,6 +12,9 @@ use crate::seed::{self, Counts, Reporter, SeedConfig, SeedReport, Shape};
 const EMBEDDED_DB: &str = "helpdesk";
 
 pub async fn run(args: SeedArgs, quiet: bool) -> Result<ExitCode> {
+    if args.like.is_some() {
+        return super::like::run(args, quiet).await;
+    }
     let cfg = config(&args)?;
     cfg.validate()?;
     let progress = Reporter::auto(quiet);

@@ -1,0 +1,147 @@
+//! From the source's schema and statistics to one generator per column
+//! ([`super::model`]): row counts at `F ×` the source's, keys, foreign keys
+//! and the privacy rule decided per column, and the one-line refusal of a
+//! NOT NULL column of a type this cannot generate.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::model::{self, Column, KeySpace, Parent, Source};
+use super::order;
+use super::privacy::{self, Format, Rule};
+use super::stats::{Kind, TableStats};
+use crate::error::{Error, Result};
+use crate::scratch::catalog::Table;
+
+/// What one table is filled with.
+#[derive(Debug, Clone)]
+pub struct TablePlan {
+    /// Schema-qualified and quoted.
+    pub name: String,
+    /// The COPY column list, quoted.
+    pub columns: Vec<String>,
+    pub gens: Vec<Column>,
+    pub rows: u64,
+    /// Columns whose values were generated rather than kept.
+    pub generated: BTreeSet<String>,
+}
+
+/// `"a""b"` → `a"b`: an identifier as `quote_ident` printed it, unquoted.
+pub fn unquote(ident: &str) -> String {
+    match ident.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+        Some(inner) => inner.replace("\"\"", "\""),
+        None => ident.to_string(),
+    }
+}
+
+/// The plans of `tables`, with `stats` read for them, for `seed`; `redact` holds
+/// `table.column` names (unqualified table or `schema.table`).
+pub fn plan(
+    tables: &[Table],
+    stats: &[TableStats],
+    scale: f64,
+    seed: u64,
+    redact: &[String],
+) -> Result<Vec<TablePlan>> {
+    let by_oid: BTreeMap<u32, &TableStats> = stats.iter().map(|t| (t.oid, t)).collect();
+    let rows = |t: &TableStats| (t.reltuples * scale).round().max(0.0) as u64;
+    let key_space = |oid: u32, column: &str| -> Option<KeySpace> {
+        let t = by_oid.get(&oid)?;
+        let c = t.columns.get(column)?;
+        let format = match privacy::rule(c, t.reltuples, true, true) {
+            Rule::Generate(f) => f,
+            Rule::Keep => Format::Token,
+        };
+        Some(KeySpace {
+            kind: c.kind,
+            format,
+            width: model::text_width(c.stats.as_ref()),
+            salt: model::salt(&t.schema, &t.table, column),
+            rows: rows(t),
+            order: match c.stats.as_ref().and_then(|s| s.correlation) {
+                Some(r) if r > 0.5 => 1,
+                Some(r) if r < -0.5 => -1,
+                _ => 0,
+            },
+        })
+    };
+    let mut out = Vec::new();
+    for table in tables {
+        let Some(t) = by_oid.get(&table.oid) else {
+            continue;
+        };
+        let n = rows(t);
+        let mut gens = Vec::new();
+        let mut generated = BTreeSet::new();
+        for quoted in &table.columns {
+            let name = unquote(quoted);
+            let c = t.columns.get(&name).ok_or_else(|| missing(t, &name))?;
+            let redacted = redact.iter().any(|r| {
+                *r == format!("{}.{name}", t.table)
+                    || *r == format!("{}.{}.{name}", t.schema, t.table)
+            });
+            let parent = t.parents.get(&name);
+            let unique = t.unique.contains(&name);
+            let rule = privacy::rule(c, t.reltuples, unique || parent.is_some(), redacted);
+            if matches!(rule, Rule::Generate(_)) {
+                generated.insert(name.clone());
+            }
+            let source = if c.kind == Kind::Unsupported {
+                Source::Null
+            } else if let (Some((poid, pcol)), Some(s)) = (parent, &c.stats) {
+                match key_space(*poid, pcol) {
+                    Some(keys) => Source::Parent(Parent {
+                        distinct: (s.distinct(t.reltuples) * scale).round().max(1.0) as u64,
+                        mcf: s.mcf.clone(),
+                        keys,
+                    }),
+                    None => Source::Null,
+                }
+            } else if unique {
+                Source::Key(key_space(t.oid, &name).ok_or_else(|| missing(t, &name))?)
+            } else {
+                model::drawn(c, rule, n as f64)
+            };
+            if matches!(source, Source::Null) && c.not_null && n > 0 {
+                return Err(Error::BadInput(format!(
+                    "cannot generate {}.{}.{name} ({}, NOT NULL): {}; pass a source where it is analysed and of a supported type (integers, numeric, floats, text, uuid, timestamps, date, boolean, enums, jsonb)",
+                    t.schema,
+                    t.table,
+                    c.type_name,
+                    if c.kind == Kind::Unsupported { "its type is not supported" } else { "it has no statistics (hidden from this user, or never analysed)" }
+                )));
+            }
+            let null_frac = c.stats.as_ref().map(|s| s.null_frac).unwrap_or(0.0);
+            let correlation = c.stats.as_ref().and_then(|s| s.correlation).unwrap_or(0.0);
+            let positional = source
+                .classes(null_frac)
+                .map(|shares| order::positional_share(&shares, correlation))
+                .unwrap_or(0.0);
+            let salt = model::salt(&t.schema, &t.table, &name);
+            gens.push(Column {
+                name: name.clone(),
+                kind: c.kind,
+                scale: c.scale,
+                null_frac,
+                positional,
+                salt,
+                streams: model::streams(seed, salt),
+                source,
+            });
+        }
+        out.push(TablePlan {
+            name: table.name.clone(),
+            columns: table.columns.clone(),
+            gens,
+            rows: n,
+            generated,
+        });
+    }
+    Ok(out)
+}
+
+fn missing(t: &TableStats, name: &str) -> Error {
+    Error::BadInput(format!(
+        "no column {name} in {}.{}'s statistics; this is a bug in helpdesk-bench, please report it",
+        t.schema, t.table
+    ))
+}
