@@ -182,12 +182,12 @@ pub struct SeedArgs {
     /// pg_class; never its rows). Low-cardinality values are kept, the rest generated.
     #[arg(long, value_name = "SOURCE_URL")]
     pub like: Option<String>,
-    /// With --like: rows per table, as a multiple of the source's.
-    #[arg(long, value_name = "F", default_value_t = 1.0, requires = "like")]
-    pub scale_factor: f64,
+    /// With --like: rows per table, as a multiple of the source's (default 1).
+    #[arg(long, value_name = "F")]
+    pub scale_factor: Option<f64>,
     /// With --like: always generate this column's values (TABLE.COLUMN or
     /// SCHEMA.TABLE.COLUMN), even when low-cardinality. Repeatable.
-    #[arg(long, value_name = "TABLE.COLUMN", requires = "like")]
+    #[arg(long, value_name = "TABLE.COLUMN")]
     pub redact: Vec<String>,
 }
 

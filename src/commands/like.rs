@@ -16,7 +16,7 @@ const EMBEDDED_DB: &str = "helpdesk_like";
 pub async fn run(args: SeedArgs, quiet: bool) -> Result<ExitCode> {
     let source = Endpoint::from_url(args.like.as_deref().unwrap_or_default())?;
     let opts = LikeOptions {
-        scale: args.scale_factor,
+        scale: args.scale_factor.unwrap_or(1.0),
         seed: args.seed,
         jobs: args
             .jobs

@@ -310,7 +310,8 @@ impl Drawn {
         }
         match (self.generated, self.mcv.len() as u64) {
             (Some((format, width)), _) => {
-                values::generated(col.kind, format, width, col.salt, slot)
+                let at = in_mcv + q * (1.0 - in_mcv);
+                values::ranked(col.kind, format, width, col.salt, slot, at)
             }
             (None, 0) if col.kind.ordered() => Value::Num((slot % 1000) as f64),
             (None, 0) => values::generated(col.kind, Format::Token, 8, col.salt, slot),
@@ -321,7 +322,7 @@ impl Drawn {
 
 impl Source {
     /// The shares of its classes in value order, for [`super::order`];
-    /// `None` when its values' order is not its classes' (generated text).
+    /// `None` for keys, whose order is their own.
     pub fn classes(&self, null_frac: f64) -> Option<Vec<f64>> {
         let nonnull = (1.0 - null_frac).max(1e-9);
         match self {
@@ -332,7 +333,7 @@ impl Source {
                     p.distinct.saturating_sub(mcf.len() as u64),
                 ))
             }
-            Source::Values(d) if d.generated.is_none() => {
+            Source::Values(d) => {
                 let shares: Vec<f64> = d
                     .cum
                     .iter()

@@ -220,13 +220,37 @@ fn uuid_text(b: &[u8; 16]) -> String {
 
 /// A generated value of a non-ordered column: value `i` of its kind.
 pub fn generated(kind: Kind, format: Format, width: usize, salt: u64, i: u64) -> Value {
-    match kind {
-        Kind::Uuid => Value::Uuid(uuid(salt, i, false)),
-        Kind::Jsonb => Value::Text(format!(
-            "{{\"k\": \"{}\"}}",
-            text(Format::Token, width.saturating_sub(10).max(1), salt, i)
+    ranked(kind, format, width, salt, i, 0.0)
+}
+
+/// [`generated`], sorting as quantile `at` does: text starts with `at` as
+/// fixed-width base-36 digits, a uuid with it as its first four bytes; so a
+/// generated column keeps its values' order, and with it its correlation.
+pub fn ranked(kind: Kind, format: Format, width: usize, salt: u64, i: u64, at: f64) -> Value {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let at = at.clamp(0.0, 1.0 - 1e-12);
+    if kind == Kind::Uuid {
+        let mut b = uuid(salt, i, false);
+        b[..4].copy_from_slice(&((at * 4_294_967_296.0) as u32).to_be_bytes());
+        return Value::Uuid(b);
+    }
+    let n = (width / 3).clamp(1, 6);
+    let mut v = (at * 36f64.powi(n as i32)) as u64;
+    let mut prefix = vec![b'0'; n];
+    for d in prefix.iter_mut().rev() {
+        *d = DIGITS[(v % 36) as usize];
+        v /= 36;
+    }
+    let prefix = String::from_utf8(prefix).unwrap_or_default();
+    let rest = width.saturating_sub(n).max(1);
+    match (kind, format) {
+        (Kind::Jsonb, _) => Value::Text(format!(
+            "{{\"k\": \"{prefix}{}\"}}",
+            text(Format::Token, width.saturating_sub(10 + n).max(1), salt, i)
         )),
-        _ => Value::Text(text(format, width, salt, i)),
+        (_, Format::UuidText) => Value::Text(text(format, width, salt, i)),
+        (_, Format::Words) => Value::Text(format!("{prefix} {}", text(format, rest, salt, i))),
+        _ => Value::Text(format!("{prefix}{}", text(format, rest, salt, i))),
     }
 }
 
