@@ -2,7 +2,8 @@
 //! database is the source; the target is filled from its catalog and
 //! `pg_stats` only. The source's tables are never scanned, no personal
 //! value (e-mail, name, title, message body) crosses over, the model's
-//! shares come back within tolerance, the same seed gives the same rows
+//! shares come back within tolerance, the catalogue's reads plan alike on
+//! both, the same seed gives the same rows
 //! whatever the threads, `--redact` generates a kept column, and a table
 //! never analysed is refused by name before anything is created.
 
@@ -13,6 +14,7 @@ use std::collections::BTreeSet;
 use common::{scalar, seeded_tiny, TestDb};
 use helpdesk_bench::cluster::Endpoint;
 use helpdesk_bench::like::{self, LikeOptions};
+use helpdesk_bench::queries::Catalogue;
 use helpdesk_bench::seed::Reporter;
 
 fn options(scale: f64, jobs: usize) -> LikeOptions {
@@ -121,6 +123,14 @@ async fn a_like_copy_never_scans_the_source_carries_nothing_personal_and_keeps_i
     let (ok, all) = report.fidelity.within();
     assert!(all >= 20, "{}", report.fidelity);
     assert!(ok * 10 >= all * 9, "{}", report.fidelity);
+
+    let catalogue = Catalogue::repository().unwrap();
+    let plans = like::plans::compare(src, &target.endpoint, &catalogue, &report.stand_ins)
+        .await
+        .unwrap();
+    let (agree, explained) = plans.agreeing();
+    assert!(explained >= 25 && plans.skipped == 0, "{plans}");
+    assert!(agree * 10 >= explained * 9, "{plans}");
 
     let (want, got) = (
         status_shares(src).await,

@@ -8,6 +8,7 @@ use crate::cli::SeedArgs;
 use crate::cluster::{self, Cluster, Endpoint, StartOptions};
 use crate::error::{Error, Result};
 use crate::like::{self, LikeOptions, LikeReport};
+use crate::queries::Catalogue;
 use crate::seed::Reporter;
 
 /// The database the embedded target is.
@@ -34,6 +35,7 @@ pub async fn run(args: SeedArgs, quiet: bool) -> Result<ExitCode> {
         let target = Endpoint::from_url(url)?;
         let report = like::run(&source, &target, &opts, &progress).await?;
         print_report(&report, &source, &target, &opts);
+        print_plans(&args, &source, &target, &report).await?;
         return Ok(ExitCode::SUCCESS);
     }
     let kept = if args.keep {
@@ -51,6 +53,7 @@ pub async fn run(args: SeedArgs, quiet: bool) -> Result<ExitCode> {
     let target = cluster::create_database(&admin, EMBEDDED_DB, None).await?;
     let report = like::run(&source, &target, &opts, &progress).await?;
     print_report(&report, &source, &target, &opts);
+    print_plans(&args, &source, &target, &report).await?;
     if let Some(c) = kept {
         out!("cluster kept running in {}", c.run_dir().display());
         out!("connect: psql '{}'", c.url(EMBEDDED_DB));
@@ -81,4 +84,19 @@ fn print_report(r: &LikeReport, source: &Endpoint, target: &Endpoint, opts: &Lik
     );
     out!("fidelity: the target's statistics after ANALYZE against the source's, expected under the scale factor");
     out!("{}", r.fidelity);
+}
+
+/// Plan agreement over the query catalogue's reads (those that can be
+/// planned on the source).
+async fn print_plans(
+    args: &SeedArgs,
+    source: &Endpoint,
+    target: &Endpoint,
+    report: &LikeReport,
+) -> Result<()> {
+    let catalogue = Catalogue::load(None, &args.migration.chain()?)?;
+    let agreement = like::plans::compare(source, target, &catalogue, &report.stand_ins).await?;
+    out!("plans: each catalogue read explained (no ANALYZE) on the source and the target");
+    out!("{agreement}");
+    Ok(())
 }

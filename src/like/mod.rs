@@ -13,10 +13,12 @@ pub mod fill;
 pub mod model;
 pub mod order;
 pub mod plan;
+pub mod plans;
 pub mod privacy;
 pub mod stats;
 pub mod values;
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use crate::cluster::Endpoint;
@@ -26,6 +28,7 @@ use crate::seed::Reporter;
 
 pub use fidelity::Fidelity;
 pub use fill::Filled;
+pub use plans::Agreement;
 
 /// What `seed --like` is asked.
 #[derive(Debug, Clone)]
@@ -46,6 +49,8 @@ pub struct LikeReport {
     pub fidelity: Fidelity,
     /// Seconds reading the source.
     pub read_secs: f64,
+    /// Target stand-ins of the source's most common values ([`plan::stand_ins`]).
+    pub stand_ins: BTreeMap<String, String>,
 }
 
 /// Fills the empty `target` with data shaped like `source`'s.
@@ -83,6 +88,12 @@ pub async fn run(
             p.generated.iter().map(move |c| (table.clone(), c.clone()))
         })
         .collect();
+    let plan_stats: Vec<stats::TableStats> = schema
+        .tables
+        .iter()
+        .filter_map(|t| source_stats.iter().find(|s| s.oid == t.oid).cloned())
+        .collect();
+    let stand_ins = plan::stand_ins(&plans, &plan_stats);
     let filled = fill::fill(target, &schema, plans, opts.seed, opts.jobs, progress).await?;
     let client = target.connect().await?;
     let names: Vec<String> = schema.tables.iter().map(|t| t.name.clone()).collect();
@@ -102,6 +113,7 @@ pub async fn run(
         filled,
         fidelity,
         read_secs,
+        stand_ins,
     })
 }
 

@@ -27,6 +27,9 @@ pub struct Parent {
     pub mcf: Vec<f64>,
     /// Parents referenced at all.
     pub distinct: u64,
+    /// The first of a run of `distinct` parents of its own, when the
+    /// columns referencing the same table fit side by side; else spread.
+    pub base: Option<u64>,
 }
 
 /// The values of a unique column: row `i`'s is `value(i)`.
@@ -103,14 +106,22 @@ pub struct Column {
     pub source: Source,
 }
 
-/// A column's three low-discrepancy streams for `seed`.
+/// A column's three low-discrepancy streams for `seed`: the one that
+/// picks the rows placed by position, and the quantiles of the others are
+/// chosen with no small integer relation between their steps, so the rows
+/// one picks are spread evenly over the other's values.
 pub fn streams(seed: u64, salt: u64) -> [values::Weyl; 3] {
     let s = seed ^ salt;
-    [
-        values::Weyl::new(s ^ 0x6e75_6c6c),
-        values::Weyl::new(s ^ 0x706f_7369),
-        values::Weyl::new(s),
-    ]
+    let placed = values::Weyl::new(s ^ 0x706f_7369);
+    let mut k = 0u64;
+    let quantile = loop {
+        let q = values::Weyl::new(s.wrapping_add(k));
+        if !q.related(&placed) || k > 1000 {
+            break q;
+        }
+        k += 1;
+    };
+    [values::Weyl::new(s ^ 0x6e75_6c6c), placed, quantile]
 }
 
 /// A stable salt for a column, from its qualified name.
@@ -235,11 +246,14 @@ impl Column {
     /// The value of row `i` of `n` for `seed`.
     pub fn value(&self, seed: u64, i: u64, n: u64) -> Value {
         let [nulls, placed, quantile] = &self.streams;
-        if nulls.at(i) < self.null_frac {
-            return Value::Null;
-        }
-        let c = self.positional;
+        let (nf, c) = (self.null_frac, self.positional);
+        // Rows placed by position take their nulls from a stream of their
+        // own; the others share one stream for nulls and quantiles, so both
+        // shares come out exact.
         let u = if placed.at(i) < c.abs() {
+            if nulls.at(i) < nf {
+                return Value::Null;
+            }
             let p = (i as f64 + 0.5) / n.max(1) as f64;
             if c < 0.0 {
                 1.0 - p
@@ -247,7 +261,11 @@ impl Column {
                 p
             }
         } else {
-            quantile.at(i)
+            let q = quantile.at(i);
+            if q < nf {
+                return Value::Null;
+            }
+            (q - nf) / (1.0 - nf).max(1e-9)
         };
         match &self.source {
             Source::Null => Value::Null,
@@ -283,7 +301,17 @@ impl Parent {
             let q = ((u - acc) / (1.0 - acc).max(1e-9)).clamp(0.0, 1.0);
             m + ((q * (distinct - m) as f64) as u64).min(distinct - m - 1)
         });
-        ((slot as u128 * rows as u128) / distinct as u128) as u64
+        self.parent_of(slot)
+    }
+
+    /// The parent row of slot `slot` (slots `0..m` are the most referenced).
+    pub fn parent_of(&self, slot: u64) -> u64 {
+        let rows = self.keys.rows.max(1);
+        let distinct = self.distinct.clamp(1, rows);
+        match self.base {
+            Some(b) => (b + slot).min(rows - 1),
+            None => ((slot as u128 * rows as u128) / distinct as u128) as u64,
+        }
     }
 }
 

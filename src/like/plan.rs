@@ -9,6 +9,7 @@ use super::model::{self, Column, KeySpace, Parent, Source};
 use super::order;
 use super::privacy::{self, Format, Rule};
 use super::stats::{Kind, TableStats};
+use super::values::Value;
 use crate::error::{Error, Result};
 use crate::scratch::catalog::Table;
 
@@ -64,6 +65,7 @@ pub fn plan(
             },
         })
     };
+    let bases = parent_regions(stats, scale);
     let mut out = Vec::new();
     for table in tables {
         let Some(t) = by_oid.get(&table.oid) else {
@@ -92,6 +94,7 @@ pub fn plan(
                     Some(keys) => Source::Parent(Parent {
                         distinct: (s.distinct(t.reltuples) * scale).round().max(1.0) as u64,
                         mcf: s.mcf.clone(),
+                        base: bases.get(&(t.oid, name.clone())).copied(),
                         keys,
                     }),
                     None => Source::Null,
@@ -144,4 +147,75 @@ fn missing(t: &TableStats, name: &str) -> Error {
         "no column {name} in {}.{}'s statistics; this is a bug in helpdesk-bench, please report it",
         t.schema, t.table
     ))
+}
+
+/// The target's stand-ins for the source's most common values of generated
+/// columns (foreign keys and generated text), as text, mapped to the
+/// source's values: so a parameter sampled from the target can be explained
+/// on the source as the value of the same rank. Only ever sent back to the
+/// source, never written to the target.
+pub fn stand_ins(plans: &[TablePlan], stats: &[TableStats]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (plan, t) in plans.iter().zip(stats) {
+        for g in &plan.gens {
+            let Some(source) = t.columns.get(&g.name).and_then(|c| c.stats.as_ref()) else {
+                continue;
+            };
+            let targets: Vec<Value> = match &g.source {
+                Source::Parent(p) => (0..p.mcf.len() as u64)
+                    .map(|k| p.keys.value(p.parent_of(k)))
+                    .collect(),
+                Source::Values(d) if plan.generated.contains(&g.name) && !g.kind.ordered() => {
+                    d.mcv.clone()
+                }
+                _ => continue,
+            };
+            for (v, s) in targets.iter().zip(&source.mcv) {
+                if let Some(text) = v.as_text() {
+                    out.entry(text).or_insert_with(|| s.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A column: its table's oid and its name.
+type ColumnKey = (u32, String);
+
+/// Where each foreign key column's referenced parents start, when the
+/// columns referencing one parent table fit side by side in it: the
+/// parents an agent column references are then not those a customer column
+/// references, as in the source where they are different users.
+fn parent_regions(stats: &[TableStats], scale: f64) -> BTreeMap<ColumnKey, u64> {
+    let rows: BTreeMap<u32, u64> = stats
+        .iter()
+        .map(|t| (t.oid, (t.reltuples * scale).round().max(0.0) as u64))
+        .collect();
+    let mut children: BTreeMap<u32, Vec<(ColumnKey, u64)>> = BTreeMap::new();
+    for t in stats {
+        for (col, (parent, _)) in &t.parents {
+            let Some(s) = t.columns.get(col).and_then(|c| c.stats.as_ref()) else {
+                continue;
+            };
+            let distinct = (s.distinct(t.reltuples) * scale).round().max(1.0) as u64;
+            children
+                .entry(*parent)
+                .or_default()
+                .push(((t.oid, col.clone()), distinct));
+        }
+    }
+    let mut out = BTreeMap::new();
+    for (parent, cols) in children {
+        let room = rows.get(&parent).copied().unwrap_or(0);
+        if cols.len() < 2 || cols.iter().map(|c| c.1).sum::<u64>() > room {
+            continue;
+        }
+        let mut base = 0;
+        for (key, distinct) in cols {
+            out.insert(key, base);
+            base += distinct;
+        }
+    }
+    out
 }

@@ -18,6 +18,19 @@ pub enum Value {
     Uuid([u8; 16]),
 }
 
+impl Value {
+    /// Its text form, as a query parameter: numbers whole when whole.
+    pub fn as_text(&self) -> Option<String> {
+        match self {
+            Value::Null => None,
+            Value::Num(x) if x.fract() == 0.0 => Some(format!("{}", *x as i64)),
+            Value::Num(x) => Some(x.to_string()),
+            Value::Text(t) => Some(t.clone()),
+            Value::Uuid(b) => Some(uuid_text(b)),
+        }
+    }
+}
+
 /// SplitMix64's finaliser: a well-mixed 64-bit function of `x`.
 pub fn mix(mut x: u64) -> u64 {
     x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -65,6 +78,17 @@ impl Weyl {
             }
             q += 1;
         }
+    }
+
+    /// True when `a·α + b·β` is within 0.01 of a whole number for some
+    /// small `a`, `b` (up to 6), `β` being `other`'s step.
+    pub fn related(&self, other: &Weyl) -> bool {
+        (-6i32..=6).any(|a| {
+            (1i32..=6).any(|b| {
+                let x = a as f64 * self.alpha + b as f64 * other.alpha;
+                (x - x.round()).abs() < 0.01
+            })
+        })
     }
 
     pub fn at(&self, i: u64) -> f64 {
