@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::model::{self, Column, KeySpace, Parent, Source};
 use super::order;
 use super::privacy::{self, Format, Rule};
-use super::stats::{Kind, TableStats};
+use super::stats::{ColumnStats, Kind, TableStats};
 use super::values::Value;
 use crate::error::{Error, Result};
 use crate::scratch::catalog::Table;
@@ -45,26 +45,7 @@ pub fn plan(
 ) -> Result<Vec<TablePlan>> {
     let by_oid: BTreeMap<u32, &TableStats> = stats.iter().map(|t| (t.oid, t)).collect();
     let rows = |t: &TableStats| (t.reltuples * scale).round().max(0.0) as u64;
-    let key_space = |oid: u32, column: &str| -> Option<KeySpace> {
-        let t = by_oid.get(&oid)?;
-        let c = t.columns.get(column)?;
-        let format = match privacy::rule(c, t.reltuples, true, true) {
-            Rule::Generate(f) => f,
-            Rule::Keep => Format::Token,
-        };
-        Some(KeySpace {
-            kind: c.kind,
-            format,
-            width: model::text_width(c.stats.as_ref()),
-            salt: model::salt(&t.schema, &t.table, column),
-            rows: rows(t),
-            order: match c.stats.as_ref().and_then(|s| s.correlation) {
-                Some(r) if r > 0.5 => 1,
-                Some(r) if r < -0.5 => -1,
-                _ => 0,
-            },
-        })
-    };
+    let key_space = |oid: u32, column: &str| key_space(&by_oid, oid, column, scale);
     let bases = parent_regions(stats, scale);
     let mut out = Vec::new();
     for table in tables {
@@ -105,31 +86,9 @@ pub fn plan(
                 model::drawn(c, rule, n as f64)
             };
             if matches!(source, Source::Null) && c.not_null && n > 0 {
-                return Err(Error::BadInput(format!(
-                    "cannot generate {}.{}.{name} ({}, NOT NULL): {}; pass a source where it is analysed and of a supported type (integers, numeric, floats, text, uuid, timestamps, date, boolean, enums, jsonb)",
-                    t.schema,
-                    t.table,
-                    c.type_name,
-                    if c.kind == Kind::Unsupported { "its type is not supported" } else { "it has no statistics (hidden from this user, or never analysed)" }
-                )));
+                return Err(cannot_generate(t, c));
             }
-            let null_frac = c.stats.as_ref().map(|s| s.null_frac).unwrap_or(0.0);
-            let correlation = c.stats.as_ref().and_then(|s| s.correlation).unwrap_or(0.0);
-            let positional = source
-                .classes(null_frac)
-                .map(|shares| order::positional_share(&shares, correlation))
-                .unwrap_or(0.0);
-            let salt = model::salt(&t.schema, &t.table, &name);
-            gens.push(Column {
-                name: name.clone(),
-                kind: c.kind,
-                scale: c.scale,
-                null_frac,
-                positional,
-                salt,
-                streams: model::streams(seed, salt),
-                source,
-            });
+            gens.push(column(t, c, source, seed));
         }
         out.push(TablePlan {
             name: table.name.clone(),
@@ -140,6 +99,68 @@ pub fn plan(
         });
     }
     Ok(out)
+}
+
+/// The key space of `oid`'s unique `column` at `scale`.
+fn key_space(
+    by_oid: &BTreeMap<u32, &TableStats>,
+    oid: u32,
+    column: &str,
+    scale: f64,
+) -> Option<KeySpace> {
+    let t = by_oid.get(&oid)?;
+    let c = t.columns.get(column)?;
+    let format = match privacy::rule(c, t.reltuples, true, true) {
+        Rule::Generate(f) => f,
+        Rule::Keep => Format::Token,
+    };
+    Some(KeySpace {
+        kind: c.kind,
+        format,
+        width: model::text_width(c.stats.as_ref()),
+        salt: model::salt(&t.schema, &t.table, column),
+        rows: (t.reltuples * scale).round().max(0.0) as u64,
+        order: match c.stats.as_ref().and_then(|s| s.correlation) {
+            Some(r) if r > 0.5 => 1,
+            Some(r) if r < -0.5 => -1,
+            _ => 0,
+        },
+    })
+}
+
+/// The generator of column `c` of `t` from `source`: its nulls, its
+/// physical order and its streams for `seed`.
+fn column(t: &TableStats, c: &ColumnStats, source: Source, seed: u64) -> Column {
+    let null_frac = c.stats.as_ref().map(|s| s.null_frac).unwrap_or(0.0);
+    let correlation = c.stats.as_ref().and_then(|s| s.correlation).unwrap_or(0.0);
+    let positional = source
+        .classes(null_frac)
+        .map(|shares| order::positional_share(&shares, correlation))
+        .unwrap_or(0.0);
+    let salt = model::salt(&t.schema, &t.table, &c.name);
+    Column {
+        name: c.name.clone(),
+        kind: c.kind,
+        scale: c.scale,
+        null_frac,
+        positional,
+        salt,
+        streams: model::streams(seed, salt),
+        source,
+    }
+}
+
+/// The refusal of a NOT NULL column that would be NULL.
+fn cannot_generate(t: &TableStats, c: &ColumnStats) -> Error {
+    let why = if c.kind == Kind::Unsupported {
+        "its type is not supported"
+    } else {
+        "it has no statistics (hidden from this user, or never analysed)"
+    };
+    Error::BadInput(format!(
+        "cannot generate {}.{}.{} ({}, NOT NULL): {why}; pass a source where it is analysed and of a supported type (integers, numeric, floats, text, uuid, timestamps, date, boolean, enums, jsonb)",
+        t.schema, t.table, c.name, c.type_name
+    ))
 }
 
 fn missing(t: &TableStats, name: &str) -> Error {
