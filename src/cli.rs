@@ -211,6 +211,18 @@ pub struct SeedArgs {
     /// rows (the ceiling) and print the ratio.
     #[arg(long)]
     pub measure_ceiling: bool,
+    /// Production-shaped data without production rows: fill the target with
+    /// rows generated from this database's schema and statistics (pg_stats,
+    /// pg_class; never its rows). Low-cardinality values are kept, the rest generated.
+    #[arg(long, value_name = "SOURCE_URL")]
+    pub like: Option<String>,
+    /// With --like: rows per table, as a multiple of the source's (default 1).
+    #[arg(long, value_name = "F")]
+    pub scale_factor: Option<f64>,
+    /// With --like: always generate this column's values (TABLE.COLUMN or
+    /// SCHEMA.TABLE.COLUMN), even when low-cardinality. Repeatable.
+    #[arg(long, value_name = "TABLE.COLUMN")]
+    pub redact: Vec<String>,
 }
 
 /// Flags of `catalogue`.

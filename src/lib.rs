@@ -32,6 +32,7 @@ pub mod explain;
 pub mod format;
 pub mod gate;
 pub mod guard;
+pub mod like;
 pub mod load;
 pub mod measure;
 pub mod permission;

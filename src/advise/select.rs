@@ -173,15 +173,19 @@ pub fn select(items: &[Item], budget: u64, fks: usize) -> Option<Choice> {
             !members.contains(less.as_slice())
         })
     };
+    // Named: those the measurements cannot tell from the selected set
+    // itself (the class is within noise of the best, and the selected set
+    // is its smallest, so a member may still differ from it).
     let alternatives = class
         .iter()
         .skip(1)
         .filter(|t| minimal(t))
-        .take(ALTERNATIVES)
         .map(|t| Alternative {
             set: t.clone(),
             difference: difference(items, &t.chosen, &pick.chosen),
         })
+        .filter(|a| within_noise(a.difference))
+        .take(ALTERNATIVES)
         .collect();
     let (net_low, net_high) = net_range(items, &pick.chosen);
     Some(Choice {

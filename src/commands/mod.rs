@@ -32,6 +32,7 @@ pub(crate) fn gate(
 mod advise;
 mod catalogue;
 mod explain;
+mod like;
 mod load;
 mod migrate;
 mod rehearse;

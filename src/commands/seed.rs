@@ -12,6 +12,14 @@ use crate::seed::{self, Counts, Reporter, SeedConfig, SeedReport, Shape};
 const EMBEDDED_DB: &str = "helpdesk";
 
 pub async fn run(args: SeedArgs, quiet: bool) -> Result<ExitCode> {
+    if args.like.is_some() {
+        return super::like::run(args, quiet).await;
+    }
+    if args.scale_factor.is_some() || !args.redact.is_empty() {
+        return Err(Error::BadInput(
+            "--scale-factor and --redact shape a copy made with --like SOURCE_URL; add --like or drop them".into(),
+        ));
+    }
     let cfg = config(&args)?;
     cfg.validate()?;
     let progress = Reporter::auto(quiet);

@@ -34,12 +34,22 @@ pub async fn prepare(client: &Client) -> Result<()> {
 
 /// Runs `ddl`, retrying what waits for another statement.
 pub async fn run(client: &Client, ddl: &[Ddl]) -> Result<()> {
+    run_with(client, ddl, false).await
+}
+
+/// [`run`] inside an open transaction: each statement under a savepoint, so
+/// one that waits for another does not abort the transaction.
+pub async fn run_in_transaction(client: &Client, ddl: &[Ddl]) -> Result<()> {
+    run_with(client, ddl, true).await
+}
+
+async fn run_with(client: &Client, ddl: &[Ddl], savepoints: bool) -> Result<()> {
     let mut pending: Vec<&Ddl> = ddl.iter().collect();
     loop {
         let before = pending.len();
         let mut waiting: Vec<(&Ddl, tokio_postgres::Error)> = Vec::new();
         for d in pending {
-            match client.batch_execute(&d.sql).await {
+            match execute(client, &d.sql, savepoints).await {
                 Ok(()) => {}
                 Err(e) if waits_for_another(e.code()) => waiting.push((d, e)),
                 Err(e) => {
@@ -55,5 +65,19 @@ pub async fn run(client: &Client, ddl: &[Ddl]) -> Result<()> {
             return Err(e).context(format!("creating {} in the scratch copy", d.what));
         }
         pending = waiting.into_iter().map(|(d, _)| d).collect();
+    }
+}
+
+async fn execute(client: &Client, sql: &str, savepoint: bool) -> Result<(), tokio_postgres::Error> {
+    if !savepoint {
+        return client.batch_execute(sql).await;
+    }
+    client.batch_execute("SAVEPOINT ddl").await?;
+    match client.batch_execute(sql).await {
+        Ok(()) => client.batch_execute("RELEASE SAVEPOINT ddl").await,
+        Err(e) => {
+            client.batch_execute("ROLLBACK TO SAVEPOINT ddl").await?;
+            Err(e)
+        }
     }
 }

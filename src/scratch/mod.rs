@@ -17,7 +17,7 @@
 //! caller names: the run folder for `rehearse`, the reports folder for
 //! `advise` (which moves it into its run folder once it has one).
 
-mod build;
+pub(crate) mod build;
 pub mod catalog;
 mod copy;
 pub mod data;

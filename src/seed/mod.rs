@@ -28,7 +28,7 @@ mod users;
 use std::fmt;
 
 pub use ceiling::{measure as measure_ceiling, CeilingRow};
-pub use copy::{ChunkSource, CopyStats, Encoder};
+pub use copy::{copy_in, statement as copy_statement, ChunkSource, CopyStats, Encoder};
 pub use load::{run, tables, PhaseTime, SeedReport, TableSpec, TABLES};
 pub use progress::Reporter;
 

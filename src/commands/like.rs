@@ -1,0 +1,102 @@
+//! `helpdesk-bench seed --like SOURCE_URL`: fill a target (embedded by
+//! default, or `--url`) with rows shaped by the source's statistics, then
+//! print the fidelity table.
+
+use std::process::ExitCode;
+
+use crate::cli::SeedArgs;
+use crate::cluster::{self, Cluster, Endpoint, StartOptions};
+use crate::error::{Error, Result};
+use crate::like::{self, LikeOptions, LikeReport};
+use crate::queries::Catalogue;
+use crate::seed::Reporter;
+
+/// The database the embedded target is.
+const EMBEDDED_DB: &str = "helpdesk_like";
+
+pub async fn run(args: SeedArgs, quiet: bool) -> Result<ExitCode> {
+    let source = Endpoint::from_url(args.like.as_deref().unwrap_or_default())?;
+    let opts = LikeOptions {
+        scale: args.scale_factor.unwrap_or(1.0),
+        seed: args.seed,
+        jobs: args
+            .jobs
+            .map(|j| j as usize)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        redact: args.redact.clone(),
+    };
+    let progress = Reporter::auto(quiet);
+    if let Some(url) = &args.conn.url {
+        if args.keep || args.measure_ceiling {
+            return Err(Error::BadInput(
+                "--keep and --measure-ceiling work on the embedded cluster only; drop --url".into(),
+            ));
+        }
+        let target = Endpoint::from_url(url)?;
+        let report = like::run(&source, &target, &opts, &progress).await?;
+        print_report(&report, &source, &target, &opts);
+        print_plans(&args, &source, &target, &report).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let kept = if args.keep {
+        Some(Cluster::start_with(StartOptions {
+            detach: true,
+            ..Default::default()
+        })?)
+    } else {
+        None
+    };
+    let admin = match &kept {
+        Some(c) => Endpoint::embedded(c.config("postgres"))?,
+        None => cluster::resolve(None)?,
+    };
+    let target = cluster::create_database(&admin, EMBEDDED_DB, None).await?;
+    let report = like::run(&source, &target, &opts, &progress).await?;
+    print_report(&report, &source, &target, &opts);
+    print_plans(&args, &source, &target, &report).await?;
+    if let Some(c) = kept {
+        out!("cluster kept running in {}", c.run_dir().display());
+        out!("connect: psql '{}'", c.url(EMBEDDED_DB));
+        out!(
+            "stop:    helpdesk-bench server stop {}",
+            c.run_dir().display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(r: &LikeReport, source: &Endpoint, target: &Endpoint, opts: &LikeOptions) {
+    let f = &r.filled;
+    let copy = f.copy.as_secs_f64().max(1e-9);
+    out!(
+        "seeded {} like {} (scale factor {}, seed {}): {} rows in {} tables; statistics read in {:.2} s, rows copied in {:.2} s ({:.0} rows/s, {:.1} MB/s), {:.2} s in all with keys, indexes and ANALYZE",
+        target.describe(),
+        source.describe(),
+        opts.scale,
+        opts.seed,
+        f.rows,
+        r.tables,
+        r.read_secs,
+        copy,
+        f.rows as f64 / copy,
+        f.bytes as f64 / copy / 1e6,
+        f.total.as_secs_f64()
+    );
+    out!("fidelity: the target's statistics after ANALYZE against the source's, expected under the scale factor");
+    out!("{}", r.fidelity);
+}
+
+/// Plan agreement over the query catalogue's reads (those that can be
+/// planned on the source).
+async fn print_plans(
+    args: &SeedArgs,
+    source: &Endpoint,
+    target: &Endpoint,
+    report: &LikeReport,
+) -> Result<()> {
+    let catalogue = Catalogue::load(None, &args.migration.chain()?)?;
+    let agreement = like::plans::compare(source, target, &catalogue, &report.stand_ins).await?;
+    out!("plans: each catalogue read explained (no ANALYZE) on the source and the target");
+    out!("{agreement}");
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! How closely the target's statistics, after `ANALYZE`, match the
+//! source's, column by column, against what the source's imply under the
+//! scale factor `F`: `null_frac` within [`NULL_FRAC`]; distinct values
+//! within a factor of [`DISTINCT_RATIO`] of the source's (times `F` for a
+//! column whose distinct count grows with the table: `n_distinct < 0`, a
+//! key or a foreign key); most-common-value frequencies within L1
+//! [`MCV_L1`] (for generated values, the sorted frequency profile); the
+//! histograms of ordered types within Kolmogorov–Smirnov [`KS`]; and
+//! `correlation` within [`CORRELATION`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::stats::{ColumnStats, TableStats};
+
+pub const NULL_FRAC: f64 = 0.02;
+pub const DISTINCT_RATIO: f64 = 1.5;
+pub const MCV_L1: f64 = 0.1;
+pub const KS: f64 = 0.1;
+pub const CORRELATION: f64 = 0.2;
+
+/// One column's comparison; `None` where a measure does not apply.
+#[derive(Debug, Clone)]
+pub struct ColumnFit {
+    pub column: String,
+    pub null_frac: (f64, f64),
+    /// Expected distinct values, and the target's.
+    pub distinct: (f64, f64),
+    pub mcv_l1: Option<f64>,
+    pub ks: Option<f64>,
+    pub correlation: Option<(f64, f64)>,
+}
+
+impl ColumnFit {
+    /// The measures out of tolerance, by name.
+    pub fn misses(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if (self.null_frac.0 - self.null_frac.1).abs() > NULL_FRAC {
+            out.push("null_frac");
+        }
+        let (e, t) = self.distinct;
+        if e >= 1.0 && !(t / e <= DISTINCT_RATIO && e / t.max(1e-9) <= DISTINCT_RATIO) {
+            out.push("n_distinct");
+        }
+        if self.mcv_l1.is_some_and(|d| d > MCV_L1) {
+            out.push("mcv");
+        }
+        if self.ks.is_some_and(|d| d > KS) {
+            out.push("histogram");
+        }
+        if self
+            .correlation
+            .is_some_and(|(s, t)| (s - t).abs() > CORRELATION)
+        {
+            out.push("correlation");
+        }
+        out
+    }
+}
+
+/// Every column compared.
+#[derive(Debug, Clone, Default)]
+pub struct Fidelity {
+    pub columns: Vec<ColumnFit>,
+}
+
+impl Fidelity {
+    /// Columns within every tolerance, and all compared.
+    pub fn within(&self) -> (usize, usize) {
+        let ok = self
+            .columns
+            .iter()
+            .filter(|c| c.misses().is_empty())
+            .count();
+        (ok, self.columns.len())
+    }
+}
+
+/// Compares `source` and `target` (the same tables, in any order) under
+/// scale factor `scale`; `generated` names the `table.column`s whose values
+/// were generated (their most common values compare by frequency profile).
+pub fn compare(
+    source: &[TableStats],
+    target: &[TableStats],
+    scale: f64,
+    generated: &dyn Fn(&str, &str) -> bool,
+) -> Fidelity {
+    let by_name: BTreeMap<(&str, &str), &TableStats> = target
+        .iter()
+        .map(|t| ((t.schema.as_str(), t.table.as_str()), t))
+        .collect();
+    let mut columns = Vec::new();
+    for s in source {
+        let Some(t) = by_name.get(&(s.schema.as_str(), s.table.as_str())) else {
+            continue;
+        };
+        for (name, sc) in &s.columns {
+            let Some(tc) = t.columns.get(name) else {
+                continue;
+            };
+            let grows = s.unique.contains(name) || s.parents.contains_key(name);
+            let by_profile = generated(&s.table, name);
+            if let Some(fit) = column(s, t, sc, tc, scale, grows, by_profile) {
+                columns.push(ColumnFit {
+                    column: format!("{}.{name}", s.table),
+                    ..fit
+                });
+            }
+        }
+    }
+    Fidelity { columns }
+}
+
+fn column(
+    s: &TableStats,
+    t: &TableStats,
+    sc: &ColumnStats,
+    tc: &ColumnStats,
+    scale: f64,
+    grows: bool,
+    by_profile: bool,
+) -> Option<ColumnFit> {
+    let (ss, ts) = (sc.stats.as_ref()?, tc.stats.as_ref()?);
+    let src = ss.distinct(s.reltuples);
+    let expected = if ss.n_distinct < 0.0 || grows {
+        src * scale
+    } else {
+        src
+    }
+    .min(t.reltuples * (1.0 - ss.null_frac));
+    let mcv_l1 = (!ss.mcf.is_empty() || !ts.mcf.is_empty()).then(|| {
+        if by_profile || sc.kind.ordered() && ss.mcv_num.is_empty() {
+            profile_l1(&ss.mcf, &ts.mcf)
+        } else {
+            value_l1(&ss.mcv, &ss.mcf, &ts.mcv, &ts.mcf)
+        }
+    });
+    let ks =
+        (ss.hist_num.len() >= 2 && ts.hist_num.len() >= 2).then(|| ks(&ss.hist_num, &ts.hist_num));
+    Some(ColumnFit {
+        column: String::new(),
+        null_frac: (ss.null_frac, ts.null_frac),
+        distinct: (expected, ts.distinct(t.reltuples)),
+        mcv_l1,
+        ks,
+        correlation: ss.correlation.zip(ts.correlation),
+    })
+}
+
+/// L1 distance between two most-common-value lists, value by value.
+fn value_l1(sv: &[String], sf: &[f64], tv: &[String], tf: &[f64]) -> f64 {
+    let mut m: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
+    for (v, f) in sv.iter().zip(sf) {
+        m.entry(v).or_default().0 = *f;
+    }
+    for (v, f) in tv.iter().zip(tf) {
+        m.entry(v).or_default().1 = *f;
+    }
+    m.values().map(|(a, b)| (a - b).abs()).sum()
+}
+
+/// L1 distance between two sorted frequency profiles, rank by rank.
+fn profile_l1(sf: &[f64], tf: &[f64]) -> f64 {
+    let (mut a, mut b) = (sf.to_vec(), tf.to_vec());
+    a.sort_by(|x, y| y.total_cmp(x));
+    b.sort_by(|x, y| y.total_cmp(x));
+    (0..a.len().max(b.len()))
+        .map(|i| (a.get(i).unwrap_or(&0.0) - b.get(i).unwrap_or(&0.0)).abs())
+        .sum()
+}
+
+/// The CDF at `x` of an equi-depth histogram, linear between bounds.
+fn cdf(h: &[f64], x: f64) -> f64 {
+    let n = h.len() - 1;
+    if x <= h[0] {
+        return 0.0;
+    }
+    if x >= h[n] {
+        return 1.0;
+    }
+    let b = h.partition_point(|v| *v <= x) - 1;
+    let w = h[b + 1] - h[b];
+    let frac = if w > 0.0 { (x - h[b]) / w } else { 1.0 };
+    (b as f64 + frac) / n as f64
+}
+
+/// Kolmogorov–Smirnov distance between two histograms.
+pub fn ks(a: &[f64], b: &[f64]) -> f64 {
+    a.iter()
+        .chain(b)
+        .map(|x| (cdf(a, *x) - cdf(b, *x)).abs())
+        .fold(0.0, f64::max)
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into())
+}
+
+impl fmt::Display for Fidelity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "  {:<32} {:>13} {:>21} {:>7} {:>7} {:>15}  within",
+            "column", "null_frac s/t", "distinct expected/t", "mcv L1", "KS", "correlation s/t"
+        )?;
+        for c in &self.columns {
+            let misses = c.misses();
+            let corr = c
+                .correlation
+                .map(|(s, t)| format!("{s:.2}/{t:.2}"))
+                .unwrap_or_else(|| "-".into());
+            writeln!(
+                f,
+                "  {:<32} {:>6.3}/{:<6.3} {:>10.0}/{:<10.0} {:>7} {:>7} {:>15}  {}",
+                c.column,
+                c.null_frac.0,
+                c.null_frac.1,
+                c.distinct.0,
+                c.distinct.1,
+                opt(c.mcv_l1),
+                opt(c.ks),
+                corr,
+                if misses.is_empty() {
+                    "yes".to_string()
+                } else {
+                    format!("no: {}", misses.join(", "))
+                }
+            )?;
+        }
+        let (ok, all) = self.within();
+        write!(
+            f,
+            "{:.0}% of columns within tolerance ({ok} of {all}; null_frac ±{NULL_FRAC}, distinct ×{DISTINCT_RATIO}, MCV L1 {MCV_L1}, KS {KS}, correlation ±{CORRELATION}; target statistics from ANALYZE's sample, so each carries its sampling error)",
+            ok as f64 * 100.0 / all.max(1) as f64
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ks_of_equal_histograms_is_zero_and_of_shifted_ones_is_the_shift() {
+        let a = [0.0, 1.0, 2.0, 3.0, 4.0];
+        assert_eq!(ks(&a, &a), 0.0);
+        let b = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert!((ks(&a, &b) - 0.25).abs() < 1e-9);
+        assert!((profile_l1(&[0.5, 0.2], &[0.25, 0.45]) - 0.1).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,142 @@
+//! `seed --like`: production-shaped data without production rows. The
+//! source is read in one read-only transaction: its schema from the
+//! catalog ([`crate::scratch::catalog`]), its row estimates and per-column
+//! statistics from `pg_class` and `pg_stats` ([`stats`]); never a row of
+//! its tables, and never `ANALYZE`. Tables never analysed are refused.
+//! From the statistics, one generator per column ([`plan`], [`model`],
+//! [`values`]) under the privacy rule ([`privacy`]) fills an empty target
+//! in one transaction ([`fill`]); the target is analysed and compared with
+//! the source ([`fidelity`]).
+
+pub mod fidelity;
+pub mod fill;
+pub mod model;
+pub mod order;
+pub mod plan;
+pub mod plans;
+pub mod privacy;
+pub mod stats;
+pub mod values;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use crate::cluster::Endpoint;
+use crate::error::{Context, Error, Result};
+use crate::scratch::{catalog, refusals};
+use crate::seed::Reporter;
+
+pub use fidelity::Fidelity;
+pub use fill::Filled;
+pub use plans::Agreement;
+
+/// What `seed --like` is asked.
+#[derive(Debug, Clone)]
+pub struct LikeOptions {
+    /// Target rows per table: this times the source's.
+    pub scale: f64,
+    pub seed: u64,
+    pub jobs: usize,
+    /// `table.column` or `schema.table.column` whose values are always generated.
+    pub redact: Vec<String>,
+}
+
+/// What was filled, and how faithfully.
+#[derive(Debug)]
+pub struct LikeReport {
+    pub tables: usize,
+    pub filled: Filled,
+    pub fidelity: Fidelity,
+    /// Seconds reading the source.
+    pub read_secs: f64,
+    /// Target stand-ins of the source's most common values ([`plan::stand_ins`]).
+    pub stand_ins: BTreeMap<String, String>,
+}
+
+/// Fills the empty `target` with data shaped like `source`'s.
+pub async fn run(
+    source: &Endpoint,
+    target: &Endpoint,
+    opts: &LikeOptions,
+    progress: &Reporter,
+) -> Result<LikeReport> {
+    if !(opts.scale > 0.0 && opts.scale.is_finite()) {
+        return Err(Error::BadInput(format!(
+            "--scale-factor {} is not a positive number; pass one such as 0.1, 1 or 3",
+            opts.scale
+        )));
+    }
+    let t0 = Instant::now();
+    let (schema, source_stats) = read_source(source).await?;
+    let read_secs = t0.elapsed().as_secs_f64();
+    let plans = plan::plan(
+        &schema.tables,
+        &source_stats,
+        opts.scale,
+        opts.seed,
+        &opts.redact,
+    )?;
+    let generated: Vec<(String, String)> = plans
+        .iter()
+        .zip(&schema.tables)
+        .flat_map(|(p, t)| {
+            let table = source_stats
+                .iter()
+                .find(|s| s.oid == t.oid)
+                .map(|s| s.table.clone())
+                .unwrap_or_default();
+            p.generated.iter().map(move |c| (table.clone(), c.clone()))
+        })
+        .collect();
+    let plan_stats: Vec<stats::TableStats> = schema
+        .tables
+        .iter()
+        .filter_map(|t| source_stats.iter().find(|s| s.oid == t.oid).cloned())
+        .collect();
+    let stand_ins = plan::stand_ins(&plans, &plan_stats);
+    let filled = fill::fill(target, &schema, plans, opts.seed, opts.jobs, progress).await?;
+    let client = target.connect().await?;
+    let names: Vec<String> = schema.tables.iter().map(|t| t.name.clone()).collect();
+    let oids: Vec<u32> = client
+        .query_one(
+            "SELECT ARRAY(SELECT pg_catalog.to_regclass(n)::oid FROM pg_catalog.unnest($1::text[]) n)",
+            &[&names],
+        )
+        .await
+        .context("finding the target's tables")?
+        .get(0);
+    let target_stats = stats::read(&client, &oids, false).await?;
+    let is_generated = |t: &str, c: &str| generated.iter().any(|(a, b)| a == t && b == c);
+    let fidelity = fidelity::compare(&source_stats, &target_stats, opts.scale, &is_generated);
+    Ok(LikeReport {
+        tables: schema.tables.len(),
+        filled,
+        fidelity,
+        read_secs,
+        stand_ins,
+    })
+}
+
+/// The source's schema and statistics, in one read-only transaction.
+async fn read_source(source: &Endpoint) -> Result<(catalog::SchemaCopy, Vec<stats::TableStats>)> {
+    let client = source.connect().await?;
+    client
+        .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .context("starting a read-only transaction on the source")?;
+    let refused = refusals::find(&client).await?;
+    if let Some(first) = refused.first() {
+        return Err(Error::BadInput(format!(
+            "cannot recreate {}'s schema: {first}; nothing was created",
+            source.dbname()
+        )));
+    }
+    let schema = catalog::read(&client).await?;
+    let oids: Vec<u32> = schema.tables.iter().map(|t| t.oid).collect();
+    let stats = stats::read(&client, &oids, true).await?;
+    client
+        .batch_execute("COMMIT")
+        .await
+        .context("ending the source's read-only transaction")?;
+    Ok((schema, stats))
+}

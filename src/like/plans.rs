@@ -1,0 +1,148 @@
+//! Plan agreement: each read of the query catalogue explained (`EXPLAIN`,
+//! never `ANALYZE`: nothing runs) on the source and on the target with the
+//! same parameter rows (up to [`ROWS`]), sampled from the target (the source's rows are not
+//! read); a value standing in for one of the source's most common values is
+//! that value when explained on the source. Two plans agree when they use the same scan types on the same
+//! relations through the same indexes. A query that cannot be planned on
+//! the source (its tables are not there) is left out, and counted.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+use crate::cluster::Endpoint;
+use crate::error::{Context, Result};
+use crate::explain::{Plan, PlanSummary};
+use crate::queries::{Catalogue, ParamPool, Query};
+use crate::sql::quote_literal;
+
+/// Parameter rows explained per read.
+pub const ROWS: usize = 5;
+
+/// One read's access paths on both sides, for one parameter row.
+#[derive(Debug, Clone)]
+pub struct QueryPlans {
+    pub query: String,
+    pub source: Vec<String>,
+    pub target: Vec<String>,
+}
+
+impl QueryPlans {
+    pub fn agree(&self) -> bool {
+        let (mut a, mut b) = (self.source.clone(), self.target.clone());
+        a.sort();
+        b.sort();
+        a == b
+    }
+}
+
+/// Every read compared, and how many could not be planned on the source.
+#[derive(Debug, Clone, Default)]
+pub struct Agreement {
+    pub queries: Vec<QueryPlans>,
+    pub skipped: usize,
+}
+
+impl Agreement {
+    /// Reads whose plans agree, and all compared.
+    pub fn agreeing(&self) -> (usize, usize) {
+        let ok = self.queries.iter().filter(|q| q.agree()).count();
+        (ok, self.queries.len())
+    }
+}
+
+/// Explains every read of `catalogue` on `source` and `target`; a
+/// parameter that is a stand-in of a source value ([`super::plan::stand_ins`])
+/// is that value on the source.
+pub async fn compare(
+    source: &Endpoint,
+    target: &Endpoint,
+    catalogue: &Catalogue,
+    stand_ins: &BTreeMap<String, String>,
+) -> Result<Agreement> {
+    let (s, t) = (source.connect().await?, target.connect().await?);
+    let mut out = Agreement::default();
+    for q in catalogue.reads() {
+        let Ok(pool) = ParamPool::sample(&t, q).await else {
+            out.skipped += 1;
+            continue;
+        };
+        for (k, row) in pool.rows.iter().take(ROWS).enumerate() {
+            let on_source: Vec<Option<String>> = row
+                .iter()
+                .map(|v| v.as_ref().map(|v| stand_ins.get(v).unwrap_or(v).clone()))
+                .collect();
+            match (paths(&s, q, &on_source).await, paths(&t, q, row).await) {
+                (Ok(source), Ok(target)) => out.queries.push(QueryPlans {
+                    query: format!("{} (row {})", q.name, k + 1),
+                    source,
+                    target,
+                }),
+                _ => out.skipped += 1,
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The access paths of `q`'s custom plan for `row`.
+async fn paths(client: &Client, q: &Query, row: &[Option<String>]) -> Result<Vec<String>> {
+    let sql = q.statements.first().unwrap_or(&q.sql);
+    let types = vec!["text"; q.params].join(", ");
+    let args: Vec<String> = row
+        .iter()
+        .take(q.params)
+        .map(|p| p.as_deref().map_or("NULL".into(), quote_literal))
+        .collect();
+    let prepare = match q.params {
+        0 => format!("PREPARE helpdesk_bench_like AS {sql}"),
+        _ => format!("PREPARE helpdesk_bench_like ({types}) AS {sql}"),
+    };
+    let execute = match q.params {
+        0 => "EXPLAIN (FORMAT JSON) EXECUTE helpdesk_bench_like".to_string(),
+        _ => format!(
+            "EXPLAIN (FORMAT JSON) EXECUTE helpdesk_bench_like({})",
+            args.join(", ")
+        ),
+    };
+    let doing = format!("explaining {}", q.name);
+    client.batch_execute(&prepare).await.context(&doing)?;
+    let explained = client.simple_query(&execute).await.context(&doing);
+    client
+        .batch_execute("DEALLOCATE helpdesk_bench_like")
+        .await
+        .context(&doing)?;
+    let json = explained?
+        .into_iter()
+        .find_map(|m| match m {
+            SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        })
+        .unwrap_or_default();
+    Ok(PlanSummary::of(&Plan::from_json(&json)?).access_paths())
+}
+
+impl fmt::Display for Agreement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for q in self.queries.iter().filter(|q| !q.agree()) {
+            writeln!(
+                f,
+                "  {}: source {} / target {}",
+                q.query,
+                q.source.join("; "),
+                q.target.join("; ")
+            )?;
+        }
+        let (ok, all) = self.agreeing();
+        write!(
+            f,
+            "{:.0}% of plans agree ({ok} of {all}: catalogue reads with up to {ROWS} parameter rows each, sampled from the target; same scan types and indexes; EXPLAIN without ANALYZE{})",
+            ok as f64 * 100.0 / all.max(1) as f64,
+            match self.skipped {
+                0 => String::new(),
+                n => format!("; {n} could not be planned on both and are left out"),
+            }
+        )
+    }
+}

@@ -1,0 +1,278 @@
+//! The source's per-column statistics, read from `pg_class` and `pg_stats`
+//! only (never a row of a table) into typed [`ColumnStats`]; the same
+//! reader gives the target's, for [`super::fidelity`]. Values of ordered
+//! types (numbers, timestamps, dates) also come as `float8` (epoch seconds
+//! for times), converted by the server from the statistics' own arrays.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use tokio_postgres::Client;
+
+use crate::error::{Context, Error, Result};
+
+/// How a column's values are written and generated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Float4,
+    Float8,
+    Numeric,
+    Text,
+    Enum,
+    Uuid,
+    Timestamp,
+    Date,
+    Jsonb,
+    Unsupported,
+}
+
+impl Kind {
+    /// From the base type's name (`pg_type.typname`) and `typtype`.
+    fn of(typname: &str, typtype: &str) -> Kind {
+        match (typname, typtype) {
+            (_, "e") => Kind::Enum,
+            ("bool", _) => Kind::Bool,
+            ("int2", _) => Kind::Int2,
+            ("int4", _) => Kind::Int4,
+            ("int8", _) => Kind::Int8,
+            ("float4", _) => Kind::Float4,
+            ("float8", _) => Kind::Float8,
+            ("numeric", _) => Kind::Numeric,
+            ("text" | "varchar" | "bpchar" | "citext", _) => Kind::Text,
+            ("uuid", _) => Kind::Uuid,
+            ("timestamp" | "timestamptz", _) => Kind::Timestamp,
+            ("date", _) => Kind::Date,
+            ("jsonb", _) => Kind::Jsonb,
+            _ => Kind::Unsupported,
+        }
+    }
+
+    /// True for types whose histogram is a range of numbers.
+    pub fn ordered(self) -> bool {
+        matches!(
+            self,
+            Kind::Int2
+                | Kind::Int4
+                | Kind::Int8
+                | Kind::Float4
+                | Kind::Float8
+                | Kind::Numeric
+                | Kind::Timestamp
+                | Kind::Date
+        )
+    }
+}
+
+/// One column of a table, and its statistics when `pg_stats` has them.
+#[derive(Debug, Clone)]
+pub struct ColumnStats {
+    /// Unquoted, as in `pg_stats.attname`.
+    pub name: String,
+    pub kind: Kind,
+    /// `format_type` of the column, for messages.
+    pub type_name: String,
+    pub not_null: bool,
+    /// Digits after the point of a `numeric(p, s)`.
+    pub scale: Option<i32>,
+    /// An enum's labels in their sort order.
+    pub labels: Vec<String>,
+    pub stats: Option<Stats>,
+}
+
+/// The `pg_stats` row of a column.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub null_frac: f64,
+    pub n_distinct: f64,
+    pub avg_width: i32,
+    pub correlation: Option<f64>,
+    pub mcv: Vec<String>,
+    pub mcf: Vec<f64>,
+    pub hist: Vec<String>,
+    /// `mcv` as numbers, for ordered types.
+    pub mcv_num: Vec<f64>,
+    /// `hist` as numbers, for ordered types.
+    pub hist_num: Vec<f64>,
+}
+
+impl Stats {
+    /// Distinct non-null values for a table of `rows` rows.
+    pub fn distinct(&self, rows: f64) -> f64 {
+        if self.n_distinct < 0.0 {
+            -self.n_distinct * rows
+        } else {
+            self.n_distinct
+        }
+    }
+}
+
+/// One table's row estimate and columns.
+#[derive(Debug, Clone)]
+pub struct TableStats {
+    pub oid: u32,
+    /// Schema and table, unquoted, as `pg_stats` names them.
+    pub schema: String,
+    pub table: String,
+    pub reltuples: f64,
+    pub columns: BTreeMap<String, ColumnStats>,
+    /// Columns that are a primary or unique key on their own.
+    pub unique: BTreeSet<String>,
+    /// Single-column foreign keys: column, then the parent table's oid and column.
+    pub parents: BTreeMap<String, (u32, String)>,
+}
+
+const TABLES: &str = "SELECT c.oid, n.nspname::text, c.relname::text, c.reltuples::float8,
+    EXISTS (SELECT 1 FROM pg_catalog.pg_stats s WHERE s.schemaname = n.nspname AND s.tablename = c.relname)
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.oid = ANY($1)";
+
+const UNIQUE: &str = "SELECT a.attname::text FROM pg_catalog.pg_index i
+JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+WHERE i.indrelid = $1 AND i.indisunique AND i.indnatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL";
+
+const PARENTS: &str =
+    "SELECT a.attname::text, k.confrelid, p.attname::text FROM pg_catalog.pg_constraint k
+JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+JOIN pg_catalog.pg_attribute p ON p.attrelid = k.confrelid AND p.attnum = k.confkey[1]
+WHERE k.conrelid = $1 AND k.contype = 'f' AND pg_catalog.array_length(k.conkey, 1) = 1";
+
+const COLUMNS: &str = "SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,
+    b.typname::text, b.typtype::text,
+    CASE WHEN b.typname = 'numeric' AND coalesce(NULLIF(t.typtypmod, -1), a.atttypmod) > 4
+         THEN (coalesce(NULLIF(t.typtypmod, -1), a.atttypmod) - 4) & 65535 END,
+    ARRAY(SELECT l.enumlabel::text FROM pg_catalog.pg_enum l WHERE l.enumtypid = b.oid ORDER BY l.enumsortorder)
+FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+JOIN pg_catalog.pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+ORDER BY a.attnum";
+
+/// The `float8` of `v`, a value of base type `typname`, in SQL.
+fn as_number(typname: &str) -> Option<&'static str> {
+    match typname {
+        "int2" | "int4" | "int8" | "float4" | "float8" | "numeric" => Some("v::float8"),
+        "timestamp" | "timestamptz" | "date" => Some("extract(epoch FROM v)::float8"),
+        _ => None,
+    }
+}
+
+/// Reads the statistics of the tables `oids` on `client`. With
+/// `require_analyzed`, refuses, naming them, tables never analysed
+/// (`reltuples` of -1 on 14 and later, or no `pg_stats` row at all while
+/// the table has rows).
+pub async fn read(
+    client: &Client,
+    oids: &[u32],
+    require_analyzed: bool,
+) -> Result<Vec<TableStats>> {
+    let rows = client
+        .query(TABLES, &[&oids])
+        .await
+        .context("reading the tables' row estimates (pg_class)")?;
+    let mut out = Vec::new();
+    let mut never = Vec::new();
+    for r in rows {
+        let (oid, schema, table, reltuples, has_stats): (u32, String, String, f64, bool) =
+            (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+        if reltuples < 0.0 || (reltuples > 0.0 && !has_stats) {
+            never.push(format!("{schema}.{table}"));
+            continue;
+        }
+        let columns = columns(client, oid, &schema, &table).await?;
+        let doing = format!("reading the keys of {schema}.{table}");
+        let unique = client.query(UNIQUE, &[&oid]).await.context(&doing)?;
+        let parents = client.query(PARENTS, &[&oid]).await.context(&doing)?;
+        out.push(TableStats {
+            oid,
+            schema,
+            table,
+            reltuples: reltuples.max(0.0),
+            columns,
+            unique: unique.iter().map(|r| r.get(0)).collect(),
+            parents: parents
+                .iter()
+                .map(|r| (r.get(0), (r.get(1), r.get(2))))
+                .collect(),
+        });
+    }
+    if require_analyzed && !never.is_empty() {
+        return Err(Error::BadInput(format!(
+            "{} never analysed on the source, so it has no statistics to copy the shape of; run ANALYZE on {} there (this command never does), then run it again",
+            never.join(", "),
+            if never.len() == 1 { "it" } else { "them" }
+        )));
+    }
+    out.sort_by_key(|t| oids.iter().position(|o| *o == t.oid));
+    Ok(out)
+}
+
+async fn columns(
+    client: &Client,
+    oid: u32,
+    schema: &str,
+    table: &str,
+) -> Result<BTreeMap<String, ColumnStats>> {
+    let rows = client
+        .query(COLUMNS, &[&oid])
+        .await
+        .context(format!("reading the columns of {schema}.{table}"))?;
+    let mut out = BTreeMap::new();
+    for r in rows {
+        let (name, type_name, not_null, typname, typtype): (String, String, bool, String, String) =
+            (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
+        let stats = column_stats(client, schema, table, &name, &typname).await?;
+        let col = ColumnStats {
+            kind: Kind::of(&typname, &typtype),
+            scale: r.get(5),
+            labels: r.get(6),
+            name: name.clone(),
+            type_name,
+            not_null,
+            stats,
+        };
+        out.insert(name, col);
+    }
+    Ok(out)
+}
+
+/// The `pg_stats` row of one column (not the inheritance tree's).
+async fn column_stats(
+    client: &Client,
+    schema: &str,
+    table: &str,
+    column: &str,
+    typname: &str,
+) -> Result<Option<Stats>> {
+    let numbers = |arr: &str| match as_number(typname) {
+        Some(e) => format!(
+            "ARRAY(SELECT {e} FROM pg_catalog.unnest(({arr}::text)::pg_catalog.{typname}[]) v)"
+        ),
+        None => "ARRAY[]::float8[]".into(),
+    };
+    let sql = format!(
+        "SELECT s.null_frac::float8, s.n_distinct::float8, s.avg_width, s.correlation::float8,
+            (s.most_common_vals::text)::text[], s.most_common_freqs::float8[],
+            (s.histogram_bounds::text)::text[], {}, {}
+        FROM pg_catalog.pg_stats s
+        WHERE s.schemaname = $1 AND s.tablename = $2 AND s.attname = $3 AND NOT s.inherited",
+        numbers("s.most_common_vals"),
+        numbers("s.histogram_bounds")
+    );
+    let row = client
+        .query_opt(&sql, &[&schema, &table, &column])
+        .await
+        .context(format!("reading pg_stats of {schema}.{table}.{column}"))?;
+    Ok(row.map(|r| Stats {
+        null_frac: r.get(0),
+        n_distinct: r.get(1),
+        avg_width: r.get(2),
+        correlation: r.get(3),
+        mcv: r.get::<_, Option<Vec<String>>>(4).unwrap_or_default(),
+        mcf: r.get::<_, Option<Vec<f64>>>(5).unwrap_or_default(),
+        hist: r.get::<_, Option<Vec<String>>>(6).unwrap_or_default(),
+        mcv_num: r.get::<_, Option<Vec<f64>>>(7).unwrap_or_default(),
+        hist_num: r.get::<_, Option<Vec<f64>>>(8).unwrap_or_default(),
+    }))
+}

@@ -1,0 +1,282 @@
+//! `seed --like` against the real server: the help-desk model's own tiny
+//! database is the source; the target is filled from its catalog and
+//! `pg_stats` only. The source's tables are never scanned, no personal
+//! value (e-mail, name, title, message body) crosses over, the model's
+//! shares come back within tolerance, the catalogue's reads plan alike on
+//! both, the same seed gives the same rows
+//! whatever the threads, `--redact` generates a kept column, and a table
+//! never analysed is refused by name before anything is created.
+
+pub mod common;
+
+use std::collections::BTreeSet;
+
+use common::{scalar, seeded_tiny, TestDb};
+use helpdesk_bench::cluster::Endpoint;
+use helpdesk_bench::like::{self, LikeOptions};
+use helpdesk_bench::queries::Catalogue;
+use helpdesk_bench::seed::Reporter;
+
+fn options(scale: f64, jobs: usize) -> LikeOptions {
+    LikeOptions {
+        scale,
+        seed: 7,
+        jobs,
+        redact: Vec::new(),
+    }
+}
+
+/// Sequential and index scans of the source's tables, once the server has
+/// the counts of every session that ended.
+async fn scans(db: &Endpoint) -> Vec<(String, i64)> {
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let c = db.connect().await.unwrap();
+    c.batch_execute("SELECT pg_stat_force_next_flush(); SELECT pg_stat_clear_snapshot()")
+        .await
+        .unwrap();
+    let rows = c
+        .query(
+            "SELECT relname::text, seq_scan + coalesce(idx_scan, 0) FROM pg_stat_user_tables ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap();
+    rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+}
+
+/// Every value of every text column of the public tables.
+async fn text_values(db: &Endpoint) -> BTreeSet<String> {
+    let c = db.connect().await.unwrap();
+    let cols = c
+        .query(
+            "SELECT format('%I.%I', table_name, column_name) FROM information_schema.columns
+             WHERE table_schema = 'public' AND data_type IN ('text', 'character varying')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut out = BTreeSet::new();
+    for col in cols {
+        let qualified: String = col.get(0);
+        let (t, c2) = qualified.split_once('.').unwrap();
+        let sql = format!("SELECT DISTINCT {c2}::text FROM public.{t} WHERE {c2} IS NOT NULL");
+        for r in c.query(&sql, &[]).await.unwrap() {
+            out.insert(r.get::<_, String>(0));
+        }
+    }
+    out
+}
+
+/// The personal values of the help-desk model.
+async fn personal(db: &Endpoint) -> BTreeSet<String> {
+    let c = db.connect().await.unwrap();
+    let sql = r#"SELECT email FROM "User" UNION SELECT name FROM "User" WHERE name IS NOT NULL
+        UNION SELECT "customerEmail" FROM "Conversation" WHERE "customerEmail" IS NOT NULL
+        UNION SELECT title FROM "Conversation" WHERE title IS NOT NULL
+        UNION SELECT content FROM "Message""#;
+    let rows = c.query(sql, &[]).await.unwrap();
+    rows.iter().map(|r| r.get(0)).collect()
+}
+
+/// Each status's share of conversations.
+async fn status_shares(db: &Endpoint) -> Vec<(String, f64)> {
+    let c = db.connect().await.unwrap();
+    let sql = r#"SELECT status::text, count(*)::float8 / sum(count(*)) OVER () FROM "Conversation" GROUP BY 1 ORDER BY 1"#;
+    let rows = c.query(sql, &[]).await.unwrap();
+    rows.iter().map(|r| (r.get(0), r.get(1))).collect()
+}
+
+/// An md5 of every table's rows in physical order.
+async fn rows_md5(db: &Endpoint) -> Vec<String> {
+    let c = db.connect().await.unwrap();
+    let mut out = Vec::new();
+    for t in ["User", "Conversation", "Message"] {
+        let sql = format!(r#"SELECT md5(string_agg(x::text, '|' ORDER BY ctid)) FROM "{t}" x"#);
+        out.push(c.query_one(&sql, &[]).await.unwrap().get(0));
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_like_copy_never_scans_the_source_carries_nothing_personal_and_keeps_its_shape() {
+    let source = seeded_tiny("like_source").await;
+    let src = &source.endpoint;
+    let before = scans(src).await;
+    let target = TestDb::new("like_target").await;
+    let report = like::run(src, &target.endpoint, &options(1.0, 2), &Reporter::quiet())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scans(src).await, before, "the source's tables were scanned");
+
+    let leaked: Vec<String> = personal(src)
+        .await
+        .intersection(&text_values(&target.endpoint).await)
+        .cloned()
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "{} source values in the target: {:?}",
+        leaked.len(),
+        &leaked[..leaked.len().min(5)]
+    );
+
+    let (ok, all) = report.fidelity.within();
+    assert!(all >= 20, "{}", report.fidelity);
+    assert!(ok * 10 >= all * 9, "{}", report.fidelity);
+
+    let catalogue = Catalogue::repository().unwrap();
+    let plans = like::plans::compare(src, &target.endpoint, &catalogue, &report.stand_ins)
+        .await
+        .unwrap();
+    let (agree, explained) = plans.agreeing();
+    assert!(explained >= 25 && plans.skipped == 0, "{plans}");
+    assert!(agree * 10 >= explained * 9, "{plans}");
+
+    let (want, got) = (
+        status_shares(src).await,
+        status_shares(&target.endpoint).await,
+    );
+    assert_eq!(want.len(), got.len(), "{want:?} {got:?}");
+    for ((s, w), (t, g)) in want.iter().zip(&got) {
+        assert_eq!(s, t);
+        assert!(
+            (w - g).abs() <= 0.02,
+            "{s}: {w:.3} in the source, {g:.3} in the target"
+        );
+    }
+    let c = target.endpoint.connect().await.unwrap();
+    let orphan = r#"INSERT INTO "Message" (id, "conversationId", role, content, "createdAt") VALUES ('x', 'none', 'user', 'x', now())"#;
+    assert_eq!(
+        c.batch_execute(orphan)
+            .await
+            .unwrap_err()
+            .code()
+            .unwrap()
+            .code(),
+        "23503"
+    );
+}
+
+#[tokio::test]
+async fn the_same_seed_gives_the_same_rows_whatever_the_threads_and_at_three_times_the_rows() {
+    let source = seeded_tiny("like_det_source").await;
+    let (a, b) = (
+        TestDb::new("like_det_a").await,
+        TestDb::new("like_det_b").await,
+    );
+    let quiet = Reporter::quiet();
+    let ra = like::run(&source.endpoint, &a.endpoint, &options(3.0, 1), &quiet)
+        .await
+        .unwrap();
+    like::run(&source.endpoint, &b.endpoint, &options(3.0, 2), &quiet)
+        .await
+        .unwrap();
+    assert_eq!(rows_md5(&a.endpoint).await, rows_md5(&b.endpoint).await);
+    let c = a.endpoint.connect().await.unwrap();
+    let s = source.endpoint.connect().await.unwrap();
+    let count = r#"SELECT count(*) FROM "Message""#;
+    assert_eq!(scalar(&c, count).await, 3 * scalar(&s, count).await);
+    let (ok, all) = ra.fidelity.within();
+    assert!(ok * 10 >= all * 9, "{}", ra.fidelity);
+}
+
+#[tokio::test]
+async fn redact_generates_a_kept_column() {
+    let source = seeded_tiny("like_redact_source").await;
+    let target = TestDb::new("like_redact_target").await;
+    let mut opts = options(1.0, 2);
+    opts.redact = vec!["Conversation.model".into()];
+    like::run(
+        &source.endpoint,
+        &target.endpoint,
+        &opts,
+        &Reporter::quiet(),
+    )
+    .await
+    .unwrap();
+    let models = r#"SELECT count(*) FROM "Conversation" WHERE model IN (SELECT unnest(most_common_vals::text::text[]) FROM pg_stats WHERE attname = 'model')"#;
+    let s = source.endpoint.connect().await.unwrap();
+    assert!(
+        scalar(&s, models).await > 1000,
+        "the source's models are its most common values"
+    );
+    let kept = r#"SELECT string_agg(DISTINCT model, ',') FROM "Conversation""#;
+    let source_models: String = s.query_one(kept, &[]).await.unwrap().get(0);
+    let c = target.endpoint.connect().await.unwrap();
+    for m in source_models.split(',') {
+        let n = scalar(
+            &c,
+            &format!(r#"SELECT count(*) FROM "Conversation" WHERE model = '{m}'"#),
+        )
+        .await;
+        assert_eq!(n, 0, "{m} crossed over despite --redact");
+    }
+}
+
+#[tokio::test]
+async fn a_table_never_analysed_is_refused_by_name_and_nothing_is_created() {
+    let source = TestDb::new("like_unanalysed").await;
+    let s = source.endpoint.connect().await.unwrap();
+    s.batch_execute(
+        "CREATE TABLE seen (id int PRIMARY KEY); INSERT INTO seen SELECT generate_series(1, 10); ANALYZE seen;
+         CREATE TABLE unseen (id int); INSERT INTO unseen SELECT generate_series(1, 10);",
+    )
+    .await
+    .unwrap();
+    let target = TestDb::new("like_unanalysed_target").await;
+    let err = like::run(
+        &source.endpoint,
+        &target.endpoint,
+        &options(1.0, 1),
+        &Reporter::quiet(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("public.unseen never analysed"), "{err}");
+    assert!(!err.contains("public.seen,"), "{err}");
+    let never = "SELECT count(*) FROM pg_stat_user_tables WHERE relname = 'unseen' AND last_analyze IS NULL AND last_autoanalyze IS NULL";
+    assert_eq!(scalar(&s, never).await, 1, "the source was analysed");
+    let t = target.endpoint.connect().await.unwrap();
+    assert_eq!(
+        scalar(
+            &t,
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+        )
+        .await,
+        0
+    );
+}
+
+#[test]
+fn the_command_prints_the_fidelity_table_and_its_summary() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (source, target) = rt.block_on(async {
+        (
+            seeded_tiny("like_cli_source").await,
+            TestDb::new("like_cli_target").await,
+        )
+    });
+    let out = common::run(&[
+        "seed",
+        "--quiet",
+        "--like",
+        &source.url(),
+        "--url",
+        &target.url(),
+        "--scale-factor",
+        "0.5",
+    ]);
+    let text = common::stdout(&out);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(text.contains("(scale factor 0.5, seed 1)"), "{text}");
+    assert!(text.contains("Conversation.status"), "{text}");
+    assert!(text.contains("% of columns within tolerance"), "{text}");
+    let alone = common::run(&["seed", "--scale-factor", "2"]);
+    assert!(!alone.status.success());
+    assert!(
+        common::stderr(&alone).contains("add --like or drop them"),
+        "{}",
+        common::stderr(&alone)
+    );
+}
