@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 /// The exit status of every command and bench: one policy, documented in
-/// the README.
+/// `docs/commands.md`.
 pub mod exit {
     /// Done.
     pub const DONE: u8 = 0;

@@ -10,7 +10,7 @@
 //! otherwise. Above it the copy is refused before any work, naming the
 //! size and the `--sample` fraction that fits. A scratch copy doubles that
 //! much of the server's disk while it lives; on this project's 2 shared
-//! cores, 224 MB of one table copied in 40 to 49 s (README), so 1 GB takes
+//! cores, 224 MB of one table copied in 40 to 49 s (`docs/measured.md`), so 1 GB takes
 //! some 3 to 4 minutes per copy.
 
 use std::collections::BTreeMap;
