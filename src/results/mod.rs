@@ -291,3 +291,22 @@ fn upgrade_v1_states(v: &mut Value) {
         each(v, key).for_each(convert_state);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    proptest::proptest! {
+        /// Every number a run writes reads back exactly, so a page
+        /// re-rendered from `results.json` (`helpdesk-bench report`) is the
+        /// page the run wrote, to the last digit of an SVG coordinate:
+        /// serde_json's default float parser can be one unit in the last
+        /// place off; its `float_roundtrip` feature is exact.
+        #[test]
+        fn numbers_read_back_exactly(bits in proptest::num::u64::ANY) {
+            let x = f64::from_bits(bits);
+            proptest::prop_assume!(x.is_finite());
+            let text = serde_json::to_string(&x).unwrap();
+            let back: f64 = serde_json::from_str(&text).unwrap();
+            proptest::prop_assert_eq!(back.to_bits(), x.to_bits(), "{}", text);
+        }
+    }
+}
