@@ -20,14 +20,18 @@ use nix::unistd::Pid;
 
 /// A statement holds ACCESS EXCLUSIVE for 500 ms (`LOCK TABLE …; SELECT
 /// pg_sleep(0.5)`), and a read is fired right after the lock is taken: the
-/// sampler must time that read's wait at 500 ms ± 50 ms, and name the lock
-/// mode and the statement holding it.
+/// sampler must time that read's wait at 500 ms ± 30 ms, and name the lock
+/// mode and the statement holding it; and, watching the holder's session,
+/// time its hold of the lock the same way.
 #[tokio::test]
 async fn a_lock_held_for_500_ms_is_measured_as_500_ms() {
     let db = TestDb::new("rehearse_sampler").await;
     let holder = db.endpoint.connect().await.unwrap();
     holder
-        .batch_execute(r#"CREATE TABLE "User" (id int); INSERT INTO "User" VALUES (1)"#)
+        .batch_execute(
+            r#"SET application_name = 'the holder';
+               CREATE TABLE "User" (id int); INSERT INTO "User" VALUES (1)"#,
+        )
         .await
         .unwrap();
     let reader = db.endpoint.connect().await.unwrap();
@@ -35,7 +39,7 @@ async fn a_lock_held_for_500_ms_is_measured_as_500_ms() {
         .batch_execute(&format!("SET application_name = '{TRAFFIC_APP}'"))
         .await
         .unwrap();
-    let sampler = Sampler::start(&db.endpoint).await.unwrap();
+    let sampler = Sampler::start(&db.endpoint, "the holder").await.unwrap();
     holder
         .batch_execute(r#"BEGIN; LOCK TABLE "User" IN ACCESS EXCLUSIVE MODE"#)
         .await
@@ -67,8 +71,8 @@ async fn a_lock_held_for_500_ms_is_measured_as_500_ms() {
         .await
         .unwrap();
     let (client_side, server_waited_ms) = read.await.unwrap();
-    let waits = sampler.stop().await.unwrap();
-    let blocked = worst_blocked(&waits, TRAFFIC_APP, |_| Detail {
+    let sampled = sampler.stop().await.unwrap();
+    let blocked = worst_blocked(&sampled.waits, TRAFFIC_APP, |_| Detail {
         taken_by: None,
         projected_ms: None,
     });
@@ -94,6 +98,19 @@ async fn a_lock_held_for_500_ms_is_measured_as_500_ms() {
         b.blocking_statement.contains("pg_sleep(0.5)"),
         "{}",
         b.blocking_statement
+    );
+    // The holder's own hold: one, of the table, as long as the read waited
+    // and then some (the lock was taken before the read was sent).
+    assert_eq!(sampled.holds.len(), 1, "{:?}", sampled.holds);
+    let h = &sampled.holds[0];
+    assert_eq!(
+        (h.rel.as_str(), h.mode.as_str()),
+        ("User", "AccessExclusiveLock")
+    );
+    assert!(
+        h.held_ms() >= server_waited_ms - 10.0 && h.held_ms() <= server_waited_ms + 60.0,
+        "held {:.1} ms, the read waited {server_waited_ms:.1} ms",
+        h.held_ms()
     );
 }
 

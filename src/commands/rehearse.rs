@@ -234,6 +234,7 @@ fn print(r: &Rehearsal) {
             cell(runs[2], k)
         );
     }
+    print_held(&runs);
     out!(
         "{:<21} {:>14.0} {:>14.0} {:>18.0}",
         "wall time ms",
@@ -258,6 +259,33 @@ fn print(r: &Rehearsal) {
             w.state,
             w.xact_start,
             w.lock
+        );
+    }
+}
+
+/// The migration's own write-blocking locks per table: what a write
+/// arriving as one was taken would wait.
+fn print_held(runs: &[&RehearsalRun; 3]) {
+    let mut held: Vec<&str> = runs
+        .iter()
+        .flat_map(|run| run.held.iter().map(|h| h.table.as_str()))
+        .collect();
+    held.sort();
+    held.dedup();
+    let held_ms = |run: &RehearsalRun, t: &str| {
+        run.held
+            .iter()
+            .find(|h| h.table == t)
+            .map_or("-".to_string(), |h| format!("{:.0}", h.held_ms))
+    };
+    for t in held {
+        out!(
+            "{:<14} {:<6} {:>14} {:>14} {:>18}",
+            t,
+            "held",
+            held_ms(runs[0], t),
+            held_ms(runs[1], t),
+            held_ms(runs[2], t)
         );
     }
 }

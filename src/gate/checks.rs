@@ -9,7 +9,7 @@ use super::{Check, Outcome, Policies, Policy};
 use crate::error::{Error, Result};
 use crate::explain::{ExplainRun, Violation};
 use crate::format::{factor, factor_range};
-use crate::results::{Operation, QueryResult, Results, Verdict as Change};
+use crate::results::{Operation, QueryResult, RehearsalRun, Results, Verdict as Change};
 use crate::schema::{IndexState, Migration};
 use crate::stats::Verdict;
 
@@ -241,8 +241,9 @@ fn unused(e: &Evidence) -> Result<Vec<Check>> {
         .collect())
 }
 
-/// The rehearsal's blocked writes per table, else the deploy advice's
-/// write-blocking locks; `limit_ms` is the most a deploy may block writes.
+/// The rehearsal's blocked writes per table (see [`rehearsed_blocking`]),
+/// else the deploy advice's write-blocking locks; `limit_ms` is the most a
+/// deploy may block writes.
 fn blocking(e: &Evidence, limit_ms: f64) -> Result<Vec<Check>> {
     let none = || {
         cannot(
@@ -253,41 +254,7 @@ fn blocking(e: &Evidence, limit_ms: f64) -> Result<Vec<Check>> {
     let r = e.results.ok_or_else(none)?;
     let limit = crate::format::ms(limit_ms);
     if let Some(h) = &r.rehearsal {
-        let checks: Vec<Check> = h
-            .as_written
-            .blocked
-            .iter()
-            .filter(|b| b.operation == Operation::Write)
-            .map(|b| {
-                let (ms, how) = match b.projected_ms {
-                    Some(p) => (p, "projected to production"),
-                    None => (b.worst_blocked_ms, "measured in the rehearsal"),
-                };
-                Check {
-                    policy: "blocking-deploy",
-                    name: b.table.clone(),
-                    detail: format!(
-                        "writes blocked {} ({how}; limit {limit}) by {} on {}",
-                        crate::format::ms(ms),
-                        b.blocking_mode,
-                        b.lock_on
-                    ),
-                    failed: ms > limit_ms,
-                }
-            })
-            .collect();
-        return Ok(if checks.is_empty() {
-            vec![Check {
-                policy: "blocking-deploy",
-                name: "the migration as written".into(),
-                detail: format!(
-                    "no write of the rehearsal's traffic waited for a lock (limit {limit})"
-                ),
-                failed: false,
-            }]
-        } else {
-            checks
-        });
+        return Ok(rehearsed_blocking(&h.as_written, limit_ms));
     }
     let d = r.deploy.as_ref().ok_or_else(none)?;
     let held: f64 = d
@@ -313,4 +280,76 @@ fn blocking(e: &Evidence, limit_ms: f64) -> Result<Vec<Check>> {
         ),
         failed: ms > limit_ms,
     }])
+}
+
+/// Per table, how long the migration as written blocked writes: the longer
+/// of its longest write-blocking lock (what a write arriving as it was
+/// taken waits) and the traffic's longest write wait, each projected to
+/// production when the rehearsal projected it.
+fn rehearsed_blocking(run: &RehearsalRun, limit_ms: f64) -> Vec<Check> {
+    let limit = crate::format::ms(limit_ms);
+    let mut tables: Vec<&str> = run.held.iter().map(|h| h.table.as_str()).collect();
+    let writes = || {
+        run.blocked
+            .iter()
+            .filter(|b| b.operation == Operation::Write)
+    };
+    tables.extend(writes().map(|b| b.table.as_str()));
+    tables.sort();
+    tables.dedup();
+    let how = |p: Option<f64>, ms: f64| match p {
+        Some(p) => (p, "projected to production"),
+        None => (ms, "measured in the rehearsal"),
+    };
+    let checks: Vec<Check> = tables
+        .into_iter()
+        .map(|t| {
+            let held = run.held.iter().find(|h| h.table == t).map(|h| {
+                let (ms, how) = how(h.projected_ms, h.held_ms);
+                let by = h
+                    .taken_by
+                    .as_deref()
+                    .map_or(String::new(), |s| format!(" by {s}"));
+                (
+                    ms,
+                    format!("{} held {}{by}, {how}", h.mode, crate::format::ms(ms)),
+                )
+            });
+            let waited = writes().find(|b| b.table == t).map(|b| {
+                let (ms, how) = how(b.projected_ms, b.worst_blocked_ms);
+                (
+                    ms,
+                    format!(
+                        "a write waited {} for {} on {}, {how}",
+                        crate::format::ms(ms),
+                        b.blocking_mode,
+                        b.lock_on
+                    ),
+                )
+            });
+            let ms = held.iter().chain(&waited).map(|x| x.0).fold(0.0, f64::max);
+            let why: Vec<String> = held.into_iter().chain(waited).map(|x| x.1).collect();
+            Check {
+                policy: "blocking-deploy",
+                name: t.to_string(),
+                detail: format!(
+                    "writes blocked {} (limit {limit}): {}",
+                    crate::format::ms(ms),
+                    why.join("; ")
+                ),
+                failed: ms > limit_ms,
+            }
+        })
+        .collect();
+    if checks.is_empty() {
+        return vec![Check {
+            policy: "blocking-deploy",
+            name: "the migration as written".into(),
+            detail: format!(
+                "it held no write-blocking lock long enough to be sampled, and no write of the rehearsal's traffic waited for a lock (limit {limit})"
+            ),
+            failed: false,
+        }];
+    }
+    checks
 }

@@ -24,13 +24,15 @@ use tokio::time::Instant;
 
 pub use apply::{LongTransaction, LONG_TRANSACTION_APP, MIGRATION_APP};
 pub use blocked::{operation, request_target, strongest, waited_on, worst_blocked, Detail};
-pub use sampler::{Blocker, Sampler, Wait, SAMPLER_APP, SAMPLE_EVERY};
+pub use sampler::{Blocker, Hold, Sampled, Sampler, Wait, SAMPLER_APP, SAMPLE_EVERY};
 pub use traffic::TRAFFIC_APP;
 
 use crate::error::{chain, Context, Result};
 use crate::load::Mix;
 use crate::queries::{split_runnable, NotRunnable, ParamPool, Query};
-use crate::results::{Rehearsal, RehearsalRun, RehearsalVariant, RehearsedQuery, WaitStart};
+use crate::results::{
+    HeldLock, Rehearsal, RehearsalRun, RehearsalVariant, RehearsedQuery, WaitStart,
+};
 use crate::schema::{MigrationChain, StatementTiming, ROW_ESTIMATE};
 use crate::scratch::{Scratch, Stage};
 use crate::seed::Reporter;
@@ -166,7 +168,7 @@ async fn traffic_mix(scratch: &Scratch, queries: &[Query]) -> Result<(Mix, Vec<N
 struct Recording {
     variant: RehearsalVariant,
     sent: Vec<traffic::Sent>,
-    waits: Vec<Wait>,
+    sampled: Sampled,
     before_from: Instant,
     migration_from: Instant,
     migration_to: Instant,
@@ -195,7 +197,7 @@ async fn one(
     }
     let rows = measured_rows(&client).await?;
     drop(client);
-    let sampler = Sampler::start(db).await?;
+    let sampler = Sampler::start(db, MIGRATION_APP).await?;
     let wait_start = sampler.wait_start();
     let traffic =
         traffic::Traffic::start(db, mix, &pools, opts.clients, opts.rate, opts.seed).await?;
@@ -227,14 +229,14 @@ async fn one(
     }
     tokio::time::sleep(TAIL).await;
     let sent = traffic.stop().await?;
-    let waits = sampler.stop().await?;
+    let sampled = sampler.stop().await?;
     let run = summarise(
         opts,
         mix,
         Recording {
             variant,
             sent,
-            waits,
+            sampled,
             before_from,
             migration_from,
             migration_to,
@@ -258,6 +260,11 @@ fn summarise(opts: &Options<'_>, mix: &Mix, r: Recording) -> RehearsalRun {
         (have > 0.0).then_some(prod / have)
     };
     let windows = projection::windows(r.t0, r.t1, &r.statements, factor);
+    // A failed migration's statements are unknown: nothing to scale.
+    let project = |from: f64, to: f64| {
+        (!opts.production.is_empty() && r.failed.is_none())
+            .then(|| projection::project(from, to, &windows))
+    };
     let detail = |w: &Wait| Detail {
         taken_by: w
             .blocker
@@ -265,18 +272,21 @@ fn summarise(opts: &Options<'_>, mix: &Mix, r: Recording) -> RehearsalRun {
             .filter(|b| b.app == MIGRATION_APP)
             .zip(w.rel.as_deref())
             .and_then(|(_, rel)| projection::taken_by(w.waitstart, rel, &r.statements, &windows)),
-        // A failed migration's statements are unknown: nothing to scale.
-        projected_ms: (!opts.production.is_empty() && r.failed.is_none()).then(|| {
-            let end = w.waitstart + w.blocked_ms() / 1e3;
-            projection::project(w.waitstart, end, &windows)
-        }),
+        projected_ms: project(w.waitstart, w.waitstart + w.blocked_ms() / 1e3),
     };
-    let blocked = worst_blocked(&r.waits, TRAFFIC_APP, detail);
+    let blocked = worst_blocked(&r.sampled.waits, TRAFFIC_APP, detail);
+    let held = longest_holds(&r.sampled.holds, |h| HeldLock {
+        table: h.rel.clone(),
+        mode: h.mode.clone(),
+        held_ms: h.held_ms(),
+        taken_by: projection::taken_by(h.start(), &h.rel, &r.statements, &windows),
+        projected_ms: project(h.start(), h.end()),
+    });
     RehearsalRun {
         variant: r.variant,
         wall_ms: (r.migration_to - r.migration_from).as_secs_f64() * 1e3,
         queries: latencies(mix, &r),
-        migration_waits: waited_on(&r.waits, MIGRATION_APP),
+        migration_waits: waited_on(&r.sampled.waits, MIGRATION_APP),
         // A failed run's statements carry no times: left out.
         statements: if r.failed.is_some() {
             Vec::new()
@@ -284,8 +294,21 @@ fn summarise(opts: &Options<'_>, mix: &Mix, r: Recording) -> RehearsalRun {
             r.statements
         },
         blocked,
+        held,
         failed: r.failed,
     }
+}
+
+/// Per table, the longest of its holds, as `to` records it; by table name.
+fn longest_holds(holds: &[Hold], to: impl Fn(&Hold) -> HeldLock) -> Vec<HeldLock> {
+    let mut longest: BTreeMap<&str, &Hold> = BTreeMap::new();
+    for h in holds {
+        let e = longest.entry(h.rel.as_str()).or_insert(h);
+        if h.held_ms() > e.held_ms() {
+            *e = h;
+        }
+    }
+    longest.into_values().map(to).collect()
 }
 
 /// Each traffic query's latency before and during the migration.

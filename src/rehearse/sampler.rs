@@ -10,6 +10,14 @@
 //! and the first that did, and its length is known to a whole interval
 //! ([`WaitStart::Sampled`]).
 //!
+//! Each sample also reads the write-blocking table locks (`ShareLock` and
+//! stronger) the migration's own session holds, on the tables that existed
+//! when sampling began: a write arriving just after one was taken waits
+//! for as long as it is held, whether or not the traffic happened to send
+//! one then. Each hold is followed like a wait, from halfway between the
+//! last sample without it and the first with it, to halfway between the
+//! last with it and the first without ([`Hold::held_ms`]).
+//!
 //! The sampler never holds a transaction open: each sample is one
 //! autocommit statement, so it cannot delay a concurrent index build's wait
 //! for old snapshots, which is what it watches for.
@@ -62,8 +70,23 @@ SELECT extract(epoch FROM clock_timestamp())::float8,
       FROM pg_locks l
       JOIN pg_stat_activity a ON a.pid = l.pid
       LEFT JOIN pg_class c ON c.oid = l.relation
-     WHERE NOT l.granted AND a.datname = current_database()) w), '[]')
+     WHERE NOT l.granted AND a.datname = current_database()) w), '[]'),
+  coalesce((SELECT json_agg(h)::text FROM (
+    SELECT c.relname AS rel, string_agg(l.mode, ', ' ORDER BY l.mode) AS modes
+      FROM pg_locks l
+      JOIN pg_stat_activity a ON a.pid = l.pid
+      JOIN pg_class c ON c.oid = l.relation
+     WHERE l.granted AND l.locktype = 'relation' AND l.relation = ANY($2)
+       AND a.application_name = $1 AND a.datname = current_database()
+       AND l.mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock',
+                      'AccessExclusiveLock')
+     GROUP BY c.relname) h), '[]')
 "#;
+
+/// The tables of the database when sampling begins: a table the migration
+/// creates is invisible to others, so its locks block nobody.
+const TABLES_SQL: &str =
+    "SELECT coalesce(array_agg(oid), '{}') FROM pg_class WHERE relkind IN ('r', 'p')";
 
 /// [`SAMPLE_SQL`]'s wait start, by where it comes from.
 fn sample_sql(from: WaitStart) -> String {
@@ -149,10 +172,59 @@ impl Wait {
     }
 }
 
-/// A running sampler; [`Sampler::stop`] returns the waits it saw.
+/// One stretch of time the watched session held write-blocking locks on
+/// one table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hold {
+    pub rel: String,
+    /// The strongest mode seen held.
+    pub mode: String,
+    /// The last sample before the first that saw it (none: the first).
+    pub before: Option<f64>,
+    pub first_seen: f64,
+    pub last_seen: f64,
+    /// The first sample that no longer saw it (none: still held at stop).
+    pub gone_at: Option<f64>,
+}
+
+impl Hold {
+    /// When it began, server epoch seconds: halfway between the last
+    /// sample without it and the first with it.
+    pub fn start(&self) -> f64 {
+        self.before
+            .map_or(self.first_seen, |b| (b + self.first_seen) / 2.0)
+    }
+
+    /// When it ended, the same way.
+    pub fn end(&self) -> f64 {
+        self.gone_at
+            .map_or(self.last_seen, |g| (self.last_seen + g) / 2.0)
+    }
+
+    /// How long it was held, in milliseconds, to about a sampling interval.
+    pub fn held_ms(&self) -> f64 {
+        ((self.end() - self.start()) * 1e3).max(0.0)
+    }
+}
+
+/// What a sampler saw: the waits of every backend, and the watched
+/// session's write-blocking holds, each oldest first.
+#[derive(Debug, Default)]
+pub struct Sampled {
+    pub waits: Vec<Wait>,
+    pub holds: Vec<Hold>,
+}
+
+#[derive(Debug, Deserialize)]
+struct HeldRow {
+    rel: String,
+    modes: String,
+}
+
+/// A running sampler; [`Sampler::stop`] returns what it saw.
 pub struct Sampler {
     stop: watch::Sender<bool>,
-    task: Option<JoinHandle<Result<Vec<Wait>>>>,
+    task: Option<JoinHandle<Result<Sampled>>>,
     wait_start: WaitStart,
 }
 
@@ -166,8 +238,9 @@ impl Drop for Sampler {
 }
 
 impl Sampler {
-    /// Connects and starts sampling `db` every [`SAMPLE_EVERY`].
-    pub async fn start(db: &Endpoint) -> Result<Sampler> {
+    /// Connects and starts sampling `db` every [`SAMPLE_EVERY`], with the
+    /// write-blocking locks of the session named `holder_app`.
+    pub async fn start(db: &Endpoint, holder_app: &str) -> Result<Sampler> {
         let client = db.connect().await?;
         client
             .batch_execute(&format!(
@@ -181,8 +254,17 @@ impl Sampler {
         } else {
             WaitStart::Sampled
         };
+        let tables: Vec<u32> = client
+            .query_one(TABLES_SQL, &[])
+            .await
+            .context("listing the tables for the lock sampler")?
+            .get(0);
         let (stop, rx) = watch::channel(false);
-        let task = tokio::spawn(sample_until(client, rx, wait_start));
+        let watched = Watched {
+            app: holder_app.to_string(),
+            tables,
+        };
+        let task = tokio::spawn(sample_until(client, rx, wait_start, watched));
         Ok(Sampler {
             stop,
             task: Some(task),
@@ -195,11 +277,11 @@ impl Sampler {
         self.wait_start
     }
 
-    /// Takes one last sample and returns every wait seen, oldest first.
-    pub async fn stop(mut self) -> Result<Vec<Wait>> {
+    /// Takes one last sample and returns every wait and hold seen.
+    pub async fn stop(mut self) -> Result<Sampled> {
         let _ = self.stop.send(true);
         let Some(task) = self.task.take() else {
-            return Ok(Vec::new());
+            return Ok(Sampled::default());
         };
         task.await.map_err(|e| Error::Stopped {
             what: "the lock sampler".into(),
@@ -208,34 +290,48 @@ impl Sampler {
     }
 }
 
+/// The session whose holds are followed, and the tables that count.
+struct Watched {
+    app: String,
+    tables: Vec<u32>,
+}
+
 async fn sample_until(
     client: Client,
     mut stop: watch::Receiver<bool>,
     wait_start: WaitStart,
-) -> Result<Vec<Wait>> {
+    watched: Watched,
+) -> Result<Sampled> {
     let statement = client
         .prepare(&sample_sql(wait_start))
         .await
         .context("preparing the lock sampler's query")?;
     let mut open: HashMap<Key, Wait> = HashMap::new();
     let mut done = Vec::new();
+    let mut holds = Holds::default();
     let mut previous: Option<f64> = None;
     let mut tick = tokio::time::interval(SAMPLE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let last = *stop.borrow();
-        let row = tokio::time::timeout(SAMPLE_TIMEOUT, client.query_one(&statement, &[]))
-            .await
-            .map_err(|_| Error::Stopped {
-                what: "the lock sampler".into(),
-                detail: "its query got no answer in 10 s; check that the server is still running"
-                    .into(),
-            })?
-            .context("sampling pg_locks")?;
+        let row = tokio::time::timeout(
+            SAMPLE_TIMEOUT,
+            client.query_one(&statement, &[&watched.app, &watched.tables]),
+        )
+        .await
+        .map_err(|_| Error::Stopped {
+            what: "the lock sampler".into(),
+            detail: "its query got no answer in 10 s; check that the server is still running"
+                .into(),
+        })?
+        .context("sampling pg_locks")?;
         let t: f64 = row.get(0);
         let json: String = row.get(1);
         let rows: Vec<Row> = serde_json::from_str(&json).context("reading a lock sample")?;
+        let held: String = row.get(2);
+        let held: Vec<HeldRow> = serde_json::from_str(&held).context("reading a lock sample")?;
         track(&mut open, &mut done, previous, t, rows);
+        holds.track(previous, t, held);
         previous = Some(t);
         if last {
             break;
@@ -247,7 +343,59 @@ async fn sample_until(
     }
     done.extend(open.into_values());
     done.sort_by(|a, b| a.waitstart.total_cmp(&b.waitstart));
-    Ok(done)
+    Ok(Sampled {
+        waits: done,
+        holds: holds.finish(),
+    })
+}
+
+/// Holds being followed, by table, and those that ended.
+#[derive(Default)]
+struct Holds {
+    open: HashMap<String, Hold>,
+    done: Vec<Hold>,
+}
+
+impl Holds {
+    /// Folds one sample taken at `t` (the one before at `previous`) in.
+    fn track(&mut self, previous: Option<f64>, t: f64, rows: Vec<HeldRow>) {
+        let seen: Vec<String> = rows.iter().map(|r| r.rel.clone()).collect();
+        for r in rows {
+            let h = self.open.entry(r.rel.clone()).or_insert_with(|| Hold {
+                rel: r.rel,
+                mode: String::new(),
+                before: previous,
+                first_seen: t,
+                last_seen: t,
+                gone_at: None,
+            });
+            h.last_seen = t;
+            h.mode = if h.mode.is_empty() {
+                super::strongest(&r.modes)
+            } else {
+                super::strongest(&format!("{}, {}", h.mode, r.modes))
+            };
+        }
+        let ended: Vec<String> = self
+            .open
+            .keys()
+            .filter(|k| !seen.contains(k))
+            .cloned()
+            .collect();
+        for k in ended {
+            if let Some(mut h) = self.open.remove(&k) {
+                h.gone_at = Some(t);
+                self.done.push(h);
+            }
+        }
+    }
+
+    fn finish(mut self) -> Vec<Hold> {
+        self.done.extend(self.open.into_values());
+        self.done
+            .sort_by(|a, b| a.first_seen.total_cmp(&b.first_seen));
+        self.done
+    }
 }
 
 /// An open wait: its backend, the server's start time when known, and the

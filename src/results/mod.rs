@@ -85,7 +85,9 @@ pub use run::*;
 ///   absent when no write updates a table whose indexes change.
 /// - 9: added, with a default: `geomean_speedup`, the geometric mean of
 ///   the read queries' speed-ups with its bootstrap interval.
-pub const SCHEMA_VERSION: u32 = 9;
+/// - 10: added, with a default: each rehearsal run's `held`, the longest
+///   write-blocking lock the migration held per table.
+pub const SCHEMA_VERSION: u32 = 10;
 
 /// The whole run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

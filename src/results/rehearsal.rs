@@ -73,6 +73,11 @@ pub struct RehearsalRun {
     pub statements: Vec<StatementTiming>,
     /// Per table and operation of the traffic, its longest lock wait.
     pub blocked: Vec<Blocked>,
+    /// Per table, the longest the migration held a lock that blocks
+    /// writes (`ShareLock` or stronger): what a write arriving as it was
+    /// taken waits, whether or not the traffic sent one then.
+    #[serde(default)]
+    pub held: Vec<HeldLock>,
     /// Per traffic query, its latency before and during the migration.
     pub queries: Vec<RehearsedQuery>,
     /// Sessions the migration itself waited for (an old snapshot).
@@ -130,6 +135,20 @@ pub struct Blocked {
     pub blocker_running: String,
     /// The worst wait projected to production rows (labelled a projection).
     #[serde(default)]
+    pub projected_ms: Option<f64>,
+}
+
+/// The longest stretch the migration held write-blocking locks on one
+/// table, as the sampler saw it (to about one sampling interval).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeldLock {
+    pub table: String,
+    /// The strongest mode held.
+    pub mode: String,
+    pub held_ms: f64,
+    /// The migration's statement that took it.
+    pub taken_by: Option<String>,
+    /// The hold projected to production rows (labelled a projection).
     pub projected_ms: Option<f64>,
 }
 

@@ -13,6 +13,8 @@ use crate::results::{Blocked, Operation, Rehearsal, RehearsalRun, WaitStart};
 #[derive(Debug, Serialize)]
 pub struct RehearsalView {
     pub rows: Vec<BlockedRow>,
+    /// Per table, the longest write-blocking lock the migration held.
+    pub held: Vec<HeldRow>,
     /// Wall time per variant: as written, online, online + long transaction.
     pub wall: [String; 3],
     /// One line per variant whose migration failed, with the error.
@@ -36,6 +38,15 @@ pub struct BlockedRow {
     /// One cell per variant.
     pub cells: Vec<Cell>,
     /// What blocked the longest of the row's waits.
+    pub by: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HeldRow {
+    pub table: String,
+    /// One cell per variant: how long, and the mode.
+    pub cells: Vec<Cell>,
+    /// The statement that took the longest of the row's holds.
     pub by: String,
 }
 
@@ -104,6 +115,7 @@ pub(super) fn build(r: &Rehearsal) -> RehearsalView {
     let (wall, failures) = walls(&runs);
     RehearsalView {
         rows,
+        held: held(&runs),
         wall,
         failures,
         headline: headline(r),
@@ -169,6 +181,46 @@ fn cell(run: &RehearsalRun, k: &(String, Operation), unit: TimeUnit) -> Cell {
             projected: b.projected_ms.map(projected).unwrap_or_default(),
         },
     }
+}
+
+/// Per table, each variant's longest write-blocking hold and its mode.
+fn held(runs: &[&RehearsalRun; 3]) -> Vec<HeldRow> {
+    let mut tables: Vec<&str> = runs
+        .iter()
+        .flat_map(|run| run.held.iter().map(|h| h.table.as_str()))
+        .collect();
+    tables.sort();
+    tables.dedup();
+    let unit = TimeUnit::for_column(
+        runs.iter()
+            .flat_map(|run| run.held.iter().map(|h| h.held_ms)),
+    );
+    let find = |run: &'_ RehearsalRun, t: &str| run.held.iter().find(|h| h.table == t).cloned();
+    tables
+        .iter()
+        .map(|&t| HeldRow {
+            table: t.to_string(),
+            cells: runs
+                .iter()
+                .map(|run| match find(run, t) {
+                    None => Cell {
+                        blocked: "–".into(),
+                        projected: String::new(),
+                    },
+                    Some(h) => Cell {
+                        blocked: format!("{} {}", unit.fmt(h.held_ms), h.mode),
+                        projected: h.projected_ms.map(projected).unwrap_or_default(),
+                    },
+                })
+                .collect(),
+            by: runs
+                .iter()
+                .filter_map(|run| find(run, t))
+                .max_by(|a, b| a.held_ms.total_cmp(&b.held_ms))
+                .and_then(|h| h.taken_by)
+                .unwrap_or_default(),
+        })
+        .collect()
 }
 
 /// What blocked a wait: the lock, where, and the statement holding it.
@@ -287,6 +339,7 @@ mod tests {
                     projected_ms: Some(ms * 10.0),
                 })
                 .collect(),
+            held: vec![],
             queries: vec![],
             migration_waits: vec![],
             failed: None,
