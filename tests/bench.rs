@@ -67,6 +67,15 @@ async fn plans_use_the_expected_indexes_and_none_without_them() {
         messages: 500_000,
     };
     let db = seeded("plans", &seed_config(counts, 2)).await;
+    // Statistics from every row rather than ANALYZE's random 30,000: the
+    // same each run, so a near-tie between two indexes cannot flip.
+    db.endpoint
+        .connect()
+        .await
+        .unwrap()
+        .batch_execute("SET default_statistics_target = 10000; ANALYZE")
+        .await
+        .unwrap();
     let m = Migration::builtin().unwrap();
     let catalogue = Catalogue::parse(
         "queries.toml",
@@ -291,8 +300,11 @@ async fn index_costs_are_measured_for_every_index() {
         for rate in [cost.inserts_per_s_with, cost.inserts_per_s_without] {
             assert!((1.0..1e6).contains(&rate), "{rate} inserts/s: {cost:?}");
         }
+        // Judged on the interval of the paired rounds' ratio, not on two
+        // medians of 30 inserts each a loaded machine can stall.
+        let ratio = cost.insert_time_ratio.as_ref().expect("timed in rounds");
         assert!(
-            cost.inserts_per_s_with < 2.0 * cost.inserts_per_s_without,
+            ratio.low <= ratio.point && ratio.point <= ratio.high && ratio.high > 0.5,
             "{cost:?}"
         );
         // A conversation with its first messages writes some hundreds of

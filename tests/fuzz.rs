@@ -63,7 +63,11 @@ fn parse_migration(text: &str) {
         let _ = schema::identifiers(&st.sql);
     }
     let _ = Objects::parse(&statements);
-    let dir = std::env::temp_dir().join(format!("helpdesk-bench-fuzz-{}", std::process::id()));
+    // One folder per call: the fuzz tests run side by side in one process.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir =
+        std::env::temp_dir().join(format!("helpdesk-bench-fuzz-{}-{call}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("013_fuzz.sql");
     std::fs::write(&file, text).unwrap();
@@ -72,6 +76,7 @@ fn parse_migration(text: &str) {
             let _ = schema::online_sql(&chain.under_test);
         }
     }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 proptest! {

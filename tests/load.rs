@@ -481,7 +481,19 @@ async fn a_session_over_its_own_socket_is_cancelled_on_ctrl_c() {
         "the cluster is reached through its socket"
     );
     let sleeping = tokio::spawn(async move { client.execute("SELECT pg_sleep(60)", &[]).await });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Cancelled once the server runs it, however late it gets there.
+    let watcher = db.endpoint.connect().await.unwrap();
+    let since = std::time::Instant::now();
+    while common::scalar(
+        &watcher,
+        "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'",
+    )
+    .await
+        == 0
+    {
+        assert!(since.elapsed().as_secs() < 30, "the statement never started");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     assert!(
         helpdesk_bench::cluster::cancel_all().await >= 1,
         "a cancel was sent"

@@ -130,7 +130,16 @@ fn run_command(r: &Release, pg_bin: &Path, command: &str) -> Cell {
             "--reports",
             reports,
         ],
-        "rehearse" => vec!["rehearse", "--scale", "tiny", "--reports", reports],
+        // A high rate, so tiny's short migration surely meets traffic.
+        "rehearse" => vec![
+            "rehearse",
+            "--scale",
+            "tiny",
+            "--rate",
+            "400",
+            "--reports",
+            reports,
+        ],
         "advise" => vec![
             "advise",
             "--scale",

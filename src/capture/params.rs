@@ -183,6 +183,9 @@ async fn source_of(client: &Client, sql: &str, i: usize, compared: &[Compared]) 
     if let Some(row) = stats {
         let distinct: f64 = row.get(0);
         let common: Option<String> = row.get(1);
+        // A real value lands in the catalogue file, which is shared: never
+        // one of a personal-looking column, nor an e-mail address.
+        let common = common.filter(|v| crate::like::privacy::may_show(&c.column, v));
         if let (true, Some(value)) = (distinct > 0.0 && distinct <= LOW_CARDINALITY, common) {
             return Ok(Source::Constant {
                 value: quote_literal(&value),

@@ -21,6 +21,14 @@ pub const PERSONAL: [&str; 16] = [
     "content", "body", "message", "title", "comment", "note",
 ];
 
+/// Whether a real value of `column` may be written where others read
+/// it (a captured catalogue's pinned literal): not when the column is
+/// named like [`PERSONAL`] or the value holds an `@`.
+pub fn may_show(column: &str, value: &str) -> bool {
+    let lower = column.to_lowercase();
+    !PERSONAL.iter().any(|p| lower.contains(p)) && !value.contains('@')
+}
+
 /// The shape generated values take, read from the column's name and the
 /// statistics' sample of values (never copied).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +108,14 @@ fn format(col: &ColumnStats) -> Format {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_personal_looking_column_or_value_is_never_shown() {
+        assert!(may_show("status", "open"));
+        assert!(!may_show("customerEmail", "ops"));
+        assert!(!may_show("source", "ann@example.com"));
+        assert!(!may_show("display_name", "Ann"));
+    }
     use crate::like::stats::Stats;
 
     fn col(name: &str, mcv: &[&str], n_distinct: f64) -> ColumnStats {

@@ -279,7 +279,9 @@ fn summarise(opts: &Options<'_>, mix: &Mix, r: Recording) -> RehearsalRun {
         table: h.rel.clone(),
         mode: h.mode.clone(),
         held_ms: h.held_ms(),
-        taken_by: projection::taken_by(h.start(), &h.rel, &r.statements, &windows),
+        // Asked at the first sample that saw it: held then for certain,
+        // where its estimated start may fall a little before it was taken.
+        taken_by: projection::taken_by(h.first_seen, &h.rel, &r.statements, &windows),
         projected_ms: project(h.start(), h.end()),
     });
     RehearsalRun {

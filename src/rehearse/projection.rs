@@ -68,8 +68,12 @@ fn scans(sql: &str) -> bool {
 
 /// The statement that took the lock on `table` that a wait starting at
 /// `at` (server epoch seconds) found held: within the transaction running
-/// then (from its `BEGIN`, or the statement alone outside a block), the
-/// first statement on `table`.
+/// then (from its `BEGIN` to its `COMMIT`; the whole file when it has no
+/// transaction control and nothing that refuses a transaction block, as
+/// `schema::apply` then wraps it; else the statement alone), the first
+/// statement on `table`. The whole transaction is searched, not only up to
+/// `at`: the windows are reconstructed, and a time that falls a little
+/// early must still find the statement.
 pub fn taken_by(
     at: f64,
     table: &str,
@@ -87,12 +91,28 @@ pub fn taken_by(
             .to_ascii_uppercase()
             .starts_with(word)
     };
-    let begin = (0..=i)
-        .rev()
-        .take_while(|&k| k == i || !is(k, "COMMIT"))
-        .find(|&k| is(k, "BEGIN"))
-        .unwrap_or(i);
-    statements[begin..=i]
+    let wrapped = !(0..statements.len()).any(|k| is(k, "BEGIN") || is(k, "COMMIT"))
+        && !statements
+            .iter()
+            .any(|s| s.statement.to_ascii_uppercase().contains("CONCURRENTLY"));
+    let (begin, end) = if wrapped {
+        (0, statements.len() - 1)
+    } else {
+        match (0..=i)
+            .rev()
+            .take_while(|&k| k == i || !is(k, "COMMIT"))
+            .find(|&k| is(k, "BEGIN"))
+        {
+            Some(b) => (
+                b,
+                (i..statements.len())
+                    .find(|&k| is(k, "COMMIT"))
+                    .unwrap_or(statements.len() - 1),
+            ),
+            None => (i, i),
+        }
+    };
+    statements[begin..=end]
         .iter()
         .find(|s| statement_table(&s.statement).as_deref() == Some(table))
         .map(|s| s.statement.clone())
@@ -175,6 +195,25 @@ mod tests {
         assert!(taken_by(1.05, "Conversation", &sts, &ws)
             .unwrap()
             .contains("CONCURRENTLY"));
+    }
+
+    #[test]
+    fn a_file_without_transaction_control_is_one_transaction_and_an_early_time_still_finds_it() {
+        let sts = [
+            st(r#"CREATE INDEX "a" ON "Message"("x")"#, 100),
+            st(r#"CREATE INDEX "b" ON "Session"("y")"#, 100),
+        ];
+        let ws = windows(0.0, 0.2, &sts, |_| None);
+        // Held on "Message" while "Session"'s index builds: one transaction.
+        assert_eq!(
+            taken_by(0.15, "Message", &sts, &ws).as_deref(),
+            Some(r#"CREATE INDEX "a" ON "Message"("x")"#)
+        );
+        // A time estimated before "Session"'s statement began.
+        assert_eq!(
+            taken_by(0.05, "Session", &sts, &ws).as_deref(),
+            Some(r#"CREATE INDEX "b" ON "Session"("y")"#)
+        );
     }
 
     #[test]
