@@ -431,10 +431,17 @@ pub struct ScratchArgs {
     /// Seed of the data (and of rehearse's choice of queries).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// With --url and a migration of your own: where the scratch copy's
+    /// rows come from. copy: your rows, streamed through the tool and held
+    /// in memory only; synth: rows generated from your tables' statistics
+    /// (pg_stats), as seed --like does, so no row of yours is read.
+    #[arg(long, value_enum, default_value = "copy", env = crate::scratch::DATA_ENV)]
+    pub data: crate::scratch::Data,
     /// With --url and a migration of your own: copy about this fraction of
     /// your rows into the scratch copy (0 < FRACTION <= 1), keeping foreign
     /// keys consistent (parents first, then the children that reference
-    /// them). Default: every row.
+    /// them); in synth mode, generate this fraction of your row counts.
+    /// Default: every row.
     #[arg(long, value_name = "FRACTION", env = crate::scratch::SAMPLE_ENV)]
     pub sample: Option<f64>,
     /// With --url and a migration of your own: the most table data a
@@ -445,9 +452,13 @@ pub struct ScratchArgs {
 }
 
 impl ScratchArgs {
-    /// How much of the user's database scratch copies take.
+    /// How scratch copies of the user's database are made.
     pub fn copy_options(&self) -> Result<crate::scratch::CopyOptions> {
-        crate::scratch::CopyOptions::new(self.sample, self.copy_limit_mb)
+        let opts = crate::scratch::CopyOptions::new(self.data, self.sample, self.copy_limit_mb)?;
+        Ok(crate::scratch::CopyOptions {
+            seed: self.seed,
+            ..opts
+        })
     }
 
     /// True when --allow-scratch or HELPDESK_BENCH_ALLOW_SCRATCH was given;

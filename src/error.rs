@@ -69,10 +69,13 @@ pub enum Error {
     #[error("database \"{db}\" does not exist at {target}; create it with `createdb {db}` or point --url at an existing database")]
     NoDatabase { db: String, target: String },
 
-    #[error("{what} is PostgreSQL {found}, which helpdesk-bench does not support (it supports PostgreSQL {} to {}); {next}", crate::cluster::MIN_MAJOR, crate::cluster::MAX_TESTED_MAJOR)]
+    #[error("{what} is PostgreSQL {found}, which helpdesk-bench does not support (it supports PostgreSQL {min} to {max}); {next}")]
     UnsupportedServer {
         what: String,
         found: String,
+        /// The supported majors, oldest and newest tested.
+        min: u32,
+        max: u32,
         next: &'static str,
     },
 

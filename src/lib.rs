@@ -37,6 +37,7 @@ pub mod load;
 pub mod measure;
 pub mod permission;
 pub mod queries;
+pub mod recreate;
 pub mod rehearse;
 pub mod report;
 pub mod results;

@@ -13,7 +13,7 @@ use crate::cluster::{self, Cluster, Endpoint, PgBin, StartOptions};
 use crate::error::Result;
 use crate::permission;
 use crate::schema::{fixtures, IndexState, MigrationChain};
-use crate::scratch::CopyOptions;
+use crate::scratch::options::CopyOptions;
 use crate::seed::{self, Reporter, Scale, SeedConfig, Shape};
 
 /// Environment variable that lets benches change indexes on `DATABASE_URL`.
@@ -65,8 +65,9 @@ pub struct Workspace {
     /// True when states may be switched while other sessions use the tables.
     pub force: bool,
     /// How much of a user's database its scratch copies take (when the
-    /// chain is not the help-desk one): from the environment, or a
-    /// command's `--sample` and `--copy-limit-mb`.
+    /// chain is not the help-desk one), and whether they copy its rows or
+    /// generate them from its statistics: from the environment, or a
+    /// command's `--data`, `--sample` and `--copy-limit-mb`.
     pub copy: CopyOptions,
 }
 
@@ -90,7 +91,10 @@ impl Workspace {
                 reused: true,
                 may_change_indexes: permission::INDEX_CHANGES.granted(false)?,
                 force: permission::FORCE.granted(false)?,
-                copy: CopyOptions::from_env()?,
+                copy: CopyOptions {
+                    seed,
+                    ..CopyOptions::from_env()?
+                },
             });
         }
         lab_holds(

@@ -310,7 +310,7 @@ async fn plans_after_applying_the_suggestion_use_the_indexes_the_report_shows() 
 /// The catalogue with the customer lookups weighted 0 an hour: the
 /// selection then saves nothing by any index on "customerEmail" and drops
 /// 012's, which the lookups need (a sequential scan instead, over twice as
-/// slow at tiny): the status_dashboard case of issue 18, made certain.
+/// slow at tiny): the status_dashboard case seen in a review, made certain.
 fn catalogue_without_lookup_weight(dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(fixture("queries.toml")).unwrap();
     let blocks: Vec<String> = text

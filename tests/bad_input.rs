@@ -149,6 +149,22 @@ async fn base_schema_missing() {
     assert!(stderr(&out).contains("helpdesk-bench migrate base"));
 }
 
+/// `--data synth` and `--sample` shape a copy of the user's database: where
+/// there is none (embedded, or the help-desk chain, which the tool seeds),
+/// they are refused before anything is seeded, not ignored.
+#[test]
+fn synth_and_sample_without_a_copy_of_your_database_are_refused() {
+    let t0 = std::time::Instant::now();
+    for args in [
+        &["advise", "--data", "synth"][..],
+        &["rehearse", "--sample", "0.1"],
+    ] {
+        let out = run(args);
+        assert_one_line_error(&out, "made only with --url and a migration of your own");
+    }
+    assert!(t0.elapsed().as_secs() < 20, "refused before seeding");
+}
+
 #[test]
 fn migrate_without_a_url() {
     let out = run(&["migrate", "status"]);

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use clap::CommandFactory;
 use helpdesk_bench::cli::Cli;
 
-/// The most lines README.md may hold (issue 22: read in five minutes).
+/// The most lines README.md may hold (read in five minutes).
 const README_MAX_LINES: usize = 300;
 
 /// The command that rewrites the generated docs, printed when they drift.

@@ -3,14 +3,16 @@
 //! equals the source's, the rows are the same (or a foreign-key-consistent
 //! sample of about the fraction asked), the source is untouched, the copy
 //! is gone once dropped, and what cannot be copied is refused before any
-//! database is created.
+//! database is created. In synth mode the copy's rows are generated from
+//! the source's statistics: the same schema, about the same row counts,
+//! no row of the source read and none of its e-mails or names copied.
 
 pub mod common;
 
 use common::{scalar, TempDir, TestDb};
 use helpdesk_bench::cluster::Endpoint;
 use helpdesk_bench::schema::MigrationChain;
-use helpdesk_bench::scratch::{CopyOptions, Scratch, Stage, PREFIX};
+use helpdesk_bench::scratch::{CopyOptions, Data, Scratch, Stage, PREFIX};
 use helpdesk_bench::seed::{Reporter, Scale};
 use helpdesk_bench::workspace::Workspace;
 
@@ -211,7 +213,7 @@ async fn a_sample_keeps_foreign_keys_and_about_the_fraction_asked() {
     let (home, source) = shop("copy_sample").await;
     let accounts = TempDir::new("copy-sample");
     let rows_before = rows(&source).await;
-    let opts = CopyOptions::new(Some(0.3), None).unwrap();
+    let opts = CopyOptions::new(Data::Copy, Some(0.3), None).unwrap();
     let s = Scratch::copy_of(&source, &opts, &Reporter::Quiet, &accounts)
         .await
         .unwrap();
@@ -275,8 +277,8 @@ async fn what_cannot_be_copied_is_refused_before_any_database_is_made() {
         .await
         .unwrap();
     let tiny = CopyOptions {
-        sample: None,
         limit_bytes: 100_000,
+        ..CopyOptions::default()
     };
     let e = Scratch::copy_of(&source, &tiny, &Reporter::Quiet, &accounts)
         .await
@@ -345,4 +347,138 @@ async fn a_chain_of_your_own_gets_copies_of_your_database_at_the_stage_asked() {
         .expect("refused");
     assert!(e.to_string().contains("has no rollback file"), "{e}");
     assert_eq!(scratch_databases(&home).await, 0);
+}
+
+/// Every value of a personal column of the source, as text.
+async fn personal_values(db: &Endpoint) -> std::collections::BTreeSet<String> {
+    let c = db.connect().await.unwrap();
+    let sql = "SELECT email::text FROM app.customers UNION SELECT name FROM app.customers WHERE name IS NOT NULL
+               UNION SELECT name FROM app.tenants";
+    let rows = c.query(sql, &[]).await.unwrap();
+    rows.iter().map(|r| r.get(0)).collect()
+}
+
+/// Rows read from the source's tables, by scan counters.
+async fn tuples_read(db: &Endpoint) -> i64 {
+    let c = db.connect().await.unwrap();
+    // The counters reach pg_stat_user_tables when a session ends or at
+    // the next report; this session reads them fresh.
+    c.batch_execute("SELECT pg_stat_clear_snapshot()")
+        .await
+        .unwrap();
+    scalar(
+        &c,
+        "SELECT (coalesce(sum(seq_tup_read), 0) + coalesce(sum(idx_tup_fetch), 0))::bigint FROM pg_stat_user_tables WHERE schemaname = 'app'",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_synth_copy_has_the_sources_schema_and_shape_and_none_of_its_rows() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let (home, source) = shop("copy_synth").await;
+    let accounts = TempDir::new("copy-synth");
+    source
+        .connect()
+        .await
+        .unwrap()
+        .batch_execute("ANALYZE")
+        .await
+        .unwrap();
+    // Arrays cannot be generated yet: refused before anything is made.
+    let opts = CopyOptions::new(Data::Synth, None, None).unwrap();
+    let e = Scratch::copy_of(&source, &opts, &Reporter::Quiet, &accounts)
+        .await
+        .err()
+        .expect("refused");
+    let text = e.to_string();
+    assert!(
+        text.contains("app.customers.tags") && text.contains("--data copy") && !text.contains('\n'),
+        "{text}"
+    );
+    assert_eq!(scratch_databases(&home).await, 0);
+    let c = source.connect().await.unwrap();
+    c.batch_execute("ALTER TABLE app.customers DROP COLUMN tags, DROP COLUMN statuses")
+        .await
+        .unwrap();
+    // A foreign key of several columns is not generated: refused too.
+    let e = Scratch::copy_of(&source, &opts, &Reporter::Quiet, &accounts)
+        .await
+        .err()
+        .expect("refused");
+    let text = e.to_string();
+    assert!(
+        text.contains("app.orders's foreign key FOREIGN KEY (tenant_id, customer_id)")
+            && !text.contains('\n'),
+        "{text}"
+    );
+    assert_eq!(scratch_databases(&home).await, 0);
+    // Without it, the copy is made; the composite primary key
+    // (tenant_id, id) holds in the generated rows.
+    c.batch_execute(
+        "ALTER TABLE app.orders DROP CONSTRAINT orders_tenant_id_customer_id_fkey; ANALYZE",
+    )
+    .await
+    .unwrap();
+    drop(c);
+    let (schema_before, rows_before) = (catalog(&source).await, rows(&source).await);
+    let personal = personal_values(&source).await;
+    assert!(personal.len() > 3000, "{} personal values", personal.len());
+    // Let the counters of the reads above settle before taking them.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    let read_before = tuples_read(&source).await;
+
+    let s = Scratch::copy_of(&source, &opts, &Reporter::Quiet, &accounts)
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert_eq!(
+        tuples_read(&source).await,
+        read_before,
+        "synth mode read rows of the source"
+    );
+    // The same schema; the sequence's position is not carried over.
+    let no_seq = |v: Vec<String>| -> Vec<String> {
+        v.into_iter()
+            .filter(|l| !l.starts_with("sequence "))
+            .collect()
+    };
+    assert_eq!(no_seq(catalog(&s.db).await), no_seq(schema_before));
+    let c = s.db.connect().await.unwrap();
+    for (i, t) in TABLES.iter().enumerate() {
+        let n = scalar(&c, &format!("SELECT count(*) FROM {t}")).await as f64;
+        let share = n / rows_before[i].0 as f64;
+        assert!(
+            (0.9..=1.1).contains(&share),
+            "{t}: {n} rows, {share:.3} of the source's"
+        );
+    }
+    // The generated rows are not the source's, and carry none of its
+    // e-mails or names.
+    let synth = personal_values(&s.db).await;
+    let leaked: Vec<&String> = synth.intersection(&personal).collect();
+    assert!(
+        leaked.is_empty(),
+        "{} values leaked: {:?}",
+        leaked.len(),
+        &leaked[..leaked.len().min(5)]
+    );
+    assert_ne!(rows(&s.db).await, rows_before);
+    // The shape is the source's: the order statuses' shares.
+    let shares = "SELECT string_agg(status || '=' || round(share, 2), ' ' ORDER BY status) FROM (SELECT status, count(*) / sum(count(*)) OVER () AS share FROM app.orders GROUP BY 1) x";
+    let src: String = source
+        .connect()
+        .await
+        .unwrap()
+        .query_one(shares, &[])
+        .await
+        .unwrap()
+        .get(0);
+    let got: String = c.query_one(shares, &[]).await.unwrap().get(0);
+    assert_eq!(got, src, "status shares");
+    drop(c);
+
+    s.drop_now().await.unwrap();
+    assert_eq!(scratch_databases(&home).await, 0);
+    assert_eq!(rows(&source).await, rows_before, "the source's rows");
 }

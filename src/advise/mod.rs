@@ -12,6 +12,7 @@ pub mod candidates;
 mod measure;
 pub mod output;
 mod paired;
+mod reads;
 pub mod scans;
 pub mod select;
 mod sets;
@@ -33,8 +34,8 @@ use crate::results::{Advice, AdviceCandidate, ForeignKey};
 use crate::schema::{IndexDef, MigrationChain};
 use crate::stats::{median, median_interval, Interval};
 use candidates::Candidate;
-use measure::{Read, Timed};
 use output::Change;
+use reads::{Read, Timed};
 use sets::{HotSamples, Updates};
 pub use workloads::{workloads, Workloads};
 
@@ -110,11 +111,11 @@ pub async fn advise(
     let m = &chain.under_test;
     let w = workloads(catalogue, m)?;
     let client = db.connect().await?;
-    measure::enter_baseline(&client, m).await?;
+    reads::enter_baseline(&client, m).await?;
     if let Some(u) = &w.update {
         make_room_on(&client, &u.table_sql).await?;
     }
-    measure::vacuum(&client).await?;
+    reads::vacuum(&client).await?;
     let (runnable, not_runnable) = split_runnable(&client, catalogue.reads()).await?;
     if runnable.is_empty() {
         return Err(Error::BadInput(
@@ -129,7 +130,7 @@ pub async fn advise(
         cands.len(),
         runnable.len()
     ));
-    let reads = measure::prepare_reads(&client, &runnable).await?;
+    let reads = reads::prepare_reads(&client, &runnable).await?;
     let pool = ParamPool::sample(&client, w.insert).await?;
     let inserts = Prepared::new(&client, w.insert, pool).await?.nested(true);
     let lab = Lab {
@@ -226,8 +227,8 @@ async fn measure_candidates(
         }
     };
     let (none, each) = sets::hot_alone(client, &updated, &mut upd, o).await?;
-    measure::vacuum(client).await?;
-    let baseline = measure::time_all(client, &lab.reads, o).await?;
+    reads::vacuum(client).await?;
+    let baseline = reads::time_all(client, &lab.reads, o).await?;
     let mut out = Vec::new();
     for (i, c) in cands.iter().enumerate() {
         note(format!("[{}/{}] {}", i + 1, cands.len(), c.def.sql));

@@ -21,7 +21,7 @@ use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use tokio_postgres::Client;
 
-use super::measure::{drop_index, plan_row, Read, Timed};
+use super::reads::{drop_index, plan_row, Read, Timed};
 use super::Options;
 use crate::cluster::{transaction, Begin, End};
 use crate::error::Result;

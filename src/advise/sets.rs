@@ -16,8 +16,8 @@ use std::time::Instant;
 use tokio_postgres::Client;
 
 use super::candidates::Candidate;
-use super::measure::{create_index, drop_index, vacuum, Read};
 use super::paired::{self, Pair};
+use super::reads::{create_index, drop_index, vacuum, Read};
 use super::{Lab, Options};
 use crate::error::{Error, Result};
 use crate::measure::costs::{hot_pages, insert_rounds, relation_size, CostOptions};

@@ -77,6 +77,8 @@ pub fn check(what: &str, major: u32, version: &str, next: &'static str) -> Resul
         return Err(Error::UnsupportedServer {
             what: what.to_string(),
             found: version.to_string(),
+            min: MIN_MAJOR,
+            max: MAX_TESTED_MAJOR,
             next,
         });
     }

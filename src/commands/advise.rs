@@ -19,7 +19,7 @@ use crate::report;
 use crate::results;
 use crate::results::{Advice, Results, Tool};
 use crate::schema::Migration;
-use crate::scratch::{Scratch, Stage};
+use crate::scratch::{self, Scratch, Stage};
 use crate::seed::Reporter;
 use crate::workspace::Workspace;
 
@@ -41,6 +41,8 @@ pub async fn run(args: AdviseArgs, quiet: bool) -> Result<ExitCode> {
     };
     // What cannot run refuses before any database is created or copied.
     advise::workloads(&catalogue, &chain.under_test)?;
+    let copy = args.scratch.copy_options()?;
+    scratch::check_options(&copy, url.is_some(), &chain)?;
     let progress = Reporter::auto(quiet);
     let mut ws = Workspace::open(
         url,
@@ -50,7 +52,7 @@ pub async fn run(args: AdviseArgs, quiet: bool) -> Result<ExitCode> {
         &progress,
     )
     .await?;
-    ws.copy = args.scratch.copy_options()?;
+    ws.copy = copy;
     // No run folder yet: the scratch guard's account goes into the reports
     // folder, and moves into the run folder once there is one.
     if url.is_some() {

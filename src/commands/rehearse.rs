@@ -13,6 +13,7 @@ use crate::report;
 use crate::results;
 use crate::results::{Blocked, Rehearsal, RehearsalRun, Results, Tool};
 use crate::schema::{online_sql, ROW_ESTIMATE};
+use crate::scratch;
 use crate::seed::Reporter;
 use crate::workspace::Workspace;
 
@@ -39,6 +40,8 @@ pub async fn run(args: RehearseArgs, quiet: bool) -> Result<ExitCode> {
             eprintln!("rehearse: {line}");
         }
     };
+    let copy = args.scratch.copy_options()?;
+    scratch::check_options(&copy, args.conn.url.is_some(), &chain)?;
     let mut ws = Workspace::open(
         args.conn.url.as_deref(),
         args.scratch.scale,
@@ -47,7 +50,7 @@ pub async fn run(args: RehearseArgs, quiet: bool) -> Result<ExitCode> {
         &Reporter::auto(quiet),
     )
     .await?;
-    ws.copy = args.scratch.copy_options()?;
+    ws.copy = copy;
     let client = ws.db.connect().await?;
     let env = environment(&client, &ws.db).await?;
     let (production, source) = production_rows(&args, &client, on_user_server).await?;

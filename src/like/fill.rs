@@ -12,8 +12,8 @@ use super::plan::TablePlan;
 use super::values;
 use crate::cluster::Endpoint;
 use crate::error::{Context, Result};
-use crate::scratch::build;
-use crate::scratch::catalog::SchemaCopy;
+use crate::recreate::build;
+use crate::recreate::catalog::SchemaCopy;
 use crate::seed::{self, ChunkSource, Encoder, Reporter};
 
 /// Rows per generated chunk.

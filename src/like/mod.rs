@@ -1,6 +1,6 @@
 //! `seed --like`: production-shaped data without production rows. The
 //! source is read in one read-only transaction: its schema from the
-//! catalog ([`crate::scratch::catalog`]), its row estimates and per-column
+//! catalog ([`crate::recreate::catalog`]), its row estimates and per-column
 //! statistics from `pg_class` and `pg_stats` ([`stats`]); never a row of
 //! its tables, and never `ANALYZE`. Tables never analysed are refused.
 //! From the statistics, one generator per column ([`plan`], [`model`],
@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use crate::cluster::Endpoint;
 use crate::error::{Context, Error, Result};
-use crate::scratch::{catalog, refusals};
+use crate::recreate::{catalog, refusals};
 use crate::seed::Reporter;
 
 pub use fidelity::Fidelity;
@@ -53,6 +53,18 @@ pub struct LikeReport {
     pub stand_ins: BTreeMap<String, String>,
 }
 
+/// Everything read from the source and planned, before anything is
+/// created: what cannot be generated has been refused by now.
+pub struct Prepared {
+    schema: catalog::SchemaCopy,
+    source_stats: Vec<stats::TableStats>,
+    plans: Vec<plan::TablePlan>,
+    /// `(table, column)` generated in the source's format, not kept.
+    generated: Vec<(String, String)>,
+    stand_ins: BTreeMap<String, String>,
+    read_secs: f64,
+}
+
 /// Fills the empty `target` with data shaped like `source`'s.
 pub async fn run(
     source: &Endpoint,
@@ -60,6 +72,13 @@ pub async fn run(
     opts: &LikeOptions,
     progress: &Reporter,
 ) -> Result<LikeReport> {
+    let prepared = prepare(source, opts).await?;
+    fill_target(prepared, target, opts, progress).await
+}
+
+/// Reads the source's schema and statistics and plans every column's
+/// generator; refuses, in one line, what cannot be generated.
+pub async fn prepare(source: &Endpoint, opts: &LikeOptions) -> Result<Prepared> {
     if !(opts.scale > 0.0 && opts.scale.is_finite()) {
         return Err(Error::BadInput(format!(
             "--scale-factor {} is not a positive number; pass one such as 0.1, 1 or 3",
@@ -94,6 +113,32 @@ pub async fn run(
         .filter_map(|t| source_stats.iter().find(|s| s.oid == t.oid).cloned())
         .collect();
     let stand_ins = plan::stand_ins(&plans, &plan_stats);
+    Ok(Prepared {
+        schema,
+        source_stats,
+        plans,
+        generated,
+        stand_ins,
+        read_secs,
+    })
+}
+
+/// Fills the empty `target` as `prepared` planned, then analyzes it and
+/// compares its statistics with the source's.
+pub async fn fill_target(
+    prepared: Prepared,
+    target: &Endpoint,
+    opts: &LikeOptions,
+    progress: &Reporter,
+) -> Result<LikeReport> {
+    let Prepared {
+        schema,
+        source_stats,
+        plans,
+        generated,
+        stand_ins,
+        read_secs,
+    } = prepared;
     let filled = fill::fill(target, &schema, plans, opts.seed, opts.jobs, progress).await?;
     let client = target.connect().await?;
     let names: Vec<String> = schema.tables.iter().map(|t| t.name.clone()).collect();

@@ -11,7 +11,7 @@ use super::privacy::{self, Format, Rule};
 use super::stats::{ColumnStats, Kind, TableStats};
 use super::values::Value;
 use crate::error::{Error, Result};
-use crate::scratch::catalog::Table;
+use crate::recreate::catalog::Table;
 
 /// What one table is filled with.
 #[derive(Debug, Clone)]
@@ -52,6 +52,12 @@ pub fn plan(
         let Some(t) = by_oid.get(&table.oid) else {
             continue;
         };
+        if let Some(fk) = t.composite_parents.first() {
+            return Err(Error::BadInput(format!(
+                "cannot generate {}.{}'s foreign key {fk}: only single-column foreign keys are generated from statistics; use a source without it",
+                t.schema, t.table
+            )));
+        }
         let n = rows(t);
         let mut gens = Vec::new();
         let mut generated = BTreeSet::new();

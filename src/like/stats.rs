@@ -122,6 +122,35 @@ pub struct TableStats {
     pub unique: BTreeSet<String>,
     /// Single-column foreign keys: column, then the parent table's oid and column.
     pub parents: BTreeMap<String, (u32, String)>,
+    /// Foreign keys of several columns, as the server prints them: not
+    /// generated (a column is drawn on its own), so refused.
+    pub composite_parents: Vec<String>,
+}
+
+impl TableStats {
+    /// Makes a unique key of several columns unique in the generated rows:
+    /// unless one of `members` is unique already, the most distinct member
+    /// that is no foreign key is generated as a key of its own (so every
+    /// combination is unique). With only foreign keys as members, nothing
+    /// changes, and the key's constraint may fail after the rows.
+    fn key_one_of(&mut self, members: &[String]) {
+        if members.iter().any(|m| self.unique.contains(m)) {
+            return;
+        }
+        let distinct = |m: &String| {
+            self.columns
+                .get(m)
+                .and_then(|c| c.stats.as_ref())
+                .map_or(0.0, |s| s.distinct(self.reltuples))
+        };
+        let best = members
+            .iter()
+            .filter(|m| !self.parents.contains_key(*m))
+            .max_by(|a, b| distinct(a).total_cmp(&distinct(b)));
+        if let Some(m) = best.cloned() {
+            self.unique.insert(m);
+        }
+    }
 }
 
 const TABLES: &str = "SELECT c.oid, n.nspname::text, c.relname::text, c.reltuples::float8,
@@ -132,6 +161,18 @@ WHERE c.oid = ANY($1)";
 const UNIQUE: &str = "SELECT a.attname::text FROM pg_catalog.pg_index i
 JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
 WHERE i.indrelid = $1 AND i.indisunique AND i.indnatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL";
+
+/// Unique keys of several columns (key columns only, no expression, no
+/// predicate), each as its member columns.
+const COMPOSITE_UNIQUE: &str = "SELECT ARRAY(SELECT a.attname::text
+    FROM pg_catalog.unnest((i.indkey::pg_catalog.int2[])[0:i.indnkeyatts - 1]) k
+    JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k)
+FROM pg_catalog.pg_index i
+WHERE i.indrelid = $1 AND i.indisunique AND i.indnkeyatts > 1 AND i.indpred IS NULL AND i.indexprs IS NULL";
+
+/// Foreign keys of several columns, as the server prints them.
+const COMPOSITE_PARENTS: &str = "SELECT pg_catalog.pg_get_constraintdef(k.oid) FROM pg_catalog.pg_constraint k
+WHERE k.conrelid = $1 AND k.contype = 'f' AND pg_catalog.array_length(k.conkey, 1) > 1 ORDER BY k.conname";
 
 const PARENTS: &str =
     "SELECT a.attname::text, k.confrelid, p.attname::text FROM pg_catalog.pg_constraint k
@@ -183,8 +224,16 @@ pub async fn read(
         let columns = columns(client, oid, &schema, &table).await?;
         let doing = format!("reading the keys of {schema}.{table}");
         let unique = client.query(UNIQUE, &[&oid]).await.context(&doing)?;
+        let composite = client
+            .query(COMPOSITE_UNIQUE, &[&oid])
+            .await
+            .context(&doing)?;
         let parents = client.query(PARENTS, &[&oid]).await.context(&doing)?;
-        out.push(TableStats {
+        let composite_parents = client
+            .query(COMPOSITE_PARENTS, &[&oid])
+            .await
+            .context(&doing)?;
+        let mut t = TableStats {
             oid,
             schema,
             table,
@@ -195,7 +244,12 @@ pub async fn read(
                 .iter()
                 .map(|r| (r.get(0), (r.get(1), r.get(2))))
                 .collect(),
-        });
+            composite_parents: composite_parents.iter().map(|r| r.get(0)).collect(),
+        };
+        for members in composite.iter().map(|r| r.get::<_, Vec<String>>(0)) {
+            t.key_one_of(&members);
+        }
+        out.push(t);
     }
     if require_analyzed && !never.is_empty() {
         return Err(Error::BadInput(format!(

@@ -3,7 +3,9 @@
 //! recompiling.
 
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
+use regex::Regex;
 use serde::Deserialize;
 
 use crate::error::{Context, Error, Result};
@@ -99,12 +101,54 @@ pub struct Query {
 /// The default parameter that matches nothing, for a text column.
 pub const MISS: &str = "helpdesk-bench: no such value";
 
+/// `$n::type` (or `CAST($n AS type)`): the type a parameter is cast to.
+static CAST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?i)(?:\$(\d+)\s*::\s*|CAST\s*\(\s*\$(\d+)\s+AS\s+)"?(pg_catalog\.)?([a-z_][a-z0-9_]*(?:\s+precision|\s+with(?:out)?\s+time\s+zone)?)"#)
+        .expect("a valid regex")
+});
+
+/// A value of `cast` (a type name as written) that rows seldom hold, or
+/// [`MISS`] for text and types without one.
+fn miss_for(cast: &str) -> &'static str {
+    let words: Vec<&str> = cast.split_whitespace().collect();
+    match words.join(" ").to_ascii_lowercase().as_str() {
+        "uuid" => "00000000-0000-0000-0000-000000000000",
+        "int" | "int2" | "int4" | "int8" | "integer" | "smallint" | "bigint" | "numeric"
+        | "decimal" | "real" | "float4" | "float8" | "double precision" => "-1",
+        "date"
+        | "timestamp"
+        | "timestamptz"
+        | "timestamp with time zone"
+        | "timestamp without time zone" => "1900-01-01",
+        _ => MISS,
+    }
+}
+
 impl Query {
-    /// The parameter row that matches nothing.
+    /// The parameter row that matches nothing: the catalogue's `miss`
+    /// values, else per parameter a value of the type its SQL casts it to
+    /// (a nil uuid, -1, 1900-01-01), else [`MISS`].
     pub fn miss_row(&self) -> Vec<Option<String>> {
         (0..self.params)
-            .map(|i| Some(self.miss.get(i).map_or(MISS, String::as_str).to_string()))
+            .map(|i| {
+                Some(
+                    self.miss
+                        .get(i)
+                        .map_or_else(|| self.default_miss(i + 1), String::clone),
+                )
+            })
             .collect()
+    }
+
+    /// The miss value of parameter `$n`, by the first cast of it.
+    fn default_miss(&self, n: usize) -> String {
+        let cast = self.statements.iter().find_map(|sql| {
+            CAST.captures_iter(sql).find_map(|c| {
+                let k = c.get(1).or(c.get(2))?.as_str().parse::<usize>().ok()?;
+                (k == n).then(|| c[4].to_string())
+            })
+        });
+        cast.map_or(MISS, |t| miss_for(&t)).to_string()
     }
 }
 
@@ -352,6 +396,34 @@ fn max_param(sql: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_miss_row_takes_a_value_of_each_parameters_cast_type() {
+        let text = r#"
+[[query]]
+name = "q"
+screen = "s"
+sql = """
+SELECT 1 FROM e WHERE site = $1::uuid AND at BETWEEN $2::timestamptz AND CAST($3 AS timestamp with time zone)
+  AND n = $4::pg_catalog.int8 AND name = $5 AND x = $6::double precision
+"""
+sample = "SELECT 1, 2, 3, 4, 5, 6"
+"#;
+        let c = Catalogue::parse_text("t", text).unwrap();
+        let q = &c.queries[0];
+        let row: Vec<String> = q.miss_row().into_iter().map(Option::unwrap).collect();
+        assert_eq!(
+            row,
+            [
+                "00000000-0000-0000-0000-000000000000",
+                "1900-01-01",
+                "1900-01-01",
+                "-1",
+                MISS,
+                "-1"
+            ]
+        );
+    }
 
     #[test]
     fn builtin_catalogue_has_the_help_desk_queries() {

@@ -4,9 +4,10 @@
 //! catalog, the rows streamed through the tool, the foreign keys, indexes
 //! and triggers once the rows are in, and `ANALYZE`.
 //!
-//! The size limit: copy mode copies at most [`DEFAULT_LIMIT_MB`] MB of
+//! The size limit: a copy takes at most [`super::DEFAULT_LIMIT_MB`] MB of
 //! table data (`pg_table_size`, TOAST included, indexes not: those are
-//! rebuilt), fraction included, unless `HELPDESK_BENCH_COPY_LIMIT_MB` says
+//! rebuilt), fraction included (in synth mode, the generated rows'
+//! estimate, the same), unless `HELPDESK_BENCH_COPY_LIMIT_MB` says
 //! otherwise. Above it the copy is refused before any work, naming the
 //! size and the `--sample` fraction that fits. A scratch copy doubles that
 //! much of the server's disk while it lives; on this project's 2 shared
@@ -16,68 +17,13 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use super::catalog::{self, SchemaCopy};
-use super::{build, data, refusals, sample};
+use super::options::{CopyOptions, Data, LIMIT_ENV};
+use super::{data, sample};
 use crate::cluster::Endpoint;
 use crate::error::{Context, Error, Result};
+use crate::recreate::catalog::{self, SchemaCopy};
+use crate::recreate::{build, refusals};
 use crate::seed::Reporter;
-
-/// The default most table data a copy takes, in MB.
-pub const DEFAULT_LIMIT_MB: u64 = 1024;
-/// Environment variable: the fraction of rows to copy (`--sample`).
-pub const SAMPLE_ENV: &str = "HELPDESK_BENCH_SAMPLE";
-/// Environment variable: the most table data to copy, in MB.
-pub const LIMIT_ENV: &str = "HELPDESK_BENCH_COPY_LIMIT_MB";
-
-/// How much of the team's data a scratch copy takes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CopyOptions {
-    /// A foreign-key-consistent sample of about this fraction of the rows;
-    /// `None`: every row.
-    pub sample: Option<f64>,
-    /// The most table data to copy, in bytes.
-    pub limit_bytes: u64,
-}
-
-impl Default for CopyOptions {
-    fn default() -> Self {
-        CopyOptions {
-            sample: None,
-            limit_bytes: DEFAULT_LIMIT_MB * 1_000_000,
-        }
-    }
-}
-
-impl CopyOptions {
-    /// A sample of `fraction` (checked to be in (0, 1]) under `limit_mb`.
-    pub fn new(sample: Option<f64>, limit_mb: Option<u64>) -> Result<CopyOptions> {
-        if let Some(f) = sample.filter(|f| !(*f > 0.0 && *f <= 1.0)) {
-            return Err(Error::BadInput(format!(
-                "--sample {f} is not a fraction of the rows; pass a number above 0 and at most 1, such as 0.1"
-            )));
-        }
-        Ok(CopyOptions {
-            sample,
-            limit_bytes: limit_mb.unwrap_or(DEFAULT_LIMIT_MB) * 1_000_000,
-        })
-    }
-
-    /// From `HELPDESK_BENCH_SAMPLE` and `HELPDESK_BENCH_COPY_LIMIT_MB`.
-    pub fn from_env() -> Result<CopyOptions> {
-        fn var<T: std::str::FromStr>(name: &str, what: &str) -> Result<Option<T>> {
-            match std::env::var(name) {
-                Ok(v) if !v.trim().is_empty() => v.trim().parse().map(Some).map_err(|_| {
-                    Error::BadInput(format!("{name}={v} is not {what}; fix or unset it"))
-                }),
-                _ => Ok(None),
-            }
-        }
-        CopyOptions::new(
-            var(SAMPLE_ENV, "a fraction such as 0.1")?,
-            var(LIMIT_ENV, "a whole number of MB")?,
-        )
-    }
-}
 
 /// Everything a copy needs, read before any database is created.
 pub struct Plan {
@@ -110,9 +56,9 @@ pub async fn plan(source: &Endpoint, opts: &CopyOptions) -> Result<Plan> {
             opts.limit_bytes / 1_000_000
         )));
     }
-    let filters = match opts.sample {
-        Some(f) => Some(sample::filters(&schema.tables, &schema.foreign_keys, f)?),
-        None => None,
+    let filters = match (opts.data, opts.sample) {
+        (Data::Copy, Some(f)) => Some(sample::filters(&schema.tables, &schema.foreign_keys, f)?),
+        _ => None,
     };
     Ok(Plan { schema, filters })
 }

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use futures_util::{pin_mut, SinkExt, StreamExt};
 use tokio_postgres::{Client, IsolationLevel};
 
-use super::catalog::Table;
 use crate::error::{Context, Result};
+use crate::recreate::catalog::Table;
 
 /// What was copied.
 #[derive(Debug, Default, Clone, PartialEq)]

@@ -4,10 +4,11 @@
 //! built-in help-desk chain, it is a new database the tool creates and
 //! seeds itself; for any other chain it is a copy of the user's database
 //! ([`Scratch::copy_of`]): the schema recreated from the catalog
-//! ([`catalog`]) and the rows streamed through the tool ([`data`]), since
+//! ([`crate::recreate`]) and the rows streamed through the tool ([`data`])
+//! or, in synth mode, generated from its statistics ([`synth`]), since
 //! `CREATE DATABASE … TEMPLATE` fails while anyone is connected to the
 //! source. What cannot be copied is refused before anything is created
-//! ([`refusals`]).
+//! ([`crate::recreate::refusals`]).
 //!
 //! A scratch database is dropped by [`Scratch::drop_now`], which reads
 //! `pg_database` back to prove it gone. Should the tool stop without doing
@@ -17,13 +18,12 @@
 //! caller names: the run folder for `rehearse`, the reports folder for
 //! `advise` (which moves it into its run folder once it has one).
 
-pub(crate) mod build;
-pub mod catalog;
 mod copy;
 pub mod data;
-pub mod refusals;
+pub mod options;
 pub mod sample;
 mod stage;
+mod synth;
 
 use std::path::{Path, PathBuf};
 
@@ -35,7 +35,7 @@ use crate::seed::{self, Reporter, SeedConfig, Shape};
 use crate::sql::quote_ident;
 use crate::workspace::Workspace;
 
-pub use copy::{CopyOptions, DEFAULT_LIMIT_MB, LIMIT_ENV, SAMPLE_ENV};
+pub use options::{CopyOptions, Data, DATA_ENV, DEFAULT_LIMIT_MB, LIMIT_ENV, SAMPLE_ENV};
 
 /// Prefix of every scratch database's name.
 pub const PREFIX: &str = "helpdesk_bench_scratch";
@@ -121,10 +121,12 @@ impl Scratch {
 
     /// A copy of the user's database `source` on its own server: refused
     /// before anything is created when it holds what cannot be copied
-    /// ([`refusals`]) or more data than `opts` allows; else a new database
-    /// with the source's schema, its rows (all, or the sample `opts` asks
-    /// for) streamed through this process and held in memory only, then
-    /// analyzed. Dropped again should filling it fail.
+    /// ([`crate::recreate::refusals`]) or more data than `opts` allows;
+    /// else a new database with the source's schema and, in copy mode, its
+    /// rows (all, or the sample `opts` asks for) streamed through this
+    /// process and held in memory only, or in synth mode rows generated
+    /// from its statistics ([`synth`]); then analyzed. Dropped again should
+    /// filling it fail.
     pub async fn copy_of(
         source: &Endpoint,
         opts: &CopyOptions,
@@ -132,10 +134,20 @@ impl Scratch {
         accounts: &Path,
     ) -> Result<Scratch> {
         let plan = copy::plan(source, opts).await?;
+        let synth = match opts.data {
+            Data::Synth => Some(synth::plan(source, opts).await?),
+            Data::Copy => None,
+        };
         let name = cluster::unique_name(PREFIX);
         let scratch = Scratch::create_guarded(source, name, accounts).await?;
-        match copy::fill(source, &scratch.db, &plan, progress).await {
-            Ok(_) => Ok(scratch),
+        let filled = match synth {
+            None => copy::fill(source, &scratch.db, &plan, progress)
+                .await
+                .map(|_| ()),
+            Some(planned) => synth::fill(planned, &scratch.db, progress).await,
+        };
+        match filled {
+            Ok(()) => Ok(scratch),
             Err(e) => {
                 // The copy's own error first; a failed drop is the guard's.
                 let _ = scratch.drop_now().await;
@@ -209,6 +221,28 @@ impl Scratch {
         };
         guard.fire(&why).await.into_result().map(|_| ())
     }
+}
+
+/// Refuses `--data synth` or `--sample` where scratch copies are not copies
+/// of the user's database: embedded (a clone of the seeded lab), or the
+/// help-desk chain on a user's server (seeded by the tool).
+pub fn check_options(
+    opts: &CopyOptions,
+    on_user_server: bool,
+    chain: &MigrationChain,
+) -> Result<()> {
+    let asked = match (opts.data, opts.sample) {
+        (Data::Synth, _) => "--data synth",
+        (_, Some(_)) => "--sample",
+        _ => return Ok(()),
+    };
+    if on_user_server && !seeds_help_desk(chain) {
+        return Ok(());
+    }
+    Err(Error::BadInput(format!(
+        "{asked} shapes a scratch copy of your own database, made only with --url and a migration of your own; {} seeds its own data, so drop {asked}",
+        if on_user_server { "the help-desk chain" } else { "the embedded lab" }
+    )))
 }
 
 /// Whether the chain's scratch copies are seeded from the help-desk lab's

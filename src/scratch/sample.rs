@@ -11,8 +11,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::catalog::{ForeignKey, Table};
 use crate::error::{Error, Result};
+use crate::recreate::catalog::{ForeignKey, Table};
 
 /// Hash buckets: a root row is kept when its bucket is under the fraction.
 const BUCKETS: u32 = 1 << 20;

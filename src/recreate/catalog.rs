@@ -21,7 +21,7 @@ pub(super) fn not_ext(cat: &str, oid: &str) -> String {
     format!("NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = 'pg_catalog.{cat}'::pg_catalog.regclass AND e.objid = {oid} AND e.deptype = 'e')")
 }
 
-/// One statement to run on the scratch database, and what it makes.
+/// One statement to run on the new database, and what it makes.
 #[derive(Debug, Clone)]
 pub struct Ddl {
     pub what: String,
@@ -36,7 +36,7 @@ pub struct Table {
     pub name: String,
     /// The columns a `COPY` writes (generated ones left out), quoted.
     pub columns: Vec<String>,
-    /// False when a column's binary form carries type OIDs the scratch
+    /// False when a column's binary form carries type OIDs the new
     /// database does not share (arrays of the team's own types,
     /// composites): such a table is copied in text format.
     pub binary: bool,

@@ -1,4 +1,4 @@
-//! Runs the DDL [`super::catalog`] read on the scratch database. The
+//! Runs the DDL [`super::catalog`] read on the new database. The
 //! catalog gives no dependency order between functions, types, tables and
 //! views, so a statement that fails for want of an object not made yet (a
 //! function returning a table's row type, a view over a later view) waits
@@ -29,7 +29,7 @@ pub async fn prepare(client: &Client) -> Result<()> {
     client
         .batch_execute("SET search_path = ''; SET check_function_bodies = off")
         .await
-        .context("preparing the scratch database's session")
+        .context("preparing the new database's session")
 }
 
 /// Runs `ddl`, retrying what waits for another statement.
@@ -53,7 +53,7 @@ async fn run_with(client: &Client, ddl: &[Ddl], savepoints: bool) -> Result<()> 
                 Ok(()) => {}
                 Err(e) if waits_for_another(e.code()) => waiting.push((d, e)),
                 Err(e) => {
-                    return Err(e).context(format!("creating {} in the scratch copy", d.what))
+                    return Err(e).context(format!("creating {} in the new database", d.what))
                 }
             }
         }
@@ -62,7 +62,7 @@ async fn run_with(client: &Client, ddl: &[Ddl], savepoints: bool) -> Result<()> 
         }
         if waiting.len() == before {
             let (d, e) = waiting.swap_remove(0);
-            return Err(e).context(format!("creating {} in the scratch copy", d.what));
+            return Err(e).context(format!("creating {} in the new database", d.what));
         }
         pending = waiting.into_iter().map(|(d, _)| d).collect();
     }
