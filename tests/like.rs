@@ -272,6 +272,17 @@ fn the_command_prints_the_fidelity_table_and_its_summary() {
     assert!(text.contains("(scale factor 0.5, seed 1)"), "{text}");
     assert!(text.contains("Conversation.status"), "{text}");
     assert!(text.contains("% of columns within tolerance"), "{text}");
+    // The target now holds tables: a second fill is refused before any
+    // read, as is the source named as its own target.
+    for to in [target.url(), source.url()] {
+        let again = common::run(&["seed", "--like", &source.url(), "--url", &to]);
+        let err = common::stderr(&again);
+        assert_eq!(again.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("seed --like fills an empty database") && err.lines().count() == 1,
+            "{err}"
+        );
+    }
     let alone = common::run(&["seed", "--scale-factor", "2"]);
     assert!(!alone.status.success());
     assert!(

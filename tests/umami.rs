@@ -569,7 +569,8 @@ fn advise_and_rehearse_run_on_a_copy_of_umamis_database() {
     // migration applied in it, rehearse's starts without it.
     let run = |args: &[&str]| tool(&url, args);
     let rows_before = rt.block_on(rows(&db.endpoint));
-    let databases_before = rt.block_on(databases(&db.endpoint));
+    let _alone = SCRATCH_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(rt.block_on(scratch_databases(&db.endpoint)).is_empty());
 
     let reports = home.join("reports");
     let reports = path(&reports);
@@ -623,7 +624,8 @@ fn advise_and_rehearse_run_on_a_copy_of_umamis_database() {
             .collect::<Vec<_>>()
     );
 
-    assert_eq!(rt.block_on(databases(&db.endpoint)), databases_before);
+    let left = rt.block_on(scratch_databases(&db.endpoint));
+    assert!(left.is_empty(), "scratch databases left: {left:?}");
     assert_eq!(rt.block_on(rows(&db.endpoint)), rows_before);
 }
 
@@ -639,7 +641,8 @@ fn advise_and_rehearse_run_on_synthetic_data_shaped_like_umamis() {
     let url = db.url();
     let run = |args: &[&str]| tool(&url, args);
     let rows_before = rt.block_on(rows(&db.endpoint));
-    let databases_before = rt.block_on(databases(&db.endpoint));
+    let _alone = SCRATCH_TESTS.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(rt.block_on(scratch_databases(&db.endpoint)).is_empty());
     // The checksums' own reads reach the counters when their session ends.
     std::thread::sleep(Duration::from_millis(700));
     let read_before = rt.block_on(tuples_read(&db.endpoint));
@@ -700,7 +703,8 @@ fn advise_and_rehearse_run_on_synthetic_data_shaped_like_umamis() {
         read_before,
         "synth mode read rows of Umami's tables"
     );
-    assert_eq!(rt.block_on(databases(&db.endpoint)), databases_before);
+    let left = rt.block_on(scratch_databases(&db.endpoint));
+    assert!(left.is_empty(), "scratch databases left: {left:?}");
     assert_eq!(rt.block_on(rows(&db.endpoint)), rows_before);
 }
 
@@ -711,10 +715,18 @@ async fn tuples_read(db: &Endpoint) -> i64 {
     c.query_one(sql, &[]).await.unwrap().get(0)
 }
 
-/// The databases of the server: no scratch database may be left behind.
-async fn databases(db: &Endpoint) -> BTreeSet<String> {
+/// The tests that make scratch databases run one at a time: each checks
+/// that none is left on the server the tests share.
+static SCRATCH_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The server's scratch databases: none may be left behind.
+async fn scratch_databases(db: &Endpoint) -> BTreeSet<String> {
     let c = db.connect().await.unwrap();
-    c.query("SELECT datname::text FROM pg_database", &[])
+    let sql = format!(
+        "SELECT datname::text FROM pg_database WHERE starts_with(datname, '{}')",
+        helpdesk_bench::scratch::PREFIX
+    );
+    c.query(&sql, &[])
         .await
         .unwrap()
         .iter()

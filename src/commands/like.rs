@@ -33,6 +33,7 @@ pub async fn run(args: SeedArgs, quiet: bool) -> Result<ExitCode> {
             ));
         }
         let target = Endpoint::from_url(url)?;
+        refuse_unless_empty(&target).await?;
         let report = like::run(&source, &target, &opts, &progress).await?;
         print_report(&report, &source, &target, &opts);
         print_plans(&args, &source, &target, &report).await?;
@@ -65,6 +66,22 @@ pub async fn run(args: SeedArgs, quiet: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `seed --like` fills an empty database: one holding tables (the source
+/// itself, when DATABASE_URL names it) is refused before anything is read.
+async fn refuse_unless_empty(target: &Endpoint) -> Result<()> {
+    let client = target.connect().await?;
+    let (names, n) = crate::schema::user_objects(&client, 3).await?;
+    if n == 0 {
+        return Ok(());
+    }
+    Err(Error::BadInput(format!(
+        "seed --like fills an empty database, and {} holds {n} tables and types ({}{}); point --url (or DATABASE_URL) at an empty database, or leave both out for an embedded one",
+        target.describe(),
+        names.join(", "),
+        if n > names.len() { ", …" } else { "" }
+    )))
+}
+
 fn print_report(r: &LikeReport, source: &Endpoint, target: &Endpoint, opts: &LikeOptions) {
     let f = &r.filled;
     let copy = f.copy.as_secs_f64().max(1e-9);
@@ -82,6 +99,12 @@ fn print_report(r: &LikeReport, source: &Endpoint, target: &Endpoint, opts: &Lik
         f.bytes as f64 / copy / 1e6,
         f.total.as_secs_f64()
     );
+    if !r.inferred.is_empty() {
+        out!(
+            "references inferred from column names (no foreign key declares them): {}",
+            r.inferred.join(", ")
+        );
+    }
     out!("fidelity: the target's statistics after ANALYZE against the source's, expected under the scale factor");
     out!("{}", r.fidelity);
 }

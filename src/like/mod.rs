@@ -51,6 +51,9 @@ pub struct LikeReport {
     pub read_secs: f64,
     /// Target stand-ins of the source's most common values ([`plan::stand_ins`]).
     pub stand_ins: BTreeMap<String, String>,
+    /// References the schema does not declare, inferred from column names
+    /// ([`stats::infer_parents`]): `table.column -> table.column`.
+    pub inferred: Vec<String>,
 }
 
 /// Everything read from the source and planned, before anything is
@@ -62,6 +65,7 @@ pub struct Prepared {
     /// `(table, column)` generated in the source's format, not kept.
     generated: Vec<(String, String)>,
     stand_ins: BTreeMap<String, String>,
+    inferred: Vec<String>,
     read_secs: f64,
 }
 
@@ -86,7 +90,7 @@ pub async fn prepare(source: &Endpoint, opts: &LikeOptions) -> Result<Prepared> 
         )));
     }
     let t0 = Instant::now();
-    let (schema, source_stats) = read_source(source).await?;
+    let (schema, source_stats, inferred) = read_source(source).await?;
     let read_secs = t0.elapsed().as_secs_f64();
     let plans = plan::plan(
         &schema.tables,
@@ -119,6 +123,7 @@ pub async fn prepare(source: &Endpoint, opts: &LikeOptions) -> Result<Prepared> 
         plans,
         generated,
         stand_ins,
+        inferred,
         read_secs,
     })
 }
@@ -137,6 +142,7 @@ pub async fn fill_target(
         plans,
         generated,
         stand_ins,
+        inferred,
         read_secs,
     } = prepared;
     let filled = fill::fill(target, &schema, plans, opts.seed, opts.jobs, progress).await?;
@@ -159,11 +165,15 @@ pub async fn fill_target(
         fidelity,
         read_secs,
         stand_ins,
+        inferred,
     })
 }
 
 /// The source's schema and statistics, in one read-only transaction.
-async fn read_source(source: &Endpoint) -> Result<(catalog::SchemaCopy, Vec<stats::TableStats>)> {
+/// Also the foreign keys inferred from names ([`stats::infer_parents`]).
+async fn read_source(
+    source: &Endpoint,
+) -> Result<(catalog::SchemaCopy, Vec<stats::TableStats>, Vec<String>)> {
     let client = source.connect().await?;
     client
         .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -178,10 +188,11 @@ async fn read_source(source: &Endpoint) -> Result<(catalog::SchemaCopy, Vec<stat
     }
     let schema = catalog::read(&client).await?;
     let oids: Vec<u32> = schema.tables.iter().map(|t| t.oid).collect();
-    let stats = stats::read(&client, &oids, true).await?;
+    let mut stats = stats::read(&client, &oids, true).await?;
+    let inferred = stats::infer_parents(&mut stats);
     client
         .batch_execute("COMMIT")
         .await
         .context("ending the source's read-only transaction")?;
-    Ok((schema, stats))
+    Ok((schema, stats, inferred))
 }

@@ -153,6 +153,43 @@ impl TableStats {
     }
 }
 
+/// Foreign keys the schema does not declare (an application that keeps its
+/// relations in code, as Prisma's `relationMode = "prisma"` does): a column
+/// of one table named like an id (`website_id`, `sessionId`) is taken to
+/// reference the one other table whose single-column key has the same name
+/// and type. Only the generator reads it, so joins on such columns find
+/// rows in the generated data; no constraint is made. Returns each inferred
+/// reference as `table.column -> table.column`.
+pub fn infer_parents(tables: &mut [TableStats]) -> Vec<String> {
+    let keys: Vec<(u32, String, String, Kind)> = tables
+        .iter()
+        .flat_map(|t| {
+            t.unique.iter().filter_map(|c| {
+                let kind = t.columns.get(c)?.kind;
+                Some((t.oid, t.table.clone(), c.clone(), kind))
+            })
+        })
+        .collect();
+    let mut inferred = Vec::new();
+    for t in tables.iter_mut() {
+        for (name, c) in &t.columns {
+            let lower = name.to_ascii_lowercase();
+            let id_like = lower.len() > 2 && lower.ends_with("id");
+            if !id_like || t.unique.contains(name) || t.parents.contains_key(name) {
+                continue;
+            }
+            let mut matches = keys
+                .iter()
+                .filter(|(oid, _, key, kind)| *oid != t.oid && key == name && *kind == c.kind);
+            if let (Some((oid, table, key, _)), None) = (matches.next(), matches.next()) {
+                inferred.push(format!("{}.{name} -> {table}.{key}", t.table));
+                t.parents.insert(name.clone(), (*oid, key.clone()));
+            }
+        }
+    }
+    inferred
+}
+
 const TABLES: &str = "SELECT c.oid, n.nspname::text, c.relname::text, c.reltuples::float8,
     EXISTS (SELECT 1 FROM pg_catalog.pg_stats s WHERE s.schemaname = n.nspname AND s.tablename = c.relname)
 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -329,4 +366,72 @@ async fn column_stats(
         mcv_num: r.get::<_, Option<Vec<f64>>>(7).unwrap_or_default(),
         hist_num: r.get::<_, Option<Vec<f64>>>(8).unwrap_or_default(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(oid: u32, name: &str, cols: &[(&str, Kind)], unique: &[&str]) -> TableStats {
+        TableStats {
+            oid,
+            schema: "public".into(),
+            table: name.into(),
+            reltuples: 100.0,
+            columns: cols
+                .iter()
+                .map(|(c, kind)| {
+                    let col = ColumnStats {
+                        name: c.to_string(),
+                        kind: *kind,
+                        type_name: String::new(),
+                        not_null: true,
+                        scale: None,
+                        labels: Vec::new(),
+                        stats: None,
+                    };
+                    (c.to_string(), col)
+                })
+                .collect(),
+            unique: unique.iter().map(|c| c.to_string()).collect(),
+            parents: BTreeMap::new(),
+            composite_parents: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_id_named_like_another_tables_key_of_its_type_is_taken_to_reference_it() {
+        let mut t = vec![
+            table(1, "website", &[("website_id", Kind::Uuid)], &["website_id"]),
+            table(
+                2,
+                "session",
+                &[("session_id", Kind::Uuid), ("website_id", Kind::Uuid)],
+                &["session_id"],
+            ),
+            table(
+                3,
+                "website_event",
+                &[
+                    ("event_id", Kind::Uuid),
+                    ("website_id", Kind::Uuid),
+                    ("session_id", Kind::Text),
+                    ("visit_id", Kind::Uuid),
+                ],
+                &["event_id"],
+            ),
+        ];
+        let inferred = infer_parents(&mut t);
+        assert_eq!(
+            inferred,
+            [
+                "session.website_id -> website.website_id",
+                "website_event.website_id -> website.website_id"
+            ]
+        );
+        // Another type (text against uuid) or no such key: no reference.
+        assert!(!t[2].parents.contains_key("session_id"));
+        assert!(!t[2].parents.contains_key("visit_id"));
+        assert_eq!(t[1].parents["website_id"], (1, "website_id".to_string()));
+    }
 }

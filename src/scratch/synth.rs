@@ -47,8 +47,12 @@ pub async fn fill(planned: Planned, scratch: &Endpoint, progress: &Reporter) -> 
     let started = Instant::now();
     let report = like::fill_target(planned.prepared, scratch, &planned.opts, progress).await?;
     let (ok, all) = report.fidelity.within();
+    let inferred = match report.inferred.len() {
+        0 => String::new(),
+        n => format!("; {n} references inferred from column names"),
+    };
     let detail = format!(
-        "{} rows of {} tables generated from the source's statistics; {ok} of {all} columns within tolerance",
+        "{} rows of {} tables generated from the source's statistics; {ok} of {all} columns within tolerance{inferred}",
         report.filled.rows, report.tables
     );
     progress.phase("synth: rows", started.elapsed(), &detail);
