@@ -431,6 +431,12 @@ pub struct ScratchArgs {
     /// Seed of the data (and of rehearse's choice of queries).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Without --url: build the embedded lab like this database (its schema,
+    /// and rows generated from its statistics as seed --like does, none of
+    /// its rows read) instead of the help-desk lab, for a migration of your
+    /// own.
+    #[arg(long, value_name = "SOURCE_URL", env = crate::workspace::LIKE_ENV)]
+    pub like: Option<String>,
     /// With --url and a migration of your own: where the scratch copy's
     /// rows come from. copy: your rows, streamed through the tool and held
     /// in memory only; synth: rows generated from your tables' statistics

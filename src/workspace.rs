@@ -11,10 +11,12 @@ use sha2::{Digest, Sha256};
 
 use crate::cluster::{self, Cluster, Endpoint, PgBin, StartOptions};
 use crate::error::Result;
+use crate::like::{self, LikeOptions};
 use crate::permission;
 use crate::schema::{fixtures, IndexState, MigrationChain};
 use crate::scratch::options::CopyOptions;
-use crate::seed::{self, Reporter, Scale, SeedConfig, Shape};
+use crate::scratch::stage::{self, Stage};
+use crate::seed::{self, Counts, Reporter, Scale, SeedConfig, Shape};
 
 /// Environment variable that lets benches change indexes on `DATABASE_URL`.
 pub const ALLOW_INDEX_CHANGES_ENV: &str = permission::INDEX_CHANGES.env;
@@ -23,6 +25,9 @@ pub const ALLOW_INDEX_CHANGES_ENV: &str = permission::INDEX_CHANGES.env;
 pub const FORCE_ENV: &str = permission::FORCE.env;
 /// Environment variable choosing the bench scale.
 pub const SCALE_ENV: &str = "HELPDESK_BENCH_SCALE";
+/// Environment variable: build the embedded lab like this database
+/// (`--like`).
+pub const LIKE_ENV: &str = "HELPDESK_BENCH_LIKE";
 
 /// The database inside the embedded cluster.
 const DB: &str = "helpdesk";
@@ -69,6 +74,9 @@ pub struct Workspace {
     /// generate them from its statistics: from the environment, or a
     /// command's `--data`, `--sample` and `--copy-limit-mb`.
     pub copy: CopyOptions,
+    /// Embedded only: the team's database the lab is shaped like (`--like`),
+    /// its schema and rows generated from its statistics.
+    pub like: Option<Endpoint>,
 }
 
 impl Workspace {
@@ -95,6 +103,7 @@ impl Workspace {
                     seed,
                     ..CopyOptions::from_env()?
                 },
+                like: None,
             });
         }
         lab_holds(
@@ -134,7 +143,102 @@ impl Workspace {
             may_change_indexes: true,
             force: false,
             copy: CopyOptions::default(),
+            like: None,
         })
+    }
+
+    /// [`Workspace::open`], or [`Workspace::open_like`] when `like` names a
+    /// team's database; both at once are refused.
+    pub async fn open_for(
+        url: Option<&str>,
+        like: Option<&str>,
+        scale: Scale,
+        seed: u64,
+        chain: &MigrationChain,
+        progress: &Reporter,
+    ) -> Result<Workspace> {
+        match (url, like) {
+            (Some(_), Some(_)) => Err(crate::error::Error::BadInput(format!(
+                "--like ({LIKE_ENV}) builds an embedded lab shaped like a database, and --url (DATABASE_URL) measures a database itself; drop one of them"
+            ))),
+            (None, Some(source)) => Workspace::open_like(source, seed, chain, progress).await,
+            _ => Workspace::open(url, scale, seed, chain, progress).await,
+        }
+    }
+
+    /// An embedded lab shaped like the team's database `source` (`--like`):
+    /// its schema and rows generated from its statistics by `seed --like`
+    /// (no row of it is read), then brought to each state as scratch copies
+    /// are ([`stage`]): the migration under test applied in the lab's
+    /// database when `source` lacks it, rolled back in the before-database
+    /// when `source` has it. Not cached: generating takes seconds.
+    pub async fn open_like(
+        source: &str,
+        seed: u64,
+        chain: &MigrationChain,
+        progress: &Reporter,
+    ) -> Result<Workspace> {
+        let source = Endpoint::from_url(source)?;
+        let m = &chain.under_test;
+        let after = stage::plan(&source, m, Stage::After).await?;
+        let before = stage::plan(&source, m, Stage::Before).await?;
+        let like = LikeOptions {
+            scale: 1.0,
+            seed,
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            redact: Vec::new(),
+        };
+        let prepared = [
+            like::prepare(&source, &like).await?,
+            like::prepare(&source, &like).await?,
+        ];
+        let c = Cluster::start()?;
+        let admin = Endpoint::embedded(c.config("postgres"))?;
+        let mut dbs = Vec::new();
+        for ((name, step), prepared) in [(DB, after), (BEFORE_DB, before)].into_iter().zip(prepared)
+        {
+            let db = cluster::create_database(&admin, name, None).await?;
+            like::fill_target(prepared, &db, &like, progress).await?;
+            stage::take(&db, m, step).await?;
+            dbs.push(db);
+        }
+        let before_db = dbs.pop();
+        Ok(Workspace {
+            db: Endpoint::embedded(c.config(DB))?,
+            cluster: Some(c),
+            before_db,
+            scale: Scale::Small,
+            seed,
+            reused: false,
+            may_change_indexes: true,
+            force: false,
+            copy: CopyOptions::default(),
+            like: Some(source),
+        })
+    }
+
+    /// The help-desk seed's row counts, when the data measured is that
+    /// seed: the embedded lab (not one shaped `--like` a team's database),
+    /// or, for `scratch` measurements, a user's server whose chain's
+    /// scratch copies the tool seeds from the lab's model.
+    pub fn seeded_counts(&self, chain: &MigrationChain, scratch: bool) -> Option<Counts> {
+        let lab = self.cluster.is_some() && self.like.is_none();
+        let seeded = scratch && self.cluster.is_none() && chain.foreign_tables().is_empty();
+        (lab || seeded).then(|| self.scale.counts())
+    }
+
+    /// The team's database the measured data was generated from: the
+    /// `--like` source, or for `scratch` measurements on a user's server
+    /// in synth mode, that server's database.
+    pub fn data_like(&self, chain: &MigrationChain, scratch: bool) -> Option<String> {
+        if let Some(source) = &self.like {
+            return Some(source.describe());
+        }
+        let synth = scratch
+            && self.cluster.is_none()
+            && self.copy.data == crate::scratch::options::Data::Synth
+            && !chain.foreign_tables().is_empty();
+        synth.then(|| self.db.describe())
     }
 
     /// The scale from `HELPDESK_BENCH_SCALE`, default small.

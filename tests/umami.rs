@@ -233,10 +233,17 @@ fn run_workflow() -> Workflow {
 /// for the commands that run queries), and no permission from the
 /// environment.
 fn tool(url: &str, args: &[&str]) -> Output {
+    tool_on(Some(url), args)
+}
+
+/// [`tool`] on `url`, or on the embedded cluster when `None`.
+fn tool_on(url: Option<&str>, args: &[&str]) -> Output {
     let mut cmd = std::process::Command::new(common::bin());
-    cmd.args(args)
-        .args(["--url", url, "--migration"])
-        .arg(migration_dir());
+    cmd.args(args);
+    if let Some(url) = url {
+        cmd.args(["--url", url]);
+    }
+    cmd.arg("--migration").arg(migration_dir());
     // `migrate` and `verify` run no queries and take no catalogue.
     if !matches!(args.first(), Some(&"migrate" | &"verify")) {
         cmd.arg("--catalogue").arg(catalogue_file());
@@ -252,6 +259,7 @@ fn tool(url: &str, args: &[&str]) -> Output {
     cmd.env_remove(helpdesk_bench::cluster::URL_ENV)
         .env_remove(helpdesk_bench::scratch::DATA_ENV)
         .env_remove(helpdesk_bench::scratch::SAMPLE_ENV)
+        .env_remove(helpdesk_bench::workspace::LIKE_ENV)
         .output()
         .expect("run helpdesk-bench")
 }
@@ -285,6 +293,7 @@ fn bench_run(rt: &tokio::runtime::Runtime, url: &str, home: &Path, args: &[&str]
         may_change_indexes: false,
         force: false,
         copy: Default::default(),
+        like: None,
     };
     assert!(!ws.db.is_embedded(), "the tool must take it for the user's");
     let chain = chain();
@@ -706,6 +715,63 @@ fn advise_and_rehearse_run_on_synthetic_data_shaped_like_umamis() {
     let left = rt.block_on(scratch_databases(&db.endpoint));
     assert!(left.is_empty(), "scratch databases left: {left:?}");
     assert_eq!(rt.block_on(rows(&db.endpoint)), rows_before);
+}
+
+/// `rehearse --like`: without --url, the embedded lab is built like
+/// Umami's database (its schema, rows generated from its statistics) in
+/// place of the help-desk lab; none of Umami's rows is read, the
+/// rehearsal times Umami's tables, and the page says where the data came
+/// from.
+#[test]
+fn rehearse_runs_on_an_embedded_lab_shaped_like_umamis_database() {
+    let rt = bench::runtime().unwrap();
+    let home = TempDir::new("umami-like");
+    let db = rt.block_on(umami_db("umami_like"));
+    let url = db.url();
+    let rows_before = rt.block_on(rows(&db.endpoint));
+    std::thread::sleep(Duration::from_millis(700));
+    let read_before = rt.block_on(tuples_read(&db.endpoint));
+
+    let reports = home.join("reports");
+    let out = tool_on(
+        None,
+        &["rehearse", "--like", &url, "--reports", path(&reports)],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let results = Results::read(&home.join("reports/latest/results.json")).unwrap();
+    assert!(
+        results
+            .data_like
+            .as_deref()
+            .is_some_and(|d| d.contains(db.endpoint.dbname().as_str())),
+        "{:?}",
+        results.data_like
+    );
+    assert!(results.counts.is_none(), "no help-desk row counts");
+    let held = &results.rehearsal.expect("rehearsal").as_written.held;
+    assert!(
+        held.iter()
+            .any(|h| h.table == "website_event" && h.mode == "ShareLock"),
+        "{held:#?}"
+    );
+    let page = std::fs::read_to_string(home.join("reports/latest/index.html")).unwrap();
+    assert!(
+        page.contains("on a lab shaped like"),
+        "the title names the lab's origin"
+    );
+    assert!(!page.contains("at scale small"));
+
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(rt.block_on(tuples_read(&db.endpoint)), read_before);
+    assert_eq!(rt.block_on(rows(&db.endpoint)), rows_before);
+    // Beside --url, --like is refused in one line.
+    let both = tool(&url, &["rehearse", "--allow-scratch", "--like", &url]);
+    assert_eq!(both.status.code(), Some(2), "{}", stderr(&both));
+    assert!(
+        stderr(&both).contains("drop one of them"),
+        "{}",
+        stderr(&both)
+    );
 }
 
 /// Rows read from the team's tables, by their scan counters.

@@ -137,6 +137,7 @@ fn bench_run(rt: &tokio::runtime::Runtime, url: &str, home: &Path, args: &[&str]
         may_change_indexes: false,
         force: false,
         copy: Default::default(),
+        like: None,
     };
     assert!(!ws.db.is_embedded(), "the tool must take it for the user's");
     let chain = MigrationChain::builtin().unwrap();

@@ -86,7 +86,15 @@ pub fn workspace(
     let url = std::env::var(helpdesk_bench::cluster::URL_ENV).ok();
     let scale = Workspace::bench_scale(bench_mode)?;
     let progress = helpdesk_bench::seed::Reporter::auto(false);
-    rt.block_on(Workspace::open(url.as_deref(), scale, 1, chain, &progress))
+    let like = std::env::var(helpdesk_bench::workspace::LIKE_ENV).ok();
+    rt.block_on(Workspace::open_for(
+        url.as_deref(),
+        like.as_deref(),
+        scale,
+        1,
+        chain,
+        &progress,
+    ))
 }
 
 /// A bench's exit status under the tool's one policy

@@ -44,8 +44,9 @@ pub async fn run(args: AdviseArgs, quiet: bool) -> Result<ExitCode> {
     let copy = args.scratch.copy_options()?;
     scratch::check_options(&copy, url.is_some(), &chain)?;
     let progress = Reporter::auto(quiet);
-    let mut ws = Workspace::open(
+    let mut ws = Workspace::open_for(
         url,
+        args.scratch.like.as_deref(),
         args.scratch.scale,
         args.scratch.seed,
         &chain,
@@ -95,7 +96,8 @@ pub async fn run(args: AdviseArgs, quiet: bool) -> Result<ExitCode> {
         environment: env,
         scale: ws.scale.name().to_string(),
         seed: ws.seed,
-        counts: Some(ws.scale.counts()),
+        counts: ws.seeded_counts(&chain, true),
+        data_like: ws.data_like(&chain, true),
         migration: migration_info(m),
         not_runnable: outcome.not_runnable,
         advice: Some(outcome.advice),

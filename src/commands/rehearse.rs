@@ -42,8 +42,9 @@ pub async fn run(args: RehearseArgs, quiet: bool) -> Result<ExitCode> {
     };
     let copy = args.scratch.copy_options()?;
     scratch::check_options(&copy, args.conn.url.is_some(), &chain)?;
-    let mut ws = Workspace::open(
+    let mut ws = Workspace::open_for(
         args.conn.url.as_deref(),
+        args.scratch.like.as_deref(),
         args.scratch.scale,
         args.scratch.seed,
         &chain,
@@ -81,7 +82,8 @@ pub async fn run(args: RehearseArgs, quiet: bool) -> Result<ExitCode> {
         environment: env,
         scale: ws.scale.name().to_string(),
         seed: ws.seed,
-        counts: Some(ws.scale.counts()),
+        counts: ws.seeded_counts(&chain, true),
+        data_like: ws.data_like(&chain, true),
         migration: migration_info(m),
         not_runnable,
         rehearsal: Some(rehearsal),
@@ -269,19 +271,11 @@ fn print(r: &Rehearsal) {
 /// The migration's own write-blocking locks per table: what a write
 /// arriving as one was taken would wait.
 fn print_held(runs: &[&RehearsalRun; 3]) {
-    let mut held: Vec<&str> = runs
-        .iter()
-        .flat_map(|run| run.held.iter().map(|h| h.table.as_str()))
-        .collect();
-    held.sort();
-    held.dedup();
     let held_ms = |run: &RehearsalRun, t: &str| {
-        run.held
-            .iter()
-            .find(|h| h.table == t)
+        run.held_on(t)
             .map_or("-".to_string(), |h| format!("{:.0}", h.held_ms))
     };
-    for t in held {
+    for t in results::held_tables(runs) {
         out!(
             "{:<14} {:<6} {:>14} {:>14} {:>18}",
             t,

@@ -87,7 +87,10 @@ pub use run::*;
 ///   the read queries' speed-ups with its bootstrap interval.
 /// - 10: added, with a default: each rehearsal run's `held`, the longest
 ///   write-blocking lock the migration held per table.
-pub const SCHEMA_VERSION: u32 = 10;
+/// - 11: added, with a default: `data_like`, the team's database whose
+///   statistics the measured data was generated from (`--like`, or
+///   `--data synth` for scratch copies).
+pub const SCHEMA_VERSION: u32 = 11;
 
 /// The whole run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -102,6 +105,11 @@ pub struct Results {
     pub seed: u64,
     #[serde(default)]
     pub counts: Option<Counts>,
+    /// Set when the data measured was generated from a team's database's
+    /// statistics rather than seeded by the help-desk model or copied: that
+    /// database, described without secrets (version 11).
+    #[serde(default)]
+    pub data_like: Option<String>,
     pub migration: MigrationInfo,
     /// Index states the queries ran in.
     #[serde(default)]

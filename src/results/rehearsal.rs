@@ -64,6 +64,18 @@ impl Rehearsal {
     }
 }
 
+/// The tables any of `runs` held a write-blocking lock on, sorted, once
+/// each: the rows of the console's and the page's held-lock tables.
+pub fn held_tables<'a>(runs: &[&'a RehearsalRun]) -> Vec<&'a str> {
+    let mut tables: Vec<&str> = runs
+        .iter()
+        .flat_map(|run| run.held.iter().map(|h| h.table.as_str()))
+        .collect();
+    tables.sort();
+    tables.dedup();
+    tables
+}
+
 /// One variant applied under traffic.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RehearsalRun {
@@ -150,6 +162,13 @@ pub struct HeldLock {
     pub taken_by: Option<String>,
     /// The hold projected to production rows (labelled a projection).
     pub projected_ms: Option<f64>,
+}
+
+impl RehearsalRun {
+    /// Its longest write-blocking hold on `table`, if it held one.
+    pub fn held_on(&self, table: &str) -> Option<&HeldLock> {
+        self.held.iter().find(|h| h.table == table)
+    }
 }
 
 /// Latency of one traffic query before and during the migration.

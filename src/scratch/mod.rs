@@ -22,7 +22,7 @@ mod copy;
 pub mod data;
 pub mod options;
 pub mod sample;
-mod stage;
+pub(crate) mod stage;
 mod synth;
 
 use std::path::{Path, PathBuf};
@@ -36,19 +36,10 @@ use crate::sql::quote_ident;
 use crate::workspace::Workspace;
 
 pub use options::{CopyOptions, Data, DATA_ENV, DEFAULT_LIMIT_MB, LIMIT_ENV, SAMPLE_ENV};
+pub use stage::Stage;
 
 /// Prefix of every scratch database's name.
 pub const PREFIX: &str = "helpdesk_bench_scratch";
-
-/// Which schema a scratch copy starts from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stage {
-    /// The chain's earlier migrations applied, not the one under test: the
-    /// schema a migration rehearsal starts from.
-    Before,
-    /// Every migration of the chain applied.
-    After,
-}
 
 /// One scratch database, dropped by [`Scratch::drop_now`] or, failing
 /// that, by its guard.

@@ -1,4 +1,5 @@
-//! A copy of the user's database brought to the [`Stage`] a measurement
+//! A copy of the user's database (a scratch copy, or an embedded lab shaped
+//! like it) brought to the [`Stage`] a measurement
 //! starts from: the migration under test rolled back in the copy for
 //! `Before` when the user's database has it applied (as after `migrate
 //! up`), or applied in the copy for `After` when it has not. Whether it is
@@ -8,11 +9,20 @@
 
 use tokio_postgres::Client;
 
-use super::Stage;
 use crate::cluster::Endpoint;
 use crate::error::{Context, Error, Result};
 use crate::schema::{self, Migration};
 use crate::sql::qualified;
+
+/// Which schema a scratch copy starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    /// The chain's earlier migrations applied, not the one under test: the
+    /// schema a migration rehearsal starts from.
+    Before,
+    /// Every migration of the chain applied.
+    After,
+}
 
 /// What the copy needs once made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -93,7 +93,13 @@ fn environment(r: &Results) -> Vec<(String, String)> {
             format!("{} at {}", r.run_id, r.created_at),
         ),
     ];
-    if r.database.is_none() {
+    if let Some(like) = &r.data_like {
+        let data = format!(
+            "synthetic: generated (seed {}) from the statistics of {like}, none of its rows read",
+            r.seed
+        );
+        v.insert(3, ("data".to_string(), data));
+    } else if r.database.is_none() {
         // Scale and seed describe data the tool generated, not a user's.
         v.insert(3, ("scale".to_string(), r.scale.clone()));
         v.insert(4, ("seed".to_string(), r.seed.to_string()));

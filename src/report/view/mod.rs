@@ -131,7 +131,10 @@ pub fn page(r: &Results, baseline: Option<&Results>, run_dir: Option<&Path>) -> 
 /// order_items").
 fn title(r: &Results) -> String {
     let Some(d) = &r.database else {
-        return format!("{} at scale {}", r.migration.name, r.scale);
+        return match &r.data_like {
+            Some(like) => format!("{} on a lab shaped like {like}", r.migration.name),
+            None => format!("{} at scale {}", r.migration.name, r.scale),
+        };
     };
     let tables: Vec<String> = d
         .largest(TITLE_TABLES)

@@ -185,17 +185,12 @@ fn cell(run: &RehearsalRun, k: &(String, Operation), unit: TimeUnit) -> Cell {
 
 /// Per table, each variant's longest write-blocking hold and its mode.
 fn held(runs: &[&RehearsalRun; 3]) -> Vec<HeldRow> {
-    let mut tables: Vec<&str> = runs
-        .iter()
-        .flat_map(|run| run.held.iter().map(|h| h.table.as_str()))
-        .collect();
-    tables.sort();
-    tables.dedup();
+    let tables = crate::results::held_tables(runs);
     let unit = TimeUnit::for_column(
         runs.iter()
             .flat_map(|run| run.held.iter().map(|h| h.held_ms)),
     );
-    let find = |run: &'_ RehearsalRun, t: &str| run.held.iter().find(|h| h.table == t).cloned();
+    let find = |run: &'_ RehearsalRun, t: &str| run.held_on(t).cloned();
     tables
         .iter()
         .map(|&t| HeldRow {
