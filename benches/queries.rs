@@ -49,7 +49,12 @@ fn run() -> anyhow::Result<u8> {
     // the repository's catalogue.
     let chain = MigrationChain::from_env()?;
     let ws = common::workspace(&rt, bench_mode, &chain)?;
-    if ws.cluster.is_some() {
+    if let Some(source) = &ws.like {
+        eprintln!(
+            "queries: a lab shaped like {} (rows generated from its statistics)",
+            source.describe()
+        );
+    } else if ws.cluster.is_some() {
         eprintln!(
             "queries: scale {} ({})",
             ws.scale.name(),

@@ -61,11 +61,14 @@ pub async fn run(args: AdviseArgs, quiet: bool) -> Result<ExitCode> {
     }
     let scratch = Scratch::create(&ws, &chain, Stage::After, &progress, &args.reports).await?;
     let account = scratch.account().map(Path::to_path_buf);
-    note(format!(
-        "scratch copy {} at scale {}",
-        scratch.name(),
-        ws.scale.name()
-    ));
+    let data = match ws.data_like(&chain, true) {
+        Some(source) => format!("with rows shaped like {source}"),
+        None if ws.seeded_counts(&chain, true).is_some() => {
+            format!("at scale {}", ws.scale.name())
+        }
+        None => "with your rows".to_string(),
+    };
+    note(format!("scratch copy {} {data}", scratch.name()));
     let opts = Options {
         size_budget: args.size_budget.map(|mb| (mb * 1e6) as u64),
         max_candidates: args.max_candidates,
