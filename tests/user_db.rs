@@ -94,6 +94,11 @@ async fn tool_backends(c: &Client, filter: &str) -> Vec<i32> {
 }
 
 /// Polls until a tool backend matches `filter`; returns its pid.
+/// A tool backend executing the catalogue's `pg_sleep`: its wait event,
+/// not its query text, which the tool's EXPLAIN and PREPARE of the query
+/// (before any index state) show too.
+const SLEEPING: &str = "state = 'active' AND wait_event = 'PgSleep'";
+
 async fn wait_for_backend(c: &Client, filter: &str) -> i32 {
     let start = Instant::now();
     loop {
@@ -183,7 +188,7 @@ async fn a_signal_while_plans_are_captured_without_the_indexes_restores_everythi
     );
     for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGKILL] {
         let child = explain(&db, &dir, &["--allow-index-changes", "--catalogue", &slow]);
-        let pid = wait_for_backend(&watch, "state = 'active' AND query LIKE '%pg_sleep%'").await;
+        let pid = wait_for_backend(&watch, SLEEPING).await;
         assert!(
             holds_drop_locks(&watch, pid).await,
             "{sig}: not inside the state without the indexes"
@@ -309,7 +314,7 @@ async fn a_failing_read_or_a_lost_connection_restores_everything() {
         r#"SELECT count(*) FROM "Message", pg_sleep(30)"#,
     );
     let child = explain(&db, &dir, &["--allow-index-changes", "--catalogue", &slow]);
-    let pid = wait_for_backend(&watch, "state = 'active' AND query LIKE '%pg_sleep%'").await;
+    let pid = wait_for_backend(&watch, SLEEPING).await;
     assert!(holds_drop_locks(&watch, pid).await);
     watch
         .execute("SELECT pg_terminate_backend($1)", &[&pid])
