@@ -182,31 +182,20 @@ impl Workspace {
         let m = &chain.under_test;
         let after = stage::plan(&source, m, Stage::After).await?;
         let before = stage::plan(&source, m, Stage::Before).await?;
-        let like = LikeOptions {
-            scale: 1.0,
-            seed,
-            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            redact: Vec::new(),
-        };
-        let prepared = [
-            like::prepare(&source, &like).await?,
-            like::prepare(&source, &like).await?,
-        ];
+        let like = LikeOptions::new(1.0, seed);
+        // Read once: both databases are filled from the same statistics.
+        let prepared = like::prepare(&source, &like).await?;
         let c = Cluster::start()?;
         let admin = Endpoint::embedded(c.config("postgres"))?;
-        let mut dbs = Vec::new();
-        for ((name, step), prepared) in [(DB, after), (BEFORE_DB, before)].into_iter().zip(prepared)
-        {
+        for (name, step) in [(DB, after), (BEFORE_DB, before)] {
             let db = cluster::create_database(&admin, name, None).await?;
-            like::fill_target(prepared, &db, &like, progress).await?;
+            like::fill_target(prepared.clone(), &db, &like, progress).await?;
             stage::take(&db, m, step).await?;
-            dbs.push(db);
         }
-        let before_db = dbs.pop();
         Ok(Workspace {
             db: Endpoint::embedded(c.config(DB))?,
+            before_db: Some(Endpoint::embedded(c.config(BEFORE_DB))?),
             cluster: Some(c),
-            before_db,
             scale: Scale::Small,
             seed,
             reused: false,
@@ -223,7 +212,7 @@ impl Workspace {
     /// scratch copies the tool seeds from the lab's model.
     pub fn seeded_counts(&self, chain: &MigrationChain, scratch: bool) -> Option<Counts> {
         let lab = self.cluster.is_some() && self.like.is_none();
-        let seeded = scratch && self.cluster.is_none() && chain.foreign_tables().is_empty();
+        let seeded = scratch && self.cluster.is_none() && chain.fits_lab();
         (lab || seeded).then(|| self.scale.counts())
     }
 
@@ -236,8 +225,8 @@ impl Workspace {
         }
         let synth = scratch
             && self.cluster.is_none()
-            && self.copy.data == crate::scratch::options::Data::Synth
-            && !chain.foreign_tables().is_empty();
+            && !chain.fits_lab()
+            && self.copy.data == crate::scratch::options::Data::Synth;
         synth.then(|| self.db.describe())
     }
 

@@ -28,7 +28,7 @@ use helpdesk_bench::cluster::Endpoint;
 use helpdesk_bench::explain::PlanCacheMode;
 use helpdesk_bench::measure::{write_run, CriterionArgs, CriterionRun, RunInput};
 use helpdesk_bench::queries::Catalogue;
-use helpdesk_bench::results::Results;
+use helpdesk_bench::results::{Advice, Rehearsal, Results};
 use helpdesk_bench::schema::{table_checksum, table_columns, IndexState, MigrationChain};
 use helpdesk_bench::seed::Scale;
 use helpdesk_bench::workspace::Workspace;
@@ -564,7 +564,7 @@ fn the_title_speaks_of_umamis_tables() {
     assert!(!w.after.page.contains("conversations") && !w.after.page.contains("scale tiny"));
 }
 
-/// Issue 19 §3 and §5: `advise` and `rehearse` on a team's own database,
+/// `advise` and `rehearse` on a team's own database,
 /// in copy mode: the scratch database holds Umami's schema and rows, the
 /// advice names Umami's tables, the rehearsal Umami's blocked time, no
 /// scratch database is left and the team's rows are unchanged.
@@ -576,20 +576,12 @@ fn advise_and_rehearse_run_on_a_copy_of_umamis_database() {
     let url = db.url();
     // Before `migrate up`, as a review runs them: advise's copy has the
     // migration applied in it, rehearse's starts without it.
-    let run = |args: &[&str]| tool(&url, args);
     let rows_before = rt.block_on(rows(&db.endpoint));
     let _alone = SCRATCH_TESTS.lock().unwrap_or_else(|e| e.into_inner());
     assert!(rt.block_on(scratch_databases(&db.endpoint)).is_empty());
 
-    let reports = home.join("reports");
-    let reports = path(&reports);
-    let umami = ["website_event", "session", "event_data"];
-    let rehearse = run(&["rehearse", "--allow-scratch", "--reports", reports]);
-    assert!(rehearse.status.success(), "{}", stderr(&rehearse));
-    let rehearsal = Results::read(&home.join("reports/latest/results.json"))
-        .unwrap()
-        .rehearsal
-        .expect("rehearsal");
+    let umami = SCRATCH_TABLES;
+    let (rehearse, rehearsal, _, advice) = rehearse_then_advise(&url, &home, &[]);
     // Umami's migration builds its indexes without CONCURRENTLY: each
     // build holds ShareLock on its table, which the sampler times whether
     // or not a write of the traffic arrived meanwhile.
@@ -605,21 +597,6 @@ fn advise_and_rehearse_run_on_a_copy_of_umamis_database() {
         stdout(&rehearse)
     );
 
-    // Two candidates keep the test's time in bounds; the selection,
-    // whole-set measurement and swaps run all the same.
-    let advise = run(&[
-        "advise",
-        "--allow-scratch",
-        "--max-candidates",
-        "2",
-        "--reports",
-        reports,
-    ]);
-    assert!(advise.status.success(), "{}", stderr(&advise));
-    let advice = Results::read(&home.join("reports/latest/results.json"))
-        .unwrap()
-        .advice
-        .expect("advice");
     assert!(
         advice
             .candidates
@@ -648,7 +625,6 @@ fn advise_and_rehearse_run_on_synthetic_data_shaped_like_umamis() {
     let home = TempDir::new("umami-synth");
     let db = rt.block_on(umami_db("umami_synth"));
     let url = db.url();
-    let run = |args: &[&str]| tool(&url, args);
     let rows_before = rt.block_on(rows(&db.endpoint));
     let _alone = SCRATCH_TESTS.lock().unwrap_or_else(|e| e.into_inner());
     assert!(rt.block_on(scratch_databases(&db.endpoint)).is_empty());
@@ -656,22 +632,9 @@ fn advise_and_rehearse_run_on_synthetic_data_shaped_like_umamis() {
     std::thread::sleep(Duration::from_millis(700));
     let read_before = rt.block_on(tuples_read(&db.endpoint));
 
-    let reports = home.join("reports");
-    let reports = path(&reports);
-    let umami = ["website_event", "session", "event_data"];
-    let rehearse = run(&[
-        "rehearse",
-        "--allow-scratch",
-        "--data",
-        "synth",
-        "--reports",
-        reports,
-    ]);
-    assert!(rehearse.status.success(), "{}", stderr(&rehearse));
-    let rehearsal = Results::read(&home.join("reports/latest/results.json"))
-        .unwrap()
-        .rehearsal
-        .expect("rehearsal");
+    let umami = SCRATCH_TABLES;
+    let (rehearse, rehearsal, advise, advice) =
+        rehearse_then_advise(&url, &home, &["--data", "synth"]);
     assert!(
         rehearsal
             .as_written
@@ -682,21 +645,6 @@ fn advise_and_rehearse_run_on_synthetic_data_shaped_like_umamis() {
         stdout(&rehearse),
         rehearsal.as_written.held
     );
-    let advise = run(&[
-        "advise",
-        "--allow-scratch",
-        "--data",
-        "synth",
-        "--max-candidates",
-        "2",
-        "--reports",
-        reports,
-    ]);
-    assert!(advise.status.success(), "{}", stderr(&advise));
-    let advice = Results::read(&home.join("reports/latest/results.json"))
-        .unwrap()
-        .advice
-        .expect("advice");
     assert!(
         advice
             .candidates
@@ -779,6 +727,38 @@ async fn tuples_read(db: &Endpoint) -> i64 {
     let c = db.connect().await.unwrap();
     let sql = "SELECT (coalesce(sum(seq_tup_read), 0) + coalesce(sum(idx_tup_fetch), 0))::bigint FROM pg_stat_user_tables";
     c.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+/// Umami's tables the scratch tests look for in the holds and the advice.
+const SCRATCH_TABLES: [&str; 3] = ["website_event", "session", "event_data"];
+
+/// `rehearse`, then `advise`, on `url` with `--allow-scratch` and `data`
+/// (the scratch copy's flags), reports under `home`: each command's output
+/// and what it wrote. Two candidates keep `advise`'s time in bounds; the
+/// selection, whole-set measurement and swaps run all the same.
+fn rehearse_then_advise(
+    url: &str,
+    home: &Path,
+    data: &[&str],
+) -> (Output, Rehearsal, Output, Advice) {
+    let reports = home.join("reports");
+    let reports = path(&reports);
+    let latest = home.join("reports/latest/results.json");
+    let with =
+        |args: &[&'static str]| -> Vec<&str> { [args, data, &["--reports", reports]].concat() };
+    let rehearse = tool(url, &with(&["rehearse", "--allow-scratch"]));
+    assert!(rehearse.status.success(), "{}", stderr(&rehearse));
+    let rehearsal = Results::read(&latest)
+        .unwrap()
+        .rehearsal
+        .expect("rehearsal");
+    let advise = tool(
+        url,
+        &with(&["advise", "--allow-scratch", "--max-candidates", "2"]),
+    );
+    assert!(advise.status.success(), "{}", stderr(&advise));
+    let advice = Results::read(&latest).unwrap().advice.expect("advice");
+    (rehearse, rehearsal, advise, advice)
 }
 
 /// The tests that make scratch databases run one at a time: each checks

@@ -16,14 +16,11 @@ const EMBEDDED_DB: &str = "helpdesk_like";
 
 pub async fn run(args: SeedArgs, quiet: bool) -> Result<ExitCode> {
     let source = Endpoint::from_url(args.like.as_deref().unwrap_or_default())?;
+    let defaults = LikeOptions::new(args.scale_factor.unwrap_or(1.0), args.seed);
     let opts = LikeOptions {
-        scale: args.scale_factor.unwrap_or(1.0),
-        seed: args.seed,
-        jobs: args
-            .jobs
-            .map(|j| j as usize)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        jobs: args.jobs.map_or(defaults.jobs, |j| j as usize),
         redact: args.redact.clone(),
+        ..defaults
     };
     let progress = Reporter::auto(quiet);
     if let Some(url) = &args.conn.url {

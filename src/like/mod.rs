@@ -41,6 +41,19 @@ pub struct LikeOptions {
     pub redact: Vec<String>,
 }
 
+impl LikeOptions {
+    /// `scale` times the source's rows from `seed`, on every core, nothing
+    /// redacted beyond the privacy rule.
+    pub fn new(scale: f64, seed: u64) -> LikeOptions {
+        LikeOptions {
+            scale,
+            seed,
+            jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            redact: Vec::new(),
+        }
+    }
+}
+
 /// What was filled, and how faithfully.
 #[derive(Debug)]
 pub struct LikeReport {
@@ -57,7 +70,9 @@ pub struct LikeReport {
 }
 
 /// Everything read from the source and planned, before anything is
-/// created: what cannot be generated has been refused by now.
+/// created: what cannot be generated has been refused by now. Cloned to
+/// fill several targets from one read.
+#[derive(Clone)]
 pub struct Prepared {
     schema: catalog::SchemaCopy,
     source_stats: Vec<stats::TableStats>,

@@ -53,7 +53,7 @@ pub struct ForeignKey {
 }
 
 /// Everything read: the DDL in the order it runs, and the data to copy.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SchemaCopy {
     /// Schemas, extensions, types, sequences, functions, tables (no
     /// constraints but NOT NULL): run before the rows are copied.

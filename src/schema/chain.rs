@@ -96,6 +96,13 @@ impl MigrationChain {
         self.all().flat_map(|m| m.objects.created())
     }
 
+    /// True when the chain changes only the help-desk lab's tables (and
+    /// those it creates itself): the lab, and scratch copies seeded from
+    /// its model, can stand in for the database it targets.
+    pub fn fits_lab(&self) -> bool {
+        self.foreign_tables().is_empty()
+    }
+
     /// The tables the chain changes that neither the help-desk lab's base
     /// schema nor one of its own migrations creates: a chain written for a
     /// team's own schema, which the embedded lab cannot stand in for.

@@ -237,11 +237,10 @@ pub fn check_options(
 }
 
 /// Whether the chain's scratch copies are seeded from the help-desk lab's
-/// model: it changes only the lab's tables (and those it creates itself;
-/// [`MigrationChain::foreign_tables`]). Any other chain's scratch copies
+/// model ([`MigrationChain::fits_lab`]). Any other chain's scratch copies
 /// are copies of the user's database.
 fn seeds_help_desk(chain: &MigrationChain) -> bool {
-    chain.foreign_tables().is_empty()
+    chain.fits_lab()
 }
 
 async fn create_on_user_server(admin: &Endpoint, name: &str) -> Result<Endpoint> {

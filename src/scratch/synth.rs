@@ -23,12 +23,7 @@ pub struct Planned {
 
 /// Reads the source's statistics and plans the generators.
 pub async fn plan(source: &Endpoint, opts: &CopyOptions) -> Result<Planned> {
-    let like = LikeOptions {
-        scale: opts.sample.unwrap_or(1.0),
-        seed: opts.seed,
-        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        redact: Vec::new(),
-    };
+    let like = LikeOptions::new(opts.sample.unwrap_or(1.0), opts.seed);
     let prepared = like::prepare(source, &like).await.map_err(|e| match e {
         Error::BadInput(m) => Error::BadInput(format!(
             "synth mode cannot fill a scratch copy of {}: {m}; or use --data copy",
