@@ -100,14 +100,24 @@ pub enum Command {
         migration: MigrationArgs,
     },
     /// Prove a migration correct. Without a URL: build the base schema in a
-    /// fresh embedded database, insert rows, apply the migration atomically,
-    /// run 012's spec checks (012 only), roll back and compare. With a URL:
-    /// run the read-only checks there.
+    /// fresh embedded database (or, with --like, a team's schema), insert
+    /// rows, apply the migration atomically, run 012's spec checks (012
+    /// only), roll back and compare. With a URL: run the read-only checks
+    /// there.
     Verify {
         #[command(flatten)]
         conn: ConnArgs,
         #[command(flatten)]
         migration: MigrationArgs,
+        /// Without --url: prove the round trip in an embedded database
+        /// built like this one (its schema, and rows generated from its
+        /// statistics as seed --like does, none of its rows read), for a
+        /// migration of tables the help-desk lab lacks.
+        #[arg(long, value_name = "SOURCE_URL")]
+        like: Option<String>,
+        /// With --like: seed of the generated rows.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
     },
     /// Fill the help-desk schema with synthetic users, conversations and
     /// messages. In an empty database it creates the schema first.

@@ -144,7 +144,7 @@ pub enum Error {
         next: String,
     },
 
-    #[error("verify: {name} changes tables the embedded lab does not have ({missing}); run `helpdesk-bench verify --url URL` against a database that holds them")]
+    #[error("verify: {name} changes tables the embedded lab does not have ({missing}); add --like URL to build them from a database that holds them, or run `helpdesk-bench verify --url URL` there")]
     VerifyNeedsSchema { name: String, missing: String },
 
     #[error("migration {name} is already applied; run `helpdesk-bench migrate down` to roll it back first")]

@@ -272,6 +272,52 @@ fn verify_runs_only_the_generic_round_trip_for_another_migration() {
     let _ = std::fs::remove_dir_all(file.parent().unwrap());
 }
 
+/// A migration whose second run succeeds and builds another index (its
+/// name computed at run time) fails the check, which reads the catalog
+/// around the second run rather than trusting what it prints.
+#[test]
+fn verify_fails_a_migration_whose_second_run_changes_the_catalog() {
+    let forward = r#"BEGIN;
+        CREATE INDEX IF NOT EXISTS "Message_tokenCount_idx" ON "Message"("tokenCount");
+        DO $d$ BEGIN EXECUTE format('CREATE INDEX %I ON "Message"("createdAt")',
+            'Message_run_' || (SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'Message_run_%'));
+        END $d$;
+        COMMIT;"#;
+    let rollback = r#"BEGIN;
+        DROP INDEX "Message_tokenCount_idx";
+        DO $d$ DECLARE i text; BEGIN
+            FOR i IN SELECT indexname FROM pg_indexes WHERE indexname LIKE 'Message_run_%' LOOP
+                EXECUTE format('DROP INDEX %I', i);
+            END LOOP; END $d$;
+        COMMIT;"#;
+    let file = migration_pair("rerun", forward, rollback);
+    let out = run(&["verify", "--migration", file.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(
+        text.contains("FAIL  013_rerun refuses to run twice (it ran again; it changed: + index CREATE INDEX \"Message_run_1\""),
+        "{text}"
+    );
+    let _ = std::fs::remove_dir_all(file.parent().unwrap());
+}
+
+/// An index left for PostgreSQL to name is refused when the migration is
+/// read, in one line naming its line: a second run would build a duplicate.
+#[test]
+fn an_unnamed_create_index_is_refused_with_its_line() {
+    let forward = "BEGIN;\nCREATE INDEX ON \"Message\"(\"tokenCount\");\nCOMMIT;\n";
+    let file = migration_pair("unnamed", forward, "SELECT 1;");
+    let out = run(&["verify", "--migration", file.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("013_unnamed.sql:2") && err.contains("CREATE INDEX without an index name"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let _ = std::fs::remove_dir_all(file.parent().unwrap());
+}
+
 #[tokio::test]
 async fn verify_fails_a_migration_that_commits_part_way() {
     let forward = format!(

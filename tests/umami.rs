@@ -669,9 +669,9 @@ fn advise_and_rehearse_run_on_synthetic_data_shaped_like_umamis() {
 /// Umami's database (its schema, rows generated from its statistics) in
 /// place of the help-desk lab; none of Umami's rows is read, the
 /// rehearsal times Umami's tables, and the page says where the data came
-/// from.
+/// from. `verify --like` proves the migration's round trip in such a lab.
 #[test]
-fn rehearse_runs_on_an_embedded_lab_shaped_like_umamis_database() {
+fn rehearse_and_verify_run_on_an_embedded_lab_shaped_like_umamis_database() {
     let rt = bench::runtime().unwrap();
     let home = TempDir::new("umami-like");
     let db = rt.block_on(umami_db("umami_like"));
@@ -708,6 +708,34 @@ fn rehearse_runs_on_an_embedded_lab_shaped_like_umamis_database() {
         "the title names the lab's origin"
     );
     assert!(!page.contains("at scale small"));
+
+    // verify --like: the round trip in a database built like Umami's,
+    // every table checksummed (Umami's migration has no guard: a second
+    // run fails on its first CREATE INDEX, inside its transaction).
+    let verify = tool_on(None, &["verify", "--like", &url]);
+    let text = stdout(&verify);
+    assert!(verify.status.success(), "{text}{}", stderr(&verify));
+    for line in [
+        "PASS  the database starts before 03_metric_performance_index",
+        "PASS  03_metric_performance_index applies",
+        "PASS  03_metric_performance_index refuses to run twice (relation \"event_data_website_id_created_at_idx\" already exists)",
+        "PASS  pre-existing rows unchanged after 03",
+        "PASS  rollback restores the pre-03 catalog",
+        "PASS  pre-existing rows unchanged after rollback",
+        "PASS  rollback refuses to run when 03 is not applied",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in {text}");
+    }
+    assert!(text.ends_with("verify: 7 passed, 0 failed\n"), "{text}");
+    // Without --like, refused in one line before any database is made.
+    let bare = tool_on(None, &["verify"]);
+    assert_eq!(bare.status.code(), Some(2), "{}", stderr(&bare));
+    assert!(stdout(&bare).is_empty(), "{}", stdout(&bare));
+    assert!(
+        stderr(&bare).contains("add --like URL") && stderr(&bare).lines().count() == 1,
+        "{}",
+        stderr(&bare)
+    );
 
     std::thread::sleep(Duration::from_millis(700));
     assert_eq!(rt.block_on(tuples_read(&db.endpoint)), read_before);

@@ -102,6 +102,15 @@ fn print_report(r: &LikeReport, source: &Endpoint, target: &Endpoint, opts: &Lik
             r.inferred.join(", ")
         );
     }
+    if f.sequences > 0 {
+        out!("sequences moved past the generated keys: {}", f.sequences);
+    }
+    if !f.not_valid.is_empty() {
+        out!(
+            "check constraints the generated rows break (their columns are drawn independently), created NOT VALID: {}",
+            f.not_valid.join(", ")
+        );
+    }
     out!("fidelity: the target's statistics after ANALYZE against the source's, expected under the scale factor");
     out!("{}", r.fidelity);
 }

@@ -105,7 +105,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             conn,
             migration,
         } => migrate::run(action, conn, migration).await,
-        Command::Verify { conn, migration } => verify::run(conn, migration).await,
+        Command::Verify {
+            conn,
+            migration,
+            like,
+            seed,
+        } => verify::run(conn, migration, like, seed, cli.quiet).await,
         Command::Seed(args) => seed::run(args, cli.quiet).await,
         Command::Explain(args) => explain::run(args, cli.quiet).await,
         Command::Sweep(args) => sweep::run(args, cli.quiet).await,

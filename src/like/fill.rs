@@ -2,7 +2,9 @@
 //! the schema's tables created, every table loaded by binary
 //! `COPY … FREEZE` (legal because the table was created in the same
 //! transaction) from generator threads, then keys, constraints, indexes,
-//! foreign keys and triggers, then COMMIT and `ANALYZE`. A stop before
+//! foreign keys and triggers (a check constraint the rows break created
+//! `NOT VALID`), sequences moved past the generated keys, then COMMIT and
+//! `ANALYZE`. A stop before
 //! COMMIT leaves nothing half-filled.
 
 use std::sync::Arc;
@@ -51,6 +53,43 @@ pub struct Filled {
     /// The COPY phase only.
     pub copy: Duration,
     pub total: Duration,
+    /// Check constraints the generated rows break, created `NOT VALID`
+    /// (`name on table`).
+    pub not_valid: Vec<String>,
+    /// Sequences moved past their column's largest generated value.
+    pub sequences: usize,
+}
+
+/// The statements that move each ascending sequence a table's integer
+/// column owns (`serial`, identity) to the column's largest value, so the
+/// next `INSERT` takes a free key, as on the source.
+const ADVANCE: &str = "SELECT pg_catalog.format('SELECT pg_catalog.setval(%L, max(%I)) FROM %s HAVING max(%I) >= %s',
+        d.objid::pg_catalog.regclass::text, a.attname, d.refobjid::pg_catalog.regclass::text, a.attname, q.seqmin)
+    FROM pg_catalog.pg_depend d
+    JOIN pg_catalog.pg_sequence q ON q.seqrelid = d.objid
+    JOIN pg_catalog.pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+   WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
+     AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
+     AND d.deptype IN ('a', 'i') AND q.seqincrement > 0
+     AND a.atttypid IN ('pg_catalog.int2'::pg_catalog.regtype, 'pg_catalog.int4'::pg_catalog.regtype,
+                        'pg_catalog.int8'::pg_catalog.regtype)";
+
+/// Runs [`ADVANCE`]'s statements; returns how many sequences moved.
+async fn advance_sequences(client: &tokio_postgres::Client) -> Result<usize> {
+    let statements = client
+        .query(ADVANCE, &[])
+        .await
+        .context("finding the target's sequences")?;
+    let mut moved = 0;
+    for r in statements {
+        let sql: String = r.get(0);
+        moved += client
+            .query(&sql, &[])
+            .await
+            .context("advancing a sequence past the generated keys")?
+            .len();
+    }
+    Ok(moved)
 }
 
 /// Builds `schema` in the empty `target` and fills it per `plans`.
@@ -88,7 +127,8 @@ pub async fn fill(
     }
     filled.copy = copy_started.elapsed();
     let t0 = Instant::now();
-    build::run_in_transaction(&client, &schema.finish).await?;
+    filled.not_valid = build::run_in_transaction(&client, &schema.finish).await?;
+    filled.sequences = advance_sequences(&client).await?;
     client
         .batch_execute("COMMIT")
         .await

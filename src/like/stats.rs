@@ -75,7 +75,8 @@ pub struct ColumnStats {
     /// `format_type` of the column, for messages.
     pub type_name: String,
     pub not_null: bool,
-    /// Digits after the point of a `numeric(p, s)`.
+    /// Digits after the point of a `numeric(p, s)`, or of a timestamp's
+    /// seconds (`timestamp(3)`; 6 when unconstrained).
     pub scale: Option<i32>,
     /// An enum's labels in their sort order.
     pub labels: Vec<String>,
@@ -220,7 +221,9 @@ WHERE k.conrelid = $1 AND k.contype = 'f' AND pg_catalog.array_length(k.conkey, 
 const COLUMNS: &str = "SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,
     b.typname::text, b.typtype::text,
     CASE WHEN b.typname = 'numeric' AND coalesce(NULLIF(t.typtypmod, -1), a.atttypmod) > 4
-         THEN (coalesce(NULLIF(t.typtypmod, -1), a.atttypmod) - 4) & 65535 END,
+         THEN (coalesce(NULLIF(t.typtypmod, -1), a.atttypmod) - 4) & 65535
+         WHEN b.typname IN ('timestamp', 'timestamptz')
+         THEN coalesce(NULLIF(coalesce(NULLIF(t.typtypmod, -1), a.atttypmod), -1), 6) END,
     ARRAY(SELECT l.enumlabel::text FROM pg_catalog.pg_enum l WHERE l.enumtypid = b.oid ORDER BY l.enumsortorder)
 FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
 JOIN pg_catalog.pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END

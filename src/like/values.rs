@@ -308,8 +308,9 @@ pub fn encode(enc: &mut Encoder, kind: Kind, scale: Option<i32>, v: &Value) {
         Kind::Numeric => enc.bytes(&numeric(num, scale.unwrap_or(2).clamp(0, 12) as usize)),
         Kind::Timestamp => {
             let us = ((num - PG_EPOCH_S) * 1e6).round() as i64;
-            // TIMESTAMP(3) and the like: whole milliseconds.
-            enc.bytes(&(us - us.rem_euclid(1000)).to_be_bytes())
+            // The column's precision: TIMESTAMP(3) holds whole milliseconds.
+            let step = 10i64.pow(6 - scale.unwrap_or(6).clamp(0, 6) as u32);
+            enc.bytes(&(us - us.rem_euclid(step)).to_be_bytes())
         }
         Kind::Date => enc.bytes(&(((num - PG_EPOCH_S) / 86_400.0).floor() as i32).to_be_bytes()),
         _ => enc.text(&format!("{num}")),

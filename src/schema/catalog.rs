@@ -117,32 +117,68 @@ pub async fn table_checksum(
     columns: &[String],
     key: &str,
 ) -> Result<(i64, String)> {
+    relation_checksum(client, &quote_ident(table), columns, Some(key)).await
+}
+
+/// The row count and content checksum of the given columns of relation
+/// `rel` (an SQL name, schema-qualified where needed), rows ordered by
+/// `key`, or for a table with no known key by their own digest, so the
+/// checksum is of the rows as a multiset.
+pub async fn relation_checksum(
+    client: &impl GenericClient,
+    rel: &str,
+    columns: &[String],
+    key: Option<&str>,
+) -> Result<(i64, String)> {
     let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+    let row = format!("md5(ROW({})::text)", cols.join(", "));
+    let order = key.map_or_else(|| row.clone(), quote_ident);
     let sql = format!(
-        "SELECT count(*), coalesce(md5(string_agg(md5(ROW({cols})::text), '' ORDER BY {key})), '')
-           FROM {table}",
-        cols = cols.join(", "),
-        key = quote_ident(key),
-        table = quote_ident(table),
+        "SELECT count(*), coalesce(md5(string_agg({row}, '' ORDER BY {order})), '') FROM {rel}"
     );
     let row = client
         .query_one(&sql, &[])
         .await
-        .context(format!("checksumming table {table}"))?;
+        .context(format!("checksumming table {rel}"))?;
     Ok((row.get(0), row.get(1)))
 }
 
 /// The columns of a table in order, as the catalog has them now.
 pub async fn table_columns(client: &impl GenericClient, table: &str) -> Result<Vec<String>> {
+    relation_columns(client, &quote_ident(table)).await
+}
+
+/// The columns of relation `rel` (an SQL name) in order.
+pub async fn relation_columns(client: &impl GenericClient, rel: &str) -> Result<Vec<String>> {
     let rows = client
         .query(
             "SELECT a.attname::text FROM pg_attribute a
               WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
               ORDER BY a.attnum",
-            &[&quote_ident(table)],
+            &[&rel],
         )
         .await
-        .context(format!("listing the columns of {table}"))?;
+        .context(format!("listing the columns of {rel}"))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// The user's ordinary tables (partitions included, partitioned parents
+/// not, so no row counts twice), as SQL names qualified where not in
+/// `public`, in name order.
+pub async fn user_tables(client: &impl GenericClient) -> Result<Vec<String>> {
+    let sql = format!(
+        "SELECT {SCHEMA_PREFIX} || quote_ident(c.relname)
+           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE {USER_SCHEMAS} AND c.relkind = 'r'
+            AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                             WHERE d.objid = c.oid AND d.classid = 'pg_class'::regclass
+                               AND d.deptype = 'e')
+          ORDER BY 1"
+    );
+    let rows = client
+        .query(&sql, &[])
+        .await
+        .context("listing the tables")?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 

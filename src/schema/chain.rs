@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::migration::{base_objects, IndexDef, Migration};
+use super::migration::{base_objects, unnamed_index, IndexDef, Migration};
 use crate::error::{Error, Result};
 use crate::sql::QualName;
 
@@ -56,6 +56,14 @@ impl MigrationChain {
     /// Checks the migration under test changes an index, and resolves the
     /// indexes it drops.
     pub fn new(earlier: Vec<Migration>, mut under_test: Migration) -> Result<MigrationChain> {
+        for m in earlier.iter().chain([&under_test]) {
+            if let Some(line) = unnamed_index(&m.forward) {
+                return Err(Error::BadFixture {
+                    file: format!("{}:{line}", m.forward.label),
+                    reason: "CREATE INDEX without an index name; name it (CREATE INDEX name ON …): the tool finds, drops and rebuilds indexes by name, and a second run of an unnamed one builds a duplicate".into(),
+                });
+            }
+        }
         let o = &under_test.objects;
         if o.indexes.is_empty() && o.dropped_indexes.is_empty() {
             return Err(Error::BadFixture {

@@ -527,6 +527,19 @@ static INDEX: LazyLock<Regex> = LazyLock::new(|| {
     ))
 });
 
+/// `CREATE [UNIQUE] INDEX [CONCURRENTLY] ON table`: an index left for
+/// PostgreSQL to name.
+static UNNAMED_INDEX: LazyLock<Regex> =
+    LazyLock::new(|| compile(r"(?is)^CREATE\s+(UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?ON\s"));
+
+/// The line of the first `CREATE INDEX` in `file` that names no index.
+pub fn unnamed_index(file: &SqlFile) -> Option<usize> {
+    file.statements
+        .iter()
+        .find(|st| UNNAMED_INDEX.is_match(&st.sql))
+        .map(|st| st.line)
+}
+
 /// What follows the key list of a `CREATE INDEX`.
 static INDEX_REST: LazyLock<Regex> = LazyLock::new(|| {
     compile(

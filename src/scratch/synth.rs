@@ -46,8 +46,15 @@ pub async fn fill(planned: Planned, scratch: &Endpoint, progress: &Reporter) -> 
         0 => String::new(),
         n => format!("; {n} references inferred from column names"),
     };
+    let not_valid = match report.filled.not_valid.as_slice() {
+        [] => String::new(),
+        names => format!(
+            "; created NOT VALID, as the generated rows break them: {}",
+            names.join(", ")
+        ),
+    };
     let detail = format!(
-        "{} rows of {} tables generated from the source's statistics; {ok} of {all} columns within tolerance{inferred}",
+        "{} rows of {} tables generated from the source's statistics; {ok} of {all} columns within tolerance{inferred}{not_valid}",
         report.filled.rows, report.tables
     );
     progress.phase("synth: rows", started.elapsed(), &detail);

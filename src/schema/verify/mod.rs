@@ -1,5 +1,6 @@
 //! Proving a migration correct. Every migration with a rollback file gets
-//! the generic round trip ([`roundtrip`]): it applies atomically, refuses to
+//! the generic round trip ([`roundtrip`]), in the help-desk base schema or
+//! in a database built like a team's: it applies atomically, refuses to
 //! run twice, and its rollback gives back an identical catalog with every
 //! pre-existing row unchanged. Migration 012 also gets its spec's checks
 //! ([`spec012`]): roles, statuses, help-desk fields, indexes and comments.
@@ -59,21 +60,48 @@ pub fn has_spec_checks(m: &Migration) -> bool {
 /// the round trip of the one under test.
 pub async fn fresh(client: &mut Client, chain: &MigrationChain) -> Result<Vec<Check>> {
     let m = &chain.under_test;
-    let foreign = chain.foreign_tables();
-    if !foreign.is_empty() {
-        return Err(crate::error::Error::VerifyNeedsSchema {
-            name: m.name.clone(),
-            missing: foreign
-                .iter()
-                .map(|t| format!("table {t}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
-    }
-    let mut trip = roundtrip::RoundTrip::apply(client, m, &chain.earlier).await?;
+    fits_lab(chain)?;
+    let start = roundtrip::Start::HelpDesk {
+        earlier: &chain.earlier,
+    };
+    let mut trip = roundtrip::RoundTrip::apply(client, m, start).await?;
     if has_spec_checks(m) && !trip.halted {
         trip.checks.extend(spec012::applied(client, m).await?);
     }
+    trip.roll_back(client, m).await
+}
+
+/// Refuses, before any database is made, a chain that changes tables the
+/// help-desk base schema lacks: [`fresh`] cannot build them.
+pub fn fits_lab(chain: &MigrationChain) -> Result<()> {
+    let foreign = chain.foreign_tables();
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    Err(crate::error::Error::VerifyNeedsSchema {
+        name: chain.under_test.name.clone(),
+        missing: foreign
+            .iter()
+            .map(|t| format!("table {t}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
+}
+
+/// Refuses a migration without a rollback file, before any work: the
+/// round trip needs it.
+pub fn needs_rollback(m: &Migration) -> Result<()> {
+    match m.rollback {
+        Some(_) => Ok(()),
+        None => Err(roundtrip::no_rollback(m)),
+    }
+}
+
+/// The round trip in a database already at `m`'s starting point, built
+/// like a team's database (`verify --like`): every table's rows are the
+/// pre-existing rows, checksummed whole, and the catalog compared.
+pub async fn built(client: &mut Client, m: &Migration) -> Result<Vec<Check>> {
+    let trip = roundtrip::RoundTrip::apply(client, m, roundtrip::Start::Built).await?;
     trip.roll_back(client, m).await
 }
 
