@@ -349,3 +349,70 @@ async fn checks_hold_sequences_continue_and_timestamps_keep_their_microseconds()
     let b: String = t.query_one(when, &[]).await.unwrap().get(0);
     assert_eq!(a, b);
 }
+
+/// A reader who may not see everything: a column without the `SELECT`
+/// privilege and a table under row-level security have no `pg_stats` rows
+/// for that reader. They are named as hidden and generated without
+/// statistics, not refused as never analysed, and nothing of them crosses.
+#[tokio::test]
+async fn columns_and_tables_hidden_from_the_reader_are_named_and_generated() {
+    let source = TestDb::new("like_hidden").await;
+    let s = source.endpoint.connect().await.unwrap();
+    let role = format!("like_reader_{}", std::process::id());
+    s.batch_execute(&format!(
+        "CREATE TABLE account (id int PRIMARY KEY, plan text NOT NULL, secret text NOT NULL);
+         INSERT INTO account SELECT g, (ARRAY['free', 'pro'])[1 + g % 2], 'secret-' || md5(g::text)
+           FROM generate_series(1, 3000) g;
+         CREATE TABLE note (id int PRIMARY KEY, body text NOT NULL);
+         INSERT INTO note SELECT g, 'private note ' || g FROM generate_series(1, 2000) g;
+         ALTER TABLE note ENABLE ROW LEVEL SECURITY;
+         ANALYZE;
+         DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN;
+         GRANT SELECT (id, plan) ON account TO {role}; GRANT SELECT ON note TO {role};"
+    ))
+    .await
+    .unwrap();
+    let mut config = source.endpoint.config().clone();
+    config.user(&role);
+    let reader = match source.endpoint.is_embedded() {
+        true => Endpoint::embedded(config),
+        false => Endpoint::from_config(config),
+    }
+    .unwrap();
+    let target = TestDb::new("like_hidden_target").await;
+    let report = like::run(
+        &reader,
+        &target.endpoint,
+        &options(1.0, 1),
+        &Reporter::quiet(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        report.hidden,
+        vec![
+            "account.secret (no SELECT privilege)",
+            "note.body (row-level security)",
+            "note.id (row-level security)",
+        ]
+    );
+    let t = target.endpoint.connect().await.unwrap();
+    assert_eq!(scalar(&t, "SELECT count(*) FROM note").await, 2000);
+    assert_eq!(
+        scalar(&t, "SELECT count(DISTINCT secret) FROM account").await,
+        3000,
+        "every value distinct"
+    );
+    let crossed = "SELECT count(*) FROM account WHERE secret LIKE 'secret-%'";
+    assert_eq!(scalar(&t, crossed).await, 0);
+    let crossed = "SELECT count(*) FROM note WHERE body LIKE 'private note%'";
+    assert_eq!(scalar(&t, crossed).await, 0);
+    // The visible column keeps its shares.
+    let pro = "SELECT count(*) FROM account WHERE plan = 'pro'";
+    assert!((1400..=1600).contains(&scalar(&t, pro).await));
+    s.batch_execute(&format!(
+        "REVOKE ALL ON account, note FROM {role}; DROP ROLE {role}"
+    ))
+    .await
+    .unwrap();
+}

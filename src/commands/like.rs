@@ -102,6 +102,12 @@ fn print_report(r: &LikeReport, source: &Endpoint, target: &Endpoint, opts: &Lik
             r.inferred.join(", ")
         );
     }
+    if !r.hidden.is_empty() {
+        out!(
+            "hidden from this user, so generated without statistics (no NULLs, every value distinct, nothing kept): {}",
+            r.hidden.join(", ")
+        );
+    }
     if f.sequences > 0 {
         out!("sequences moved past the generated keys: {}", f.sequences);
     }

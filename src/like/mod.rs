@@ -67,6 +67,10 @@ pub struct LikeReport {
     /// References the schema does not declare, inferred from column names
     /// ([`stats::infer_parents`]): `table.column -> table.column`.
     pub inferred: Vec<String>,
+    /// Columns hidden from the user reading the source (no `SELECT`
+    /// privilege, row-level security), generated from stand-in statistics:
+    /// `table.column (why)`.
+    pub hidden: Vec<String>,
 }
 
 /// Everything read from the source and planned, before anything is
@@ -81,6 +85,7 @@ pub struct Prepared {
     generated: Vec<(String, String)>,
     stand_ins: BTreeMap<String, String>,
     inferred: Vec<String>,
+    hidden: Vec<String>,
     read_secs: f64,
 }
 
@@ -132,6 +137,7 @@ pub async fn prepare(source: &Endpoint, opts: &LikeOptions) -> Result<Prepared> 
         .filter_map(|t| source_stats.iter().find(|s| s.oid == t.oid).cloned())
         .collect();
     let stand_ins = plan::stand_ins(&plans, &plan_stats);
+    let hidden = hidden_columns(&plan_stats);
     Ok(Prepared {
         schema,
         source_stats,
@@ -139,8 +145,23 @@ pub async fn prepare(source: &Endpoint, opts: &LikeOptions) -> Result<Prepared> 
         generated,
         stand_ins,
         inferred,
+        hidden,
         read_secs,
     })
+}
+
+/// The columns whose statistics the user may not see, as `table.column
+/// (why)`, in table order.
+fn hidden_columns(stats: &[stats::TableStats]) -> Vec<String> {
+    stats
+        .iter()
+        .flat_map(|t| {
+            t.columns.values().filter_map(move |c| {
+                c.hidden
+                    .map(|h| format!("{}.{} ({})", t.table, c.name, h.describe()))
+            })
+        })
+        .collect()
 }
 
 /// Fills the empty `target` as `prepared` planned, then analyzes it and
@@ -158,6 +179,7 @@ pub async fn fill_target(
         generated,
         stand_ins,
         inferred,
+        hidden,
         read_secs,
     } = prepared;
     let filled = fill::fill(target, &schema, plans, opts.seed, opts.jobs, progress).await?;
@@ -181,6 +203,7 @@ pub async fn fill_target(
         read_secs,
         stand_ins,
         inferred,
+        hidden,
     })
 }
 
@@ -194,7 +217,7 @@ async fn read_source(
         .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         .await
         .context("starting a read-only transaction on the source")?;
-    let refused = refusals::find(&client).await?;
+    let refused = refusals::find(&client, refusals::Rows::Generated).await?;
     if let Some(first) = refused.first() {
         return Err(Error::BadInput(format!(
             "cannot recreate {}'s schema: {first}; nothing was created",

@@ -64,10 +64,18 @@ pub fn plan(
         for quoted in &table.columns {
             let name = unquote(quoted);
             let c = t.columns.get(&name).ok_or_else(|| missing(t, &name))?;
-            let redacted = redact.iter().any(|r| {
-                *r == format!("{}.{name}", t.table)
-                    || *r == format!("{}.{}.{name}", t.schema, t.table)
+            // A column hidden from the user is generated from stand-in
+            // statistics, never kept.
+            let stand_in = c.stand_in_stats().map(|s| ColumnStats {
+                stats: Some(s),
+                ..c.clone()
             });
+            let c = stand_in.as_ref().unwrap_or(c);
+            let redacted = c.hidden.is_some()
+                || redact.iter().any(|r| {
+                    *r == format!("{}.{name}", t.table)
+                        || *r == format!("{}.{}.{name}", t.schema, t.table)
+                });
             let parent = t.parents.get(&name);
             let unique = t.unique.contains(&name);
             let rule = privacy::rule(c, t.reltuples, unique || parent.is_some(), redacted);

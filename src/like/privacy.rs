@@ -131,6 +131,7 @@ mod tests {
                 mcv: mcv.iter().map(|s| s.to_string()).collect(),
                 ..Default::default()
             }),
+            hidden: None,
         }
     }
 

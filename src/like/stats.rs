@@ -81,6 +81,46 @@ pub struct ColumnStats {
     /// An enum's labels in their sort order.
     pub labels: Vec<String>,
     pub stats: Option<Stats>,
+    /// Why `pg_stats` shows this user nothing for the column, when it is
+    /// hidden rather than never analysed.
+    pub hidden: Option<Hidden>,
+}
+
+/// The width a hidden text column's values are generated at, in bytes.
+pub const HIDDEN_WIDTH: i32 = 24;
+
+/// Why a column's statistics are hidden from the user reading them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hidden {
+    /// No `SELECT` privilege on the column (`pg_stats` shows only columns
+    /// the user may read).
+    Privilege,
+    /// Row-level security applies to the user on its table (`pg_stats`
+    /// shows nothing of such a table).
+    RowSecurity,
+}
+
+impl Hidden {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Hidden::Privilege => "no SELECT privilege",
+            Hidden::RowSecurity => "row-level security",
+        }
+    }
+}
+
+impl ColumnStats {
+    /// The statistics a hidden column is generated from: no NULLs, every
+    /// value distinct, text about [`HIDDEN_WIDTH`] bytes wide, no most
+    /// common values or histogram, so its values follow the type's
+    /// generator alone. `None` for a visible column.
+    pub fn stand_in_stats(&self) -> Option<Stats> {
+        self.hidden.map(|_| Stats {
+            n_distinct: -1.0,
+            avg_width: HIDDEN_WIDTH,
+            ..Stats::default()
+        })
+    }
 }
 
 /// The `pg_stats` row of a column.
@@ -191,8 +231,19 @@ pub fn infer_parents(tables: &mut [TableStats]) -> Vec<String> {
     inferred
 }
 
+/// Per table: its row estimate; whether `pg_stats` shows any of it; whether
+/// row-level security hides it from this user, or every column is
+/// unreadable; whether it was ever analysed by the activity statistics'
+/// account (what tells "never analysed" on 13, where `reltuples` is 0, not
+/// -1, before the first `ANALYZE`); and whether the server is 14 or later.
 const TABLES: &str = "SELECT c.oid, n.nspname::text, c.relname::text, c.reltuples::float8,
-    EXISTS (SELECT 1 FROM pg_catalog.pg_stats s WHERE s.schemaname = n.nspname AND s.tablename = c.relname)
+    EXISTS (SELECT 1 FROM pg_catalog.pg_stats s WHERE s.schemaname = n.nspname AND s.tablename = c.relname),
+    c.relrowsecurity AND pg_catalog.row_security_active(c.oid),
+    NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0
+                  AND NOT a.attisdropped AND pg_catalog.has_column_privilege(c.oid, a.attnum, 'SELECT')),
+    pg_catalog.pg_stat_get_last_analyze_time(c.oid) IS NOT NULL
+        OR pg_catalog.pg_stat_get_last_autoanalyze_time(c.oid) IS NOT NULL,
+    pg_catalog.current_setting('server_version_num')::int >= 140000
 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.oid = ANY($1)";
 
@@ -224,7 +275,8 @@ const COLUMNS: &str = "SELECT a.attname::text, pg_catalog.format_type(a.atttypid
          THEN (coalesce(NULLIF(t.typtypmod, -1), a.atttypmod) - 4) & 65535
          WHEN b.typname IN ('timestamp', 'timestamptz')
          THEN coalesce(NULLIF(coalesce(NULLIF(t.typtypmod, -1), a.atttypmod), -1), 6) END,
-    ARRAY(SELECT l.enumlabel::text FROM pg_catalog.pg_enum l WHERE l.enumtypid = b.oid ORDER BY l.enumsortorder)
+    ARRAY(SELECT l.enumlabel::text FROM pg_catalog.pg_enum l WHERE l.enumtypid = b.oid ORDER BY l.enumsortorder),
+    NOT pg_catalog.has_column_privilege(a.attrelid, a.attnum, 'SELECT')
 FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
 JOIN pg_catalog.pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
 WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
@@ -241,8 +293,11 @@ fn as_number(typname: &str) -> Option<&'static str> {
 
 /// Reads the statistics of the tables `oids` on `client`. With
 /// `require_analyzed`, refuses, naming them, tables never analysed
-/// (`reltuples` of -1 on 14 and later, or no `pg_stats` row at all while
-/// the table has rows).
+/// (`reltuples` of -1 on 14 and later; on 13 a `reltuples` of 0 with no
+/// analysis on record; or no `pg_stats` row at all while the table has
+/// rows). A table or column hidden from the user (row-level security, no
+/// `SELECT` privilege) is not "never analysed": it is marked
+/// [`ColumnStats::hidden`].
 pub async fn read(
     client: &Client,
     oids: &[u32],
@@ -253,15 +308,26 @@ pub async fn read(
         .await
         .context("reading the tables' row estimates (pg_class)")?;
     let mut out = Vec::new();
-    let mut never = Vec::new();
+    let mut never_analysed = Vec::new();
     for r in rows {
         let (oid, schema, table, reltuples, has_stats): (u32, String, String, f64, bool) =
             (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4));
-        if reltuples < 0.0 || (reltuples > 0.0 && !has_stats) {
-            never.push(format!("{schema}.{table}"));
+        let (rls, unreadable, analysed, v14): (bool, bool, bool, bool) =
+            (r.get(5), r.get(6), r.get(7), r.get(8));
+        let hidden = (rls || unreadable) && !has_stats;
+        let never = reltuples < 0.0
+            || (!hidden && reltuples > 0.0 && !has_stats)
+            || (!v14 && !hidden && reltuples == 0.0 && !has_stats && !analysed);
+        if never {
+            never_analysed.push(format!("{schema}.{table}"));
             continue;
         }
-        let columns = columns(client, oid, &schema, &table).await?;
+        let mut columns = columns(client, oid, &schema, &table).await?;
+        if rls && !has_stats {
+            for c in columns.values_mut() {
+                c.hidden = Some(Hidden::RowSecurity);
+            }
+        }
         let doing = format!("reading the keys of {schema}.{table}");
         let unique = client.query(UNIQUE, &[&oid]).await.context(&doing)?;
         let composite = client
@@ -291,11 +357,11 @@ pub async fn read(
         }
         out.push(t);
     }
-    if require_analyzed && !never.is_empty() {
+    if require_analyzed && !never_analysed.is_empty() {
         return Err(Error::BadInput(format!(
             "{} never analysed on the source, so it has no statistics to copy the shape of; run ANALYZE on {} there (this command never does), then run it again",
-            never.join(", "),
-            if never.len() == 1 { "it" } else { "them" }
+            never_analysed.join(", "),
+            if never_analysed.len() == 1 { "it" } else { "them" }
         )));
     }
     out.sort_by_key(|t| oids.iter().position(|o| *o == t.oid));
@@ -321,6 +387,7 @@ async fn columns(
             kind: Kind::of(&typname, &typtype),
             scale: r.get(5),
             labels: r.get(6),
+            hidden: r.get::<_, bool>(7).then_some(Hidden::Privilege),
             name: name.clone(),
             type_name,
             not_null,
@@ -392,6 +459,7 @@ mod tests {
                         scale: None,
                         labels: Vec::new(),
                         stats: None,
+                        hidden: None,
                     };
                     (c.to_string(), col)
                 })

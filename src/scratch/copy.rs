@@ -35,7 +35,7 @@ pub struct Plan {
 pub async fn plan(source: &Endpoint, opts: &CopyOptions) -> Result<Plan> {
     let client = source.connect().await?;
     let db = source.dbname();
-    let refused = refusals::find(&client).await?;
+    let refused = refusals::find(&client, refusals::Rows::Copied).await?;
     if let Some(first) = refused.first() {
         let more = match refused.len() {
             1 => String::new(),
