@@ -171,8 +171,8 @@ pub struct TableStats {
 impl TableStats {
     /// Makes a unique key of several columns unique in the generated rows:
     /// unless one of `members` is unique already, the most distinct member
-    /// that is no foreign key is generated as a key of its own (so every
-    /// combination is unique). With only foreign keys as members, nothing
+    /// that is no foreign key (a time only when nothing else is left) is
+    /// generated as a key of its own (so every combination is unique). With only foreign keys as members, nothing
     /// changes, and the key's constraint may fail after the rows.
     fn key_one_of(&mut self, members: &[String]) {
         if members.iter().any(|m| self.unique.contains(m)) {
@@ -184,10 +184,23 @@ impl TableStats {
                 .and_then(|c| c.stats.as_ref())
                 .map_or(0.0, |s| s.distinct(self.reltuples))
         };
+        // A time is the last choice: generated as a key it leaves its
+        // histogram, and with it a range partition's bounds. On a tie, the
+        // key's first column.
+        let time = |m: &String| {
+            self.columns
+                .get(m)
+                .is_some_and(|c| matches!(c.kind, Kind::Timestamp | Kind::Date))
+        };
         let best = members
             .iter()
             .filter(|m| !self.parents.contains_key(*m))
-            .max_by(|a, b| distinct(a).total_cmp(&distinct(b)));
+            .rev()
+            .max_by(|a, b| {
+                (!time(a), distinct(a))
+                    .partial_cmp(&(!time(b), distinct(b)))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
         if let Some(m) = best.cloned() {
             self.unique.insert(m);
         }

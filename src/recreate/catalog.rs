@@ -234,25 +234,39 @@ async fn functions(client: &Client, s: &mut SchemaCopy) -> Result<()> {
     Ok(())
 }
 
-/// Ordinary tables: `CREATE TABLE` with columns, defaults, identity,
-/// generated columns, collations and NOT NULL; the rest comes after the rows.
+/// Tables: `CREATE TABLE` with columns, defaults, identity, generated
+/// columns, collations and NOT NULL; the rest comes after the rows. A
+/// partitioned table gets its `PARTITION BY` and no rows; a partition is
+/// created `PARTITION OF` its parent with its bounds (its columns are the
+/// parent's), and its rows are loaded into it.
 async fn tables(client: &Client, s: &mut SchemaCopy) -> Result<()> {
     let sql = format!(
         "SELECT c.oid, c.oid::pg_catalog.regclass::text, c.relpersistence = 'u',
-            pg_catalog.array_to_string(c.reloptions, ', '), pg_catalog.pg_table_size(c.oid)
+            pg_catalog.array_to_string(c.reloptions, ', '), pg_catalog.pg_table_size(c.oid),
+            CASE WHEN c.relkind = 'p' THEN pg_catalog.pg_get_partkeydef(c.oid) END,
+            CASE WHEN c.relispartition THEN
+                (SELECT i.inhparent::pg_catalog.regclass::text FROM pg_catalog.pg_inherits i WHERE i.inhrelid = c.oid)
+                || ' ' || pg_catalog.pg_get_expr(c.relpartbound, c.oid) END
         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind = 'r' AND {USER_NS} AND {} ORDER BY c.oid",
+        WHERE c.relkind IN ('r', 'p') AND {USER_NS} AND {} ORDER BY c.oid",
         not_ext("pg_class", "c.oid")
     );
     for r in rows(client, &sql, "tables").await? {
         let (oid, name, unlogged): (u32, String, bool) = (r.get(0), r.get(1), r.get(2));
         let options: Option<String> = r.get(3);
+        let (partition_by, partition_of): (Option<String>, Option<String>) = (r.get(5), r.get(6));
         let (defs, table) = columns(client, oid, &name, r.get(4)).await?;
-        let mut sql = format!(
-            "CREATE {}TABLE {name} (\n    {}\n)",
-            if unlogged { "UNLOGGED " } else { "" },
-            defs.join(",\n    ")
-        );
+        let unlogged = if unlogged { "UNLOGGED " } else { "" };
+        let mut sql = match partition_of {
+            Some(of) => format!("CREATE {unlogged}TABLE {name} PARTITION OF {of}"),
+            None => format!(
+                "CREATE {unlogged}TABLE {name} (\n    {}\n)",
+                defs.join(",\n    ")
+            ),
+        };
+        if let Some(by) = &partition_by {
+            sql.push_str(&format!(" PARTITION BY {by}"));
+        }
         if let Some(o) = options.filter(|o| !o.is_empty()) {
             sql.push_str(&format!(" WITH ({o})"));
         }
@@ -260,7 +274,9 @@ async fn tables(client: &Client, s: &mut SchemaCopy) -> Result<()> {
             what: format!("table {name}"),
             sql,
         });
-        s.tables.push(table);
+        if partition_by.is_none() {
+            s.tables.push(table);
+        }
     }
     Ok(())
 }
@@ -338,13 +354,15 @@ async fn columns(
     Ok((defs, table))
 }
 
-/// Primary keys, unique, exclusion and check constraints, after the rows.
+/// Primary keys, unique, exclusion and check constraints, after the rows;
+/// on a partitioned table only (its partitions inherit them).
 async fn constraints(client: &Client, s: &mut SchemaCopy) -> Result<()> {
     let sql = format!(
         "SELECT k.conrelid::pg_catalog.regclass::text, pg_catalog.quote_ident(k.conname), pg_catalog.pg_get_constraintdef(k.oid)
         FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind = 'r' AND k.contype IN ('p', 'u', 'x', 'c') AND {USER_NS} AND {}
+        WHERE c.relkind IN ('r', 'p') AND k.contype IN ('p', 'u', 'x', 'c') AND {USER_NS} AND {}
+          AND k.conparentid = 0 AND (k.contype <> 'c' OR k.conislocal)
         ORDER BY k.contype = 'c', k.oid",
         not_ext("pg_class", "c.oid")
     );
@@ -384,15 +402,19 @@ async fn views(client: &Client, s: &mut SchemaCopy) -> Result<()> {
     Ok(())
 }
 
-/// Indexes that no constraint owns, with `pg_get_indexdef`.
+/// Indexes that no constraint owns, with `pg_get_indexdef`: a partitioned
+/// table's on the whole table (not `ON ONLY`), which makes its partitions'
+/// own; those are not read.
 async fn indexes(client: &Client, s: &mut SchemaCopy) -> Result<()> {
     let sql = format!(
-        "SELECT i.indexrelid::pg_catalog.regclass::text, pg_catalog.pg_get_indexdef(i.indexrelid)
+        "SELECT i.indexrelid::pg_catalog.regclass::text,
+            pg_catalog.replace(pg_catalog.pg_get_indexdef(i.indexrelid), ' ON ONLY ', ' ON ')
         FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'm') AND {USER_NS} AND {}
+        WHERE c.relkind IN ('r', 'm', 'p') AND {USER_NS} AND {}
           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k
                           WHERE k.conindid = i.indexrelid AND k.contype IN ('p', 'u', 'x'))
+          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits h WHERE h.inhrelid = i.indexrelid)
         ORDER BY i.indexrelid",
         not_ext("pg_class", "c.oid")
     );
@@ -418,7 +440,8 @@ async fn foreign_keys(client: &Client, s: &mut SchemaCopy) -> Result<()> {
             k.conrelid, k.confrelid, {}, {}
         FROM pg_catalog.pg_constraint k JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind = 'r' AND k.contype = 'f' AND {USER_NS} AND {} ORDER BY k.oid",
+        WHERE c.relkind IN ('r', 'p') AND k.contype = 'f' AND k.conparentid = 0 AND {USER_NS} AND {}
+        ORDER BY k.oid",
         cols("conrelid", "conkey"),
         cols("confrelid", "confkey"),
         not_ext("pg_class", "c.oid")
@@ -446,7 +469,7 @@ async fn triggers(client: &Client, s: &mut SchemaCopy) -> Result<()> {
         "SELECT pg_catalog.quote_ident(g.tgname) || ' on ' || c.oid::pg_catalog.regclass::text, pg_catalog.pg_get_triggerdef(g.oid)
         FROM pg_catalog.pg_trigger g JOIN pg_catalog.pg_class c ON c.oid = g.tgrelid
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE NOT g.tgisinternal AND {USER_NS} AND {} ORDER BY g.oid",
+        WHERE NOT g.tgisinternal AND g.tgparentid = 0 AND {USER_NS} AND {} ORDER BY g.oid",
         not_ext("pg_class", "c.oid")
     );
     for r in rows(client, &sql, "triggers").await? {

@@ -1,6 +1,7 @@
 //! What a scratch copy of a team's database cannot hold, found before any
-//! database is created: row-level security, partitioned and inherited
-//! tables, foreign tables, rules, types and operators of the team's own
+//! database is created: row-level security and partitioned tables (where
+//! real rows are copied), hash partitioning (where rows are generated),
+//! inherited tables, foreign tables, rules, types and operators of the team's own
 //! making other than enums and domains, aggregates, event triggers, and
 //! extensions this server lacks. Each is one line naming the object and
 //! what would make the copy possible.
@@ -12,19 +13,27 @@ use crate::error::{Context, Result};
 
 /// One query per kind of refusal: each row is the object, then why and
 /// what to do.
-fn checks() -> Vec<String> {
+fn checks(rows: Rows) -> Vec<String> {
     let class = not_ext("pg_class", "c.oid");
     let rel = "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace";
-    vec![
-        "SELECT 'row-level security policy ' || pg_catalog.quote_ident(p.polname) || ' on ' || p.polrelid::pg_catalog.regclass::text,
-            'policies are not copied, and a copy without them would answer queries its users cannot run; measure on a database without policies (a restored backup with them dropped)'
-         FROM pg_catalog.pg_policy p".into(),
-        format!("SELECT 'row-level security on table ' || c.oid::pg_catalog.regclass::text,
-            'a copy would read rows the policies hide; measure on a database without row-level security (ALTER TABLE … DISABLE ROW LEVEL SECURITY on a restored backup)'
-         {rel} WHERE c.relrowsecurity AND {USER_NS} AND {class}"),
-        format!("SELECT 'partitioned table ' || c.oid::pg_catalog.regclass::text,
-            'copying partitioned tables is not supported yet; use the embedded help-desk lab (leave out --url) or a database without partitioning'
-         {rel} WHERE c.relkind = 'p' AND {USER_NS} AND {class}"),
+    let mut out = match rows {
+        Rows::Copied => vec![
+            "SELECT 'row-level security policy ' || pg_catalog.quote_ident(p.polname) || ' on ' || p.polrelid::pg_catalog.regclass::text,
+                'policies are not copied, and a copy without them would answer queries its users cannot run; measure on a database without policies (a restored backup with them dropped)'
+             FROM pg_catalog.pg_policy p".into(),
+            format!("SELECT 'row-level security on table ' || c.oid::pg_catalog.regclass::text,
+                'a copy would read rows the policies hide; measure on a database without row-level security (ALTER TABLE … DISABLE ROW LEVEL SECURITY on a restored backup)'
+             {rel} WHERE c.relrowsecurity AND {USER_NS} AND {class}"),
+            format!("SELECT 'partitioned table ' || c.oid::pg_catalog.regclass::text,
+                'copying partitioned tables is not supported yet; use --data synth, which generates them, or a database without partitioning'
+             {rel} WHERE c.relkind = 'p' AND {USER_NS} AND {class}"),
+        ],
+        Rows::Generated => vec![format!("SELECT 'hash-partitioned table ' || c.oid::pg_catalog.regclass::text,
+                'rows generated from a partition''s statistics would not hash to that partition; use a database without hash partitioning'
+             {rel} JOIN pg_catalog.pg_partitioned_table p ON p.partrelid = c.oid
+             WHERE p.partstrat = 'h' AND {USER_NS} AND {class}")],
+    };
+    out.extend([
         format!("SELECT 'table ' || c.oid::pg_catalog.regclass::text || ' (inherits from ' || i.inhparent::pg_catalog.regclass::text || ')',
             'copying table inheritance is not supported; use a database without inherited tables'
          {rel} JOIN pg_catalog.pg_inherits i ON i.inhrelid = c.oid
@@ -69,7 +78,8 @@ fn checks() -> Vec<String> {
          FROM pg_catalog.pg_extension e
          WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_available_extension_versions v
                            WHERE v.name = e.extname AND v.version = e.extversion)".into(),
-    ]
+    ]);
+    out
 }
 
 /// Where the new database's rows come from, which decides what it must
@@ -82,22 +92,16 @@ pub enum Rows {
     /// Generated from statistics: no row of the source is read, so
     /// row-level security hides nothing from it. It is not recreated (the
     /// tool's own sessions would bypass it), and the columns it hides
-    /// from the reading user are generated without statistics.
+    /// from the reading user are generated without statistics. Range and
+    /// list partitions are generated from their own statistics, inside
+    /// their bounds; hash partitioning is refused.
     Generated,
 }
-
-/// How many of [`checks`]' queries, from the first, are about row-level
-/// security.
-const ROW_SECURITY_CHECKS: usize = 2;
 
 /// Every object the new database would have to leave out, as `object: why`.
 pub async fn find(client: &Client, rows: Rows) -> Result<Vec<String>> {
     let mut found = Vec::new();
-    let skip = match rows {
-        Rows::Copied => 0,
-        Rows::Generated => ROW_SECURITY_CHECKS,
-    };
-    for sql in checks().into_iter().skip(skip) {
+    for sql in checks(rows) {
         let rows = client
             .query(&sql, &[])
             .await
