@@ -636,3 +636,88 @@ fn server_preload_starts_a_lab_that_counts_statements() {
         stderr(&show)
     );
 }
+
+/// pg_stat_statements replaces every constant, also those no filter reads:
+/// `interval '1 hour'` becomes `interval $n`, which no server prepares;
+/// `extract(epoch FROM …)` becomes `extract($n FROM …)`, likewise; the
+/// `1` and `0` of `sum(CASE … THEN 1 ELSE 0 END)` become parameters the
+/// server takes for text; a date_trunc unit, a time zone and a format lose
+/// their value; an ORM's `1 = 1` becomes `$2 = $3`. The capture writes
+/// each so that it prepares and runs: every statement resolved, and
+/// `explain` runs the file as written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn constants_no_filter_reads_are_restored_so_every_statement_runs() {
+    let dir = TempDir::new("catalogue_constants");
+    let (cluster, db) = lab("catalogue_constants").await;
+    let conv = literal(
+        &db,
+        r#"SELECT "conversationId" FROM "Message" ORDER BY id LIMIT 1"#,
+    )
+    .await;
+    let mix = vec![
+        (
+            "daily_bounces",
+            1,
+            format!(
+                r#"SELECT sum(CASE WHEN c.n = 1 THEN 1 ELSE 0 END) AS bounces,
+                          sum(CASE WHEN c.last < c.first + interval '1 hour'
+                                   THEN floor(extract(epoch FROM c.last - c.first)) ELSE 0 END) AS seconds
+                     FROM (SELECT "conversationId", count(*) AS n, min("createdAt") AS first, max("createdAt") AS last,
+                                  to_char(date_trunc('day', "createdAt" AT TIME ZONE 'UTC'), 'YYYY-MM-DD') AS day
+                             FROM "Message" WHERE "conversationId" = {conv} GROUP BY 1, 5) c;"#
+            ),
+        ),
+        (
+            "orm_lookup",
+            1,
+            format!(
+                r#"SELECT id, status FROM "Conversation" WHERE (id = {conv} AND 1=1) LIMIT 1 OFFSET 0;"#
+            ),
+        ),
+    ];
+    pgbench(&cluster, &db, &dir, &mix, 100);
+    let url = cluster.url(&db.dbname());
+    let file = dir.join("captured.toml");
+    let out = run(&["catalogue", "--from", &url, "--out", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        !text.contains("could not prepare") && !text.contains("is unresolved"),
+        "{text}"
+    );
+    for said in [
+        "'day': a typical date_trunc unit",
+        "'UTC': a typical time zone",
+        "'YYYY-MM-DD': a typical to_char format",
+        "'epoch': a typical date_part field",
+        "'1 hour': a typical interval",
+        "(an ORM's 1 = 1)",
+    ] {
+        assert!(text.contains(said), "{said:?} missing: {text}");
+    }
+    let captured =
+        Catalogue::parse("captured.toml", &text, &MigrationChain::builtin().unwrap()).unwrap();
+    let shape = helpdesk_bench::capture::normalised;
+    for (name, _, sql) in &mix {
+        assert!(
+            captured.queries.iter().any(|q| shape(&q.sql) == shape(sql)),
+            "{name} is not recognised in the catalogue:\n{text}"
+        );
+    }
+    let plans = dir.join("plans");
+    let ex = run(&[
+        "explain",
+        "--url",
+        &url,
+        "--catalogue",
+        file.to_str().unwrap(),
+        "--out",
+        plans.to_str().unwrap(),
+    ]);
+    let all = format!("{}{}", stdout(&ex), stderr(&ex));
+    assert!(ex.status.success(), "{all}");
+    assert!(
+        !all.contains("not runnable") && !all.contains("timed as a miss"),
+        "{all}"
+    );
+}

@@ -130,6 +130,12 @@ fn scan_of(node: &Value, table: &str, alias: &str, keys: &[String]) -> Scan {
 
 /// A filter's top-level `AND` conjuncts, outer parentheses removed.
 fn split_and(filter: &str) -> Vec<String> {
+    split_top(filter, " AND ")
+}
+
+/// A filter's top-level parts between `sep` (` AND `, ` OR `), outer
+/// parentheses removed.
+fn split_top(filter: &str, sep: &str) -> Vec<String> {
     let mut s = filter.trim();
     while s.starts_with('(') && s.ends_with(')') && balanced(&s[1..s.len() - 1]) {
         s = &s[1..s.len() - 1];
@@ -142,10 +148,10 @@ fn split_and(filter: &str) -> Vec<String> {
             b'\'' => quote = !quote,
             b'(' if !quote => depth += 1,
             b')' if !quote => depth -= 1,
-            b' ' if !quote && depth == 0 && s[i..].starts_with(" AND ") => {
+            b' ' if !quote && depth == 0 && s[i..].starts_with(sep) => {
                 out.push(s[start..i].to_string());
-                start = i + 5;
-                i += 4;
+                start = i + sep.len();
+                i += sep.len() - 1;
             }
             _ => {}
         }
@@ -283,34 +289,76 @@ pub fn compared(plan: &Plan) -> Vec<Compared> {
         collect(root, &mut aliases, &mut conditions);
     }
     let mut out: Vec<Compared> = Vec::new();
-    for cond in &conditions {
-        for part in split_and(cond) {
-            let bare = cast().replace_all(&part, "").replace(['(', ')'], "");
-            let Some(c) = column_vs_param().captures(bare.trim()) else {
-                continue;
-            };
-            let (alias, column, param) = match (c.get(1), c.get(3)) {
-                (Some(a), Some(p)) => (a.as_str(), &c[2], p.as_str()),
-                _ => (&c[5], &c[6], &c[4]),
-            };
-            let Some(table) = aliases.iter().find(|(a, _)| *a == unquote(alias)) else {
-                continue;
-            };
-            let param = param.parse().unwrap_or(0);
-            if param > 0 && !out.iter().any(|c| c.param == param) {
-                out.push(Compared {
-                    param,
-                    table: table.1.clone(),
-                    column: unquote(column),
-                });
-            }
+    // `(a <> $1) OR (a IS NULL)` compares `a` with `$1` too.
+    let parts = conditions
+        .iter()
+        .flat_map(|c| split_and(c))
+        .flat_map(|p| split_top(&p, " OR "));
+    for part in parts {
+        let bare = cast().replace_all(&part, "").replace(['(', ')'], "");
+        let Some(c) = column_vs_param().captures(bare.trim()) else {
+            continue;
+        };
+        let (alias, column, param) = match (c.get(1), c.get(3)) {
+            (Some(a), Some(p)) => (a.as_str(), &c[2], p.as_str()),
+            _ => (&c[5], &c[6], &c[4]),
+        };
+        let Some(table) = aliases.iter().find(|(a, _)| *a == unquote(alias)) else {
+            continue;
+        };
+        let param = param.parse().unwrap_or(0);
+        if param > 0 && !out.iter().any(|c| c.param == param) {
+            out.push(Compared {
+                param,
+                table: table.1.clone(),
+                column: unquote(column),
+            });
         }
     }
     out.sort_by_key(|c| c.param);
     out
 }
 
+/// What the plan's conditions (filters, index, join and one-time
+/// conditions) do with parameters: every `$n` they mention, and the pairs
+/// of parameters compared with each other (`$2 = $3`, an ORM's `1 = 1`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParamUse {
+    pub in_conditions: std::collections::BTreeSet<usize>,
+    pub with_each_other: Vec<(usize, usize)>,
+}
+
+/// [`ParamUse`] of a generic plan.
+pub fn param_use(plan: &Plan) -> ParamUse {
+    static PARAM: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\$(\d+)").expect("static regex"));
+    static PAIR: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^\$(\d+)\s*(?:=|<>|!=)\s*\$(\d+)$").expect("static regex"));
+    let mut aliases = Vec::new();
+    let mut conditions = Vec::new();
+    if let Some(root) = plan.root() {
+        collect(root, &mut aliases, &mut conditions);
+    }
+    let mut out = ParamUse::default();
+    for cond in &conditions {
+        out.in_conditions.extend(
+            PARAM
+                .captures_iter(cond)
+                .filter_map(|c| c[1].parse::<usize>().ok()),
+        );
+        for part in split_and(cond) {
+            let bare = cast().replace_all(&part, "").replace(['(', ')'], "");
+            if let Some(c) = PAIR.captures(bare.trim()) {
+                if let (Ok(a), Ok(b)) = (c[1].parse(), c[2].parse()) {
+                    out.with_each_other.push((a, b));
+                }
+            }
+        }
+    }
+    out
+}
+
 const CONDITIONS: &[&str] = &[
+    "One-Time Filter",
     "Filter",
     "Index Cond",
     "Recheck Cond",

@@ -63,12 +63,14 @@ pub struct Resolved {
 /// Reads `sql`'s parameters from the server (inside the caller's read-only
 /// transaction) and writes its casts and sample.
 pub async fn resolve(client: &Client, sql: &str) -> Result<Resolved> {
+    let (sql, prepared) = prepare(client, typed_literals(sql)).await?;
+    let sql = &sql;
     let n = max_param(sql);
     let mut r = Resolved {
         sql: sql.to_string(),
         ..Default::default()
     };
-    if let Err(e) = scans::prepare_generic(client, STATEMENT, sql, None).await {
+    if let Err(e) = prepared {
         let why = e
             .as_db_error()
             .map_or(e.to_string(), |d| d.message().to_string());
@@ -105,9 +107,14 @@ pub async fn resolve(client: &Client, sql: &str) -> Result<Resolved> {
     r.scans = scans::scans(&plan);
     r.compared = scans::compared(&plan);
     r.sql = with_casts(sql, &types);
+    let uses = scans::param_use(&plan);
     let mut sources = Vec::new();
     for i in 1..=n {
-        sources.push(source_of(client, sql, i, &r.compared).await?);
+        let found = source_of(client, sql, i, &r.compared).await?;
+        sources.push(match found {
+            Source::Unresolved(_) => stand_in(i, &types, &uses).unwrap_or(found),
+            found => found,
+        });
     }
     for (i, s) in sources.iter().enumerate() {
         match s {
@@ -166,6 +173,9 @@ async fn source_of(client: &Client, sql: &str, i: usize, compared: &[Compared]) 
             why: "a typical OFFSET (the first page)".into(),
         });
     }
+    if let Some(constant) = role(sql, i) {
+        return Ok(constant);
+    }
     let Some(c) = compared.iter().find(|c| c.param == i) else {
         return Ok(Source::Unresolved(
             "the generic plan compares it with no single column".into(),
@@ -199,6 +209,173 @@ async fn source_of(client: &Client, sql: &str, i: usize, compared: &[Compared]) 
     Ok(Source::Column {
         table: c.table.clone(),
         column: c.column.clone(),
+    })
+}
+
+/// Prepares `sql` generically, under a savepoint. When the server finds no
+/// function for a parameter it took for text (`sum(CASE … THEN $2 ELSE $3
+/// END)`: pg_stat_statements wrote the application's `1` and `0` as bare
+/// parameters), it tries again with the CASE branches' parameters as
+/// numbers. Returns the SQL prepared (or tried) and the outcome.
+async fn prepare(
+    client: &Client,
+    sql: String,
+) -> Result<(String, std::result::Result<(), tokio_postgres::Error>)> {
+    let doing = "preparing a captured statement";
+    client
+        .batch_execute("SAVEPOINT capture_prepare")
+        .await
+        .context(doing)?;
+    let Err(e) = scans::prepare_generic(client, STATEMENT, &sql, None).await else {
+        return Ok((sql, Ok(())));
+    };
+    client
+        .batch_execute("ROLLBACK TO SAVEPOINT capture_prepare")
+        .await
+        .context(doing)?;
+    let retry = match e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_FUNCTION) {
+        true => numeric_case_branches(&sql),
+        false => None,
+    };
+    if let Some(retry) = retry {
+        if scans::prepare_generic(client, STATEMENT, &retry, None)
+            .await
+            .is_ok()
+        {
+            return Ok((retry, Ok(())));
+        }
+    }
+    Ok((sql, Err(e)))
+}
+
+/// `sql` with each bare parameter after `THEN` or `ELSE` cast to
+/// `numeric`, or `None` when there is none.
+fn numeric_case_branches(sql: &str) -> Option<String> {
+    static RE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?i)\b(?:then|else)\s+\$\d+(::)?").expect("static regex"));
+    let mut changed = false;
+    let out = RE.replace_all(sql, |c: &regex::Captures| match c.get(1) {
+        Some(_) => c[0].to_string(),
+        None => {
+            changed = true;
+            format!("{}::numeric", &c[0])
+        }
+    });
+    changed.then(|| out.into_owned())
+}
+
+/// `TYPE $n`, a typed literal whose string pg_stat_statements replaced
+/// (`interval '1 hour'` becomes `interval $4`), which no server prepares:
+/// written `$n::TYPE`. Likewise `extract($n FROM x)`, whose field must be
+/// a word: written `date_part($n, x)`, the same function.
+pub fn typed_literals(sql: &str) -> String {
+    static RE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"(?i)\b(interval|timestamptz|timestamp|date|time|numeric|uuid|jsonb|json)\s+\$(\d+)\b",
+        )
+        .expect("static regex")
+    });
+    static EXTRACT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\bextract\s*\(\s*\$(\d+)\s+from\s+").expect("static regex")
+    });
+    let typed = RE.replace_all(sql, "$$$2::$1");
+    EXTRACT.replace_all(&typed, "date_part($$$1, ").into_owned()
+}
+
+/// A unit, field, format or time zone the application writes as a
+/// constant, by the call `$i` is an argument of: a typical value, said to
+/// be one. pg_stat_statements keeps none of them.
+fn role(sql: &str, i: usize) -> Option<Source> {
+    let re = Regex::new(&format!(r"\${i}(?:\D|$)")).expect("built regex");
+    let zone =
+        Regex::new(&format!(r"(?i)at\s+time\s+zone\s+\(?\s*\${i}(?:\D|$)")).expect("built regex");
+    let typical = |value: &str, what: &str| Source::Constant {
+        value: quote_literal(value),
+        why: format!(
+            "a typical {what}; pg_stat_statements keeps no constant, write the application's"
+        ),
+    };
+    if zone.is_match(sql) {
+        return Some(typical("UTC", "time zone"));
+    }
+    let found = re.find_iter(sql).find_map(|m| {
+        let (name, arg) = enclosing_call(&sql[..m.start()])?;
+        match (name.to_ascii_lowercase().as_str(), arg) {
+            ("date_trunc", 0) => Some(typical("day", "date_trunc unit")),
+            ("date_part", 0) => Some(typical("epoch", "date_part field")),
+            ("to_char", 1) => Some(typical("YYYY-MM-DD", "to_char format")),
+            ("timezone", 0) => Some(typical("UTC", "time zone")),
+            _ => None,
+        }
+    });
+    found
+}
+
+/// The function whose argument list `before` (a statement's text up to a
+/// point) ends inside, and which argument: the name before the nearest
+/// unclosed `(`, and the commas at that depth since.
+fn enclosing_call(before: &str) -> Option<(&str, usize)> {
+    let (mut depth, mut commas) = (0usize, 0usize);
+    for (at, ch) in before.char_indices().rev() {
+        match ch {
+            ')' => depth += 1,
+            '(' if depth > 0 => depth -= 1,
+            '(' => {
+                let head = before[..at].trim_end();
+                let start = head
+                    .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .map_or(0, |p| p + 1);
+                return Some((&head[start..], commas));
+            }
+            ',' if depth == 0 => commas += 1,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// For a parameter the plan does not compare with a column: a stand-in of
+/// its type when its value picks no rows (it is in no condition of the
+/// plan: the select list, a GROUP or ORDER key), or when the plan compares
+/// it only with another parameter (an ORM's `1 = 1`, where both get the
+/// same value). `None` when it filters rows some other way.
+fn stand_in(i: usize, types: &[String], uses: &scans::ParamUse) -> Option<Source> {
+    let ty = types.get(i.checked_sub(1)?)?;
+    if ty == "interval" {
+        // A window or a step (`created_at + $6`): no column holds it.
+        return Some(Source::Constant {
+            value: "'1 hour'".into(),
+            why:
+                "a typical interval; pg_stat_statements keeps no constant, write the application's"
+                    .into(),
+        });
+    }
+    let pair = uses
+        .with_each_other
+        .iter()
+        .find(|&&(a, b)| a == i || b == i)
+        .map(|&(a, b)| a.min(b));
+    // Text stand-ins differ by parameter (`select $15 as level … union
+    // select $16`), except a pair's, which must be equal.
+    let text = format!("'{}'", pair.unwrap_or(i));
+    let value = match ty.as_str() {
+        "smallint" | "integer" | "bigint" | "numeric" | "real" | "double precision" => "1",
+        "text" | "character varying" | "character" | "name" => text.as_str(),
+        "boolean" => "true",
+        "timestamp with time zone" | "timestamp without time zone" | "date" => "'now'",
+        "uuid" => "'00000000-0000-0000-0000-000000000000'",
+        _ => return None,
+    };
+    let why = if pair.is_some() {
+        "compared only with another parameter (an ORM's 1 = 1): both get the same stand-in"
+    } else if !uses.in_conditions.contains(&i) {
+        "in no condition of the plan (the select list, a GROUP or ORDER key), so its value picks no rows; a stand-in for the application's literal"
+    } else {
+        return None;
+    };
+    Some(Source::Constant {
+        value: value.into(),
+        why: why.into(),
     })
 }
 
@@ -356,6 +533,61 @@ mod tests {
             "/* helpdesk-bench sample */ SELECT least(t0.\"created_at\", t1.\"created_at\"), greatest(t0.\"created_at\", t1.\"created_at\")\n  FROM (SELECT \"created_at\", row_number() OVER () AS n FROM (SELECT \"created_at\" FROM \"website_event\" WHERE \"created_at\" IS NOT NULL ORDER BY random() LIMIT 200) s) t0\n  JOIN (SELECT \"created_at\", row_number() OVER () AS n FROM (SELECT \"created_at\" FROM \"website_event\" WHERE \"created_at\" IS NOT NULL ORDER BY random() LIMIT 200) s) t1 USING (n)"
         );
         assert!(clause_param("SELECT 1 LIMIT $3 OFFSET $4", "LIMIT", 3));
+        assert!(!clause_param("SELECT 1 LIMIT $3 OFFSET $4", "LIMIT", 4));
+    }
+
+    #[test]
+    fn constants_the_application_writes_are_read_from_their_call() {
+        let sql = "select to_char(date_trunc($1, created_at at time zone $2), $3), \
+                   extract($4 from t.max_time - t.min_time), t.min_time + interval $5, \
+                   date_part($6, now()), to_char(now(), 'x') = $7, coalesce($8, 1)";
+        let sql = typed_literals(sql);
+        assert!(sql.contains("t.min_time + $5::interval,"), "{sql}");
+        assert!(
+            sql.contains("date_part($4, t.max_time - t.min_time)"),
+            "{sql}"
+        );
+        let value = |i| match role(&sql, i) {
+            Some(Source::Constant { value, .. }) => Some(value),
+            _ => None,
+        };
+        assert_eq!(value(1).as_deref(), Some("'day'"));
+        assert_eq!(value(2).as_deref(), Some("'UTC'"));
+        assert_eq!(value(3).as_deref(), Some("'YYYY-MM-DD'"));
+        assert_eq!(value(4).as_deref(), Some("'epoch'"));
+        assert_eq!(value(5), None, "an interval is the plan's, or a stand-in");
+        assert_eq!(value(6).as_deref(), Some("'epoch'"));
+        assert_eq!(value(7), None);
+        assert_eq!(value(8), None);
+    }
+
+    #[test]
+    fn case_branches_become_numbers_only_where_bare() {
+        assert_eq!(
+            numeric_case_branches("sum(case when c = $1 then $2 else $3::int end)").as_deref(),
+            Some("sum(case when c = $1 then $2::numeric else $3::int end)")
+        );
+        assert_eq!(numeric_case_branches("case when a then $1::int end"), None);
+    }
+
+    #[test]
+    fn a_stand_in_only_where_the_value_picks_no_rows() {
+        let types: Vec<String> = ["integer", "text", "text", "integer", "point"]
+            .map(String::from)
+            .to_vec();
+        let uses = scans::ParamUse {
+            in_conditions: [2, 3, 4].into(),
+            with_each_other: vec![(2, 3)],
+        };
+        let value = |i| match stand_in(i, &types, &uses) {
+            Some(Source::Constant { value, .. }) => Some(value),
+            _ => None,
+        };
+        assert_eq!(value(1).as_deref(), Some("1"), "select list");
+        assert_eq!(value(2).as_deref(), Some("'2'"), "1 = 1");
+        assert_eq!(value(3).as_deref(), Some("'2'"), "1 = 1");
+        assert_eq!(value(4), None, "a filter on an expression");
+        assert_eq!(value(5), None, "no stand-in of its type");
         assert!(!clause_param("SELECT 1 LIMIT $3 OFFSET $4", "LIMIT", 4));
     }
 }

@@ -22,9 +22,22 @@ pub fn normalised(sql: &str) -> String {
     static FIELD: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"(?i)\bextract\s*\(\s*[A-Za-z_]\w*\s+from\b").expect("static regex")
     });
+    // What the capture rewrites to prepare it reads as what it was:
+    // `$n::interval` as `interval '…'`, `date_part($n, x)` as `extract(…
+    // from x)` ([`super::params::typed_literals`]).
+    static TYPED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"(?i)\b(?:interval|timestamptz|timestamp|date|time|numeric|uuid|jsonb|json)\s+\?",
+        )
+        .expect("static regex")
+    });
+    static DATE_PART: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?i)\bdate_part\s*\(\s*\?\s*,\s*").expect("static regex"));
     let s = FIELD.replace_all(sql, "extract(? from");
     let s = CONST.replace_all(&s, "?");
     let s = CAST.replace_all(&s, "?");
+    let s = TYPED.replace_all(&s, "?");
+    let s = DATE_PART.replace_all(&s, "extract(? from ");
     s.split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
@@ -37,6 +50,14 @@ pub fn normalised(sql: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_the_capture_rewrites_reads_as_what_the_application_wrote() {
+        assert_eq!(
+            normalised("SELECT extract(epoch FROM b - a) WHERE b < a + interval '1 hour'"),
+            normalised("SELECT date_part($1::text, b - a) WHERE b < a + $2::interval"),
+        );
+    }
 
     #[test]
     fn hand_written_and_normalised_sql_read_the_same() {
