@@ -233,6 +233,10 @@ pub struct SeedArgs {
     /// SCHEMA.TABLE.COLUMN), even when low-cardinality. Repeatable.
     #[arg(long, value_name = "TABLE.COLUMN")]
     pub redact: Vec<String>,
+    /// With --like: the catalogue whose reads are explained on the source
+    /// and the target to compare plans (default: fixtures/queries.toml).
+    #[arg(long, value_name = "FILE", env = CATALOGUE_ENV)]
+    pub catalogue: Option<PathBuf>,
 }
 
 /// Flags of `catalogue`.

@@ -287,6 +287,33 @@ fn the_command_prints_the_fidelity_table_and_its_summary() {
             "{err}"
         );
     }
+    // A catalogue for the plan comparison that cannot be read stops the
+    // command before anything is filled.
+    let empty = rt.block_on(TestDb::new("like_cli_no_catalogue"));
+    let bad = common::run(&[
+        "seed",
+        "--like",
+        &source.url(),
+        "--url",
+        &empty.url(),
+        "--catalogue",
+        "/nonexistent/queries.toml",
+    ]);
+    let err = common::stderr(&bad);
+    assert_eq!(bad.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("/nonexistent/queries.toml") && err.lines().count() == 1,
+        "{err}"
+    );
+    let tables = rt.block_on(async {
+        let c = empty.endpoint.connect().await.unwrap();
+        scalar(
+            &c,
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+        )
+        .await
+    });
+    assert_eq!(tables, 0, "nothing filled");
     let alone = common::run(&["seed", "--scale-factor", "2"]);
     assert!(!alone.status.success());
     assert!(

@@ -23,6 +23,9 @@ pub async fn run(args: SeedArgs, quiet: bool) -> Result<ExitCode> {
         ..defaults
     };
     let progress = Reporter::auto(quiet);
+    // Read before any work: a catalogue that does not parse stops nothing
+    // half-done.
+    let catalogue = Catalogue::load(args.catalogue.as_deref(), &args.migration.chain()?)?;
     if let Some(url) = &args.conn.url {
         if args.keep || args.measure_ceiling {
             return Err(Error::BadInput(
@@ -33,7 +36,7 @@ pub async fn run(args: SeedArgs, quiet: bool) -> Result<ExitCode> {
         refuse_unless_empty(&target).await?;
         let report = like::run(&source, &target, &opts, &progress).await?;
         print_report(&report, &source, &target, &opts);
-        print_plans(&args, &source, &target, &report).await?;
+        print_plans(&catalogue, &source, &target, &report).await?;
         return Ok(ExitCode::SUCCESS);
     }
     let kept = if args.keep {
@@ -51,7 +54,7 @@ pub async fn run(args: SeedArgs, quiet: bool) -> Result<ExitCode> {
     let target = cluster::create_database(&admin, EMBEDDED_DB, None).await?;
     let report = like::run(&source, &target, &opts, &progress).await?;
     print_report(&report, &source, &target, &opts);
-    print_plans(&args, &source, &target, &report).await?;
+    print_plans(&catalogue, &source, &target, &report).await?;
     if let Some(c) = kept {
         out!("cluster kept running in {}", c.run_dir().display());
         out!("connect: psql '{}'", c.url(EMBEDDED_DB));
@@ -124,13 +127,12 @@ fn print_report(r: &LikeReport, source: &Endpoint, target: &Endpoint, opts: &Lik
 /// Plan agreement over the query catalogue's reads (those that can be
 /// planned on the source).
 async fn print_plans(
-    args: &SeedArgs,
+    catalogue: &Catalogue,
     source: &Endpoint,
     target: &Endpoint,
     report: &LikeReport,
 ) -> Result<()> {
-    let catalogue = Catalogue::load(None, &args.migration.chain()?)?;
-    let agreement = like::plans::compare(source, target, &catalogue, &report.stand_ins).await?;
+    let agreement = like::plans::compare(source, target, catalogue, &report.stand_ins).await?;
     out!("plans: each catalogue read explained (no ANALYZE) on the source and the target");
     out!("{agreement}");
     Ok(())

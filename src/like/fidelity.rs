@@ -6,7 +6,12 @@
 //! key or a foreign key); most-common-value frequencies within L1
 //! [`MCV_L1`] (for generated values, the sorted frequency profile); the
 //! histograms of ordered types within Kolmogorov–Smirnov [`KS`]; and
-//! `correlation` within [`CORRELATION`].
+//! `correlation` within [`CORRELATION`]. A small table's statistics are
+//! each a handful of rows, so every tolerance widens to the sampling error
+//! of the target's row count `n` where that is larger ([`Tolerances`]):
+//! one row's share (`1/n`) for `null_frac`, ±1 value for distinct counts,
+//! `√(k/n)` for `k` most common values, the 5% critical value `1.36/√n`
+//! for KS, and two standard errors `2/√n` for `correlation`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,10 +24,41 @@ pub const MCV_L1: f64 = 0.1;
 pub const KS: f64 = 0.1;
 pub const CORRELATION: f64 = 0.2;
 
+/// The tolerances for a target table of `rows` rows.
+#[derive(Debug, Clone, Copy)]
+pub struct Tolerances {
+    pub null_frac: f64,
+    pub correlation: f64,
+    pub ks: f64,
+    /// Rows, for the most-common-value L1's `√(k/n)`.
+    rows: f64,
+}
+
+impl Tolerances {
+    pub fn for_rows(rows: f64) -> Tolerances {
+        let n = rows.max(1.0);
+        Tolerances {
+            null_frac: NULL_FRAC.max(1.0 / n),
+            correlation: CORRELATION.max(2.0 / n.sqrt()),
+            ks: KS.max(1.36 / n.sqrt()),
+            rows: n,
+        }
+    }
+
+    /// The L1 tolerance for `k` most common values.
+    pub fn mcv_l1(&self, k: usize) -> f64 {
+        MCV_L1.max((k as f64 / self.rows).sqrt())
+    }
+}
+
 /// One column's comparison; `None` where a measure does not apply.
 #[derive(Debug, Clone)]
 pub struct ColumnFit {
     pub column: String,
+    /// The target table's rows, which set the [`Tolerances`].
+    pub rows: f64,
+    /// Most common values compared (the larger list of the two).
+    pub mcv_count: usize,
     pub null_frac: (f64, f64),
     /// Expected distinct values, and the target's.
     pub distinct: (f64, f64),
@@ -34,23 +70,25 @@ pub struct ColumnFit {
 impl ColumnFit {
     /// The measures out of tolerance, by name.
     pub fn misses(&self) -> Vec<&'static str> {
+        let tol = Tolerances::for_rows(self.rows);
         let mut out = Vec::new();
-        if (self.null_frac.0 - self.null_frac.1).abs() > NULL_FRAC {
+        if (self.null_frac.0 - self.null_frac.1).abs() > tol.null_frac {
             out.push("null_frac");
         }
         let (e, t) = self.distinct;
-        if e >= 1.0 && !(t / e <= DISTINCT_RATIO && e / t.max(1e-9) <= DISTINCT_RATIO) {
+        let ratio_ok = t / e <= DISTINCT_RATIO && e / t.max(1e-9) <= DISTINCT_RATIO;
+        if e >= 1.0 && !ratio_ok && (t - e).abs() > 1.0 {
             out.push("n_distinct");
         }
-        if self.mcv_l1.is_some_and(|d| d > MCV_L1) {
+        if self.mcv_l1.is_some_and(|d| d > tol.mcv_l1(self.mcv_count)) {
             out.push("mcv");
         }
-        if self.ks.is_some_and(|d| d > KS) {
+        if self.ks.is_some_and(|d| d > tol.ks) {
             out.push("histogram");
         }
         if self
             .correlation
-            .is_some_and(|(s, t)| (s - t).abs() > CORRELATION)
+            .is_some_and(|(s, t)| (s - t).abs() > tol.correlation)
         {
             out.push("correlation");
         }
@@ -139,6 +177,8 @@ fn column(
         (ss.hist_num.len() >= 2 && ts.hist_num.len() >= 2).then(|| ks(&ss.hist_num, &ts.hist_num));
     Some(ColumnFit {
         column: String::new(),
+        rows: t.reltuples,
+        mcv_count: ss.mcf.len().max(ts.mcf.len()),
         null_frac: (ss.null_frac, ts.null_frac),
         distinct: (expected, ts.distinct(t.reltuples)),
         mcv_l1,
@@ -230,7 +270,7 @@ impl fmt::Display for Fidelity {
         let (ok, all) = self.within();
         write!(
             f,
-            "{:.0}% of columns within tolerance ({ok} of {all}; null_frac ±{NULL_FRAC}, distinct ×{DISTINCT_RATIO}, MCV L1 {MCV_L1}, KS {KS}, correlation ±{CORRELATION}; target statistics from ANALYZE's sample, so each carries its sampling error)",
+            "{:.0}% of columns within tolerance ({ok} of {all}; null_frac ±{NULL_FRAC}, distinct ×{DISTINCT_RATIO}, MCV L1 {MCV_L1}, KS {KS}, correlation ±{CORRELATION}, each widened for a table of n rows to 1/n, ±1, √(k/n), 1.36/√n and 2/√n where larger; target statistics from ANALYZE's sample, so each carries its sampling error)",
             ok as f64 * 100.0 / all.max(1) as f64
         )
     }
@@ -239,6 +279,32 @@ impl fmt::Display for Fidelity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_small_tables_tolerances_are_its_sampling_error_a_large_ones_the_issues() {
+        let fit = |rows: f64, correlation: (f64, f64), ks: f64| ColumnFit {
+            column: "t.c".into(),
+            rows,
+            mcv_count: 3,
+            null_frac: (0.0, 0.0),
+            distinct: (3.0, 2.0),
+            mcv_l1: Some(0.3),
+            ks: Some(ks),
+            correlation: Some(correlation),
+        };
+        // 11 rows: one row moves a share by 0.09, a KS step is 0.09.
+        assert!(fit(11.0, (0.6, 0.2), 0.3).misses().is_empty());
+        // 100,000 rows: the issue's tolerances.
+        assert_eq!(
+            fit(1e5, (0.6, 0.2), 0.3).misses(),
+            ["mcv", "histogram", "correlation"]
+        );
+        let t = Tolerances::for_rows(1e5);
+        assert_eq!(
+            (t.null_frac, t.ks, t.correlation),
+            (NULL_FRAC, KS, CORRELATION)
+        );
+    }
 
     #[test]
     fn ks_of_equal_histograms_is_zero_and_of_shifted_ones_is_the_shift() {
