@@ -112,7 +112,9 @@ pub async fn resolve(client: &Client, sql: &str) -> Result<Resolved> {
     for i in 1..=n {
         let found = source_of(client, sql, i, &r.compared).await?;
         sources.push(match found {
-            Source::Unresolved(_) => stand_in(i, &types, &uses).unwrap_or(found),
+            // A write's values are the rows it writes: a constant stand-in
+            // would write one key again and again.
+            Source::Unresolved(_) if !writes(sql) => stand_in(i, &types, &uses).unwrap_or(found),
             found => found,
         });
     }
@@ -262,6 +264,14 @@ fn numeric_case_branches(sql: &str) -> Option<String> {
         }
     });
     changed.then(|| out.into_owned())
+}
+
+/// Whether `sql` writes rows (`INSERT`, `UPDATE`, `DELETE`, `MERGE`).
+fn writes(sql: &str) -> bool {
+    static RE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)^\s*(?:insert|update|delete|merge)\b").expect("static regex")
+    });
+    RE.is_match(sql)
 }
 
 /// `TYPE $n`, a typed literal whose string pg_stat_statements replaced
@@ -588,6 +598,7 @@ mod tests {
         assert_eq!(value(3).as_deref(), Some("'2'"), "1 = 1");
         assert_eq!(value(4), None, "a filter on an expression");
         assert_eq!(value(5), None, "no stand-in of its type");
+        assert!(writes("  INSERT INTO t VALUES ($1)") && !writes("SELECT $1"));
         assert!(!clause_param("SELECT 1 LIMIT $3 OFFSET $4", "LIMIT", 4));
     }
 }
