@@ -223,7 +223,7 @@ async fn a_table_never_analysed_is_refused_by_name_and_nothing_is_created() {
     let s = source.endpoint.connect().await.unwrap();
     s.batch_execute(
         "CREATE TABLE seen (id int PRIMARY KEY); INSERT INTO seen SELECT generate_series(1, 10); ANALYZE seen;
-         CREATE TABLE unseen (id int); INSERT INTO unseen SELECT generate_series(1, 10);",
+         CREATE TABLE unseen (id int) WITH (autovacuum_enabled = false); INSERT INTO unseen SELECT generate_series(1, 10);",
     )
     .await
     .unwrap();
