@@ -279,22 +279,7 @@ sql = "SELECT count(*) FROM \"User\""
         stderr(&out)
     );
 
-    let plans = dir.join("plans");
-    let ex = run(&[
-        "explain",
-        "--url",
-        &url,
-        "--catalogue",
-        file.to_str().unwrap(),
-        "--out",
-        plans.to_str().unwrap(),
-    ]);
-    let all = format!("{}{}", stdout(&ex), stderr(&ex));
-    assert!(ex.status.success(), "{all}");
-    assert!(
-        !all.contains("not runnable") && !all.contains("timed as a miss"),
-        "{all}"
-    );
+    let (ex, all) = explain_as_written(&url, &file, &dir);
     for q in &captured.queries {
         assert!(
             stdout(&ex).contains(&q.name),
@@ -637,6 +622,29 @@ fn server_preload_starts_a_lab_that_counts_statements() {
     );
 }
 
+/// `explain --url URL --catalogue FILE` run as written: it succeeds, and no
+/// query is "not runnable" or "timed as a miss". Returns its output, and
+/// stdout and stderr together.
+fn explain_as_written(url: &str, file: &Path, dir: &Path) -> (std::process::Output, String) {
+    let plans = dir.join("plans");
+    let ex = run(&[
+        "explain",
+        "--url",
+        url,
+        "--catalogue",
+        file.to_str().unwrap(),
+        "--out",
+        plans.to_str().unwrap(),
+    ]);
+    let all = format!("{}{}", stdout(&ex), stderr(&ex));
+    assert!(ex.status.success(), "{all}");
+    assert!(
+        !all.contains("not runnable") && !all.contains("timed as a miss"),
+        "{all}"
+    );
+    (ex, all)
+}
+
 /// pg_stat_statements replaces every constant, also those no filter reads:
 /// `interval '1 hour'` becomes `interval $n`, which no server prepares;
 /// `extract(epoch FROM …)` becomes `extract($n FROM …)`, likewise; the
@@ -704,20 +712,5 @@ async fn constants_no_filter_reads_are_restored_so_every_statement_runs() {
             "{name} is not recognised in the catalogue:\n{text}"
         );
     }
-    let plans = dir.join("plans");
-    let ex = run(&[
-        "explain",
-        "--url",
-        &url,
-        "--catalogue",
-        file.to_str().unwrap(),
-        "--out",
-        plans.to_str().unwrap(),
-    ]);
-    let all = format!("{}{}", stdout(&ex), stderr(&ex));
-    assert!(ex.status.success(), "{all}");
-    assert!(
-        !all.contains("not runnable") && !all.contains("timed as a miss"),
-        "{all}"
-    );
+    explain_as_written(&url, &file, &dir);
 }

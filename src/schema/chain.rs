@@ -111,6 +111,19 @@ impl MigrationChain {
         self.foreign_tables().is_empty()
     }
 
+    /// [`MigrationChain::foreign_tables`] as a message lists them
+    /// (`table a, table b`), or `None` when the lab holds every one.
+    pub fn foreign_tables_listed(&self) -> Option<String> {
+        let foreign = self.foreign_tables();
+        (!foreign.is_empty()).then(|| {
+            foreign
+                .iter()
+                .map(|t| format!("table {t}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    }
+
     /// The tables the chain changes that neither the help-desk lab's base
     /// schema nor one of its own migrations creates: a chain written for a
     /// team's own schema, which the embedded lab cannot stand in for.
