@@ -248,9 +248,13 @@ impl<'m> Session<'m> {
         if e.code() != Some(&SqlState::LOCK_NOT_AVAILABLE) {
             return e.wrap(format!("switching to {state} ({})", ix.name));
         }
-        let holders = lock_holders(&self.client, std::slice::from_ref(&ix.table))
-            .await
-            .unwrap_or_default();
+        let holders = lock_holders(
+            &self.client,
+            std::slice::from_ref(&ix.table),
+            Autovacuum::Counts,
+        )
+        .await
+        .unwrap_or_default();
         Error::LockTimeout {
             table: ix.table.clone(),
             waited: format!("{} s", LOCK_TIMEOUT.as_secs()),
@@ -289,7 +293,7 @@ async fn changes<'a>(
 async fn refuse_if_in_use(client: &Client, changes: &[(&IndexDef, bool)]) -> Result<()> {
     let tables: BTreeSet<String> = changes.iter().map(|(ix, _)| ix.table.clone()).collect();
     let tables: Vec<String> = tables.into_iter().collect();
-    let holders = lock_holders(client, &tables).await?;
+    let holders = lock_holders(client, &tables, Autovacuum::Yields).await?;
     if holders.is_empty() {
         return Ok(());
     }
@@ -303,9 +307,25 @@ async fn refuse_if_in_use(client: &Client, changes: &[(&IndexDef, bool)]) -> Res
     })
 }
 
+/// Whether an autovacuum worker on the tables counts as a session in the way.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Autovacuum {
+    /// Left out: the server cancels an autovacuum that blocks a lock request
+    /// once the request has waited `deadlock_timeout` (1 s by default), so
+    /// left out while that is under [`LOCK_TIMEOUT`] and the worker does not
+    /// run to prevent wraparound (which is never cancelled).
+    Yields,
+    /// Named like any other session: after a lock timeout, to say who held it.
+    Counts,
+}
+
 /// Other sessions holding or awaiting a lock on any of `tables`, described
 /// as `pid N (application, state: query)`.
-async fn lock_holders(client: &Client, tables: &[String]) -> Result<Vec<String>> {
+async fn lock_holders(
+    client: &Client,
+    tables: &[String],
+    autovacuum: Autovacuum,
+) -> Result<Vec<String>> {
     let started = Instant::now();
     let rows = client
         .query(
@@ -318,8 +338,15 @@ async fn lock_holders(client: &Client, tables: &[String]) -> Result<Vec<String>>
              WHERE l.locktype = 'relation' AND l.pid <> pg_backend_pid() \
                AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
                AND c.relname = ANY($1) \
+               AND NOT ($2 AND a.backend_type = 'autovacuum worker' \
+                        AND current_setting('deadlock_timeout')::interval < $3::text::interval \
+                        AND coalesce(a.query, '') NOT LIKE '%to prevent wraparound%') \
              ORDER BY a.pid",
-            &[&tables],
+            &[
+                &tables,
+                &(autovacuum == Autovacuum::Yields),
+                &format!("{} ms", LOCK_TIMEOUT.as_millis()),
+            ],
         )
         .await
         .context("looking for sessions using the tables")?;
