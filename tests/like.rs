@@ -7,8 +7,9 @@
 //! whatever the threads, `--redact` generates a kept column, and a table
 //! never analysed is refused by name before anything is created. Check
 //! constraints hold (or, spanning columns drawn independently, are made
-//! `NOT VALID` and named), sequences continue past the generated keys, and
-//! timestamps keep their precision.
+//! `NOT VALID` and named), sequences continue past the generated keys,
+//! timestamps keep their precision, and columns an extended statistics
+//! object covers keep their combinations.
 
 pub mod common;
 
@@ -339,6 +340,67 @@ const CHECKED: &str = "CREATE TABLE item (
          lpad(to_hex(g), 8, '0'), date '2024-01-01' + g % 300, date '2024-01-01' + g % 300 + g % 20
     FROM generate_series(1, 20000) g;
   ANALYZE item;";
+
+/// 24 cities, each in one of 6 countries, skewed; a city NULL in 5% of
+/// rows (then no country either); an extended statistics object on both.
+const CORRELATED: &str =
+    "CREATE TABLE address (id bigserial PRIMARY KEY, city text, country text, note text);
+  INSERT INTO address (city, country, note)
+  SELECT CASE WHEN g % 20 = 0 THEN NULL ELSE 'city' || c END,
+         CASE WHEN g % 20 = 0 THEN NULL ELSE 'country' || (c % 6) END,
+         md5(g::text)
+    FROM generate_series(1, 30000) g, LATERAL (SELECT (g * g) % 97 % 24 AS c) x;
+  CREATE STATISTICS address_geo (mcv) ON city, country FROM address;
+  ANALYZE address;";
+
+/// Rows whose city and country the source never pairs, in `db`.
+const MISPAIRED: &str = "SELECT count(*) FROM address
+    WHERE city IS NOT NULL AND country IS DISTINCT FROM 'country' || (substr(city, 5)::int % 6)";
+
+#[tokio::test]
+async fn columns_of_an_extended_statistics_object_keep_their_combinations() {
+    let source = TestDb::new("like_joint").await;
+    let s = source.endpoint.connect().await.unwrap();
+    s.batch_execute(CORRELATED).await.unwrap();
+    assert_eq!(scalar(&s, MISPAIRED).await, 0);
+    let target = TestDb::new("like_joint_target").await;
+    let report = like::run(
+        &source.endpoint,
+        &target.endpoint,
+        &options(1.0, 2),
+        &Reporter::quiet(),
+    )
+    .await
+    .unwrap();
+    let t = target.endpoint.connect().await.unwrap();
+    // The object is recreated, so ANALYZE on the target gathered it.
+    assert_eq!(
+        scalar(&t, "SELECT count(*) FROM pg_stats_ext WHERE statistics_name = 'address_geo' AND most_common_vals IS NOT NULL").await,
+        1
+    );
+    let fit = &report.fidelity.joint;
+    assert_eq!(fit.len(), 1, "{}", report.fidelity);
+    assert!(fit[0].within(), "{}", report.fidelity);
+    // Independent draws would pair most cities with the wrong country.
+    assert!(fit[0].independent > 0.5, "{}", report.fidelity);
+    assert!(fit[0].l1 < fit[0].independent / 5.0, "{}", report.fidelity);
+    let mispaired = scalar(&t, MISPAIRED).await as f64 / 30000.0;
+    assert!(mispaired < 0.02, "{mispaired} of the rows mispaired");
+    // Each column's own statistics still come back.
+    let geo = ["address.city", "address.country"];
+    for c in report
+        .fidelity
+        .columns
+        .iter()
+        .filter(|c| geo.contains(&c.column.as_str()))
+    {
+        assert!(c.misses().is_empty(), "{}", report.fidelity);
+    }
+    assert!(report
+        .fidelity
+        .to_string()
+        .contains("statistics public.address_geo (city, country)"));
+}
 
 #[tokio::test]
 async fn checks_hold_sequences_continue_and_timestamps_keep_their_microseconds() {

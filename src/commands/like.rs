@@ -107,7 +107,7 @@ fn print_report(r: &LikeReport, source: &Endpoint, target: &Endpoint, opts: &Lik
     }
     if !r.hidden.is_empty() {
         out!(
-            "hidden from this user, so generated without statistics (no NULLs, every value distinct, nothing kept): {}",
+            "hidden from this user (a hidden column is generated without statistics: no NULLs, every value distinct, nothing kept): {}",
             r.hidden.join(", ")
         );
     }

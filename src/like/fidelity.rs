@@ -16,7 +16,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::stats::{ColumnStats, TableStats};
+use super::joint;
+use super::stats::{ColumnStats, Joint, TableStats};
 
 pub const NULL_FRAC: f64 = 0.02;
 pub const DISTINCT_RATIO: f64 = 1.5;
@@ -96,10 +97,32 @@ impl ColumnFit {
     }
 }
 
-/// Every column compared.
+/// One extended statistics object's most-common-values list compared.
+#[derive(Debug, Clone)]
+pub struct JointFit {
+    /// `name (a, b)`.
+    pub object: String,
+    pub rows: f64,
+    pub combos: usize,
+    /// L1 between the source's and the target's combinations (value by
+    /// value, or by frequency profile where a member was generated).
+    pub l1: f64,
+    /// The L1 that drawing the columns independently would give
+    /// ([`joint::independent_l1`]): what honouring the list is worth.
+    pub independent: f64,
+}
+
+impl JointFit {
+    pub fn within(&self) -> bool {
+        self.l1 <= Tolerances::for_rows(self.rows).mcv_l1(self.combos)
+    }
+}
+
+/// Every column compared, and every extended statistics object.
 #[derive(Debug, Clone, Default)]
 pub struct Fidelity {
     pub columns: Vec<ColumnFit>,
+    pub joint: Vec<JointFit>,
 }
 
 impl Fidelity {
@@ -128,10 +151,15 @@ pub fn compare(
         .map(|t| ((t.schema.as_str(), t.table.as_str()), t))
         .collect();
     let mut columns = Vec::new();
+    let mut joint = Vec::new();
     for s in source {
         let Some(t) = by_name.get(&(s.schema.as_str(), s.table.as_str())) else {
             continue;
         };
+        for sj in &s.joint {
+            let by_profile = sj.columns.iter().any(|c| generated(&s.table, c));
+            joint.push(joint_fit(s, t, sj, by_profile));
+        }
         for (name, sc) in &s.columns {
             let Some(tc) = t.columns.get(name) else {
                 continue;
@@ -146,7 +174,39 @@ pub fn compare(
             }
         }
     }
-    Fidelity { columns }
+    Fidelity { columns, joint }
+}
+
+/// The target's list of the same object against the source's `sj` (an
+/// empty one where ANALYZE kept none).
+fn joint_fit(s: &TableStats, t: &TableStats, sj: &Joint, by_profile: bool) -> JointFit {
+    let empty = Vec::new();
+    let tc = t
+        .joint
+        .iter()
+        .find(|j| j.name == sj.name)
+        .map_or(&empty, |j| &j.combos);
+    let key = |v: &[Option<String>]| {
+        v.iter()
+            .map(|x| x.as_deref().unwrap_or("\u{0}NULL"))
+            .collect::<Vec<_>>()
+            .join("\u{1f}")
+    };
+    let shares = |c: &[(Vec<Option<String>>, f64)]| -> (Vec<String>, Vec<f64>) {
+        c.iter().map(|(v, f)| (key(v), *f)).unzip()
+    };
+    let ((sv, sf), (tv, tf)) = (shares(&sj.combos), shares(tc));
+    JointFit {
+        object: format!("{} ({})", sj.name, sj.columns.join(", ")),
+        rows: t.reltuples,
+        combos: sf.len().max(tf.len()),
+        l1: if by_profile {
+            profile_l1(&sf, &tf)
+        } else {
+            value_l1(&sv, &sf, &tv, &tf)
+        },
+        independent: joint::independent_l1(s, sj),
+    }
 }
 
 fn column(
@@ -267,12 +327,32 @@ impl fmt::Display for Fidelity {
                 }
             )?;
         }
+        for j in &self.joint {
+            writeln!(
+                f,
+                "  statistics {}: {} combinations, MCV L1 {:.3} (drawn independently: {:.3})  {}",
+                j.object,
+                j.combos,
+                j.l1,
+                j.independent,
+                if j.within() { "yes" } else { "no: mcv" }
+            )?;
+        }
         let (ok, all) = self.within();
         write!(
             f,
             "{:.0}% of columns within tolerance ({ok} of {all}; null_frac ±{NULL_FRAC}, distinct ×{DISTINCT_RATIO}, MCV L1 {MCV_L1}, KS {KS}, correlation ±{CORRELATION}, each widened for a table of n rows to 1/n, ±1, √(k/n), 1.36/√n and 2/√n where larger; target statistics from ANALYZE's sample, so each carries its sampling error)",
             ok as f64 * 100.0 / all.max(1) as f64
-        )
+        )?;
+        if !self.joint.is_empty() {
+            let ok = self.joint.iter().filter(|j| j.within()).count();
+            write!(
+                f,
+                "\n{ok} of {} extended statistics' combinations within tolerance (the same MCV L1)",
+                self.joint.len()
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -35,10 +35,18 @@ impl ChunkSource for Rows {
     fn encode(&self, k: usize, enc: &mut Encoder) -> u64 {
         let (from, n) = (k as u64 * CHUNK, self.plan.rows);
         let to = (from + CHUNK).min(n);
+        let plan = &self.plan;
+        let mut picks = vec![None; plan.groups.len()];
         for i in from..to {
-            enc.row(self.plan.gens.len() as i16);
-            for g in &self.plan.gens {
-                values::encode(enc, g.kind, g.scale, &g.value(self.seed, i, n));
+            for (p, g) in picks.iter_mut().zip(&plan.groups) {
+                *p = g.pick(i);
+            }
+            enc.row(plan.gens.len() as i16);
+            for (c, g) in plan.gens.iter().enumerate() {
+                match plan.joint_value(c, &picks) {
+                    Some(v) => values::encode(enc, g.kind, g.scale, v),
+                    None => values::encode(enc, g.kind, g.scale, &g.value(self.seed, i, n)),
+                }
             }
         }
         to - from

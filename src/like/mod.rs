@@ -1,15 +1,17 @@
 //! `seed --like`: production-shaped data without production rows. The
 //! source is read in one read-only transaction: its schema from the
 //! catalog ([`crate::recreate::catalog`]), its row estimates and per-column
-//! statistics from `pg_class` and `pg_stats` ([`stats`]); never a row of
-//! its tables, and never `ANALYZE`. Tables never analysed are refused.
-//! From the statistics, one generator per column ([`plan`], [`model`],
-//! [`values`]) under the privacy rule ([`privacy`]) fills an empty target
+//! statistics from `pg_class`, `pg_stats` and `pg_stats_ext` ([`stats`]);
+//! never a row of its tables, and never `ANALYZE`. Tables never analysed
+//! are refused. From the statistics, one generator per column ([`plan`],
+//! [`model`], [`values`]), columns of an extended statistics object drawn
+//! together ([`joint`]), under the privacy rule ([`privacy`]) fills an empty target
 //! in one transaction ([`fill`]); the target is analysed and compared with
 //! the source ([`fidelity`]).
 
 pub mod fidelity;
 pub mod fill;
+pub mod joint;
 pub mod model;
 pub mod order;
 pub mod plan;
@@ -156,10 +158,17 @@ fn hidden_columns(stats: &[stats::TableStats]) -> Vec<String> {
     stats
         .iter()
         .flat_map(|t| {
-            t.columns.values().filter_map(move |c| {
+            let columns = t.columns.values().filter_map(move |c| {
                 c.hidden
                     .map(|h| format!("{}.{} ({})", t.table, c.name, h.describe()))
-            })
+            });
+            let joint = t.joint_hidden.iter().map(move |s| {
+                format!(
+                    "statistics {s} on {} (pg_stats_ext shows the table's owner only: its columns drawn independently)",
+                    t.table
+                )
+            });
+            columns.chain(joint)
         })
         .collect()
 }

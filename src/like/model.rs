@@ -149,10 +149,11 @@ pub fn text_width(s: Option<&Stats>) -> usize {
     }
 }
 
-/// The most common values of `col` under `rule`, with their shares among
-/// non-null rows, in value order. A high-cardinality ordered column's are
-/// stand-ins: evenly spaced between its smallest and largest, by rank.
-fn most_common(col: &ColumnStats, s: &Stats, rule: Rule, width: usize) -> Vec<(Value, f64)> {
+/// The most common values of `col` under `rule`, each with its place in
+/// `pg_stats`' list and its share among non-null rows, in value order. A
+/// high-cardinality ordered column's are stand-ins: evenly spaced between
+/// its smallest and largest, by rank.
+fn most_common(col: &ColumnStats, s: &Stats, rule: Rule, width: usize) -> Vec<(usize, Value, f64)> {
     let nonnull = (1.0 - s.null_frac).max(1e-9);
     let ordered = col.kind.ordered() && s.mcv_num.len() == s.mcf.len();
     let mut order: Vec<usize> = (0..s.mcf.len()).collect();
@@ -187,9 +188,22 @@ fn most_common(col: &ColumnStats, s: &Stats, rule: Rule, width: usize) -> Vec<(V
                     values::generated(col.kind, format, width, salt_mcv(k), k as u64)
                 }
             };
-            (v, s.mcf[k] / nonnull)
+            (k, v, s.mcf[k] / nonnull)
         })
         .collect()
+}
+
+/// What `col`'s generator writes for each of its most common values, in
+/// `pg_stats`' order: the value itself where kept, else its stand-in.
+pub fn most_common_written(col: &ColumnStats, rule: Rule) -> Vec<Value> {
+    let Some(s) = &col.stats else {
+        return Vec::new();
+    };
+    let mut out = vec![Value::Null; s.mcf.len()];
+    for (k, v, _) in most_common(col, s, rule, text_width(Some(s))) {
+        out[k] = v;
+    }
+    out
 }
 
 /// The generator of a column that is neither a key nor a foreign key, for
@@ -205,8 +219,10 @@ pub fn drawn(col: &ColumnStats, rule: Rule, rows: f64) -> Source {
     };
     let width = text_width(Some(s));
     let ordered = col.kind.ordered();
-    let (mcv, shares): (Vec<Value>, Vec<f64>) =
-        most_common(col, s, rule, width).into_iter().unzip();
+    let (mcv, shares): (Vec<Value>, Vec<f64>) = most_common(col, s, rule, width)
+        .into_iter()
+        .map(|(_, v, f)| (v, f))
+        .unzip();
     let cum: Vec<f64> = shares
         .iter()
         .scan(0.0, |acc, f| {

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::joint::{self, Group, Mapped};
 use super::model::{self, Column, KeySpace, Parent, Source};
 use super::order;
 use super::privacy::{self, Format, Rule};
@@ -24,6 +25,19 @@ pub struct TablePlan {
     pub rows: u64,
     /// Columns whose values were generated rather than kept.
     pub generated: BTreeSet<String>,
+    /// Columns drawn together, from the source's extended statistics.
+    pub groups: Vec<Group>,
+    /// Per generator: its group and its place among the group's members.
+    pub member_of: Vec<Option<(usize, usize)>>,
+}
+
+impl TablePlan {
+    /// The value generator `c` takes from its group's combination, when
+    /// `picks` (each group's combination for this row) gives it one.
+    pub fn joint_value(&self, c: usize, picks: &[Option<usize>]) -> Option<&Value> {
+        let (g, at) = self.member_of[c]?;
+        Some(&self.groups[g].combos[picks[g]?][at])
+    }
 }
 
 /// `"a""b"` → `a"b`: an identifier as `quote_ident` printed it, unquoted.
@@ -61,16 +75,28 @@ pub fn plan(
         let n = rows(t);
         let mut gens = Vec::new();
         let mut generated = BTreeSet::new();
+        let joint = joint::mapped(t, &|c| drawn_alone(t, table, c));
+        let mut rules = BTreeMap::new();
         for quoted in &table.columns {
             let name = unquote(quoted);
             let c = t.columns.get(&name).ok_or_else(|| missing(t, &name))?;
+            // A member of a joint list: drawn on its own for the rows its
+            // combinations leave.
+            let residual = joint.iter().find_map(|m| {
+                let s = c.stats.as_ref()?;
+                Some(ColumnStats {
+                    stats: Some(joint::residual(s, m, m.member(&name)?)),
+                    ..c.clone()
+                })
+            });
             // A column hidden from the user is generated from stand-in
             // statistics, never kept.
             let stand_in = c.stand_in_stats().map(|s| ColumnStats {
                 stats: Some(s),
                 ..c.clone()
             });
-            let c = stand_in.as_ref().unwrap_or(c);
+            let own = stand_in.as_ref().unwrap_or(c);
+            let c = residual.as_ref().unwrap_or(own);
             let redacted = c.hidden.is_some()
                 || redact.iter().any(|r| {
                     *r == format!("{}.{name}", t.table)
@@ -82,6 +108,7 @@ pub fn plan(
             if matches!(rule, Rule::Generate(_)) {
                 generated.insert(name.clone());
             }
+            rules.insert(name.clone(), rule);
             let source = if c.kind == Kind::Unsupported {
                 Source::Null
             } else if let (Some((poid, pcol)), Some(s)) = (parent, &c.stats) {
@@ -104,15 +131,62 @@ pub fn plan(
             }
             gens.push(column(t, c, source, seed));
         }
+        let (groups, member_of) = groups(t, &joint, &gens, &rules, seed);
         out.push(TablePlan {
             name: table.name.clone(),
             columns: table.columns.clone(),
             gens,
             rows: n,
             generated,
+            groups,
+            member_of,
         });
     }
     Ok(out)
+}
+
+/// True when `column` of `t` is drawn from its own values: written by the
+/// copy, no key, no foreign key, statistics visible, a supported type.
+fn drawn_alone(t: &TableStats, table: &Table, column: &str) -> bool {
+    let written = table.columns.iter().any(|q| unquote(q) == column);
+    let plain = !t.unique.contains(column) && !t.parents.contains_key(column);
+    written
+        && plain
+        && t.columns
+            .get(column)
+            .is_some_and(|c| c.stats.is_some() && c.hidden.is_none() && c.kind != Kind::Unsupported)
+}
+
+/// The groups of `joint`'s lists over the generators `gens` (their values
+/// as the members' generators write them under `rules`), and each
+/// generator's group and place in it.
+fn groups(
+    t: &TableStats,
+    joint: &[Mapped],
+    gens: &[Column],
+    rules: &BTreeMap<String, Rule>,
+    seed: u64,
+) -> (Vec<Group>, Vec<Option<(usize, usize)>>) {
+    let mut groups = Vec::new();
+    let mut member_of = vec![None; gens.len()];
+    for m in joint {
+        let written: Vec<Vec<Value>> = m
+            .columns
+            .iter()
+            .map(|c| match (t.columns.get(c), rules.get(c)) {
+                (Some(col), Some(rule)) => model::most_common_written(col, *rule),
+                _ => Vec::new(),
+            })
+            .collect();
+        let salt = seed ^ model::salt(&t.schema, &t.table, &m.name);
+        groups.push(Group::new(m, &written, salt));
+        for (at, c) in m.columns.iter().enumerate() {
+            if let Some(ix) = gens.iter().position(|g| g.name == *c) {
+                member_of[ix] = Some((groups.len() - 1, at));
+            }
+        }
+    }
+    (groups, member_of)
 }
 
 /// The key space of `oid`'s unique `column` at `scale`.

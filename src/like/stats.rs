@@ -1,5 +1,6 @@
-//! The source's per-column statistics, read from `pg_class` and `pg_stats`
-//! only (never a row of a table) into typed [`ColumnStats`]; the same
+//! The source's per-column statistics, read from `pg_class`, `pg_stats`
+//! and `pg_stats_ext` only (never a row of a table) into typed
+//! [`ColumnStats`] and [`Joint`] lists; the same
 //! reader gives the target's, for [`super::fidelity`]. Values of ordered
 //! types (numbers, timestamps, dates) also come as `float8` (epoch seconds
 //! for times), converted by the server from the statistics' own arrays.
@@ -166,6 +167,77 @@ pub struct TableStats {
     /// Foreign keys of several columns, as the server prints them: not
     /// generated (a column is drawn on its own), so refused.
     pub composite_parents: Vec<String>,
+    /// Multi-column most common values of extended statistics objects.
+    pub joint: Vec<Joint>,
+    /// Extended statistics objects with a most-common-values list that
+    /// `pg_stats_ext` hides from this user (it shows only the owner's
+    /// tables' on 14 and later), schema-qualified.
+    pub joint_hidden: Vec<String>,
+}
+
+/// The most-common-values list of one extended statistics object
+/// (`CREATE STATISTICS … (mcv)`, read from `pg_stats_ext`): value
+/// combinations of its columns and their shares of all rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Joint {
+    /// Schema-qualified, as `pg_stats_ext` names it (unquoted).
+    pub name: String,
+    /// Its columns, unquoted, in the object's order.
+    pub columns: Vec<String>,
+    /// Each combination (`None`: NULL) and its share of the table's rows.
+    pub combos: Vec<(Vec<Option<String>>, f64)>,
+}
+
+/// Multi-column MCV lists on plain columns (objects on expressions are
+/// left out); on 15 and later, the table's own rather than its inheritance
+/// tree's (`to_jsonb` reads columns a server may not have).
+const JOINT: &str =
+    "SELECT e.statistics_schemaname::text || '.' || e.statistics_name::text, e.attnames::text[],
+        pg_catalog.array_to_json(e.most_common_vals)::text, e.most_common_freqs::float8[]
+    FROM pg_catalog.pg_stats_ext e
+    WHERE e.schemaname = $1 AND e.tablename = $2 AND e.most_common_vals IS NOT NULL
+      AND coalesce(pg_catalog.to_jsonb(e) -> 'inherited', 'false'::jsonb) = 'false'::jsonb
+      AND coalesce(pg_catalog.to_jsonb(e) -> 'exprs', 'null'::jsonb) = 'null'::jsonb
+    ORDER BY 1";
+
+/// Objects with an MCV list that `pg_stats_ext` does not show this user.
+const JOINT_HIDDEN: &str = "SELECT n.nspname::text || '.' || x.stxname::text
+    FROM pg_catalog.pg_statistic_ext x JOIN pg_catalog.pg_namespace n ON n.oid = x.stxnamespace
+    WHERE x.stxrelid = $1 AND 'm' = ANY(x.stxkind)
+      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stats_ext e
+                      WHERE e.statistics_schemaname = n.nspname AND e.statistics_name = x.stxname)
+    ORDER BY 1";
+
+/// The [`Joint`] lists of `schema.table` (oid `oid`), and the names of
+/// those hidden from this user.
+async fn joint(
+    client: &Client,
+    oid: u32,
+    schema: &str,
+    table: &str,
+) -> Result<(Vec<Joint>, Vec<String>)> {
+    let doing = format!("reading the extended statistics of {schema}.{table}");
+    let mut lists = Vec::new();
+    for r in client
+        .query(JOINT, &[&schema, &table])
+        .await
+        .context(&doing)?
+    {
+        let values: Vec<Vec<Option<String>>> =
+            serde_json::from_str(&r.get::<_, String>(2)).map_err(|e| {
+                Error::BadInput(format!(
+                    "{doing}: a most-common-values list did not parse ({e}); this is a bug in helpdesk-bench, please report it"
+                ))
+            })?;
+        let freqs: Vec<f64> = r.get(3);
+        lists.push(Joint {
+            name: r.get(0),
+            columns: r.get(1),
+            combos: values.into_iter().zip(freqs).collect(),
+        });
+    }
+    let hidden = client.query(JOINT_HIDDEN, &[&oid]).await.context(&doing)?;
+    Ok((lists, hidden.iter().map(|r| r.get(0)).collect()))
 }
 
 impl TableStats {
@@ -352,7 +424,10 @@ pub async fn read(
             .query(COMPOSITE_PARENTS, &[&oid])
             .await
             .context(&doing)?;
+        let (joint, joint_hidden) = joint(client, oid, &schema, &table).await?;
         let mut t = TableStats {
+            joint,
+            joint_hidden,
             oid,
             schema,
             table,
@@ -480,6 +555,8 @@ mod tests {
             unique: unique.iter().map(|c| c.to_string()).collect(),
             parents: BTreeMap::new(),
             composite_parents: Vec::new(),
+            joint: Vec::new(),
+            joint_hidden: Vec::new(),
         }
     }
 

@@ -1,8 +1,8 @@
 //! The source database's schema, read from its own catalog into the DDL
 //! that recreates it (no `pg_dump`, no `TEMPLATE`): schemas, extensions,
 //! enum types, domains, sequences, functions, tables with their columns,
-//! constraints and foreign keys, indexes, views and triggers. Read on a
-//! session whose `search_path` is empty, so every name the server's own
+//! constraints and foreign keys, indexes, extended statistics, views and
+//! triggers. Read on a session whose `search_path` is empty, so every name the server's own
 //! deparsers (`format_type`, `pg_get_expr`, `pg_get_constraintdef`,
 //! `pg_get_indexdef`, `pg_get_functiondef`) print comes schema-qualified.
 //! What it cannot recreate is listed in [`super::refusals`].
@@ -83,6 +83,7 @@ pub async fn read(client: &Client) -> Result<SchemaCopy> {
     constraints(client, &mut s).await?;
     views(client, &mut s).await?;
     indexes(client, &mut s).await?;
+    statistics(client, &mut s).await?;
     foreign_keys(client, &mut s).await?;
     triggers(client, &mut s).await?;
     Ok(s)
@@ -421,6 +422,29 @@ async fn indexes(client: &Client, s: &mut SchemaCopy) -> Result<()> {
     for r in rows(client, &sql, "indexes").await? {
         s.finish.push(Ddl {
             what: format!("index {}", r.get::<_, String>(0)),
+            sql: r.get(1),
+        });
+    }
+    Ok(())
+}
+
+/// Extended statistics objects (`CREATE STATISTICS`), with
+/// `pg_get_statisticsobjdef`: the next `ANALYZE` gathers them, so the
+/// planner sees the same correlations between columns as on the source.
+async fn statistics(client: &Client, s: &mut SchemaCopy) -> Result<()> {
+    let sql = format!(
+        "SELECT pg_catalog.quote_ident(xn.nspname) || '.' || pg_catalog.quote_ident(x.stxname),
+            pg_catalog.pg_get_statisticsobjdef(x.oid)
+        FROM pg_catalog.pg_statistic_ext x JOIN pg_catalog.pg_class c ON c.oid = x.stxrelid
+        JOIN pg_catalog.pg_namespace xn ON xn.oid = x.stxnamespace
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE {USER_NS} AND {} AND {} ORDER BY x.oid",
+        not_ext("pg_class", "c.oid"),
+        not_ext("pg_statistic_ext", "x.oid")
+    );
+    for r in rows(client, &sql, "extended statistics").await? {
+        s.finish.push(Ddl {
+            what: format!("statistics {}", r.get::<_, String>(0)),
             sql: r.get(1),
         });
     }
