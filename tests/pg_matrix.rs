@@ -236,14 +236,14 @@ fn like_refuses_then_seeds(pg_bin: &Path, dir: &Path, url: &str) -> Result<(), S
     // An extended statistics object: pg_stats_ext's columns differ by
     // version (no `inherited` before 15, no `exprs` before 14).
     sql(
-        r#"ANALYZE unseen; CREATE STATISTICS conv_pair (mcv) ON status, model FROM "Conversation"; ANALYZE "Conversation""#,
+        r#"ANALYZE unseen; CREATE STATISTICS conv_pair (mcv) ON model, status FROM "Conversation"; ANALYZE "Conversation""#,
     )?;
     let seeded = tool(pg_bin, dir, &["seed", "--like", url]);
     let out = stdout(&seeded);
     if !seeded.status.success() || !out.contains("seeded ") {
         return Err(format!("seed --like failed: {}", stderr(&seeded)));
     }
-    if !out.contains("statistics public.conv_pair (status, model): ")
+    if !out.contains("statistics public.conv_pair (model, status): ")
         || !out.contains("1 of 1 extended statistics' combinations within tolerance")
     {
         return Err(format!("the extended statistics were not honoured: {out}"));

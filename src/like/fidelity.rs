@@ -4,7 +4,8 @@
 //! within a factor of [`DISTINCT_RATIO`] of the source's (times `F` for a
 //! column whose distinct count grows with the table: `n_distinct < 0`, a
 //! key or a foreign key); most-common-value frequencies within L1
-//! [`MCV_L1`] (for generated values, the sorted frequency profile); the
+//! [`MCV_L1`] (for generated values, the sorted frequency profile; for a
+//! foreign key, over the ranks the target's list holds, then the rest); the
 //! histograms of ordered types within Kolmogorov–Smirnov [`KS`]; and
 //! `correlation` within [`CORRELATION`]. A small table's statistics are
 //! each a handful of rows, so every tolerance widens to the sampling error
@@ -164,9 +165,15 @@ pub fn compare(
             let Some(tc) = t.columns.get(name) else {
                 continue;
             };
-            let grows = s.unique.contains(name) || s.parents.contains_key(name);
-            let by_profile = generated(&s.table, name);
-            if let Some(fit) = column(s, t, sc, tc, scale, grows, by_profile) {
+            let compare = if s.parents.contains_key(name) {
+                Compare::Parent
+            } else if generated(&s.table, name) {
+                Compare::Profile
+            } else {
+                Compare::Values
+            };
+            let grows = s.unique.contains(name) || compare == Compare::Parent;
+            if let Some(fit) = column(s, t, (sc, tc), scale, grows, compare) {
                 columns.push(ColumnFit {
                     column: format!("{}.{name}", s.table),
                     ..fit
@@ -209,14 +216,26 @@ fn joint_fit(s: &TableStats, t: &TableStats, sj: &Joint, by_profile: bool) -> Jo
     }
 }
 
+/// How a column's most common values are compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compare {
+    /// Kept values: value by value.
+    Values,
+    /// Generated values: the sorted frequency profiles, rank by rank.
+    Profile,
+    /// A foreign key: the source's profile against the target's, over the
+    /// ranks `ANALYZE` kept in the target's list and then the mass of all
+    /// the others (a key's list is often cut short by `ANALYZE`).
+    Parent,
+}
+
 fn column(
     s: &TableStats,
     t: &TableStats,
-    sc: &ColumnStats,
-    tc: &ColumnStats,
+    (sc, tc): (&ColumnStats, &ColumnStats),
     scale: f64,
     grows: bool,
-    by_profile: bool,
+    compare: Compare,
 ) -> Option<ColumnFit> {
     let (ss, ts) = (sc.stats.as_ref()?, tc.stats.as_ref()?);
     let src = ss.distinct(s.reltuples);
@@ -226,12 +245,15 @@ fn column(
         src
     }
     .min(t.reltuples * (1.0 - ss.null_frac));
-    let mcv_l1 = (!ss.mcf.is_empty() || !ts.mcf.is_empty()).then(|| {
-        if by_profile || sc.kind.ordered() && ss.mcv_num.is_empty() {
-            profile_l1(&ss.mcf, &ts.mcf)
-        } else {
-            value_l1(&ss.mcv, &ss.mcf, &ts.mcv, &ts.mcf)
+    let mcv_l1 = (!ss.mcf.is_empty() || !ts.mcf.is_empty()).then(|| match compare {
+        Compare::Parent => {
+            head_and_tail_l1((&ss.mcf, 1.0 - ss.null_frac), (&ts.mcf, 1.0 - ts.null_frac))
         }
+        Compare::Profile => profile_l1(&ss.mcf, &ts.mcf),
+        Compare::Values if sc.kind.ordered() && ss.mcv_num.is_empty() => {
+            profile_l1(&ss.mcf, &ts.mcf)
+        }
+        Compare::Values => value_l1(&ss.mcv, &ss.mcf, &ts.mcv, &ts.mcf),
     });
     let ks =
         (ss.hist_num.len() >= 2 && ts.hist_num.len() >= 2).then(|| ks(&ss.hist_num, &ts.hist_num));
@@ -267,6 +289,25 @@ fn profile_l1(sf: &[f64], tf: &[f64]) -> f64 {
     (0..a.len().max(b.len()))
         .map(|i| (a.get(i).unwrap_or(&0.0) - b.get(i).unwrap_or(&0.0)).abs())
         .sum()
+}
+
+/// L1 distance between an expected frequency profile and the target's,
+/// each with its non-null share: rank by rank over the ranks the target's
+/// list holds (how long it is is `ANALYZE`'s choice: values not clearly
+/// more common than the rest are left out), then between the shares of
+/// all the other values.
+fn head_and_tail_l1((e, e_all): (&[f64], f64), (t, t_all): (&[f64], f64)) -> f64 {
+    let (mut e, mut t) = (e.to_vec(), t.to_vec());
+    e.sort_by(|x, y| y.total_cmp(x));
+    t.sort_by(|x, y| y.total_cmp(x));
+    let head: f64 = t
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (e.get(i).unwrap_or(&0.0) - f).abs())
+        .sum();
+    let e_rest = e_all - e.iter().take(t.len()).sum::<f64>();
+    let t_rest = t_all - t.iter().sum::<f64>();
+    head + (e_rest - t_rest).abs()
 }
 
 /// The CDF at `x` of an equi-depth histogram, linear between bounds.
@@ -384,6 +425,17 @@ mod tests {
             (t.null_frac, t.ks, t.correlation),
             (NULL_FRAC, KS, CORRELATION)
         );
+    }
+
+    #[test]
+    fn a_foreign_keys_profile_is_compared_over_the_ranks_analyze_kept_then_the_rest() {
+        // Expected 0.3, 0.2, 0.1, 0.1 (and 0.3 over values outside the
+        // list); the target's list stops after two ranks.
+        let e = [0.3, 0.2, 0.1, 0.1];
+        assert!((head_and_tail_l1((&e, 1.0), (&[0.3, 0.2], 1.0))).abs() < 1e-12);
+        // A wrong head, and a tail that holds what the head lacks.
+        let d = head_and_tail_l1((&e, 1.0), (&[0.25, 0.2], 1.0));
+        assert!((d - 0.1).abs() < 1e-12, "{d}");
     }
 
     #[test]

@@ -135,6 +135,13 @@ impl fmt::Display for Agreement {
             )?;
         }
         let (ok, all) = self.agreeing();
+        if all == 0 {
+            return write!(
+                f,
+                "no plan compared: no catalogue read could be planned on both ({} left out: reads naming tables or columns the source lacks); pass --catalogue with the source's own queries (catalogue --from SOURCE writes one)",
+                self.skipped
+            );
+        }
         write!(
             f,
             "{:.0}% of plans agree ({ok} of {all}: catalogue reads with up to {ROWS} parameter rows each, sampled from the target; same scan types and indexes; EXPLAIN without ANALYZE{})",
