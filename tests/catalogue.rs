@@ -714,3 +714,62 @@ async fn constants_no_filter_reads_are_restored_so_every_statement_runs() {
     }
     explain_as_written(&url, &file, &dir);
 }
+
+/// An INSERT's parameters come from the columns they fill: a new key for
+/// the unique id, the other columns' own values drawn from the table, so
+/// the captured write (with `--include-writes`) runs as written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inserts_parameters_come_from_the_columns_they_fill() {
+    let (cluster, db) = lab("catalogue_insert").await;
+    let c = db.connect().await.unwrap();
+    let conversation: String = c
+        .query_one(r#"SELECT id FROM "Conversation" LIMIT 1"#, &[])
+        .await
+        .unwrap()
+        .get(0);
+    let insert = c
+        .prepare(r#"INSERT INTO "Message" (id, "conversationId", role, content) VALUES ($1, $2, $3, $4)"#)
+        .await
+        .unwrap();
+    c.batch_execute("BEGIN").await.unwrap();
+    for i in 0..20 {
+        let id = format!("captured-{i}");
+        c.execute(&insert, &[&id, &conversation, &"user", &"hello"])
+            .await
+            .unwrap();
+    }
+    c.batch_execute("ROLLBACK").await.unwrap();
+    let url = cluster.url(&db.dbname());
+    let out = run(&["catalogue", "--from", &url, "--include-writes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let captured =
+        Catalogue::parse("captured.toml", &text, &MigrationChain::builtin().unwrap()).unwrap();
+    let q = captured
+        .queries
+        .iter()
+        .find(|q| q.kind == Kind::Write && q.sql.contains(r#"INSERT INTO "Message""#))
+        .unwrap_or_else(|| panic!("the INSERT is not in the catalogue:\n{text}"));
+    let sample = q.sample.as_deref().unwrap_or_default();
+    // No parameter left NULL (unresolved) in the select list.
+    let select = sample.split("\n").next().unwrap_or_default();
+    assert!(
+        !select.contains(", NULL") && !select.contains("SELECT NULL"),
+        "{sample}"
+    );
+    assert!(text.contains("a new key for each row written"), "{text}");
+    let pool = ParamPool::sample(&c, q).await.unwrap();
+    assert!(pool.rows.len() > 1, "{sample}");
+    // Every sampled row writes: new ids, existing conversations.
+    c.batch_execute("BEGIN").await.unwrap();
+    for row in pool.rows.iter().take(50) {
+        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = row
+            .iter()
+            .map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect();
+        c.execute(&q.sql, &params)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e:?}", q.sql));
+    }
+    c.batch_execute("ROLLBACK").await.unwrap();
+}

@@ -5,6 +5,7 @@
 //! ([`params`]), names from what each statement reads ([`names`]), and the
 //! file from [`write`]. Everything is read in read-only transactions.
 
+mod insert;
 mod names;
 mod params;
 mod shape;

@@ -3,13 +3,16 @@
 //! server inferred (`pg_prepared_statements.parameter_types`), and the
 //! column each `$n` is compared with in the generic plan
 //! ([`crate::advise::scans::compared`]). From these: `$n::type` casts in
-//! the SQL, and a `sample` query drawing real values from the data.
+//! the SQL, and a `sample` query drawing real values from the data. An
+//! `INSERT`'s parameters are drawn from the columns they fill
+//! ([`super::insert`]).
 
 use std::sync::LazyLock;
 
 use regex::Regex;
 use tokio_postgres::Client;
 
+use super::insert;
 use crate::advise::scans::{self, Compared, Scan};
 use crate::cluster::{transaction, Begin, End};
 use crate::error::{Context, Result};
@@ -109,13 +112,23 @@ pub async fn resolve(client: &Client, sql: &str) -> Result<Resolved> {
     r.sql = with_casts(sql, &types);
     let uses = scans::param_use(&plan);
     let mut sources = Vec::new();
+    let inserted = insert::targets(sql);
     for i in 1..=n {
         let found = source_of(client, sql, i, &r.compared).await?;
-        sources.push(match found {
+        let target = inserted
+            .as_ref()
+            .and_then(|t| Some((&t.table, t.column(i)?)));
+        sources.push(match (found, target) {
             // A write's values are the rows it writes: a constant stand-in
             // would write one key again and again.
-            Source::Unresolved(_) if !writes(sql) => stand_in(i, &types, &uses).unwrap_or(found),
-            found => found,
+            (found @ Source::Unresolved(_), _) if !writes(sql) => {
+                stand_in(i, &types, &uses).unwrap_or(found)
+            }
+            (found @ Source::Unresolved(_), Some((table, column))) => {
+                let ty = types.get(i - 1).map_or("", String::as_str);
+                written(client, table, column, ty).await?.unwrap_or(found)
+            }
+            (found, _) => found,
         });
     }
     for (i, s) in sources.iter().enumerate() {
@@ -212,6 +225,36 @@ async fn source_of(client: &Client, sql: &str, i: usize, compared: &[Compared]) 
         table: c.table.clone(),
         column: c.column.clone(),
     })
+}
+
+/// Where the values an `INSERT` writes to `table.column` come from: a new
+/// key when the column is unique on its own (a sampled one would collide),
+/// else the column's own values, drawn as they are spread. `None` for a
+/// unique column of a type no new key is made for.
+async fn written(client: &Client, table: &str, column: &str, ty: &str) -> Result<Option<Source>> {
+    let unique: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] \
+              WHERE i.indrelid = pg_catalog.to_regclass(pg_catalog.quote_ident($1)) \
+                AND i.indisunique AND i.indnatts = 1 AND a.attname = $2)",
+            &[&table, &column],
+        )
+        .await
+        .context("reading the unique indexes of an INSERT's table")?
+        .get(0);
+    if !unique {
+        return Ok(Some(Source::Column {
+            table: table.to_string(),
+            column: column.to_string(),
+        }));
+    }
+    Ok(insert::new_key(ty, table, column).map(|value| Source::Constant {
+        value,
+        why: format!(
+            "a new key for each row written: {table}.{column} is unique, so a sampled value would collide"
+        ),
+    }))
 }
 
 /// Prepares `sql` generically, under a savepoint. When the server finds no
