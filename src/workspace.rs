@@ -74,6 +74,19 @@ pub struct Workspace {
     pub like: Option<Endpoint>,
 }
 
+impl<'a> From<&'a Workspace> for crate::scratch::Origin<'a> {
+    fn from(ws: &'a Workspace) -> Self {
+        crate::scratch::Origin {
+            db: &ws.db,
+            before_db: ws.before_db.as_ref(),
+            embedded: ws.cluster.is_some(),
+            copy: &ws.copy,
+            scale: ws.scale,
+            seed: ws.seed,
+        }
+    }
+}
+
 impl Workspace {
     /// The user's database when `url` is given, else a seeded embedded one
     /// with every migration of `chain` applied.

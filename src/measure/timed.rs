@@ -2,7 +2,11 @@
 //! also kept by the parameter row it ran with: iterations go to the rows of
 //! the stratified set ([`crate::explain::stratify`]) in turn, so each
 //! row's latency can be told apart (the largest tenant's inbox from a small
-//! one's) while criterion still sees the whole loop. After the timed loop,
+//! one's) while criterion still sees the whole loop. An iteration is the
+//! request and its answer read to the end, the rows counted by the
+//! server's command tag rather than decoded into values
+//! ([`Prepared::run_counted`]): the work pgbench times, and decoding is
+//! the application's, the same with or without an index. After the timed loop,
 //! the plan each row's next execution of the same prepared statement gets
 //! is captured on the same connection: the plan shown is the plan timed.
 //!
@@ -63,7 +67,9 @@ impl TimedQuery {
         for _ in 0..iters {
             let i = self.next.fetch_add(1, Ordering::Relaxed) % self.rows.len();
             let t = Instant::now();
-            self.prepared.run_with(client, &self.rows[i].values).await?;
+            self.prepared
+                .run_counted(client, &self.rows[i].values)
+                .await?;
             let took = t.elapsed();
             total += took;
             times.push((i, took.as_secs_f64() * 1e3));

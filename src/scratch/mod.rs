@@ -31,9 +31,9 @@ use crate::cluster::{self, Endpoint};
 use crate::error::{Error, Result};
 use crate::guard::{self, Guard, Undo};
 use crate::schema::MigrationChain;
+use crate::seed::Scale;
 use crate::seed::{self, Reporter, SeedConfig, Shape};
 use crate::sql::quote_ident;
-use crate::workspace::Workspace;
 
 pub use options::{CopyOptions, Data, DATA_ENV, DEFAULT_LIMIT_MB, LIMIT_ENV, SAMPLE_ENV};
 pub use stage::Stage;
@@ -54,6 +54,18 @@ pub struct Scratch {
     account: Option<PathBuf>,
 }
 
+/// What a scratch copy is made from: the workspace's database, the copy
+/// of it before the migration (embedded), and how to seed or copy.
+pub struct Origin<'a> {
+    pub db: &'a Endpoint,
+    pub before_db: Option<&'a Endpoint>,
+    /// The workspace's own embedded cluster (not a user's server).
+    pub embedded: bool,
+    pub copy: &'a CopyOptions,
+    pub scale: Scale,
+    pub seed: u64,
+}
+
 impl Scratch {
     /// Creates a scratch copy at `stage` on the workspace's server: a clone
     /// of the seeded embedded database; on a user's server, for the
@@ -62,19 +74,20 @@ impl Scratch {
     /// ([`Scratch::copy_of`]) with the migration under test rolled back or
     /// applied in the copy to match `stage`; on a user's server the guard
     /// writes its account into folder `accounts`.
-    pub async fn create(
-        ws: &Workspace,
+    pub async fn create<'a>(
+        origin: impl Into<Origin<'a>>,
         chain: &MigrationChain,
         stage: Stage,
         progress: &Reporter,
         accounts: &Path,
     ) -> Result<Scratch> {
+        let ws: Origin<'a> = origin.into();
         let name = cluster::unique_name(PREFIX);
         let admin = ws.db.clone();
-        if ws.cluster.is_some() {
+        if ws.embedded {
             let source = match stage {
-                Stage::Before => ws.before_db.as_ref().unwrap_or(&ws.db),
-                Stage::After => &ws.db,
+                Stage::Before => ws.before_db.unwrap_or(ws.db),
+                Stage::After => ws.db,
             };
             let db = cluster::create_database(&admin, &name, Some(&source.dbname())).await?;
             return Ok(Scratch {
@@ -86,8 +99,8 @@ impl Scratch {
             });
         }
         if !seeds_help_desk(chain) {
-            let step = stage::plan(&ws.db, &chain.under_test, stage).await?;
-            let scratch = Scratch::copy_of(&ws.db, &ws.copy, progress, accounts).await?;
+            let step = stage::plan(ws.db, &chain.under_test, stage).await?;
+            let scratch = Scratch::copy_of(ws.db, ws.copy, progress, accounts).await?;
             return match stage::take(&scratch.db, &chain.under_test, step).await {
                 Ok(()) => Ok(scratch),
                 Err(e) => {
