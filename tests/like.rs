@@ -341,6 +341,24 @@ const CHECKED: &str = "CREATE TABLE item (
     FROM generate_series(1, 20000) g;
   ANALYZE item;";
 
+/// A source database `name` made by `sql`, and an empty target filled like
+/// it at scale 1.
+async fn like_of(name: &str, sql: &str) -> (TestDb, TestDb, like::LikeReport) {
+    let source = TestDb::new(name).await;
+    let s = source.endpoint.connect().await.unwrap();
+    s.batch_execute(sql).await.unwrap();
+    let target = TestDb::new(&format!("{name}_target")).await;
+    let report = like::run(
+        &source.endpoint,
+        &target.endpoint,
+        &options(1.0, 2),
+        &Reporter::quiet(),
+    )
+    .await
+    .unwrap();
+    (source, target, report)
+}
+
 /// 24 cities, each in one of 6 countries, skewed; a city NULL in 5% of
 /// rows (then no country either); an extended statistics object on both.
 const CORRELATED: &str =
@@ -359,19 +377,9 @@ const MISPAIRED: &str = "SELECT count(*) FROM address
 
 #[tokio::test]
 async fn columns_of_an_extended_statistics_object_keep_their_combinations() {
-    let source = TestDb::new("like_joint").await;
+    let (source, target, report) = like_of("like_joint", CORRELATED).await;
     let s = source.endpoint.connect().await.unwrap();
-    s.batch_execute(CORRELATED).await.unwrap();
     assert_eq!(scalar(&s, MISPAIRED).await, 0);
-    let target = TestDb::new("like_joint_target").await;
-    let report = like::run(
-        &source.endpoint,
-        &target.endpoint,
-        &options(1.0, 2),
-        &Reporter::quiet(),
-    )
-    .await
-    .unwrap();
     let t = target.endpoint.connect().await.unwrap();
     // The object is recreated, so ANALYZE on the target gathered it.
     assert_eq!(
@@ -404,18 +412,8 @@ async fn columns_of_an_extended_statistics_object_keep_their_combinations() {
 
 #[tokio::test]
 async fn checks_hold_sequences_continue_and_timestamps_keep_their_microseconds() {
-    let source = TestDb::new("like_checked").await;
+    let (source, target, report) = like_of("like_checked", CHECKED).await;
     let s = source.endpoint.connect().await.unwrap();
-    s.batch_execute(CHECKED).await.unwrap();
-    let target = TestDb::new("like_checked_target").await;
-    let report = like::run(
-        &source.endpoint,
-        &target.endpoint,
-        &options(1.0, 2),
-        &Reporter::quiet(),
-    )
-    .await
-    .unwrap();
     // Drawn independently, ends falls before starts in some rows: the
     // check spanning them is made NOT VALID and named; the others hold.
     assert_eq!(report.filled.not_valid, vec!["item_dates on public.item"]);

@@ -190,15 +190,22 @@ fn run_command(r: &Release, pg_bin: &Path, command: &str) -> Cell {
     }
 }
 
-/// The built binary with these server binaries, no user database, in `dir`.
-fn tool(pg_bin: &Path, dir: &Path, args: &[&str]) -> Output {
-    let child = Command::new(bin())
-        .args(args)
+/// The built binary with these server binaries, no user database, in
+/// `dir`, its output piped.
+fn command(pg_bin: &Path, dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(bin());
+    c.args(args)
         .env(PG_BIN_ENV, pg_bin)
         .env_remove(URL_ENV)
         .current_dir(dir)
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    c
+}
+
+/// [`command`] run to its end.
+fn tool(pg_bin: &Path, dir: &Path, args: &[&str]) -> Output {
+    let child = command(pg_bin, dir, args)
         .spawn()
         .expect("run helpdesk-bench");
     finish(child, COMMAND_LIMIT)
@@ -276,13 +283,7 @@ const MIX_B: &str = "SELECT count(*) FROM mix WHERE id < $1";
 /// Both reads are captured, at the mix's ratio within 15%.
 fn check_catalogue(major: u32, pg_bin: &Path, dir: &Path) -> Result<(), String> {
     use std::io::{BufRead, BufReader};
-    let mut server = Command::new(bin())
-        .args(["server", "--preload", "pg_stat_statements"])
-        .env(PG_BIN_ENV, pg_bin)
-        .env_remove(URL_ENV)
-        .current_dir(dir)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+    let mut server = command(pg_bin, dir, &["server", "--preload", "pg_stat_statements"])
         .spawn()
         .map_err(|e| e.to_string())?;
     let mut reader = BufReader::new(server.stdout.take().ok_or("no stdout")?);

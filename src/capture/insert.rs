@@ -8,6 +8,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::sql::{quote_ident, split_top_level, unquote, QualName};
+
 /// An `INSERT`'s table and the column each of its parameters fills.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Insert {
@@ -41,9 +43,9 @@ pub fn targets(sql: &str) -> Option<Insert> {
         Regex::new(r"^\$(\d+)(?:\s*::\s*[\w\s.\[\]()]+)?$").expect("static regex")
     });
     let c = RE.captures(sql)?;
-    let table = split_top(&c[1], '.').last().map(|t| unquote(t.trim()))?;
-    let columns = split_top(&c[2], ',');
-    let values = split_top(&c[3], ',');
+    let table = QualName::parse(&c[1]).name;
+    let columns = split_top_level(&c[2]);
+    let values = split_top_level(&c[3]);
     if columns.len() != values.len() {
         return None;
     }
@@ -58,44 +60,14 @@ pub fn targets(sql: &str) -> Option<Insert> {
     Some(Insert { table, columns })
 }
 
-/// `s` split at `sep` outside parentheses and quotes.
-fn split_top(s: &str, sep: char) -> Vec<String> {
-    let (mut out, mut cur, mut depth, mut quote) = (Vec::new(), String::new(), 0i32, None);
-    for ch in s.chars() {
-        match (quote, ch) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '"' | '\'') => quote = Some(ch),
-            (None, '(') => depth += 1,
-            (None, ')') => depth -= 1,
-            (None, c) if c == sep && depth == 0 => {
-                out.push(std::mem::take(&mut cur));
-                continue;
-            }
-            _ => {}
-        }
-        cur.push(ch);
-    }
-    out.push(cur);
-    out
-}
-
-/// `"a""b"` → `a"b`; an unquoted name folds to lower case, as the server does.
-fn unquote(ident: &str) -> String {
-    match ident.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-        Some(inner) => inner.replace("\"\"", "\""),
-        None => ident.to_lowercase(),
-    }
-}
-
 /// An expression giving a new value of type `ty` for a unique column, one
 /// per sampled row: so the rows a catalogue entry writes do not collide
 /// with the table's keys. `None` for a type it cannot make one of.
 pub fn new_key(ty: &str, table: &str, column: &str) -> Option<String> {
     let max = format!(
         "(SELECT coalesce(max({}), 0) FROM {})",
-        crate::sql::quote_ident(column),
-        crate::sql::quote_ident(table)
+        quote_ident(column),
+        quote_ident(table)
     );
     Some(match ty {
         "smallint" | "integer" | "bigint" => {

@@ -10,7 +10,7 @@ use regex::Regex;
 use super::fixtures;
 use super::sql::{split, Statement};
 use crate::error::{Context, Error, Result};
-use crate::sql::{qualified, quote_ident, quote_literal, unquote, QualName};
+use crate::sql::{qualified, quote_ident, quote_literal, split_top_level, unquote, QualName};
 
 /// One SQL file and its statements.
 #[derive(Debug, Clone)]
@@ -777,28 +777,6 @@ fn split_columns(list: &str) -> Vec<String> {
         .into_iter()
         .map(|c| unquote(c.trim()))
         .collect()
-}
-
-/// Splits at commas outside parentheses and quotes.
-fn split_top_level(s: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let (mut depth, mut start, mut quote) = (0i32, 0, None);
-    for (i, ch) in s.char_indices() {
-        match (quote, ch) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '\'' | '"') => quote = Some(ch),
-            (None, '(') => depth += 1,
-            (None, ')') => depth -= 1,
-            (None, ',') if depth == 0 => {
-                parts.push(&s[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&s[start..]);
-    parts
 }
 
 /// The base schema's tables, parsed from the fixture.
