@@ -79,29 +79,9 @@ pub fn plan(
         let mut rules = BTreeMap::new();
         for quoted in &table.columns {
             let name = unquote(quoted);
-            let c = t.columns.get(&name).ok_or_else(|| missing(t, &name))?;
-            // A member of a joint list: drawn on its own for the rows its
-            // combinations leave.
-            let residual = joint.iter().find_map(|m| {
-                let s = c.stats.as_ref()?;
-                Some(ColumnStats {
-                    stats: Some(joint::residual(s, m, m.member(&name)?)),
-                    ..c.clone()
-                })
-            });
-            // A column hidden from the user is generated from stand-in
-            // statistics, never kept.
-            let stand_in = c.stand_in_stats().map(|s| ColumnStats {
-                stats: Some(s),
-                ..c.clone()
-            });
-            let own = stand_in.as_ref().unwrap_or(c);
-            let c = residual.as_ref().unwrap_or(own);
-            let redacted = c.hidden.is_some()
-                || redact.iter().any(|r| {
-                    *r == format!("{}.{name}", t.table)
-                        || *r == format!("{}.{}.{name}", t.schema, t.table)
-                });
+            let own = t.columns.get(&name).ok_or_else(|| missing(t, &name))?;
+            let c = &generated_from(own, &name, &joint);
+            let redacted = c.hidden.is_some() || redacted(t, &name, redact);
             let parent = t.parents.get(&name);
             let unique = t.unique.contains(&name);
             let rule = privacy::rule(c, t.reltuples, unique || parent.is_some(), redacted);
@@ -143,6 +123,34 @@ pub fn plan(
         });
     }
     Ok(out)
+}
+
+/// The statistics column `name` is generated from: stand-ins for a column
+/// hidden from the user (never kept), what a joint list's combinations
+/// leave for one of its members (drawn on its own for the other rows),
+/// else its own.
+fn generated_from(c: &ColumnStats, name: &str, joint: &[Mapped]) -> ColumnStats {
+    let stats = c.stand_in_stats().or_else(|| {
+        let s = c.stats.as_ref()?;
+        joint
+            .iter()
+            .find_map(|m| Some(joint::residual(s, m, m.member(name)?)))
+    });
+    match stats {
+        Some(s) => ColumnStats {
+            stats: Some(s),
+            ..c.clone()
+        },
+        None => c.clone(),
+    }
+}
+
+/// Whether `--redact` names `t`'s column `name` (`table.column` or
+/// `schema.table.column`).
+fn redacted(t: &TableStats, name: &str, redact: &[String]) -> bool {
+    redact.iter().any(|r| {
+        *r == format!("{}.{name}", t.table) || *r == format!("{}.{}.{name}", t.schema, t.table)
+    })
 }
 
 /// True when `column` of `t` is drawn from its own values: written by the
