@@ -9,6 +9,7 @@
 //! in one transaction ([`fill`]); the target is analysed and compared with
 //! the source ([`fidelity`]).
 
+pub mod estimate;
 pub mod fidelity;
 pub mod fill;
 pub mod joint;

@@ -14,6 +14,7 @@
 //! function of the seed, the column and the row number, so the rows are
 //! the same whatever the number of threads.
 
+use super::estimate;
 use super::order;
 use super::privacy::{Format, Rule};
 use super::stats::{ColumnStats, Kind, Stats};
@@ -234,7 +235,21 @@ pub fn drawn(col: &ColumnStats, rule: Rule, rows: f64) -> Source {
     // Distinct values outside the most common: grow with the table when
     // n_distinct is a ratio, fixed otherwise.
     let rest_rows = rows * (1.0 - s.null_frac) * (1.0 - in_mcv);
-    let rest = (s.distinct(rows) - s.mcf.len() as f64).max(1.0);
+    // A count (n_distinct > 0) is ANALYZE's estimate from its sample: as
+    // many tail values as the target's estimate needs to come out the same.
+    // (A ratio is left as it is: ordered values drawn from the histogram
+    // overshoot it when corrected.)
+    let rest = if s.n_distinct > 0.0 {
+        let shape = estimate::Shape {
+            rows,
+            nonnull: 1.0 - s.null_frac,
+            m: s.mcf.len() as f64,
+            in_mcv,
+        };
+        shape.tail_for(s.distinct(rows), rest_rows)
+    } else {
+        (s.distinct(rows) - s.mcf.len() as f64).max(1.0)
+    };
     Source::Values(Drawn {
         mcv,
         cum,
