@@ -79,9 +79,14 @@ fn places(values: &[Option<String>], lists: &[&Stats]) -> Option<Vec<Option<usiz
         .zip(lists)
         .map(|(v, s)| match v {
             None => Some(None),
-            Some(v) => s.mcv.iter().position(|m| m == v).map(Some),
+            Some(v) => place(s, v).map(Some),
         })
         .collect()
+}
+
+/// The place of `value` in `s`'s most common values.
+fn place(s: &Stats, value: &str) -> Option<usize> {
+    s.mcv.iter().position(|m| m == value)
 }
 
 /// Member `member`'s statistics over the rows the combinations leave: its
@@ -169,7 +174,7 @@ pub fn independent_l1(t: &TableStats, j: &Joint) -> f64 {
                     };
                     match v {
                         None => s.null_frac,
-                        Some(v) => s.mcv.iter().position(|m| m == v).map_or(0.0, |k| s.mcf[k]),
+                        Some(v) => place(s, v).map_or(0.0, |k| s.mcf[k]),
                     }
                 })
                 .product();

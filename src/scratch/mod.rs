@@ -31,8 +31,7 @@ use crate::cluster::{self, Endpoint};
 use crate::error::{Error, Result};
 use crate::guard::{self, Guard, Undo};
 use crate::schema::MigrationChain;
-use crate::seed::Scale;
-use crate::seed::{self, Reporter, SeedConfig, Shape};
+use crate::seed::{self, Reporter, Scale, SeedConfig, Shape};
 use crate::sql::quote_ident;
 
 pub use options::{CopyOptions, Data, DATA_ENV, DEFAULT_LIMIT_MB, LIMIT_ENV, SAMPLE_ENV};
