@@ -773,3 +773,130 @@ async fn an_inserts_parameters_come_from_the_columns_they_fill() {
     }
     c.batch_execute("ROLLBACK").await.unwrap();
 }
+
+/// Installs Debian's pg_qualstats for the server binaries the cluster
+/// runs, when missing (the test needs it; nothing is skipped).
+fn ensure_qualstats() {
+    let bin = helpdesk_bench::cluster::PgBin::discover().unwrap();
+    let lib = bin.dir.parent().unwrap().join("lib/pg_qualstats.so");
+    let package = format!("postgresql-{}-pg-qualstats", bin.major());
+    assert!(
+        bin.dir.starts_with("/usr/lib/postgresql") || lib.is_file(),
+        "the pg_qualstats test needs pg_qualstats built for the server in {}: install it there",
+        bin.dir.display()
+    );
+    common::apt::ensure("the pg_qualstats test", &[&package], || lib.is_file());
+}
+
+/// Where the server runs pg_qualstats, a parameter standing for a literal
+/// the application hard-codes is drawn from the constants it recorded, at
+/// their shares: `state = 'closed'` three times for each `'pending'`
+/// (pg_stat_statements makes both one `$1`) gives a sample of about three
+/// `closed` for one `pending`, and never the column's most common value
+/// `open`, which the statement never asked for. A single literal on a
+/// column of many values (`owner = 7`) is written as that constant. A
+/// recorded e-mail address is never written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hard_coded_literals_come_from_the_constants_pg_qualstats_recorded() {
+    ensure_qualstats();
+    let dir = TempDir::new("catalogue_qualstats");
+    let cluster = Cluster::start_with(StartOptions {
+        preload: vec!["pg_stat_statements".into(), "pg_qualstats".into()],
+        ..Default::default()
+    })
+    .unwrap();
+    let admin = Endpoint::embedded(cluster.config("postgres")).unwrap();
+    let db = cluster::create_database(&admin, "qualstats", None)
+        .await
+        .unwrap();
+    let c = db.connect().await.unwrap();
+    c.batch_execute(
+        r#"CREATE EXTENSION pg_stat_statements;
+           CREATE EXTENSION pg_qualstats;
+           ALTER DATABASE qualstats SET pg_qualstats.sample_rate = 1;
+           CREATE TABLE "Ticket" (id int PRIMARY KEY, state text NOT NULL, owner int NOT NULL, email text);
+           INSERT INTO "Ticket" SELECT i, CASE WHEN i % 10 < 6 THEN 'open' WHEN i % 10 < 9 THEN 'pending' ELSE 'closed' END,
+                  i % 100, (ARRAY['ann@private.example', 'bo@private.example'])[1 + i % 2] FROM generate_series(1, 3000) i;
+           ANALYZE "Ticket""#,
+    )
+    .await
+    .unwrap();
+    let mix = vec![
+        (
+            "closed",
+            3,
+            r#"SELECT id FROM "Ticket" WHERE state = 'closed' ORDER BY id LIMIT 5;"#.to_string(),
+        ),
+        (
+            "pending",
+            1,
+            r#"SELECT id FROM "Ticket" WHERE state = 'pending' ORDER BY id LIMIT 5;"#.to_string(),
+        ),
+        (
+            "mine",
+            1,
+            r#"SELECT count(*) FROM "Ticket" WHERE owner = 7;"#.to_string(),
+        ),
+        (
+            "by_email",
+            1,
+            r#"SELECT id FROM "Ticket" WHERE email = 'ann@private.example';"#.to_string(),
+        ),
+    ];
+    let ran = pgbench(&cluster, &db, &dir, &mix, 200);
+    let url = cluster.url(&db.dbname());
+    let file = dir.join("captured.toml");
+    let out = run(&["catalogue", "--from", &url, "--out", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.contains("Literals: the constants pg_qualstats recorded"),
+        "{text}"
+    );
+    assert!(
+        !stderr(&out).contains("pin the literal"),
+        "{}",
+        stderr(&out)
+    );
+    // A recorded e-mail address is the team's data: never written, the
+    // column is sampled at run time.
+    let all = format!("{text}{}{}", stdout(&out), stderr(&out));
+    assert!(!all.contains("private.example"), "{all}");
+    let captured =
+        Catalogue::parse("captured.toml", &text, &MigrationChain::builtin().unwrap()).unwrap();
+    assert_eq!(captured.queries.len(), 3, "{text}");
+    let by_state = captured
+        .queries
+        .iter()
+        .find(|q| q.sql.contains("state ="))
+        .unwrap_or_else(|| panic!("{text}"));
+    let pool = ParamPool::sample(&c, by_state).await.unwrap();
+    let count = |v: &str| {
+        pool.rows
+            .iter()
+            .filter(|r| r[0].as_deref() == Some(v))
+            .count() as f64
+    };
+    let (closed, pending) = (count("closed"), count("pending"));
+    assert_eq!(count("open"), 0.0, "{:?}", pool.rows);
+    assert_eq!(closed + pending, pool.rows.len() as f64);
+    // The share pgbench really ran, within 2 percentage points (the
+    // sample repeats each constant in proportion, rounded to 200 rows).
+    let truth = ran[0] / (ran[0] + ran[1]);
+    let share = closed / (closed + pending);
+    assert!(
+        (share - truth).abs() < 0.02,
+        "closed's share {share:.3}, pgbench ran {truth:.3}: {text}"
+    );
+    let mine = captured
+        .queries
+        .iter()
+        .find(|q| q.sql.contains("owner ="))
+        .unwrap_or_else(|| panic!("{text}"));
+    let pool = ParamPool::sample(&c, mine).await.unwrap();
+    assert!(
+        pool.rows.iter().all(|r| r[0].as_deref() == Some("7")),
+        "{:?}",
+        pool.rows
+    );
+}

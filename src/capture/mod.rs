@@ -2,12 +2,13 @@
 //! `pg_stat_statements`, written as a query catalogue that `load`,
 //! `explain` and `cargo bench` replay. Statements and weights come from
 //! [`statements`], parameters from the server's generic plans
-//! ([`params`]), names from what each statement reads ([`names`]), and the
+//! ([`params`]) and the constants `pg_qualstats` recorded ([`qualstats`]), names from what each statement reads ([`names`]), and the
 //! file from [`write`]. Everything is read in read-only transactions.
 
 mod insert;
 mod names;
 mod params;
+mod qualstats;
 mod shape;
 mod statements;
 mod write;
@@ -39,6 +40,8 @@ pub struct Captured {
     pub source: WeightSource,
     /// Lines for the command's output: pinned and unresolved parameters.
     pub notes: Vec<String>,
+    /// Where parameters that stand for literals came from, for the file.
+    pub literals: String,
 }
 
 impl Captured {
@@ -49,6 +52,7 @@ impl Captured {
         let mut header = vec![
             "Captured by `helpdesk-bench catalogue --from` from pg_stat_statements.".to_string(),
             format!("Weights (executions per hour): {}.", self.source),
+            format!("Literals: {}.", self.literals),
         ];
         let before = existing.map_or(0, |c| c.queries.len());
         let (entries, updated) = match existing {
@@ -79,6 +83,14 @@ pub async fn capture(db: &Endpoint, opts: &Options) -> Result<Captured> {
             source
         )));
     }
+    let recorded = transaction(
+        &client,
+        Begin::ReadOnly,
+        End::RollBack,
+        "reading pg_qualstats",
+        async |c| qualstats::read(c).await,
+    )
+    .await?;
     let doing = "reading a captured statement's parameters";
     let mut entries: Vec<Entry> = Vec::new();
     let mut notes = Vec::new();
@@ -86,7 +98,12 @@ pub async fn capture(db: &Endpoint, opts: &Options) -> Result<Captured> {
         // One read-only transaction each: a statement the server cannot
         // prepare aborts its own only.
         let r = transaction(&client, Begin::ReadOnly, End::RollBack, doing, async |c| {
-            params::resolve(c, &s.sql).await
+            let captured = params::Captured {
+                queryid: s.queryid,
+                sql: &s.sql,
+                recorded: &recorded,
+            };
+            params::resolve(c, &captured).await
         })
         .await?;
         let taken: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
@@ -120,9 +137,21 @@ pub async fn capture(db: &Endpoint, opts: &Options) -> Result<Captured> {
             comments: r.comments,
         });
     }
+    let literals = match recorded.missing {
+        None => "the constants pg_qualstats recorded, where a parameter stands for one".to_string(),
+        Some(why) => {
+            if notes.iter().any(|n| n.contains("pin the literal")) {
+                notes.push(format!(
+                    "{why}: with it, a parameter standing for a literal is drawn from the constants the application sent"
+                ));
+            }
+            format!("{why}, so a column with few values gives its most common value")
+        }
+    };
     Ok(Captured {
         entries,
         source,
         notes,
+        literals,
     })
 }

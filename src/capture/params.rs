@@ -5,7 +5,9 @@
 //! ([`crate::advise::scans::compared`]). From these: `$n::type` casts in
 //! the SQL, and a `sample` query drawing real values from the data. An
 //! `INSERT`'s parameters are drawn from the columns they fill
-//! ([`super::insert`]).
+//! ([`super::insert`]). Where the server runs `pg_qualstats`, a
+//! parameter that stands for a hard-coded literal is drawn from the
+//! constants it recorded ([`super::qualstats`]).
 
 use std::sync::LazyLock;
 
@@ -13,6 +15,7 @@ use regex::Regex;
 use tokio_postgres::Client;
 
 use super::insert;
+use super::qualstats::{self, Recorded};
 use crate::advise::scans::{self, Compared, Scan};
 use crate::cluster::{transaction, Begin, End};
 use crate::error::{Context, Result};
@@ -32,6 +35,9 @@ pub const LOW_CARDINALITY: f64 = 10.0;
 pub const SAMPLE_MARK: &str = "/* helpdesk-bench sample */";
 /// How many parameter rows a sample draws.
 const SAMPLE_ROWS: usize = 200;
+/// A single constant `pg_qualstats` recorded in at least this many
+/// executions is a literal, even on a column with many values.
+const LITERAL_SEEN: i64 = 5;
 
 /// Where one parameter's values come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +47,12 @@ pub enum Source {
     /// A constant: a typical LIMIT/OFFSET, or a low-cardinality column's
     /// most common value.
     Constant { value: String, why: String },
+    /// The constants `pg_qualstats` recorded, as SQL, with their
+    /// executions: drawn at their shares.
+    Recorded {
+        values: Vec<(String, i64)>,
+        why: String,
+    },
     /// Nothing found: NULL, with the reason.
     Unresolved(String),
 }
@@ -63,9 +75,18 @@ pub struct Resolved {
     pub compared: Vec<Compared>,
 }
 
-/// Reads `sql`'s parameters from the server (inside the caller's read-only
-/// transaction) and writes its casts and sample.
-pub async fn resolve(client: &Client, sql: &str) -> Result<Resolved> {
+/// A statement as `pg_stat_statements` gave it, with what `pg_qualstats`
+/// recorded of the whole workload.
+pub struct Captured<'a> {
+    pub queryid: i64,
+    pub sql: &'a str,
+    pub recorded: &'a Recorded,
+}
+
+/// Reads a statement's parameters from the server (inside the caller's
+/// read-only transaction) and writes its casts and sample.
+pub async fn resolve(client: &Client, captured: &Captured<'_>) -> Result<Resolved> {
+    let sql = captured.sql;
     let (sql, prepared) = prepare(client, typed_literals(sql)).await?;
     let sql = &sql;
     let n = max_param(sql);
@@ -114,7 +135,7 @@ pub async fn resolve(client: &Client, sql: &str) -> Result<Resolved> {
     let mut sources = Vec::new();
     let inserted = insert::targets(sql);
     for i in 1..=n {
-        let found = source_of(client, sql, i, &r.compared).await?;
+        let found = source_of(client, captured, sql, i, &r.compared).await?;
         let target = inserted
             .as_ref()
             .and_then(|t| Some((&t.table, t.column(i)?)));
@@ -146,6 +167,7 @@ pub async fn resolve(client: &Client, sql: &str) -> Result<Resolved> {
                 ));
                 r.unresolved += 1;
             }
+            Source::Recorded { why, .. } => r.comments.push(format!("${}: {why}", i + 1)),
             Source::Column { .. } => {}
         }
     }
@@ -173,9 +195,16 @@ async fn read_prepared(client: &Client, n: usize) -> Result<(Vec<String>, crate:
     Ok((types, plan))
 }
 
-/// Where `$i`'s values come from: LIMIT/OFFSET, a compared column (its
-/// most common value when it has few), or nothing.
-async fn source_of(client: &Client, sql: &str, i: usize, compared: &[Compared]) -> Result<Source> {
+/// Where `$i`'s values come from: LIMIT/OFFSET, a compared column (the
+/// constants `pg_qualstats` recorded when they look like literals, else
+/// its most common value when it has few), or nothing.
+async fn source_of(
+    client: &Client,
+    captured: &Captured<'_>,
+    sql: &str,
+    i: usize,
+    compared: &[Compared],
+) -> Result<Source> {
     if clause_param(sql, "LIMIT", i) {
         return Ok(Source::Constant {
             value: TYPICAL_LIMIT.into(),
@@ -211,6 +240,18 @@ async fn source_of(client: &Client, sql: &str, i: usize, compared: &[Compared]) 
         // A real value lands in the catalogue file, which is shared: never
         // one of a personal-looking column, nor an e-mail address.
         let common = common.filter(|v| crate::like::privacy::may_show(&c.column, v));
+        let alone = compared
+            .iter()
+            .filter(|x| x.table == c.table && x.column == c.column)
+            .count()
+            == 1;
+        let recorded = captured
+            .recorded
+            .constants(captured.queryid, &c.table, &c.column)
+            .filter(|_| alone);
+        if let Some(source) = recorded.and_then(|v| from_recorded(c, v, distinct)) {
+            return Ok(source);
+        }
         if let (true, Some(value)) = (distinct > 0.0 && distinct <= LOW_CARDINALITY, common) {
             return Ok(Source::Constant {
                 value: quote_literal(&value),
@@ -224,6 +265,45 @@ async fn source_of(client: &Client, sql: &str, i: usize, compared: &[Compared]) 
     Ok(Source::Column {
         table: c.table.clone(),
         column: c.column.clone(),
+    })
+}
+
+/// The constants `pg_qualstats` recorded for `c`, when they look like
+/// literals the application writes: a column with few distinct values, or
+/// one constant in every recorded execution (at least [`LITERAL_SEEN`]).
+/// `None` when any cannot be written (cut short, personal-looking): the
+/// column is sampled at run time instead.
+fn from_recorded(c: &Compared, values: &[(String, i64)], distinct: f64) -> Option<Source> {
+    let few = distinct > 0.0 && distinct <= LOW_CARDINALITY;
+    let literal = values.len() == 1 && values[0].1 >= LITERAL_SEEN;
+    let writable = values
+        .iter()
+        .all(|(v, _)| qualstats::writable(&c.column, v));
+    if !(few || literal) || !writable || values.len() > LOW_CARDINALITY as usize {
+        return None;
+    }
+    let total: i64 = values.iter().map(|v| v.1).sum();
+    if let [(value, seen)] = values {
+        return Some(Source::Constant {
+            value: value.clone(),
+            why: format!(
+                "the one constant pg_qualstats recorded for {}.{} ({seen} executions): a literal the application writes",
+                c.table, c.column
+            ),
+        });
+    }
+    let shares: Vec<String> = values
+        .iter()
+        .map(|(v, n)| format!("{v} {:.0}%", 100.0 * *n as f64 / total as f64))
+        .collect();
+    Some(Source::Recorded {
+        values: values.to_vec(),
+        why: format!(
+            "drawn from the constants pg_qualstats recorded for {}.{} at their shares ({total} executions): {}",
+            c.table,
+            c.column,
+            shares.join(", ")
+        ),
     })
 }
 
@@ -448,6 +528,7 @@ pub fn sample_sql(sources: &[Source]) -> String {
     // A draw is (table, occurrence): the k-th parameter on one column of
     // a table comes from the table's k-th independent draw.
     let mut draws: Vec<(&str, usize, Vec<&str>)> = Vec::new();
+    let mut recorded: Vec<String> = Vec::new();
     let mut select: Vec<String> = Vec::new();
     for (i, s) in sources.iter().enumerate() {
         let (table, column) = match s {
@@ -458,6 +539,11 @@ pub fn sample_sql(sources: &[Source]) -> String {
             }
             Source::Unresolved(_) => {
                 select.push("NULL".into());
+                continue;
+            }
+            Source::Recorded { values, .. } => {
+                select.push(format!("r{}.v", recorded.len()));
+                recorded.push(recorded_draw(recorded.len(), values));
                 continue;
             }
         };
@@ -487,6 +573,7 @@ pub fn sample_sql(sources: &[Source]) -> String {
         .iter()
         .enumerate()
         .map(|(d, (table, _, cols))| draw_sql(d, table, cols))
+        .chain(recorded)
         .collect();
     let mut sql = format!("{SAMPLE_MARK} SELECT {}", select.join(", "));
     if let Some((first, rest)) = from.split_first() {
@@ -496,6 +583,25 @@ pub fn sample_sql(sources: &[Source]) -> String {
         }
     }
     sql
+}
+
+/// Recorded constants as rows `r{k}.v`, numbered `n`: each repeated in
+/// proportion to its executions, in random order.
+fn recorded_draw(k: usize, values: &[(String, i64)]) -> String {
+    let total: i64 = values.iter().map(|v| v.1).sum::<i64>().max(1);
+    let rows: Vec<String> = values
+        .iter()
+        .map(|(v, n)| {
+            let times = ((SAMPLE_ROWS as i64 * n) as f64 / total as f64)
+                .round()
+                .max(1.0);
+            format!("({v}, {times})")
+        })
+        .collect();
+    format!(
+        "(SELECT v, row_number() OVER () AS n FROM (SELECT v FROM (VALUES {}) c(v, w), generate_series(1, w) ORDER BY random() LIMIT {SAMPLE_ROWS}) s) r{k}",
+        rows.join(", ")
+    )
 }
 
 /// One independent draw of `cols` of `table`, numbered `n` by row.
@@ -643,5 +749,46 @@ mod tests {
         assert_eq!(value(5), None, "no stand-in of its type");
         assert!(writes("  INSERT INTO t VALUES ($1)") && !writes("SELECT $1"));
         assert!(!clause_param("SELECT 1 LIMIT $3 OFFSET $4", "LIMIT", 4));
+    }
+
+    #[test]
+    fn recorded_constants_are_used_only_where_they_look_like_literals() {
+        let c = Compared {
+            param: 1,
+            table: "t".into(),
+            column: "state".into(),
+        };
+        let two = [("'a'::text".to_string(), 30), ("'b'::text".to_string(), 10)];
+        // A column of few values: drawn at the recorded shares.
+        let Some(Source::Recorded { why, .. }) = from_recorded(&c, &two, 3.0) else {
+            panic!("few values are drawn from the recorded constants");
+        };
+        assert!(why.contains("'a'::text 75%, 'b'::text 25%"), "{why}");
+        // Many values, several constants: user input, sampled instead.
+        assert_eq!(from_recorded(&c, &two, -0.5), None);
+        // Many values, one constant seen often: a literal.
+        let one = [("7::integer".to_string(), LITERAL_SEEN)];
+        assert!(
+            matches!(from_recorded(&c, &one, -0.5), Some(Source::Constant { value, .. }) if value == "7::integer")
+        );
+        let rare = [("7::integer".to_string(), LITERAL_SEEN - 1)];
+        assert_eq!(from_recorded(&c, &rare, -0.5), None);
+        // A value pg_qualstats may have cut short is never written.
+        let long = [(format!("'{}'::text", "x".repeat(80)), 50)];
+        assert_eq!(from_recorded(&c, &long, 3.0), None);
+        let sql = sample_sql(&[
+            Source::Recorded {
+                values: two.to_vec(),
+                why: String::new(),
+            },
+            Source::Constant {
+                value: "50".into(),
+                why: String::new(),
+            },
+        ]);
+        assert!(
+            sql.contains("SELECT r0.v, 50") && sql.contains("('a'::text, 150), ('b'::text, 50)"),
+            "{sql}"
+        );
     }
 }

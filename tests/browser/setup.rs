@@ -1,5 +1,6 @@
 //! Makes the browser test self-sufficient on a fresh machine: installs
-//! Debian's `chromium` (and Node.js if absent) with apt, and the
+//! Debian's `chromium` (and Node.js if absent) with apt
+//! ([`crate::common::apt`]), and the
 //! `playwright-core` driver pinned in `tests/browser/package-lock.json` with
 //! `npm ci`, each only when missing and under one file lock, so parallel test
 //! binaries never run apt or npm twice at once.
@@ -37,9 +38,9 @@ pub fn ensure() -> Browser {
     if !on_path("node") || !on_path("npm") {
         debs.extend(["nodejs", "npm"]);
     }
-    if !debs.is_empty() {
-        apt_install(&debs);
-    }
+    crate::common::apt::ensure("the browser test", &debs, || {
+        chromium.is_file() && on_path("node") && on_path("npm")
+    });
     assert!(
         chromium.is_file(),
         "no Chromium at {} after installing Debian's `chromium`; set CHROMIUM to its path",
@@ -49,46 +50,12 @@ pub fn ensure() -> Browser {
         let mut npm = Command::new("npm");
         npm.args(["ci", "--no-audit", "--no-fund", "--prefix"])
             .arg(&dir);
-        run("npm ci (playwright-core, the browser driver)", &mut npm);
+        crate::common::apt::run("npm ci (playwright-core, the browser driver)", &mut npm);
     }
     Browser { chromium, dir }
-}
-
-/// `apt-get update` once, then install; apt needs root.
-fn apt_install(debs: &[&str]) {
-    assert!(
-        nix::unistd::geteuid().is_root(),
-        "the browser test needs Debian packages {debs:?}; install them as root (`apt-get install {}`) or run the tests as root",
-        debs.join(" ")
-    );
-    eprintln!("browser test: installing {} with apt-get", debs.join(" "));
-    run(
-        "apt-get update",
-        Command::new("apt-get").args(["update", "-qq"]),
-    );
-    run(
-        "apt-get install",
-        Command::new("apt-get")
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .args(["install", "-y", "-qq"])
-            .args(debs),
-    );
 }
 
 fn on_path(tool: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-}
-
-fn run(what: &str, cmd: &mut Command) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("{what}: could not start: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
 }

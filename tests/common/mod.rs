@@ -7,6 +7,7 @@
 //! of each test crate's surface, so a helper that only some files use is not
 //! dead code in the others, and no `allow(dead_code)` is needed.
 
+pub mod apt;
 mod db;
 mod schema;
 mod tmp;
