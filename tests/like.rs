@@ -410,6 +410,41 @@ async fn columns_of_an_extended_statistics_object_keep_their_combinations() {
         .contains("statistics public.address_geo (city, country)"));
 }
 
+/// Twelve customers' e-mail addresses, each always on one plan, with an
+/// extended statistics object on both: the object's combinations are
+/// real values too.
+const PERSONAL_PAIRS: &str =
+    "CREATE TABLE account (id bigserial PRIMARY KEY, contact_email text, plan text);
+  INSERT INTO account (contact_email, plan)
+  SELECT 'person' || c || '@private.example', CASE WHEN c % 3 = 0 THEN 'pro' ELSE 'free' END
+    FROM generate_series(1, 20000) g, LATERAL (SELECT (g * g) % 89 % 12 AS c) x;
+  CREATE STATISTICS account_who (mcv) ON contact_email, plan FROM account;
+  ANALYZE account;";
+
+/// A personal-looking column inside a statistics object: its values are
+/// generated (no source address reaches the target), and the object's
+/// combinations are kept with the stand-ins: each generated address is
+/// on one plan, as each real one was.
+#[tokio::test]
+async fn a_personal_column_in_a_statistics_object_pairs_with_its_stand_ins() {
+    let (_source, target, report) = like_of("like_personal_pairs", PERSONAL_PAIRS).await;
+    let t = target.endpoint.connect().await.unwrap();
+    let copied = "SELECT count(*) FROM account WHERE contact_email LIKE '%private.example%' \
+                  OR contact_email LIKE 'person%'";
+    assert_eq!(scalar(&t, copied).await, 0);
+    let stats = "SELECT count(*) FROM pg_stats WHERE tablename = 'account' \
+                 AND most_common_vals::text LIKE '%private.example%'";
+    assert_eq!(scalar(&t, stats).await, 0);
+    let addresses = "SELECT count(DISTINCT contact_email) FROM account";
+    assert!(scalar(&t, addresses).await >= 10);
+    let split = "SELECT count(*) FROM (SELECT contact_email FROM account \
+                 GROUP BY 1 HAVING count(DISTINCT plan) > 1) s";
+    assert_eq!(scalar(&t, split).await, 0, "{}", report.fidelity);
+    let fit = &report.fidelity.joint;
+    assert_eq!(fit.len(), 1, "{}", report.fidelity);
+    assert!(fit[0].within(), "{}", report.fidelity);
+}
+
 #[tokio::test]
 async fn checks_hold_sequences_continue_and_timestamps_keep_their_microseconds() {
     let (source, target, report) = like_of("like_checked", CHECKED).await;
