@@ -253,6 +253,48 @@ async fn a_table_never_analysed_is_refused_by_name_and_nothing_is_created() {
     );
 }
 
+/// `--measure-ceiling` (embedded target): the same rows loaded again by
+/// the server's own `COPY FROM` a file, a line per table and one for all,
+/// each with the seed's share of the ceiling.
+#[test]
+fn the_ingest_ceiling_is_measured_on_the_same_generated_rows() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let source = rt.block_on(seeded_tiny("like_ceiling_source"));
+    let out = common::run(&[
+        "seed",
+        "--quiet",
+        "--like",
+        &source.url(),
+        "--measure-ceiling",
+    ]);
+    let text = common::stdout(&out);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert!(
+        text.contains("ceiling: the server's own COPY FROM a file of the same rows"),
+        "{text}"
+    );
+    for table in [
+        "public.\"User\"",
+        "public.\"Conversation\"",
+        "public.\"Message\"",
+        "all tables",
+    ] {
+        let line = text
+            .lines()
+            .find(|l| l.trim_start().starts_with(table))
+            .unwrap_or_else(|| panic!("no ceiling line for {table}: {text}"));
+        let ratio: f64 = line
+            .trim_end()
+            .trim_end_matches('%')
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(ratio > 0.0, "{line}");
+    }
+}
+
 #[test]
 fn the_command_prints_the_fidelity_table_and_its_summary() {
     let rt = tokio::runtime::Runtime::new().unwrap();

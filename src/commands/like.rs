@@ -9,7 +9,7 @@ use crate::cluster::{self, Cluster, Endpoint, StartOptions};
 use crate::error::{Error, Result};
 use crate::like::{self, LikeOptions, LikeReport};
 use crate::queries::Catalogue;
-use crate::seed::Reporter;
+use crate::seed::{self, Reporter};
 
 /// The database the embedded target is.
 const EMBEDDED_DB: &str = "helpdesk_like";
@@ -54,6 +54,15 @@ pub async fn run(args: SeedArgs, quiet: bool) -> Result<ExitCode> {
     let target = cluster::create_database(&admin, EMBEDDED_DB, None).await?;
     let report = like::run(&source, &target, &opts, &progress).await?;
     print_report(&report, &source, &target, &opts);
+    if args.measure_ceiling {
+        let dir = match &kept {
+            Some(c) => c.run_dir().to_path_buf(),
+            None => cluster::shared()?.run_dir().to_path_buf(),
+        };
+        let loaded = report.filled.tables.iter().map(|t| t.loaded()).collect();
+        let rows = seed::measure_ceiling_of(&target, loaded, &dir, opts.jobs).await?;
+        seed::ceiling_lines(&rows).iter().for_each(|l| out!("{l}"));
+    }
     print_plans(&catalogue, &source, &target, &report).await?;
     if let Some(c) = kept {
         out!("cluster kept running in {}", c.run_dir().display());

@@ -57,7 +57,7 @@ pub async fn run(args: SeedArgs, quiet: bool) -> Result<ExitCode> {
                     None => cluster::shared()?.run_dir().to_path_buf(),
                 };
                 let rows = seed::measure_ceiling(&db, &report, &dir, cfg.jobs).await?;
-                print_ceiling(&rows);
+                seed::ceiling_lines(&rows).iter().for_each(|l| out!("{l}"));
             }
             if let Some(c) = kept {
                 out!("cluster kept running in {}", c.run_dir().display());
@@ -100,29 +100,6 @@ fn config(args: &SeedArgs) -> Result<SeedConfig> {
         cfg.migrations = args.migration.chain()?.all().cloned().collect();
     }
     Ok(cfg)
-}
-
-fn print_ceiling(rows: &[seed::CeilingRow]) {
-    out!("ceiling: the server's own COPY FROM a file of the same rows (FORMAT binary, FREEZE)");
-    out!(
-        "  {:<13} {:>12} {:>12} {:>12} {:>8}",
-        "table",
-        "seed rows/s",
-        "ceiling",
-        "heap MB/s",
-        "ratio"
-    );
-    for r in rows {
-        let (seed, ceiling) = r.rates();
-        out!(
-            "  {:<13} {:>12.0} {:>12.0} {:>12.1} {:>7.0}%",
-            r.table,
-            seed,
-            ceiling,
-            r.heap_bytes as f64 / r.ceiling.as_secs_f64().max(1e-9) / 1e6,
-            r.ratio() * 100.0
-        );
-    }
 }
 
 /// The result: what was seeded, each phase once (the per-phase table only

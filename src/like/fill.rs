@@ -23,7 +23,7 @@ const CHUNK: u64 = 8192;
 
 /// One table's rows, chunk by chunk.
 struct Rows {
-    plan: TablePlan,
+    plan: Arc<TablePlan>,
     seed: u64,
 }
 
@@ -53,9 +53,38 @@ impl ChunkSource for Rows {
     }
 }
 
+/// One table filled: its plan (the same rows can be generated again, for
+/// the ingest ceiling) and how long its COPY took.
+#[derive(Debug, Clone)]
+pub struct Copied {
+    plan: Arc<TablePlan>,
+    seed: u64,
+    pub rows: u64,
+    pub copy: Duration,
+}
+
+impl Copied {
+    /// The table as the ingest ceiling loads it again
+    /// ([`seed::measure_ceiling_of`]).
+    pub fn loaded(&self) -> seed::Loaded {
+        seed::Loaded {
+            table: self.plan.name.clone(),
+            columns: self.plan.columns.join(", "),
+            source: Arc::new(Rows {
+                plan: self.plan.clone(),
+                seed: self.seed,
+            }),
+            rows: self.rows,
+            seed: self.copy,
+        }
+    }
+}
+
 /// What filling took.
 #[derive(Debug, Clone, Default)]
 pub struct Filled {
+    /// Each table, in load order.
+    pub tables: Vec<Copied>,
     pub rows: u64,
     pub bytes: u64,
     /// The COPY phase only.
@@ -123,13 +152,23 @@ pub async fn fill(
         let t0 = Instant::now();
         let (name, columns) = (plan.name.clone(), plan.columns.join(", "));
         let sql = seed::copy_statement(&name, &columns, "STDIN", true);
-        let rows = Arc::new(Rows { plan, seed });
+        let plan = Arc::new(plan);
+        let rows = Arc::new(Rows {
+            plan: plan.clone(),
+            seed,
+        });
         let stats = seed::copy_in(&client, target, &sql, &name, rows, jobs, |_| {}).await?;
         progress.phase(
             &format!("like: {name}"),
             t0.elapsed(),
             &format!("{} rows", stats.rows),
         );
+        filled.tables.push(Copied {
+            plan,
+            seed,
+            rows: stats.rows,
+            copy: t0.elapsed(),
+        });
         filled.rows += stats.rows;
         filled.bytes += stats.bytes;
     }

@@ -50,6 +50,18 @@ impl CeilingRow {
     }
 }
 
+/// One table a seed loaded, as the ceiling loads it again.
+pub struct Loaded {
+    /// The table's name in SQL (quoted as needed), also printed.
+    pub table: String,
+    pub columns: String,
+    /// The same rows the seed wrote.
+    pub source: Arc<dyn copy::ChunkSource>,
+    pub rows: u64,
+    /// How long the seed's COPY of the table took.
+    pub seed: Duration,
+}
+
 /// Measures the ceiling for every table of a finished seed. `dir` must be
 /// readable by the server process (the embedded cluster's directory).
 pub async fn measure(
@@ -59,32 +71,53 @@ pub async fn measure(
     jobs: usize,
 ) -> Result<Vec<CeilingRow>> {
     let ctx = Arc::new(Context::new(report.seed, report.counts, report.shape));
+    let loaded = tables(&ctx)
+        .into_iter()
+        .filter_map(|spec| {
+            Some(Loaded {
+                table: quote_ident(spec.table),
+                columns: spec.columns.to_string(),
+                seed: report.copy_phase(spec.table)?.duration,
+                source: spec.source,
+                rows: spec.rows,
+            })
+        })
+        .collect();
+    measure_loaded(db, loaded, dir, jobs).await
+}
+
+/// Measures the ceiling for each of `loaded`'s tables in `db`: the rows
+/// written to a file in `dir` (not timed), then loaded by the server into
+/// a scratch copy of the table (timed) and rolled back.
+pub async fn measure_loaded(
+    db: &Endpoint,
+    loaded: Vec<Loaded>,
+    dir: &Path,
+    jobs: usize,
+) -> Result<Vec<CeilingRow>> {
     let client = db.connect().await?;
     let mut out = Vec::new();
-    for spec in tables(&ctx) {
-        let Some(seeded) = report.copy_phase(spec.table) else {
-            continue;
-        };
-        let file = dir.join(format!("ceiling-{}.copy", spec.table));
-        let bytes = write_file(&file, spec.source.clone(), jobs).await?;
+    for (i, t) in loaded.into_iter().enumerate() {
+        let file = dir.join(format!("ceiling-{i}.copy"));
+        let bytes = write_file(&file, t.source, jobs).await?;
         let sql = copy::statement(
             SCRATCH,
-            spec.columns,
+            &t.columns,
             &format!("'{}'", file.display().to_string().replace('\'', "''")),
             true,
         );
-        let doing = format!("measuring the COPY ceiling of {}", spec.table);
+        let doing = format!("measuring the COPY ceiling of {}", t.table);
         let err = |e| db.query_error(doing.clone(), e);
         // Loaded into a scratch table, then rolled back: nothing stays.
         let timed = transaction(&client, Begin::Plain, End::RollBack, &doing, async |c| {
             let like = format!(
                 "CREATE TABLE {SCRATCH} (LIKE {} INCLUDING DEFAULTS)",
-                quote_ident(spec.table)
+                t.table
             );
             c.batch_execute(&like).await.map_err(err)?;
-            let t = Instant::now();
+            let started = Instant::now();
             c.execute(&sql, &[]).await.map_err(err)?;
-            let ceiling = t.elapsed();
+            let ceiling = started.elapsed();
             let heap = c
                 .query_one(&format!("SELECT pg_relation_size('{SCRATCH}')"), &[])
                 .await
@@ -95,15 +128,58 @@ pub async fn measure(
         let _ = std::fs::remove_file(&file);
         let (ceiling, heap) = timed?;
         out.push(CeilingRow {
-            table: spec.table.to_string(),
-            rows: spec.rows,
+            table: t.table,
+            rows: t.rows,
             bytes,
             heap_bytes: heap.get::<_, i64>(0) as u64,
-            seed: seeded.duration,
+            seed: t.seed,
             ceiling,
         });
     }
     Ok(out)
+}
+
+/// The ceiling table, one line each and one for all tables: the seed's
+/// rows per second, the ceiling's, the heap it wrote per second, and the
+/// seed's share of it.
+pub fn lines(rows: &[CeilingRow]) -> Vec<String> {
+    let w = rows
+        .iter()
+        .map(|r| r.table.len())
+        .max()
+        .unwrap_or(0)
+        .max(10);
+    let line = |r: &CeilingRow| {
+        let (seed, ceiling) = r.rates();
+        format!(
+            "  {:<w$} {:>12.0} {:>12.0} {:>12.1} {:>7.0}%",
+            r.table,
+            seed,
+            ceiling,
+            r.heap_bytes as f64 / r.ceiling.as_secs_f64().max(1e-9) / 1e6,
+            r.ratio() * 100.0
+        )
+    };
+    let mut out = vec![
+        "ceiling: the server's own COPY FROM a file of the same rows (FORMAT binary, FREEZE)"
+            .to_string(),
+        format!(
+            "  {:<w$} {:>12} {:>12} {:>12} {:>8}",
+            "table", "seed rows/s", "ceiling", "heap MB/s", "ratio"
+        ),
+    ];
+    out.extend(rows.iter().map(line));
+    if rows.len() > 1 {
+        out.push(line(&CeilingRow {
+            table: "all tables".into(),
+            rows: rows.iter().map(|r| r.rows).sum(),
+            bytes: rows.iter().map(|r| r.bytes).sum(),
+            heap_bytes: rows.iter().map(|r| r.heap_bytes).sum(),
+            seed: rows.iter().map(|r| r.seed).sum(),
+            ceiling: rows.iter().map(|r| r.ceiling).sum(),
+        }));
+    }
+    out
 }
 
 /// Writes a table's binary COPY stream to a file; returns its size.

@@ -27,7 +27,10 @@ mod users;
 
 use std::fmt;
 
-pub use ceiling::{measure as measure_ceiling, CeilingRow};
+pub use ceiling::{
+    lines as ceiling_lines, measure as measure_ceiling, measure_loaded as measure_ceiling_of,
+    CeilingRow, Loaded,
+};
 pub use copy::{copy_in, statement as copy_statement, ChunkSource, CopyStats, Encoder};
 pub use load::{run, tables, PhaseTime, SeedReport, TableSpec, TABLES};
 pub use progress::Reporter;
