@@ -141,6 +141,15 @@ fn pgbench(
     ran
 }
 
+/// `catalogue --from url` into `dir/captured.toml`: the run (it must
+/// succeed) and the file's text.
+fn capture(url: &str, dir: &Path) -> (std::process::Output, String) {
+    let file = dir.join("captured.toml");
+    let out = run(&["catalogue", "--from", url, "--out", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    (out, std::fs::read_to_string(&file).unwrap())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pgbench_mix_becomes_a_catalogue_that_explain_runs_as_written() {
     let dir = TempDir::new("catalogue_mix");
@@ -148,10 +157,7 @@ async fn a_pgbench_mix_becomes_a_catalogue_that_explain_runs_as_written() {
     let mix = mix(&db).await;
     let ran = pgbench(&cluster, &db, &dir, &mix, 1500);
     let url = cluster.url(&db.dbname());
-    let file = dir.join("captured.toml");
-    let out = run(&["catalogue", "--from", &url, "--out", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = std::fs::read_to_string(&file).unwrap();
+    let (out, text) = capture(&url, &dir);
     let captured =
         Catalogue::parse("captured.toml", &text, &MigrationChain::builtin().unwrap()).unwrap();
     assert!(
@@ -279,6 +285,7 @@ sql = "SELECT count(*) FROM \"User\""
         stderr(&out)
     );
 
+    let file = dir.join("captured.toml");
     let (ex, all) = explain_as_written(&url, &file, &dir);
     for q in &captured.queries {
         assert!(
@@ -320,10 +327,7 @@ async fn a_personal_looking_value_is_never_pinned_in_the_file() {
     ];
     pgbench(&cluster, &db, &dir, &mix, 20);
     let url = cluster.url(&db.dbname());
-    let file = dir.join("captured.toml");
-    let out = run(&["catalogue", "--from", &url, "--out", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = std::fs::read_to_string(&file).unwrap();
+    let (out, text) = capture(&url, &dir);
     let all = format!("{text}{}{}", stdout(&out), stderr(&out));
     assert!(!all.contains("private.example"), "{all}");
     assert!(text.contains("'active'"), "the status is pinned: {text}");
@@ -440,10 +444,7 @@ async fn a_load_run_of_the_default_catalogue_is_recovered_with_its_shares() {
     ]);
     assert!(out.status.success(), "load: {}", stderr(&out));
     let results = Results::read(&reports.join("latest").join("results.json")).unwrap();
-    let file = dir.join("captured.toml");
-    let cap = run(&["catalogue", "--from", &url, "--out", file.to_str().unwrap()]);
-    assert!(cap.status.success(), "{}", stderr(&cap));
-    let text = std::fs::read_to_string(&file).unwrap();
+    let (_, text) = capture(&url, &dir);
     let captured =
         Catalogue::parse("captured.toml", &text, &MigrationChain::builtin().unwrap()).unwrap();
     let original = Catalogue::repository().unwrap();
@@ -685,10 +686,7 @@ async fn constants_no_filter_reads_are_restored_so_every_statement_runs() {
     ];
     pgbench(&cluster, &db, &dir, &mix, 100);
     let url = cluster.url(&db.dbname());
-    let file = dir.join("captured.toml");
-    let out = run(&["catalogue", "--from", &url, "--out", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = std::fs::read_to_string(&file).unwrap();
+    let (_, text) = capture(&url, &dir);
     assert!(
         !text.contains("could not prepare") && !text.contains("is unresolved"),
         "{text}"
@@ -712,7 +710,7 @@ async fn constants_no_filter_reads_are_restored_so_every_statement_runs() {
             "{name} is not recognised in the catalogue:\n{text}"
         );
     }
-    explain_as_written(&url, &file, &dir);
+    explain_as_written(&url, &dir.join("captured.toml"), &dir);
 }
 
 /// An INSERT's parameters come from the columns they fill: a new key for
@@ -845,10 +843,7 @@ async fn hard_coded_literals_come_from_the_constants_pg_qualstats_recorded() {
     ];
     let ran = pgbench(&cluster, &db, &dir, &mix, 200);
     let url = cluster.url(&db.dbname());
-    let file = dir.join("captured.toml");
-    let out = run(&["catalogue", "--from", &url, "--out", file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = std::fs::read_to_string(&file).unwrap();
+    let (out, text) = capture(&url, &dir);
     assert!(
         text.contains("Literals: the constants pg_qualstats recorded"),
         "{text}"

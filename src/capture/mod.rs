@@ -98,12 +98,12 @@ pub async fn capture(db: &Endpoint, opts: &Options) -> Result<Captured> {
         // One read-only transaction each: a statement the server cannot
         // prepare aborts its own only.
         let r = transaction(&client, Begin::ReadOnly, End::RollBack, doing, async |c| {
-            let captured = params::Captured {
+            let counted = params::Counted {
                 queryid: s.queryid,
                 sql: &s.sql,
                 recorded: &recorded,
             };
-            params::resolve(c, &captured).await
+            params::resolve(c, &counted).await
         })
         .await?;
         let taken: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();

@@ -77,7 +77,7 @@ pub struct Resolved {
 
 /// A statement as `pg_stat_statements` gave it, with what `pg_qualstats`
 /// recorded of the whole workload.
-pub struct Captured<'a> {
+pub struct Counted<'a> {
     pub queryid: i64,
     pub sql: &'a str,
     pub recorded: &'a Recorded,
@@ -85,8 +85,8 @@ pub struct Captured<'a> {
 
 /// Reads a statement's parameters from the server (inside the caller's
 /// read-only transaction) and writes its casts and sample.
-pub async fn resolve(client: &Client, captured: &Captured<'_>) -> Result<Resolved> {
-    let sql = captured.sql;
+pub async fn resolve(client: &Client, counted: &Counted<'_>) -> Result<Resolved> {
+    let sql = counted.sql;
     let (sql, prepared) = prepare(client, typed_literals(sql)).await?;
     let sql = &sql;
     let n = max_param(sql);
@@ -135,7 +135,7 @@ pub async fn resolve(client: &Client, captured: &Captured<'_>) -> Result<Resolve
     let mut sources = Vec::new();
     let inserted = insert::targets(sql);
     for i in 1..=n {
-        let found = source_of(client, captured, sql, i, &r.compared).await?;
+        let found = source_of(client, counted, sql, i, &r.compared).await?;
         let target = inserted
             .as_ref()
             .and_then(|t| Some((&t.table, t.column(i)?)));
@@ -200,7 +200,7 @@ async fn read_prepared(client: &Client, n: usize) -> Result<(Vec<String>, crate:
 /// its most common value when it has few), or nothing.
 async fn source_of(
     client: &Client,
-    captured: &Captured<'_>,
+    counted: &Counted<'_>,
     sql: &str,
     i: usize,
     compared: &[Compared],
@@ -245,9 +245,9 @@ async fn source_of(
             .filter(|x| x.table == c.table && x.column == c.column)
             .count()
             == 1;
-        let recorded = captured
+        let recorded = counted
             .recorded
-            .constants(captured.queryid, &c.table, &c.column)
+            .constants(counted.queryid, &c.table, &c.column)
             .filter(|_| alone);
         if let Some(source) = recorded.and_then(|v| from_recorded(c, v, distinct)) {
             return Ok(source);
