@@ -2,7 +2,8 @@
 //! read query the database can run, each index state a benchmark id. Each
 //! query is timed at a few parameter rows stratified by the result size the
 //! planner expects (smallest to largest), the iterations going to the rows
-//! in turn and each iteration's time kept by row; after each state's loop,
+//! once each per round in a shuffled order and each iteration's time kept
+//! by row; after each state's loop,
 //! the plan every row's next execution of the timed statement gets is
 //! captured on the same connection, before the state is left. Kept apart
 //! from `main` so that `tests/workflow.rs` runs the very same code with its

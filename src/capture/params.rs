@@ -234,33 +234,33 @@ async fn source_of(
         )
         .await
         .context("reading pg_stats")?;
-    if let Some(row) = stats {
-        let distinct: f64 = row.get(0);
-        let common: Option<String> = row.get(1);
-        // A real value lands in the catalogue file, which is shared: never
-        // one of a personal-looking column, nor an e-mail address.
-        let common = common.filter(|v| crate::like::privacy::may_show(&c.column, v));
-        let alone = compared
-            .iter()
-            .filter(|x| x.table == c.table && x.column == c.column)
-            .count()
-            == 1;
-        let recorded = counted
-            .recorded
-            .constants(counted.queryid, &c.table, &c.column)
-            .filter(|_| alone);
-        if let Some(source) = recorded.and_then(|v| from_recorded(c, v, distinct)) {
-            return Ok(source);
-        }
-        if let (true, Some(value)) = (distinct > 0.0 && distinct <= LOW_CARDINALITY, common) {
-            return Ok(Source::Constant {
-                value: quote_literal(&value),
-                why: format!(
-                    "most common value of {}.{} ({distinct} distinct values): likely a literal the application hard-codes; pin the one it uses",
-                    c.table, c.column
-                ),
-            });
-        }
+    // Without statistics (never analysed) the column counts as one of many
+    // values: only a single recorded constant is taken for a literal.
+    let (distinct, common): (f64, Option<String>) =
+        stats.map_or((0.0, None), |row| (row.get(0), row.get(1)));
+    let alone = compared
+        .iter()
+        .filter(|x| x.table == c.table && x.column == c.column)
+        .count()
+        == 1;
+    let recorded = counted
+        .recorded
+        .constants(counted.queryid, &c.table, &c.column)
+        .filter(|_| alone);
+    if let Some(source) = recorded.and_then(|v| from_recorded(c, v, distinct)) {
+        return Ok(source);
+    }
+    // A real value lands in the catalogue file, which is shared: never
+    // one of a personal-looking column, nor an e-mail address.
+    let common = common.filter(|v| crate::like::privacy::may_show(&c.column, v));
+    if let (true, Some(value)) = (distinct > 0.0 && distinct <= LOW_CARDINALITY, common) {
+        return Ok(Source::Constant {
+            value: quote_literal(&value),
+            why: format!(
+                "most common value of {}.{} ({distinct} distinct values): likely a literal the application hard-codes; pin the one it uses",
+                c.table, c.column
+            ),
+        });
     }
     Ok(Source::Column {
         table: c.table.clone(),

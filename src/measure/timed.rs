@@ -1,8 +1,11 @@
 //! A read timed the way criterion times it, with every iteration's time
 //! also kept by the parameter row it ran with: iterations go to the rows of
-//! the stratified set ([`crate::explain::stratify`]) in turn, so each
-//! row's latency can be told apart (the largest tenant's inbox from a small
-//! one's) while criterion still sees the whole loop. An iteration is the
+//! the stratified set ([`crate::explain::stratify`]) once each per round,
+//! in an order shuffled afresh each round ([`rotation`]), so each row's
+//! latency can be told apart (the largest tenant's inbox from a small
+//! one's) while criterion still sees the whole loop. In a fixed order one
+//! row would always follow the heaviest, and pay for the caches it left,
+//! as no application's requests do. An iteration is the
 //! request and its answer read to the end, the rows counted by the
 //! server's command tag rather than decoded into values
 //! ([`Prepared::run_counted`]): the work pgbench times, and decoding is
@@ -27,6 +30,23 @@ use crate::schema::IndexState;
 /// The most iterations kept per row: a 20 µs query timed for seconds runs
 /// a hundred thousand times, and its median needs far fewer.
 const KEEP: usize = 100_000;
+/// Rounds of the rows in one shuffled rotation, before it repeats.
+const ROUNDS: usize = 64;
+
+/// The order iterations take the rows `0..n` in: [`ROUNDS`] rounds, each
+/// every row once in a shuffled order, the same for every run.
+pub fn rotation(n: usize) -> Vec<usize> {
+    use rand::seq::SliceRandom;
+    use rand::SeedableRng;
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(n as u64);
+    let mut order = Vec::with_capacity(n * ROUNDS);
+    for _ in 0..ROUNDS {
+        let mut round: Vec<usize> = (0..n).collect();
+        round.shuffle(&mut rng);
+        order.extend(round);
+    }
+    order
+}
 
 /// One read prepared on one connection, timed row by row.
 pub struct TimedQuery {
@@ -34,6 +54,8 @@ pub struct TimedQuery {
     prepared: Prepared,
     /// Milliseconds per iteration, by row.
     samples: Mutex<Vec<Vec<f64>>>,
+    /// The rows' order ([`rotation`]) and the next place in it.
+    order: Vec<usize>,
     next: AtomicUsize,
 }
 
@@ -45,6 +67,7 @@ impl TimedQuery {
             prepared: Prepared::new(client, q, pool).await?,
             samples: Mutex::new(vec![Vec::new(); rows.len()]),
             rows: rows.to_vec(),
+            order: rotation(rows.len()),
             next: AtomicUsize::new(0),
         })
     }
@@ -58,14 +81,14 @@ impl TimedQuery {
         Ok(())
     }
 
-    /// Runs `iters` iterations, each with the next row in turn, keeping
+    /// Runs `iters` iterations, each with the next row of the rotation, keeping
     /// each one's time by row; returns their total, for criterion's
     /// `iter_custom`.
     pub async fn iterations(&self, client: &Client, iters: u64) -> Result<Duration> {
         let mut total = Duration::ZERO;
         let mut times = Vec::with_capacity(iters.min(KEEP as u64) as usize);
         for _ in 0..iters {
-            let i = self.next.fetch_add(1, Ordering::Relaxed) % self.rows.len();
+            let i = self.order[self.next.fetch_add(1, Ordering::Relaxed) % self.order.len()];
             let t = Instant::now();
             self.prepared
                 .run_counted(client, &self.rows[i].values)
@@ -136,4 +159,29 @@ pub fn load_average() -> Option<f64> {
         .next()?
         .parse()
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_round_takes_every_row_once_in_a_new_order() {
+        let order = rotation(5);
+        assert_eq!(order, rotation(5), "the same for every run");
+        assert_eq!(order.len(), 5 * ROUNDS);
+        let rounds: Vec<&[usize]> = order.chunks(5).collect();
+        for r in &rounds {
+            let mut sorted = r.to_vec();
+            sorted.sort();
+            assert_eq!(sorted, [0, 1, 2, 3, 4]);
+        }
+        // The row after the first is not always the same one.
+        let after_zero: std::collections::BTreeSet<usize> = order
+            .windows(2)
+            .filter(|w| w[0] == 0)
+            .map(|w| w[1])
+            .collect();
+        assert!(after_zero.len() >= 3, "{after_zero:?}");
+    }
 }
