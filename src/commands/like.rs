@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use crate::cli::SeedArgs;
-use crate::cluster::{self, Cluster, Endpoint, StartOptions};
+use crate::cluster::Endpoint;
 use crate::error::{Error, Result};
 use crate::like::{self, LikeOptions, LikeReport};
 use crate::queries::Catalogue;
@@ -27,11 +27,7 @@ pub async fn run(args: SeedArgs, quiet: bool) -> Result<ExitCode> {
     // half-done.
     let catalogue = Catalogue::load(args.catalogue.as_deref(), &args.migration.chain()?)?;
     if let Some(url) = &args.conn.url {
-        if args.keep || args.measure_ceiling {
-            return Err(Error::BadInput(
-                "--keep and --measure-ceiling work on the embedded cluster only; drop --url".into(),
-            ));
-        }
+        super::embedded::refuse_with_url(args.keep, args.measure_ceiling)?;
         let target = Endpoint::from_url(url)?;
         refuse_unless_empty(&target).await?;
         let report = like::run(&source, &target, &opts, &progress).await?;
@@ -39,39 +35,18 @@ pub async fn run(args: SeedArgs, quiet: bool) -> Result<ExitCode> {
         print_plans(&catalogue, &source, &target, &report).await?;
         return Ok(ExitCode::SUCCESS);
     }
-    let kept = if args.keep {
-        Some(Cluster::start_with(StartOptions {
-            detach: true,
-            ..Default::default()
-        })?)
-    } else {
-        None
-    };
-    let admin = match &kept {
-        Some(c) => Endpoint::embedded(c.config("postgres"))?,
-        None => cluster::resolve(None)?,
-    };
-    let target = cluster::create_database(&admin, EMBEDDED_DB, None).await?;
-    let report = like::run(&source, &target, &opts, &progress).await?;
-    print_report(&report, &source, &target, &opts);
+    let embedded = super::embedded::Embedded::create(EMBEDDED_DB, args.keep).await?;
+    let target = &embedded.db;
+    let report = like::run(&source, target, &opts, &progress).await?;
+    print_report(&report, &source, target, &opts);
     if args.measure_ceiling {
-        let dir = match &kept {
-            Some(c) => c.run_dir().to_path_buf(),
-            None => cluster::shared()?.run_dir().to_path_buf(),
-        };
         let loaded = report.filled.tables.iter().map(|t| t.loaded()).collect();
-        let rows = seed::measure_ceiling_of(&target, loaded, &dir, opts.jobs).await?;
+        let rows =
+            seed::measure_ceiling_of(target, loaded, &embedded.run_dir()?, opts.jobs).await?;
         seed::ceiling_lines(&rows).iter().for_each(|l| out!("{l}"));
     }
-    print_plans(&catalogue, &source, &target, &report).await?;
-    if let Some(c) = kept {
-        out!("cluster kept running in {}", c.run_dir().display());
-        out!("connect: psql '{}'", c.url(EMBEDDED_DB));
-        out!(
-            "stop:    helpdesk-bench server stop {}",
-            c.run_dir().display()
-        );
-    }
+    print_plans(&catalogue, &source, target, &report).await?;
+    embedded.print_kept();
     Ok(ExitCode::SUCCESS)
 }
 

@@ -31,6 +31,7 @@ pub(crate) fn gate(
 
 mod advise;
 mod catalogue;
+mod embedded;
 mod explain;
 mod like;
 mod load;

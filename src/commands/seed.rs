@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use crate::cli::SeedArgs;
-use crate::cluster::{self, Cluster, Endpoint, StartOptions};
+use crate::cluster::Endpoint;
 use crate::error::{Error, Result};
 use crate::seed::{self, Counts, Reporter, SeedConfig, SeedReport, Shape};
 
@@ -25,48 +25,21 @@ pub async fn run(args: SeedArgs, quiet: bool) -> Result<ExitCode> {
     let progress = Reporter::auto(quiet);
     match &args.conn.url {
         Some(url) => {
-            if args.keep || args.measure_ceiling {
-                return Err(Error::BadInput(
-                    "--keep and --measure-ceiling work on the embedded cluster only; drop --url"
-                        .into(),
-                ));
-            }
+            super::embedded::refuse_with_url(args.keep, args.measure_ceiling)?;
             let db = Endpoint::from_url(url)?;
             let report = seed::run(&db, &cfg, &progress).await?;
             print_report(&report, &db, quiet);
         }
         None => {
-            let kept = if args.keep {
-                Some(Cluster::start_with(StartOptions {
-                    detach: true,
-                    ..Default::default()
-                })?)
-            } else {
-                None
-            };
-            let admin = match &kept {
-                Some(c) => Endpoint::embedded(c.config("postgres"))?,
-                None => cluster::resolve(None)?,
-            };
-            let db = cluster::create_database(&admin, EMBEDDED_DB, None).await?;
-            let report = seed::run(&db, &cfg, &progress).await?;
-            print_report(&report, &db, quiet);
+            let target = super::embedded::Embedded::create(EMBEDDED_DB, args.keep).await?;
+            let report = seed::run(&target.db, &cfg, &progress).await?;
+            print_report(&report, &target.db, quiet);
             if args.measure_ceiling {
-                let dir = match &kept {
-                    Some(c) => c.run_dir().to_path_buf(),
-                    None => cluster::shared()?.run_dir().to_path_buf(),
-                };
-                let rows = seed::measure_ceiling(&db, &report, &dir, cfg.jobs).await?;
+                let rows = seed::measure_ceiling(&target.db, &report, &target.run_dir()?, cfg.jobs)
+                    .await?;
                 seed::ceiling_lines(&rows).iter().for_each(|l| out!("{l}"));
             }
-            if let Some(c) = kept {
-                out!("cluster kept running in {}", c.run_dir().display());
-                out!("connect: psql '{}'", c.url(EMBEDDED_DB));
-                out!(
-                    "stop:    helpdesk-bench server stop {}",
-                    c.run_dir().display()
-                );
-            }
+            target.print_kept();
         }
     }
     Ok(ExitCode::SUCCESS)
