@@ -104,23 +104,36 @@ fn split_dotted(s: &str) -> Vec<&str> {
     parts
 }
 
-/// Splits at commas outside parentheses and quotes.
-pub fn split_top_level(s: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let (mut depth, mut start, mut quote) = (0i32, 0, None);
-    for (i, ch) in s.char_indices() {
+/// Each character of `s` outside single and double quotes, with its byte
+/// offset and the parenthesis depth after it (a `(` at the top level is at
+/// depth 1, its `)` back at 0).
+pub fn unquoted(s: &str) -> impl Iterator<Item = (usize, char, i32)> + '_ {
+    let (mut depth, mut quote) = (0i32, None);
+    s.char_indices().filter_map(move |(i, ch)| {
         match (quote, ch) {
             (Some(q), c) if c == q => quote = None,
             (Some(_), _) => {}
             (None, '\'' | '"') => quote = Some(ch),
-            (None, '(') => depth += 1,
-            (None, ')') => depth -= 1,
-            (None, ',') if depth == 0 => {
-                parts.push(&s[start..i]);
-                start = i + 1;
+            (None, c) => {
+                depth += match c {
+                    '(' => 1,
+                    ')' => -1,
+                    _ => 0,
+                };
+                return Some((i, c, depth));
             }
-            _ => {}
         }
+        None
+    })
+}
+
+/// Splits at commas outside parentheses and quotes.
+pub fn split_top_level(s: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    for (i, _, _) in unquoted(s).filter(|&(_, c, depth)| c == ',' && depth == 0) {
+        parts.push(&s[start..i]);
+        start = i + 1;
     }
     parts.push(&s[start..]);
     parts
@@ -129,6 +142,20 @@ pub fn split_top_level(s: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commas_and_parentheses_inside_quotes_do_not_count() {
+        let s = r#"a, f(b, c), 'x,(y', "q,)" , d"#;
+        assert_eq!(
+            split_top_level(s),
+            ["a", " f(b, c)", r#" 'x,(y'"#, r#" "q,)" "#, " d"]
+        );
+        let closes: Vec<usize> = unquoted("(a ')' (b)) c")
+            .filter(|&(_, c, depth)| c == ')' && depth == 0)
+            .map(|(i, _, _)| i)
+            .collect();
+        assert_eq!(closes, [10]);
+    }
 
     #[test]
     fn quoting_round_trips_names_with_quotes_and_case() {

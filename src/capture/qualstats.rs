@@ -42,16 +42,9 @@ impl Recorded {
 /// makes the function fail).
 pub async fn read(client: &Client) -> Result<Recorded> {
     let doing = "reading pg_qualstats";
-    let schema: Option<String> = client
-        .query_opt(
-            "SELECT n.nspname FROM pg_catalog.pg_extension e \
-               JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace \
-              WHERE e.extname = 'pg_qualstats'",
-            &[],
-        )
+    let schema = super::statements::extension_schema(client, "pg_qualstats")
         .await
-        .context(doing)?
-        .map(|r| r.get(0));
+        .context(doing)?;
     let Some(schema) = schema else {
         return Ok(missing("not installed in this database"));
     };

@@ -223,6 +223,22 @@ pub fn is_introspection(sql: &str) -> bool {
     RE.is_match(sql)
 }
 
+/// The schema extension `name` is created in, in this database.
+pub(super) async fn extension_schema(
+    client: &Client,
+    name: &str,
+) -> std::result::Result<Option<String>, tokio_postgres::Error> {
+    Ok(client
+        .query_opt(
+            "SELECT n.nspname::text FROM pg_catalog.pg_extension e \
+               JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace \
+              WHERE e.extname = $1",
+            &[&name],
+        )
+        .await?
+        .map(|r| r.get(0)))
+}
+
 /// The extension's schema, or a one-line refusal saying how to enable it.
 async fn check_extension(client: &Client) -> Result<String> {
     let doing = "checking for pg_stat_statements";
@@ -244,21 +260,16 @@ async fn check_extension(client: &Client) -> Result<String> {
     if let Some(p) = preload.filter(|p| !p.split(',').any(|l| l.trim() == "pg_stat_statements")) {
         return Err(not_preloaded(&format!("it is {p:?}"), &db));
     }
-    let schema = client
-        .query_opt(
-            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace \
-             WHERE e.extname = 'pg_stat_statements'",
-            &[],
-        )
+    let schema = extension_schema(client, "pg_stat_statements")
         .await
         .context(doing)?;
-    let Some(row) = schema else {
+    let Some(schema) = schema else {
         return Err(Error::BadInput(format!(
             "pg_stat_statements is not created in database {db}; run `CREATE EXTENSION pg_stat_statements` there \
              (it counts from then on; the server must also preload it)"
         )));
     };
-    let schema = crate::sql::quote_ident(&row.get::<_, String>(0));
+    let schema = crate::sql::quote_ident(&schema);
     let probe = format!("SELECT 1 FROM {schema}.pg_stat_statements LIMIT 1");
     match client.query_opt(&probe, &[]).await {
         Err(e) if e.to_string().contains("shared_preload_libraries") => Err(not_preloaded(

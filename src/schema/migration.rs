@@ -10,7 +10,9 @@ use regex::Regex;
 use super::fixtures;
 use super::sql::{split, Statement};
 use crate::error::{Context, Error, Result};
-use crate::sql::{qualified, quote_ident, quote_literal, split_top_level, unquote, QualName};
+use crate::sql::{
+    qualified, quote_ident, quote_literal, split_top_level, unquote, unquoted, QualName,
+};
 
 /// One SQL file and its statements.
 #[derive(Debug, Clone)]
@@ -741,23 +743,9 @@ fn index_tail(tail: &str) -> (&str, Option<&str>, Option<String>) {
 
 /// The byte after the parenthesised group `s` starts with.
 fn group_end(s: &str) -> Option<usize> {
-    let (mut depth, mut quote) = (0i32, None);
-    for (i, ch) in s.char_indices() {
-        match (quote, ch) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '\'' | '"') => quote = Some(ch),
-            (None, '(') => depth += 1,
-            (None, ')') => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i + 1);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
+    unquoted(s)
+        .find(|&(_, c, depth)| c == ')' && depth == 0)
+        .map(|(i, _, _)| i + 1)
 }
 
 /// A predicate compared without case, spaces or outer parentheses.
