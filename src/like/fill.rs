@@ -18,8 +18,41 @@ use crate::recreate::build;
 use crate::recreate::catalog::SchemaCopy;
 use crate::seed::{self, ChunkSource, Encoder, Reporter};
 
-/// Rows per generated chunk.
+/// Rows per generated chunk, once a table's stream is under way.
 const CHUNK: u64 = 8192;
+/// Rows of a table's first chunk. Chunks double from here up to [`CHUNK`],
+/// so the server starts on a table while its generators are still on the
+/// first few thousand rows: with whole chunks from the start, a table of
+/// tens of thousands of rows waited for a full chunk before the server had
+/// anything to do, and at `--scale-factor 0.1` that wait was a large share
+/// of each table's load.
+const FIRST: u64 = 512;
+/// Doublings from [`FIRST`] to [`CHUNK`].
+const RAMP: u32 = (CHUNK / FIRST).trailing_zeros();
+
+/// The first row of chunk `k`: the ramp's chunks, then whole ones. Each
+/// row's values depend on its number only, so where chunks begin changes
+/// nothing in the table.
+fn chunk_start(k: u64) -> u64 {
+    let ramped = FIRST * ((1 << RAMP) - 1);
+    if k <= RAMP as u64 {
+        FIRST * ((1 << k) - 1)
+    } else {
+        ramped + (k - RAMP as u64) * CHUNK
+    }
+}
+
+/// How many chunks hold `rows` rows.
+fn chunk_count(rows: u64) -> u64 {
+    let ramped = FIRST * ((1 << RAMP) - 1);
+    if rows > ramped {
+        RAMP as u64 + (rows - ramped).div_ceil(CHUNK)
+    } else {
+        (0..=RAMP as u64)
+            .find(|&k| chunk_start(k) >= rows)
+            .unwrap_or(RAMP as u64)
+    }
+}
 
 /// One table's rows, chunk by chunk.
 struct Rows {
@@ -29,12 +62,12 @@ struct Rows {
 
 impl ChunkSource for Rows {
     fn chunks(&self) -> usize {
-        self.plan.rows.div_ceil(CHUNK) as usize
+        chunk_count(self.plan.rows) as usize
     }
 
     fn encode(&self, k: usize, enc: &mut Encoder) -> u64 {
-        let (from, n) = (k as u64 * CHUNK, self.plan.rows);
-        let to = (from + CHUNK).min(n);
+        let n = self.plan.rows;
+        let (from, to) = (chunk_start(k as u64), chunk_start(k as u64 + 1).min(n));
         let plan = &self.plan;
         let mut picks = vec![None; plan.groups.len()];
         for i in from..to {
@@ -187,4 +220,25 @@ pub async fn fill(
     progress.phase("like: keys, indexes, ANALYZE", t0.elapsed(), "");
     filled.total = started.elapsed();
     Ok(filled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_ramp_up_and_cover_every_row_once() {
+        assert_eq!(
+            (0..6).map(chunk_start).collect::<Vec<_>>(),
+            [0, 512, 1536, 3584, 7680, 15872]
+        );
+        for rows in [0, 1, 511, 512, 513, 7680, 7681, 15872, 100_000, 1_000_003] {
+            let k = chunk_count(rows);
+            assert!(chunk_start(k) >= rows, "{rows} rows: {k} chunks too few");
+            assert!(
+                k == 0 || chunk_start(k - 1) < rows,
+                "{rows} rows: chunk {k} empty"
+            );
+        }
+    }
 }

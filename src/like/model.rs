@@ -319,15 +319,18 @@ impl Parent {
         let distinct = self.distinct.clamp(1, rows);
         let nonnull = (1.0 - null_frac).max(1e-9);
         let m = (self.mcf.len() as u64).min(distinct - 1);
-        let mut acc = 0.0;
+        // Shares of all rows, against `u` of the non-null ones (one
+        // multiplication per row, not a division per value).
+        let (mut acc, scaled) = (0.0, u * nonnull);
         let mut slot = None;
         for (k, f) in self.mcf.iter().take(m as usize).enumerate() {
-            acc += f / nonnull;
-            if u < acc {
+            acc += f;
+            if scaled < acc {
                 slot = Some(k as u64);
                 break;
             }
         }
+        let acc = acc / nonnull;
         let slot = slot.unwrap_or_else(|| {
             let q = ((u - acc) / (1.0 - acc).max(1e-9)).clamp(0.0, 1.0);
             m + ((q * (distinct - m) as f64) as u64).min(distinct - m - 1)

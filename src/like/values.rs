@@ -163,16 +163,59 @@ pub fn uuid(salt: u64, i: u64, unique: bool) -> [u8; 16] {
 const ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 
 /// Random letters and digits.
-fn token(r: &mut u64, len: usize, out: &mut String) {
+fn token(r: &mut Symbols, len: usize, out: &mut String) {
     for _ in 0..len {
-        *r = mix(*r);
-        out.push(ALNUM[(*r % 36) as usize] as char);
+        out.push(ALNUM_OF[r.byte()] as char);
+    }
+}
+
+/// A byte's symbol among `alphabet`: `alphabet[b % len]`, looked up.
+const fn symbols(alphabet: &[u8]) -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = alphabet[b % alphabet.len()];
+        b += 1;
+    }
+    t
+}
+
+const ALNUM_OF: [u8; 256] = symbols(ALNUM);
+const LETTER_OF: [u8; 256] = symbols(b"abcdefghijklmnopqrstuvwxyz");
+
+/// Random bytes, eight from each 64-bit draw, each a symbol through a
+/// table: a draw and a division per character made text the generator's
+/// largest cost.
+struct Symbols {
+    state: u64,
+    bits: u64,
+    left: u32,
+}
+
+impl Symbols {
+    fn new(state: u64) -> Symbols {
+        Symbols {
+            state,
+            bits: 0,
+            left: 0,
+        }
+    }
+
+    fn byte(&mut self) -> usize {
+        if self.left == 0 {
+            self.state = mix(self.state);
+            (self.bits, self.left) = (self.state, 8);
+        }
+        let b = self.bits as u8;
+        self.bits >>= 8;
+        self.left -= 1;
+        b as usize
     }
 }
 
 /// A text value of `format` about `width` bytes long, from `salt` and `i`.
 pub fn text(format: Format, width: usize, salt: u64, i: u64) -> String {
-    let mut r = mix(salt ^ mix(i ^ 0x5bd1_e995));
+    let r = mix(salt ^ mix(i ^ 0x5bd1_e995));
     let len = match format {
         Format::Words | Format::Email => {
             (width / 2 + (mix(r) % (width as u64 + 1)) as usize).max(1)
@@ -180,6 +223,7 @@ pub fn text(format: Format, width: usize, salt: u64, i: u64) -> String {
         _ => width.max(1),
     };
     let mut s = String::with_capacity(len + 8);
+    let mut r = Symbols::new(r);
     match format {
         Format::Email => {
             token(&mut r, len.saturating_sub(13).max(3), &mut s);
@@ -189,13 +233,11 @@ pub fn text(format: Format, width: usize, salt: u64, i: u64) -> String {
         Format::Token => token(&mut r, len, &mut s),
         Format::Words => {
             while s.len() < len {
-                r = mix(r);
                 if !s.is_empty() {
                     s.push(' ');
                 }
-                for _ in 0..2 + r % 7 {
-                    r = mix(r);
-                    s.push((b'a' + (r % 26) as u8) as char);
+                for _ in 0..2 + r.byte() % 7 {
+                    s.push(LETTER_OF[r.byte()] as char);
                 }
             }
         }
@@ -225,7 +267,7 @@ pub fn unique_text(format: Format, width: usize, salt: u64, i: u64) -> String {
         v /= 36;
     }
     s.push_str(std::str::from_utf8(&digits).unwrap_or_default());
-    let mut r = mix(salt ^ i);
+    let mut r = Symbols::new(mix(salt ^ i));
     token(&mut r, width.saturating_sub(10).min(64), &mut s);
     s
 }
