@@ -386,9 +386,17 @@ const CHECKED: &str = "CREATE TABLE item (
 /// A source database `name` made by `sql`, and an empty target filled like
 /// it at scale 1.
 async fn like_of(name: &str, sql: &str) -> (TestDb, TestDb, like::LikeReport) {
+    like_after(name, &[sql]).await
+}
+
+/// [`like_of`] a source made by `steps`, each run on its own (a `VACUUM`
+/// cannot share a batch).
+async fn like_after(name: &str, steps: &[&str]) -> (TestDb, TestDb, like::LikeReport) {
     let source = TestDb::new(name).await;
     let s = source.endpoint.connect().await.unwrap();
-    s.batch_execute(sql).await.unwrap();
+    for sql in steps {
+        s.batch_execute(sql).await.unwrap();
+    }
     let target = TestDb::new(&format!("{name}_target")).await;
     let report = like::run(
         &source.endpoint,
@@ -650,4 +658,61 @@ async fn range_partitions_are_recreated_and_each_filled_from_its_own_statistics(
         err.contains("hash-partitioned table h") && !err.contains('\n'),
         "{err}"
     );
+}
+
+/// An index that grew by page splits and kept its pages through deletes
+/// (the source's `(site, at)`), next to a newer, compact one on the same
+/// leading columns: the source plans with the newer one, which a fresh
+/// build of both would not. The target's is rebuilt to the source's pages
+/// per row, and plans as the source does.
+const BLOATED: [&str; 3] = [
+    "CREATE TABLE event (id bigint PRIMARY KEY, site int NOT NULL, at timestamptz NOT NULL, name text NOT NULL);
+  CREATE INDEX event_site_at_idx ON event (site, at);
+  INSERT INTO event SELECT g, g * 7919 % 20, timestamptz '2024-01-01' + (g * 7919 % 100000) * interval '1 minute', 'e' || g % 5
+    FROM generate_series(1, 100000) g;
+  DELETE FROM event WHERE id % 2 = 0;",
+    "VACUUM event",
+    "CREATE INDEX event_site_at_name_idx ON event (site, at, name); ANALYZE event;",
+];
+
+#[tokio::test]
+async fn an_index_bloated_in_the_source_is_rebuilt_to_its_size_and_plans_alike() {
+    let (source, target, report) = like_after("like_bloated", &BLOATED).await;
+    let (s, t) = (
+        source.endpoint.connect().await.unwrap(),
+        target.endpoint.connect().await.unwrap(),
+    );
+    let query = "EXPLAIN SELECT count(*) FROM event WHERE site = 3 AND at >= '2024-02-01'";
+    let plan = |rows: Vec<tokio_postgres::Row>| {
+        rows.iter()
+            .map(|r| r.get::<_, String>(0))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let on_source = plan(s.query(query, &[]).await.unwrap());
+    assert!(on_source.contains("event_site_at_name_idx"), "{on_source}");
+    let on_target = plan(t.query(query, &[]).await.unwrap());
+    assert!(on_target.contains("event_site_at_name_idx"), "{on_target}");
+    let resized = report
+        .resized
+        .iter()
+        .find(|r| r.name == "public.event_site_at_idx")
+        .unwrap_or_else(|| panic!("not rebuilt: {:?}", report.resized));
+    assert!(resized.source > resized.built * 1.5, "{resized:?}");
+    assert!(
+        (resized.rebuilt / resized.source - 1.0).abs() < 0.15,
+        "{resized:?}"
+    );
+    let per_row = "SELECT pg_relation_size('event_site_at_idx')::float8 / 8192 / reltuples::float8
+                     FROM pg_class WHERE relname = 'event_site_at_idx'";
+    let (a, b): (f64, f64) = (
+        s.query_one(per_row, &[]).await.unwrap().get(0),
+        t.query_one(per_row, &[]).await.unwrap().get(0),
+    );
+    assert!(
+        (b / a - 1.0).abs() < 0.15,
+        "source {a}, target {b} pages per row"
+    );
+    // The compact index is left as built.
+    assert!(report.resized.iter().all(|r| !r.name.contains("name_idx")));
 }

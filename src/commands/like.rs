@@ -95,6 +95,26 @@ fn print_report(r: &LikeReport, source: &Endpoint, target: &Endpoint, opts: &Lik
             r.hidden.join(", ")
         );
     }
+    if !r.resized.is_empty() {
+        let each: Vec<String> = r
+            .resized
+            .iter()
+            .map(|x| {
+                format!(
+                    "{} at fillfactor {} ({:.2} pages per 1,000 rows as built, {:.2} rebuilt, {:.2} in the source)",
+                    x.name,
+                    x.fill,
+                    x.built * 1e3,
+                    x.rebuilt * 1e3,
+                    x.source * 1e3
+                )
+            })
+            .collect();
+        out!(
+            "indexes rebuilt to the source's pages per row (the planner weighs an index by its pages; the source's have grown past a fresh build's): {}",
+            each.join(", ")
+        );
+    }
     if f.sequences > 0 {
         out!("sequences moved past the generated keys: {}", f.sequences);
     }

@@ -6,12 +6,14 @@
 //! are refused. From the statistics, one generator per column ([`plan`],
 //! [`model`], [`values`]), columns of an extended statistics object drawn
 //! together ([`joint`]), under the privacy rule ([`privacy`]) fills an empty target
-//! in one transaction ([`fill`]); the target is analysed and compared with
-//! the source ([`fidelity`]).
+//! in one transaction ([`fill`]); B-tree indexes are rebuilt to the
+//! source's pages per row ([`indexes`]); the target is analysed and
+//! compared with the source ([`fidelity`]).
 
 pub mod estimate;
 pub mod fidelity;
 pub mod fill;
+pub mod indexes;
 pub mod joint;
 pub mod model;
 pub mod order;
@@ -74,6 +76,8 @@ pub struct LikeReport {
     /// privilege, row-level security), generated from stand-in statistics:
     /// `table.column (why)`.
     pub hidden: Vec<String>,
+    /// Target indexes rebuilt to the source's pages per row.
+    pub resized: Vec<indexes::Resized>,
 }
 
 /// Everything read from the source and planned, before anything is
@@ -89,6 +93,7 @@ pub struct Prepared {
     stand_ins: BTreeMap<String, String>,
     inferred: Vec<String>,
     hidden: Vec<String>,
+    index_sizes: Vec<indexes::IndexSize>,
     read_secs: f64,
 }
 
@@ -113,7 +118,7 @@ pub async fn prepare(source: &Endpoint, opts: &LikeOptions) -> Result<Prepared> 
         )));
     }
     let t0 = Instant::now();
-    let (schema, source_stats, inferred) = read_source(source).await?;
+    let (schema, source_stats, inferred, index_sizes) = read_source(source).await?;
     let read_secs = t0.elapsed().as_secs_f64();
     let plans = plan::plan(
         &schema.tables,
@@ -149,6 +154,7 @@ pub async fn prepare(source: &Endpoint, opts: &LikeOptions) -> Result<Prepared> 
         stand_ins,
         inferred,
         hidden,
+        index_sizes,
         read_secs,
     })
 }
@@ -190,6 +196,7 @@ pub async fn fill_target(
         stand_ins,
         inferred,
         hidden,
+        index_sizes,
         read_secs,
     } = prepared;
     let filled = fill::fill(target, &schema, plans, opts.seed, opts.jobs, progress).await?;
@@ -203,6 +210,7 @@ pub async fn fill_target(
         .await
         .context("finding the target's tables")?
         .get(0);
+    let resized = indexes::match_sizes(&client, &oids, &index_sizes).await?;
     let target_stats = stats::read(&client, &oids, false).await?;
     let is_generated = |t: &str, c: &str| generated.iter().any(|(a, b)| a == t && b == c);
     let fidelity = fidelity::compare(&source_stats, &target_stats, opts.scale, &is_generated);
@@ -214,14 +222,22 @@ pub async fn fill_target(
         stand_ins,
         inferred,
         hidden,
+        resized,
     })
 }
 
+/// What is read from the source: its schema, statistics, the foreign
+/// keys inferred from names ([`stats::infer_parents`]) and its B-tree
+/// indexes' sizes.
+type Read = (
+    catalog::SchemaCopy,
+    Vec<stats::TableStats>,
+    Vec<String>,
+    Vec<indexes::IndexSize>,
+);
+
 /// The source's schema and statistics, in one read-only transaction.
-/// Also the foreign keys inferred from names ([`stats::infer_parents`]).
-async fn read_source(
-    source: &Endpoint,
-) -> Result<(catalog::SchemaCopy, Vec<stats::TableStats>, Vec<String>)> {
+async fn read_source(source: &Endpoint) -> Result<Read> {
     let client = source.connect().await?;
     client
         .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -238,9 +254,10 @@ async fn read_source(
     let oids: Vec<u32> = schema.tables.iter().map(|t| t.oid).collect();
     let mut stats = stats::read(&client, &oids, true).await?;
     let inferred = stats::infer_parents(&mut stats);
+    let sizes = indexes::read(&client, &oids).await?;
     client
         .batch_execute("COMMIT")
         .await
         .context("ending the source's read-only transaction")?;
-    Ok((schema, stats, inferred))
+    Ok((schema, stats, inferred, sizes))
 }
