@@ -30,10 +30,29 @@ pub struct QueryPlans {
 
 impl QueryPlans {
     pub fn agree(&self) -> bool {
-        let (mut a, mut b) = (self.source.clone(), self.target.clone());
-        a.sort();
-        b.sort();
-        a == b
+        sorted(&self.source, str::to_string) == sorted(&self.target, str::to_string)
+    }
+
+    /// The same relations through the same indexes, whatever the scan
+    /// types: an Index Scan where the source has a Bitmap Heap Scan on the
+    /// same index.
+    pub fn same_indexes(&self) -> bool {
+        sorted(&self.source, through) == sorted(&self.target, through)
+    }
+}
+
+fn sorted(paths: &[String], key: fn(&str) -> String) -> Vec<String> {
+    let mut v: Vec<String> = paths.iter().map(|p| key(p)).collect();
+    v.sort();
+    v
+}
+
+/// An access path through an index without its scan type ("using INDEX on
+/// RELATION"); a path without an index whole ("Seq Scan on RELATION").
+fn through(path: &str) -> String {
+    match path.find(" using ") {
+        Some(i) => path[i..].to_string(),
+        None => path.to_string(),
     }
 }
 
@@ -49,6 +68,14 @@ impl Agreement {
     pub fn agreeing(&self) -> (usize, usize) {
         let ok = self.queries.iter().filter(|q| q.agree()).count();
         (ok, self.queries.len())
+    }
+
+    /// Reads whose plans differ in scan types only, on the same indexes.
+    pub fn scan_types_only(&self) -> usize {
+        self.queries
+            .iter()
+            .filter(|q| !q.agree() && q.same_indexes())
+            .count()
     }
 }
 
@@ -144,12 +171,61 @@ impl fmt::Display for Agreement {
         }
         write!(
             f,
-            "{:.0}% of plans agree ({ok} of {all}: catalogue reads with up to {ROWS} parameter rows each, sampled from the target; same scan types and indexes; EXPLAIN without ANALYZE{})",
+            "{:.0}% of plans agree ({ok} of {all}: catalogue reads with up to {ROWS} parameter rows each, sampled from the target; same scan types and indexes; EXPLAIN without ANALYZE{}{})",
             ok as f64 * 100.0 / all.max(1) as f64,
             match self.skipped {
                 0 => String::new(),
                 n => format!("; {n} could not be planned on both and are left out"),
+            },
+            match self.scan_types_only() {
+                0 => String::new(),
+                n => format!(
+                    "; {n} of the {} that differ use the same indexes with another scan type, which the planner weighs by the table's size and the rows it expects per value, both moved by a scale factor other than 1",
+                    all - ok
+                ),
             }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plans(source: &[&str], target: &[&str]) -> QueryPlans {
+        QueryPlans {
+            query: "q (row 1)".into(),
+            source: source.iter().map(|s| s.to_string()).collect(),
+            target: target.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn plans_on_the_same_indexes_with_other_scan_types_are_told_apart() {
+        let bitmap = "Bitmap Heap Scan using C_email_idx on C";
+        let index = "Index Scan using C_email_idx on C";
+        let other = "Index Only Scan using C_status_assignedTo_idx on C";
+        let agreement = Agreement {
+            queries: vec![
+                plans(&[bitmap], &[bitmap]),
+                plans(&[bitmap], &[index]),
+                plans(&["Index Only Scan using C_status_idx on C"], &[other]),
+                plans(&["Seq Scan on M"], &["Index Scan using M_created_idx on M"]),
+            ],
+            skipped: 0,
+        };
+        assert_eq!(agreement.agreeing(), (1, 4));
+        assert_eq!(agreement.scan_types_only(), 1);
+        let text = agreement.to_string();
+        assert!(text.contains("25% of plans agree (1 of 4"), "{text}");
+        assert!(
+            text.contains("; 1 of the 3 that differ use the same indexes with another scan type"),
+            "{text}"
+        );
+        let same = Agreement {
+            queries: vec![plans(&[bitmap], &[bitmap])],
+            skipped: 0,
+        };
+        assert!(!same.to_string().contains("that differ"), "{same}");
     }
 }
