@@ -3,7 +3,9 @@
 //! scale factor `F`: `null_frac` within [`NULL_FRAC`]; distinct values
 //! within a factor of [`DISTINCT_RATIO`] of the source's (times `F` for a
 //! column whose distinct count grows with the table: `n_distinct < 0`, a
-//! key or a foreign key); most-common-value frequencies within L1
+//! key or a foreign key, unless the source lists every parent the foreign
+//! key references among its most common values,
+//! [`super::stats::Stats::parents_referenced`]); most-common-value frequencies within L1
 //! [`MCV_L1`] (for generated values, the sorted frequency profile; for a
 //! foreign key, over the ranks the target's list holds, then the rest); the
 //! histograms of ordered types within Kolmogorov–Smirnov [`KS`]; and
@@ -239,10 +241,10 @@ fn column(
 ) -> Option<ColumnFit> {
     let (ss, ts) = (sc.stats.as_ref()?, tc.stats.as_ref()?);
     let src = ss.distinct(s.reltuples);
-    let expected = if ss.n_distinct < 0.0 || grows {
-        src * scale
-    } else {
-        src
+    let expected = match compare {
+        Compare::Parent => ss.parents_referenced(s.reltuples, scale),
+        _ if ss.n_distinct < 0.0 || grows => src * scale,
+        _ => src,
     }
     .min(t.reltuples * (1.0 - ss.null_frac));
     let mcv_l1 = (!ss.mcf.is_empty() || !ts.mcf.is_empty()).then(|| match compare {

@@ -1,12 +1,14 @@
 //! Index sizes as in the source. A B-tree index that has lived through
-//! inserts in key order, page splits and deletes holds fewer rows per page
+//! inserts out of key order (page splits) and deletes holds fewer rows per page
 //! than a fresh build, and the planner weighs an index by its pages: on a
 //! source whose `(website_id, created_at)` index had grown to 1.4 times
 //! the pages of a newer `(website_id, created_at, event_name)`, the source
 //! scanned the newer one, a freshly built target the older. So after the
 //! load, each target B-tree index with fewer pages per row than the
 //! source's (by more than [`SLACK`]) is rebuilt with a lower `fillfactor`,
-//! in proportion, to the source's pages per row. Only `pg_class` is read
+//! in proportion, to the source's pages per row, and the fillfactor put
+//! back as the source has it (the schema stays the source's; only the
+//! pages differ). Only `pg_class` is read
 //! on the source (`relpages`, `reltuples`, kept by `VACUUM` and `ANALYZE`).
 
 use tokio_postgres::Client;
@@ -106,8 +108,14 @@ pub async fn match_sizes(
         let Some(new) = refill(fill, b, s).filter(|_| src.pages >= MIN_PAGES) else {
             continue;
         };
+        // The fillfactor is put back once the index is built, so the
+        // target's schema stays the source's: only the pages differ.
+        let back = match built.fill {
+            Some(f) => format!("SET (fillfactor = {f})"),
+            None => "RESET (fillfactor)".to_string(),
+        };
         let sql = format!(
-            "BEGIN; ALTER INDEX {0} SET (fillfactor = {new}); REINDEX INDEX {0}; COMMIT",
+            "BEGIN; ALTER INDEX {0} SET (fillfactor = {new}); REINDEX INDEX {0}; ALTER INDEX {0} {back}; COMMIT",
             built.name
         );
         target.batch_execute(&sql).await.context(format!(

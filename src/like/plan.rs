@@ -94,7 +94,7 @@ pub fn plan(
             } else if let (Some((poid, pcol)), Some(s)) = (parent, &c.stats) {
                 match key_space(*poid, pcol) {
                     Some(keys) => Source::Parent(Parent {
-                        distinct: (s.distinct(t.reltuples) * scale).round().max(1.0) as u64,
+                        distinct: s.parents_referenced(t.reltuples, scale).round().max(1.0) as u64,
                         mcf: s.mcf.clone(),
                         base: bases.get(&(t.oid, name.clone())).copied(),
                         keys,
@@ -315,7 +315,7 @@ fn parent_regions(stats: &[TableStats], scale: f64) -> BTreeMap<ColumnKey, u64> 
             let Some(s) = t.columns.get(col).and_then(|c| c.stats.as_ref()) else {
                 continue;
             };
-            let distinct = (s.distinct(t.reltuples) * scale).round().max(1.0) as u64;
+            let distinct = s.parents_referenced(t.reltuples, scale).round().max(1.0) as u64;
             children
                 .entry(*parent)
                 .or_default()

@@ -149,6 +149,27 @@ impl Stats {
             self.n_distinct
         }
     }
+
+    /// Parents a foreign key column references, in a table `scale` times
+    /// the source's `rows`: the count grows with the table, as children
+    /// per parent stay (messages per conversation), unless the source's
+    /// list of most common values holds every parent it references (a
+    /// few parents each on many rows: tenants, websites, agents); then
+    /// the same parents keep their shares of the rows, and each one's
+    /// rows grow. Every filter on such a parent then selects the same
+    /// share of the table as on the source, so its plans can agree. A
+    /// count that grows is held to the listed parents and one per row
+    /// left to the others (a small table's few such rows can reference
+    /// no more parents than that).
+    pub fn parents_referenced(&self, rows: f64, scale: f64) -> f64 {
+        let distinct = self.distinct(rows);
+        let listed = self.mcf.len() as f64;
+        if self.n_distinct > 0.0 && listed >= distinct.round() {
+            return distinct;
+        }
+        let others = (1.0 - self.null_frac - self.mcf.iter().sum::<f64>()).max(0.0);
+        (distinct * scale).min(listed + (others * rows * scale).round())
+    }
 }
 
 /// One table's row estimate and columns.
@@ -529,6 +550,27 @@ async fn column_stats(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listed_parents_stay_and_others_grow_as_far_as_their_rows_reach() {
+        let of = |n_distinct: f64, mcf: Vec<f64>| Stats {
+            n_distinct,
+            mcf,
+            ..Stats::default()
+        };
+        // Five tenants, all listed: the same five at any scale factor.
+        let tenants = of(5.0, vec![0.4, 0.3, 0.15, 0.1, 0.05]);
+        assert_eq!(tenants.parents_referenced(1000.0, 3.0), 5.0);
+        assert_eq!(tenants.parents_referenced(1000.0, 0.1), 5.0);
+        // A tenth of the rows per parent, ten listed: grows with the table.
+        let conversations = of(-0.1, vec![0.001; 10]);
+        assert_eq!(conversations.parents_referenced(10_000.0, 3.0), 3000.0);
+        assert_eq!(conversations.parents_referenced(10_000.0, 0.1), 100.0);
+        // Ten parents, eight listed on 96% of 50 rows: at 3x, 6 rows are
+        // left to the others, so 8 + 6 parents at most, not 30.
+        let small = of(10.0, vec![0.12; 8]);
+        assert_eq!(small.parents_referenced(50.0, 3.0), 14.0);
+    }
 
     fn table(oid: u32, name: &str, cols: &[(&str, Kind)], unique: &[&str]) -> TableStats {
         TableStats {
