@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use super::joint;
-use super::stats::{ColumnStats, Joint, TableStats};
+use super::stats::{table_scale, target_rows, ColumnStats, Joint, TableStats};
 
 pub const NULL_FRAC: f64 = 0.02;
 pub const DISTINCT_RATIO: f64 = 1.5;
@@ -155,7 +155,10 @@ pub fn compare(
         .collect();
     let mut columns = Vec::new();
     let mut joint = Vec::new();
+    let rows = target_rows(source, scale);
     for s in source {
+        // A table of parents kept whole is bigger than F times the source's.
+        let scale = table_scale(&rows, s, scale);
         let Some(t) = by_name.get(&(s.schema.as_str(), s.table.as_str())) else {
             continue;
         };

@@ -9,7 +9,7 @@ use super::joint::{self, Group, Mapped};
 use super::model::{self, Column, KeySpace, Parent, Source};
 use super::order;
 use super::privacy::{self, Format, Rule};
-use super::stats::{ColumnStats, Kind, TableStats};
+use super::stats::{table_scale, target_rows, ColumnStats, Kind, TableStats};
 use super::values::Value;
 use crate::error::{Error, Result};
 use crate::recreate::catalog::Table;
@@ -58,9 +58,11 @@ pub fn plan(
     redact: &[String],
 ) -> Result<Vec<TablePlan>> {
     let by_oid: BTreeMap<u32, &TableStats> = stats.iter().map(|t| (t.oid, t)).collect();
-    let rows = |t: &TableStats| (t.reltuples * scale).round().max(0.0) as u64;
-    let key_space = |oid: u32, column: &str| key_space(&by_oid, oid, column, scale);
-    let bases = parent_regions(stats, scale);
+    let counts = target_rows(stats, scale);
+    let rows = |t: &TableStats| counts.get(&t.oid).copied().unwrap_or(0);
+    let key_space =
+        |oid: u32, column: &str| key_space(&by_oid, oid, column, rows(by_oid.get(&oid)?));
+    let bases = parent_regions(stats, scale, &counts);
     let mut out = Vec::new();
     for table in tables {
         let Some(t) = by_oid.get(&table.oid) else {
@@ -94,7 +96,10 @@ pub fn plan(
             } else if let (Some((poid, pcol)), Some(s)) = (parent, &c.stats) {
                 match key_space(*poid, pcol) {
                     Some(keys) => Source::Parent(Parent {
-                        distinct: s.parents_referenced(t.reltuples, scale).round().max(1.0) as u64,
+                        distinct: s
+                            .parents_referenced(t.reltuples, table_scale(&counts, t, scale))
+                            .round()
+                            .max(1.0) as u64,
                         mcf: s.mcf.clone(),
                         base: bases.get(&(t.oid, name.clone())).copied(),
                         keys,
@@ -202,7 +207,7 @@ fn key_space(
     by_oid: &BTreeMap<u32, &TableStats>,
     oid: u32,
     column: &str,
-    scale: f64,
+    rows: u64,
 ) -> Option<KeySpace> {
     let t = by_oid.get(&oid)?;
     let c = t.columns.get(column)?;
@@ -215,7 +220,7 @@ fn key_space(
         format,
         width: model::text_width(c.stats.as_ref()),
         salt: model::salt(&t.schema, &t.table, column),
-        rows: (t.reltuples * scale).round().max(0.0) as u64,
+        rows,
         order: match c.stats.as_ref().and_then(|s| s.correlation) {
             Some(r) if r > 0.5 => 1,
             Some(r) if r < -0.5 => -1,
@@ -304,17 +309,18 @@ type ColumnKey = (u32, String);
 /// columns referencing one parent table fit side by side in it: the
 /// parents an agent column references are then not those a customer column
 /// references, as in the source where they are different users.
-fn parent_regions(stats: &[TableStats], scale: f64) -> BTreeMap<ColumnKey, u64> {
-    let rows: BTreeMap<u32, u64> = stats
-        .iter()
-        .map(|t| (t.oid, (t.reltuples * scale).round().max(0.0) as u64))
-        .collect();
+fn parent_regions(
+    stats: &[TableStats],
+    scale: f64,
+    rows: &BTreeMap<u32, u64>,
+) -> BTreeMap<ColumnKey, u64> {
     let mut children: BTreeMap<u32, Vec<(ColumnKey, u64)>> = BTreeMap::new();
     for t in stats {
         for (col, (parent, _)) in &t.parents {
             let Some(s) = t.columns.get(col).and_then(|c| c.stats.as_ref()) else {
                 continue;
             };
+            let scale = table_scale(rows, t, scale);
             let distinct = s.parents_referenced(t.reltuples, scale).round().max(1.0) as u64;
             children
                 .entry(*parent)

@@ -150,6 +150,11 @@ impl Stats {
         }
     }
 
+    /// The list of most common values holds every value `ANALYZE` counted.
+    pub fn lists_every_value(&self) -> bool {
+        self.n_distinct > 0.0 && self.mcf.len() as f64 >= self.n_distinct.round()
+    }
+
     /// Parents a foreign key column references, in a table `scale` times
     /// the source's `rows`: the count grows with the table, as children
     /// per parent stay (messages per conversation), unless the source's
@@ -164,7 +169,7 @@ impl Stats {
     pub fn parents_referenced(&self, rows: f64, scale: f64) -> f64 {
         let distinct = self.distinct(rows);
         let listed = self.mcf.len() as f64;
-        if self.n_distinct > 0.0 && listed >= distinct.round() {
+        if self.lists_every_value() {
             return distinct;
         }
         let others = (1.0 - self.null_frac - self.mcf.iter().sum::<f64>()).max(0.0);
@@ -547,9 +552,66 @@ async fn column_stats(
     }))
 }
 
+/// Each table's rows in the target: `F ×` the source's, and at least as
+/// many as the parents a foreign key referencing it keeps at any `F`
+/// ([`Stats::parents_referenced`]: a column listing every
+/// parent it references, such as 50 websites, keeps all 50 even when the
+/// table of websites would shrink to 5).
+pub fn target_rows(stats: &[TableStats], scale: f64) -> BTreeMap<u32, u64> {
+    let mut rows: BTreeMap<u32, u64> = stats
+        .iter()
+        .map(|t| (t.oid, (t.reltuples * scale).round().max(0.0) as u64))
+        .collect();
+    for t in stats {
+        for (col, (parent, _)) in &t.parents {
+            let Some(s) = t.columns.get(col).and_then(|c| c.stats.as_ref()) else {
+                continue;
+            };
+            if s.lists_every_value() {
+                let kept = s.distinct(t.reltuples).round() as u64;
+                rows.entry(*parent).and_modify(|r| *r = (*r).max(kept));
+            }
+        }
+    }
+    rows
+}
+
+/// Table `t`'s own factor: `scale`, or for a table [`target_rows`] made
+/// bigger, its target rows over the source's.
+pub fn table_scale(rows: &BTreeMap<u32, u64>, t: &TableStats, scale: f64) -> f64 {
+    match rows.get(&t.oid) {
+        Some(&r) if t.reltuples > 0.0 && r as f64 != (t.reltuples * scale).round() => {
+            r as f64 / t.reltuples
+        }
+        _ => scale,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_table_of_parents_kept_whole_keeps_as_many_rows() {
+        let mut site = table(1, "site", &[("id", Kind::Int4)], &["id"]);
+        site.reltuples = 51.0;
+        let mut event = table(2, "event", &[("site_id", Kind::Int4)], &[]);
+        event.reltuples = 100_000.0;
+        event.parents.insert("site_id".into(), (1, "id".into()));
+        // 50 sites, all listed among the most common values.
+        event.columns.get_mut("site_id").unwrap().stats = Some(Stats {
+            n_distinct: 50.0,
+            mcf: vec![0.02; 50],
+            ..Stats::default()
+        });
+        let stats = [site, event];
+        let rows = target_rows(&stats, 0.1);
+        assert_eq!((rows[&1], rows[&2]), (50, 10_000));
+        assert!((table_scale(&rows, &stats[0], 0.1) - 50.0 / 51.0).abs() < 1e-12);
+        assert_eq!(table_scale(&rows, &stats[1], 0.1), 0.1);
+        // At 3 times, 153 sites: more than the 50 kept.
+        assert_eq!(target_rows(&stats, 3.0)[&1], 153);
+    }
 
     #[test]
     fn listed_parents_stay_and_others_grow_as_far_as_their_rows_reach() {
