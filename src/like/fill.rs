@@ -29,24 +29,24 @@ const CHUNK: u64 = 8192;
 const FIRST: u64 = 512;
 /// Doublings from [`FIRST`] to [`CHUNK`].
 const RAMP: u32 = (CHUNK / FIRST).trailing_zeros();
+/// Rows in the ramp's chunks.
+const RAMPED: u64 = FIRST * ((1 << RAMP) - 1);
 
 /// The first row of chunk `k`: the ramp's chunks, then whole ones. Each
 /// row's values depend on its number only, so where chunks begin changes
 /// nothing in the table.
 fn chunk_start(k: u64) -> u64 {
-    let ramped = FIRST * ((1 << RAMP) - 1);
     if k <= RAMP as u64 {
         FIRST * ((1 << k) - 1)
     } else {
-        ramped + (k - RAMP as u64) * CHUNK
+        RAMPED + (k - RAMP as u64) * CHUNK
     }
 }
 
 /// How many chunks hold `rows` rows.
 fn chunk_count(rows: u64) -> u64 {
-    let ramped = FIRST * ((1 << RAMP) - 1);
-    if rows > ramped {
-        RAMP as u64 + (rows - ramped).div_ceil(CHUNK)
+    if rows > RAMPED {
+        RAMP as u64 + (rows - RAMPED).div_ceil(CHUNK)
     } else {
         (0..=RAMP as u64)
             .find(|&k| chunk_start(k) >= rows)

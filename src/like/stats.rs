@@ -168,10 +168,10 @@ impl Stats {
     /// no more parents than that).
     pub fn parents_referenced(&self, rows: f64, scale: f64) -> f64 {
         let distinct = self.distinct(rows);
-        let listed = self.mcf.len() as f64;
         if self.lists_every_value() {
             return distinct;
         }
+        let listed = self.mcf.len() as f64;
         let others = (1.0 - self.null_frac - self.mcf.iter().sum::<f64>()).max(0.0);
         (distinct * scale).min(listed + (others * rows * scale).round())
     }

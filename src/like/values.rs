@@ -181,7 +181,7 @@ const fn symbols(alphabet: &[u8]) -> [u8; 256] {
 }
 
 const ALNUM_OF: [u8; 256] = symbols(ALNUM);
-const LETTER_OF: [u8; 256] = symbols(b"abcdefghijklmnopqrstuvwxyz");
+const LETTER_OF: [u8; 256] = symbols(ALNUM.split_at(26).0);
 
 /// Random bytes, eight from each 64-bit draw, each a symbol through a
 /// table: a draw and a division per character made text the generator's
