@@ -1,11 +1,11 @@
 //! How closely the target's statistics, after `ANALYZE`, match the
 //! source's, column by column, against what the source's imply under the
 //! scale factor `F`: `null_frac` within [`NULL_FRAC`]; distinct values
-//! within a factor of [`DISTINCT_RATIO`] of the source's (times `F` for a
-//! column whose distinct count grows with the table: `n_distinct < 0`, a
-//! key or a foreign key, unless the source lists every parent the foreign
-//! key references among its most common values,
-//! [`super::stats::Stats::parents_referenced`]); most-common-value frequencies within L1
+//! within a factor of [`DISTINCT_RATIO`] of what the target's `ANALYZE` is
+//! expected to estimate (a key's times `F`; a foreign key's as
+//! [`super::stats::Stats::parents_referenced`] has it; any other column's
+//! from the tail of values behind the source's estimate, grown with `F` or
+//! kept, [`super::estimate::Tail`]); most-common-value frequencies within L1
 //! [`MCV_L1`] (for generated values, the sorted frequency profile; for a
 //! foreign key, over the ranks the target's list holds, then the rest); the
 //! histograms of ordered types within Kolmogorov–Smirnov [`KS`]; and
@@ -19,6 +19,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use super::estimate::Tail;
 use super::joint;
 use super::stats::{table_scale, target_rows, ColumnStats, Joint, TableStats};
 
@@ -177,8 +178,8 @@ pub fn compare(
             } else {
                 Compare::Values
             };
-            let grows = s.unique.contains(name) || compare == Compare::Parent;
-            if let Some(fit) = column(s, t, (sc, tc), scale, grows, compare) {
+            let unique = s.unique.contains(name);
+            if let Some(fit) = column(s, t, (sc, tc), scale, unique, compare) {
                 columns.push(ColumnFit {
                     column: format!("{}.{name}", s.table),
                     ..fit
@@ -239,15 +240,15 @@ fn column(
     t: &TableStats,
     (sc, tc): (&ColumnStats, &ColumnStats),
     scale: f64,
-    grows: bool,
+    unique: bool,
     compare: Compare,
 ) -> Option<ColumnFit> {
     let (ss, ts) = (sc.stats.as_ref()?, tc.stats.as_ref()?);
     let src = ss.distinct(s.reltuples);
     let expected = match compare {
         Compare::Parent => ss.parents_referenced(s.reltuples, scale),
-        _ if ss.n_distinct < 0.0 || grows => src * scale,
-        _ => src,
+        _ if unique => src * scale,
+        _ => Tail::of(sc, s.reltuples, s.reltuples * scale).map_or(src, |t| t.expected),
     }
     .min(t.reltuples * (1.0 - ss.null_frac));
     let mcv_l1 = (!ss.mcf.is_empty() || !ts.mcf.is_empty()).then(|| match compare {

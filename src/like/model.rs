@@ -208,8 +208,9 @@ pub fn most_common_written(col: &ColumnStats, rule: Rule) -> Vec<Value> {
 }
 
 /// The generator of a column that is neither a key nor a foreign key, for
-/// a target of `rows` rows.
-pub fn drawn(col: &ColumnStats, rule: Rule, rows: f64) -> Source {
+/// a target of `rows` rows, analysed in a source of `source_rows`; its
+/// values outside the most common as [`estimate::Tail`] has them.
+pub fn drawn(col: &ColumnStats, rule: Rule, rows: f64, source_rows: f64) -> Source {
     let Some(s) = &col.stats else {
         return Source::Null;
     };
@@ -232,24 +233,8 @@ pub fn drawn(col: &ColumnStats, rule: Rule, rows: f64) -> Source {
         })
         .collect();
     let in_mcv = cum.last().copied().unwrap_or(0.0);
-    // Distinct values outside the most common: grow with the table when
-    // n_distinct is a ratio, fixed otherwise.
     let rest_rows = rows * (1.0 - s.null_frac) * (1.0 - in_mcv);
-    // A count (n_distinct > 0) is ANALYZE's estimate from its sample: as
-    // many tail values as the target's estimate needs to come out the same.
-    // (A ratio is left as it is: ordered values drawn from the histogram
-    // overshoot it when corrected.)
-    let rest = if s.n_distinct > 0.0 {
-        let shape = estimate::Shape {
-            rows,
-            nonnull: 1.0 - s.null_frac,
-            m: s.mcf.len() as f64,
-            in_mcv,
-        };
-        shape.tail_for(s.distinct(rows), rest_rows)
-    } else {
-        (s.distinct(rows) - s.mcf.len() as f64).max(1.0)
-    };
+    let rest = estimate::Tail::of(col, source_rows, rows).map_or(1.0, |t| t.values);
     Source::Values(Drawn {
         mcv,
         cum,

@@ -109,7 +109,7 @@ pub fn plan(
             } else if unique {
                 Source::Key(key_space(t.oid, &name).ok_or_else(|| missing(t, &name))?)
             } else {
-                model::drawn(c, rule, n as f64)
+                model::drawn(c, rule, n as f64, t.reltuples)
             };
             if matches!(source, Source::Null) && c.not_null && n > 0 {
                 return Err(cannot_generate(t, c));
