@@ -14,6 +14,8 @@
 //! function of the seed, the column and the row number, so the rows are
 //! the same whatever the number of threads.
 
+use std::sync::Arc;
+
 use super::estimate;
 use super::order;
 use super::privacy::{Format, Rule};
@@ -90,7 +92,14 @@ pub struct Drawn {
     pub generated: Option<(Format, usize)>,
     /// Distinct values outside the most common ones; `None`: all distinct.
     pub slots: Option<u64>,
+    /// Each slot's generated value, made once ([`Column::with_slot_cache`]),
+    /// when the slots are few enough: a message body drawn from 16,470
+    /// values is then copied rather than spelled out a million times.
+    pub cache: Option<Arc<[Value]>>,
 }
+
+/// The most bytes of generated text a column's slot cache holds.
+const CACHE_BYTES: usize = 16 << 20;
 
 /// One column's generator.
 #[derive(Debug, Clone)]
@@ -250,6 +259,7 @@ pub fn drawn(col: &ColumnStats, rule: Rule, rows: f64, source_rows: f64) -> Sour
         },
         generated: (!keep && !ordered).then_some((format, width)),
         slots: (rest < rest_rows * 0.9).then_some(rest.round().max(1.0) as u64),
+        cache: None,
     })
 }
 
@@ -334,6 +344,31 @@ impl Parent {
     }
 }
 
+impl Column {
+    /// This column with its generated values' slots made once, when they
+    /// fit in [`CACHE_BYTES`]; the values are the same either way.
+    pub fn with_slot_cache(mut self) -> Column {
+        let Source::Values(d) = &self.source else {
+            return self;
+        };
+        let (Some((_, width)), Some(slots)) = (d.generated, d.slots) else {
+            return self;
+        };
+        if slots as usize * (width + 24) > CACHE_BYTES {
+            return self;
+        }
+        let in_mcv = d.cum.last().copied().unwrap_or(0.0);
+        // The quantile of slot k's middle, past the most common values.
+        let u = |k: u64| in_mcv + (k as f64 + 0.5) / slots as f64 * (1.0 - in_mcv);
+        let mut r = values::Rng::new(0, 0);
+        let cache: Arc<[Value]> = (0..slots).map(|k| d.value(u(k), &self, &mut r)).collect();
+        if let Source::Values(d) = &mut self.source {
+            d.cache = Some(cache);
+        }
+        self
+    }
+}
+
 impl Drawn {
     fn value(&self, u: f64, col: &Column, r: &mut values::Rng) -> Value {
         if let Some(k) = self.cum.iter().position(|c| u < *c) {
@@ -356,6 +391,10 @@ impl Drawn {
             return Value::Text(self.hist_text[at].clone());
         }
         match (self.generated, self.mcv.len() as u64) {
+            (Some(_), _) if self.cache.is_some() => self
+                .cache
+                .as_ref()
+                .map_or(Value::Null, |c| c[slot as usize].clone()),
             (Some((format, width)), _) => {
                 let at = in_mcv + q * (1.0 - in_mcv);
                 values::ranked(col.kind, format, width, col.salt, slot, at)
@@ -394,6 +433,58 @@ impl Source {
                 Some(order::classes(&shares, rest))
             }
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::like::privacy::Format;
+
+    #[test]
+    fn a_columns_slot_cache_gives_the_values_it_would_generate() {
+        let col = ColumnStats {
+            name: "body".into(),
+            kind: Kind::Text,
+            type_name: "text".into(),
+            not_null: false,
+            scale: None,
+            labels: Vec::new(),
+            stats: Some(Stats {
+                null_frac: 0.1,
+                n_distinct: 500.0,
+                avg_width: 40,
+                mcf: vec![0.2, 0.1],
+                mcv: vec!["a".into(), "b".into()],
+                ..Stats::default()
+            }),
+            hidden: None,
+        };
+        let source = drawn(&col, Rule::Generate(Format::Words), 10_000.0, 10_000.0);
+        let salt = salt("public", "note", "body");
+        let plain = Column {
+            name: col.name.clone(),
+            kind: col.kind,
+            scale: None,
+            null_frac: 0.1,
+            positional: 0.3,
+            salt,
+            streams: streams(1, salt),
+            source,
+        };
+        let cached = plain.clone().with_slot_cache();
+        let Source::Values(d) = &cached.source else {
+            panic!("a drawn column");
+        };
+        let slots = d.slots.expect("fewer values than rows") as usize;
+        assert_eq!(d.cache.as_ref().map(|c| c.len()), Some(slots));
+        for i in 0..10_000 {
+            assert_eq!(
+                plain.value(1, i, 10_000),
+                cached.value(1, i, 10_000),
+                "row {i}"
+            );
         }
     }
 }

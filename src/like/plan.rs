@@ -249,6 +249,7 @@ fn column(t: &TableStats, c: &ColumnStats, source: Source, seed: u64) -> Column 
         streams: model::streams(seed, salt),
         source,
     }
+    .with_slot_cache()
 }
 
 /// The refusal of a NOT NULL column that would be NULL.

@@ -3,6 +3,8 @@
 //! in a format class, the histogram's inverse, and each value's binary
 //! COPY form.
 
+use std::sync::OnceLock;
+
 use crate::seed::Encoder;
 
 use super::privacy::Format;
@@ -213,8 +215,32 @@ impl Symbols {
     }
 }
 
+/// The 4,096 pseudo-words generated words are drawn from, of 2 to 8
+/// letters each, made once: a message body is then a few dozen copies of
+/// short words rather than a draw per letter.
+fn vocabulary() -> &'static [Box<str>] {
+    static WORDS: OnceLock<Vec<Box<str>>> = OnceLock::new();
+    WORDS.get_or_init(|| {
+        (0..4096u64)
+            .map(|k| {
+                let mut r = Symbols::new(mix(k ^ 0x776f_7264));
+                let n = 2 + r.byte() % 7;
+                let word: String = (0..n).map(|_| LETTER_OF[r.byte()] as char).collect();
+                word.into_boxed_str()
+            })
+            .collect()
+    })
+}
+
 /// A text value of `format` about `width` bytes long, from `salt` and `i`.
 pub fn text(format: Format, width: usize, salt: u64, i: u64) -> String {
+    let mut s = String::with_capacity(width + 16);
+    text_into(format, width, salt, i, &mut s);
+    s
+}
+
+/// [`text`], appended to `s`.
+fn text_into(format: Format, width: usize, salt: u64, i: u64, s: &mut String) {
     let r = mix(salt ^ mix(i ^ 0x5bd1_e995));
     let len = match format {
         Format::Words | Format::Email => {
@@ -222,27 +248,25 @@ pub fn text(format: Format, width: usize, salt: u64, i: u64) -> String {
         }
         _ => width.max(1),
     };
-    let mut s = String::with_capacity(len + 8);
     let mut r = Symbols::new(r);
+    let base = s.len();
     match format {
         Format::Email => {
-            token(&mut r, len.saturating_sub(13).max(3), &mut s);
+            token(&mut r, len.saturating_sub(13).max(3), s);
             s.push_str("@example.test");
         }
-        Format::UuidText => return uuid_text(&uuid(salt, i, false)),
-        Format::Token => token(&mut r, len, &mut s),
+        Format::UuidText => s.push_str(&uuid_text(&uuid(salt, i, false))),
+        Format::Token => token(&mut r, len, s),
         Format::Words => {
-            while s.len() < len {
-                if !s.is_empty() {
+            let words = vocabulary();
+            while s.len() - base < len {
+                if s.len() > base {
                     s.push(' ');
                 }
-                for _ in 0..2 + r.byte() % 7 {
-                    s.push(LETTER_OF[r.byte()] as char);
-                }
+                s.push_str(&words[r.byte() | (r.byte() & 0x0f) << 8]);
             }
         }
     }
-    s
 }
 
 /// A text value unique over `i`, ascending with it: a fixed-width base-36
@@ -307,17 +331,29 @@ pub fn ranked(kind: Kind, format: Format, width: usize, salt: u64, i: u64, at: f
         *d = DIGITS[(v % 36) as usize];
         v /= 36;
     }
-    let prefix = String::from_utf8(prefix).unwrap_or_default();
+    let prefix = std::str::from_utf8(&prefix).unwrap_or_default();
     let rest = width.saturating_sub(n).max(1);
+    let mut s = String::with_capacity(width + 24);
     match (kind, format) {
-        (Kind::Jsonb, _) => Value::Text(format!(
-            "{{\"k\": \"{prefix}{}\"}}",
-            text(Format::Token, width.saturating_sub(10 + n).max(1), salt, i)
-        )),
-        (_, Format::UuidText) => Value::Text(text(format, width, salt, i)),
-        (_, Format::Words) => Value::Text(format!("{prefix} {}", text(format, rest, salt, i))),
-        _ => Value::Text(format!("{prefix}{}", text(format, rest, salt, i))),
+        (Kind::Jsonb, _) => {
+            s.push_str("{\"k\": \"");
+            s.push_str(prefix);
+            let w = width.saturating_sub(10 + n).max(1);
+            text_into(Format::Token, w, salt, i, &mut s);
+            s.push_str("\"}");
+        }
+        (_, Format::UuidText) => text_into(format, width, salt, i, &mut s),
+        (_, Format::Words) => {
+            s.push_str(prefix);
+            s.push(' ');
+            text_into(format, rest, salt, i, &mut s);
+        }
+        _ => {
+            s.push_str(prefix);
+            text_into(format, rest, salt, i, &mut s);
+        }
     }
+    Value::Text(s)
 }
 
 /// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
