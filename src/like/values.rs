@@ -216,20 +216,47 @@ impl Symbols {
 }
 
 /// The 4,096 pseudo-words generated words are drawn from, of 2 to 8
-/// letters each, made once: a message body is then a few dozen copies of
-/// short words rather than a draw per letter.
-fn vocabulary() -> &'static [Box<str>] {
-    static WORDS: OnceLock<Vec<Box<str>>> = OnceLock::new();
+/// letters each, made once, each as 8 bytes (its letters, then spaces) and
+/// its length: a message body is then a few dozen 8-byte copies rather
+/// than a draw per letter.
+fn vocabulary() -> &'static [([u8; 8], u8)] {
+    static WORDS: OnceLock<Vec<([u8; 8], u8)>> = OnceLock::new();
     WORDS.get_or_init(|| {
         (0..4096u64)
             .map(|k| {
                 let mut r = Symbols::new(mix(k ^ 0x776f_7264));
                 let n = 2 + r.byte() % 7;
-                let word: String = (0..n).map(|_| LETTER_OF[r.byte()] as char).collect();
-                word.into_boxed_str()
+                let mut word = [b' '; 8];
+                for b in &mut word[..n] {
+                    *b = LETTER_OF[r.byte()];
+                }
+                (word, n as u8)
             })
             .collect()
     })
+}
+
+/// Words from the vocabulary, separated by spaces, until at least `len`
+/// bytes, appended to `s`.
+fn words_into(r: &mut Symbols, len: usize, s: &mut String) {
+    let mut stack = [b' '; 1024];
+    let mut heap = Vec::new();
+    let buf: &mut [u8] = if len + 8 <= stack.len() {
+        &mut stack
+    } else {
+        heap.resize(len + 8, b' ');
+        &mut heap
+    };
+    let words = vocabulary();
+    let mut end = 0;
+    while end < len {
+        let start = if end == 0 { 0 } else { end + 1 };
+        let (word, n) = &words[r.byte() | (r.byte() & 0x0f) << 8];
+        // The 8 bytes' trailing spaces separate it from the next word.
+        buf[start..start + 8].copy_from_slice(word);
+        end = start + *n as usize;
+    }
+    s.push_str(std::str::from_utf8(&buf[..end]).unwrap_or_default());
 }
 
 /// A text value of `format` about `width` bytes long, from `salt` and `i`.
@@ -249,7 +276,6 @@ fn text_into(format: Format, width: usize, salt: u64, i: u64, s: &mut String) {
         _ => width.max(1),
     };
     let mut r = Symbols::new(r);
-    let base = s.len();
     match format {
         Format::Email => {
             token(&mut r, len.saturating_sub(13).max(3), s);
@@ -257,15 +283,7 @@ fn text_into(format: Format, width: usize, salt: u64, i: u64, s: &mut String) {
         }
         Format::UuidText => s.push_str(&uuid_text(&uuid(salt, i, false))),
         Format::Token => token(&mut r, len, s),
-        Format::Words => {
-            let words = vocabulary();
-            while s.len() - base < len {
-                if s.len() > base {
-                    s.push(' ');
-                }
-                s.push_str(&words[r.byte() | (r.byte() & 0x0f) << 8]);
-            }
-        }
+        Format::Words => words_into(&mut r, len, s),
     }
 }
 
