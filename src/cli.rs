@@ -218,7 +218,7 @@ pub struct SeedArgs {
     #[arg(long)]
     pub keep: bool,
     /// Embedded only: also time the server's own COPY FROM a file of the same
-    /// rows (the ceiling) and print the ratio.
+    /// rows, 3 to 9 times (the median is the ceiling), and print the ratio.
     #[arg(long)]
     pub measure_ceiling: bool,
     /// Production-shaped data without production rows: fill the target with
