@@ -104,10 +104,13 @@ fn merge_into_latest(
     }
     r.write(&path)?;
     helpdesk_bench::report::render(&r, &latest)?;
-    // cargo bench runs this file last: its last line is the page's path.
+    // cargo bench runs this file last, after pages of criterion's lines: it
+    // ends with the run's verdict again, then the page's path.
+    let verdict = helpdesk_bench::report::console_verdict(&latest)?;
     let page = latest.canonicalize().unwrap_or(latest).join("index.html");
     eprintln!(
-        "writes: timings added; report written to {}",
+        "\n{}\nwrites: timings added; report written to {}",
+        verdict.trim_end(),
         page.display()
     );
     Ok(())
