@@ -351,17 +351,16 @@ impl Column {
         let Source::Values(d) = &self.source else {
             return self;
         };
-        let (Some((_, width)), Some(slots)) = (d.generated, d.slots) else {
+        let (Some(shape), Some(slots)) = (d.generated, d.slots) else {
             return self;
         };
-        if slots as usize * (width + 24) > CACHE_BYTES {
+        if slots as usize * (shape.1 + 24) > CACHE_BYTES {
             return self;
         }
-        let in_mcv = d.cum.last().copied().unwrap_or(0.0);
-        // The quantile of slot k's middle, past the most common values.
-        let u = |k: u64| in_mcv + (k as f64 + 0.5) / slots as f64 * (1.0 - in_mcv);
-        let mut r = values::Rng::new(0, 0);
-        let cache: Arc<[Value]> = (0..slots).map(|k| d.value(u(k), &self, &mut r)).collect();
+        // Each slot's value as Drawn::value makes it: at the slot's middle.
+        let cache: Arc<[Value]> = (0..slots)
+            .map(|k| d.ranked(&self, shape, k, (k as f64 + 0.5) / slots as f64))
+            .collect();
         if let Source::Values(d) = &mut self.source {
             d.cache = Some(cache);
         }
@@ -370,6 +369,13 @@ impl Column {
 }
 
 impl Drawn {
+    /// The generated value of tail slot `slot`, at quantile `q` of the tail.
+    fn ranked(&self, col: &Column, (format, width): (Format, usize), slot: u64, q: f64) -> Value {
+        let in_mcv = self.cum.last().copied().unwrap_or(0.0);
+        let at = in_mcv + q * (1.0 - in_mcv);
+        values::ranked(col.kind, format, width, col.salt, slot, at)
+    }
+
     fn value(&self, u: f64, col: &Column, r: &mut values::Rng) -> Value {
         if let Some(k) = self.cum.iter().position(|c| u < *c) {
             return self.mcv[k].clone();
@@ -383,6 +389,9 @@ impl Drawn {
             }
             None => (r.bits(), q),
         };
+        if let Some(cache) = &self.cache {
+            return cache[slot as usize].clone();
+        }
         if !self.hist_num.is_empty() {
             return Value::Num(values::inverse(&self.hist_num, q));
         }
@@ -391,14 +400,7 @@ impl Drawn {
             return Value::Text(self.hist_text[at].clone());
         }
         match (self.generated, self.mcv.len() as u64) {
-            (Some(_), _) if self.cache.is_some() => self
-                .cache
-                .as_ref()
-                .map_or(Value::Null, |c| c[slot as usize].clone()),
-            (Some((format, width)), _) => {
-                let at = in_mcv + q * (1.0 - in_mcv);
-                values::ranked(col.kind, format, width, col.salt, slot, at)
-            }
+            (Some(shape), _) => self.ranked(col, shape, slot, q),
             (None, 0) if col.kind.ordered() => Value::Num((slot % 1000) as f64),
             (None, 0) => values::generated(col.kind, Format::Token, 8, col.salt, slot),
             (None, m) => self.mcv[(slot % m) as usize].clone(),
